@@ -1,0 +1,1 @@
+"""One module per ``rnnhw`` command (see :mod:`rnnhw.cli`)."""

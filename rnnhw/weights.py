@@ -1,0 +1,226 @@
+"""Weights: PyTorch-named tensors in, validated float arrays and quantized integer arrays out.
+
+Files are ``.npz`` or PyTorch ``state_dict`` files (``.pt``/``.pth``, torch needed only for these)
+with PyTorch's names: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` and
+``head.weight``/``head.bias`` (``fc.`` is accepted for the head). A module prefix common to the RNN
+tensors (``rnn.``, ``lstm.``, ...) is stripped. Gate order is PyTorch's (LSTM i,f,g,o; GRU r,z,n).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnhw.config import Config
+from rnnhw.errors import UserError
+from rnnhw.golden.fixed import quantize
+
+__all__ = ["LayerWeights", "Weights", "QuantizedLayer", "QuantizedWeights", "load_weights", "random_weights",
+           "quantize_weights", "save_weights", "QuantizationWarning"]
+
+
+class QuantizationWarning(UserWarning):
+    """Values saturated while quantizing weights, or a narrow accumulator."""
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    weight_ih: np.ndarray  # [G*H, I]
+    weight_hh: np.ndarray  # [G*H, H]
+    bias_ih: np.ndarray  # [G*H]
+    bias_hh: np.ndarray  # [G*H]
+
+
+@dataclass(frozen=True)
+class Weights:
+    layers: tuple[LayerWeights, ...]
+    head_weight: np.ndarray | None = None  # [head, H]
+    head_bias: np.ndarray | None = None  # [head]
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """PyTorch-named tensors (the format :func:`save_weights` writes)."""
+        out = {}
+        for k, layer in enumerate(self.layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                out[f"{name}_l{k}"] = getattr(layer, name)
+        if self.head_weight is not None:
+            out["head.weight"], out["head.bias"] = self.head_weight, self.head_bias
+        return out
+
+
+@dataclass(frozen=True)
+class QuantizedLayer:
+    """Integers in the weight and bias formats, rows in PyTorch's gate-major order.
+
+    ``bias`` is ``b_ih + b_hh`` quantized once, except for the GRU's n rows, which hold ``b_in`` only:
+    the GRU keeps ``b_hn`` apart (``bias_hn``) because it is added inside ``r * (W_hn h + b_hn)``.
+    """
+
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    bias: np.ndarray
+    bias_hn: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class QuantizedWeights:
+    layers: tuple[QuantizedLayer, ...]
+    head_weight: np.ndarray | None
+    head_bias: np.ndarray | None
+    saturated: dict[str, tuple[int, int]]  # kind -> (saturated, total)
+
+
+def expected_shapes(config: Config) -> dict[str, tuple[int, ...]]:
+    model = config.model
+    gh, h = model.gates * model.hidden_size, model.hidden_size
+    shapes = {}
+    for k in range(model.num_layers):
+        shapes[f"weight_ih_l{k}"] = (gh, model.layer_input_size(k))
+        shapes[f"weight_hh_l{k}"] = (gh, h)
+        shapes[f"bias_ih_l{k}"] = (gh,)
+        shapes[f"bias_hh_l{k}"] = (gh,)
+    if model.head:
+        shapes["head.weight"] = (model.head, h)
+        shapes["head.bias"] = (model.head,)
+    return shapes
+
+
+_RNN_NAME = re.compile(r"^(.*?)((?:weight|bias)_(?:ih|hh)_l\d+)$")
+_HEAD_NAME = re.compile(r"^(.*?)(?:head|fc)\.(weight|bias)$")
+
+
+def _normalise_names(raw: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
+    out, prefixes = {}, set()
+    for name, value in raw.items():
+        if match := _RNN_NAME.match(name):
+            prefixes.add(match.group(1))
+            out[match.group(2)] = value
+        elif match := _HEAD_NAME.match(name):
+            out[f"head.{match.group(2)}"] = value
+        else:
+            raise UserError(
+                f"{source}: unexpected tensor {name!r}; expected PyTorch names such as weight_ih_l0, "
+                "bias_hh_l0, head.weight"
+            )
+    if len(prefixes) > 1:
+        raise UserError(f"{source}: RNN tensors carry different prefixes {sorted(prefixes)}; save one module")
+    return out
+
+
+def _read_file(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise UserError(f"weights file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: np.asarray(data[name]) for name in data.files}
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path}: not a readable .npz file ({exc})") from None
+    if suffix in (".pt", ".pth"):
+        try:
+            import torch
+        except ImportError:
+            raise UserError(
+                f"{path}: reading .pt files needs PyTorch; install it with pip install 'rnnhw[torch]' "
+                "or save the weights as .npz"
+            ) from None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for a bad file
+            raise UserError(f"{path}: not a readable PyTorch file ({type(exc).__name__})") from None
+        if hasattr(state, "state_dict"):
+            state = state.state_dict()
+        if not isinstance(state, dict):
+            raise UserError(f"{path}: expected a state_dict (a dict of tensors), found {type(state).__name__}")
+        return {name: value.detach().cpu().double().numpy() for name, value in state.items()}
+    raise UserError(f"{path}: unknown weights format {suffix!r}; use .npz, .pt or .pth")
+
+
+def weights_from_tensors(raw: dict[str, np.ndarray], config: Config, source: str = "weights") -> Weights:
+    """Validate names, shapes and values against ``config``."""
+    tensors = _normalise_names(raw, source)
+    shapes = expected_shapes(config)
+    for name, shape in shapes.items():
+        if name not in tensors:
+            raise UserError(f"{source}: missing tensor {name} of shape {list(shape)} for this configuration")
+    for name in tensors:
+        if name not in shapes:
+            raise UserError(
+                f"{source}: unexpected tensor {name}; the configuration has "
+                f"{config.model.num_layers} layer(s) and head = {config.model.head}"
+            )
+    arrays = {}
+    for name, shape in shapes.items():
+        value = np.asarray(tensors[name])
+        if value.dtype.kind not in "fiu":
+            raise UserError(f"{source}: tensor {name} holds {value.dtype}, not numbers")
+        value = value.astype(np.float64)
+        if value.shape != shape:
+            raise UserError(f"{source}: tensor {name} has shape {list(value.shape)}, expected {list(shape)}")
+        if not np.all(np.isfinite(value)):
+            raise UserError(f"{source}: tensor {name} contains NaN or Inf")
+        arrays[name] = value
+    layers = tuple(
+        LayerWeights(*(arrays[f"{n}_l{k}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+        for k in range(config.model.num_layers)
+    )
+    return Weights(layers, arrays.get("head.weight"), arrays.get("head.bias"))
+
+
+def load_weights(path, config: Config) -> Weights:
+    """Read a weights file and validate it against ``config``."""
+    path = Path(path)
+    return weights_from_tensors(_read_file(path), config, str(path))
+
+
+def save_weights(weights: Weights, path) -> None:
+    np.savez(path, **weights.tensors())
+
+
+def random_weights(config: Config, seed: int, scale: float | None = None) -> Weights:
+    """PyTorch's default initialisation U(-1/sqrt(H), 1/sqrt(H)), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    h = config.model.hidden_size
+    bound = scale if scale is not None else 1.0 / np.sqrt(h)
+    raw = {name: rng.uniform(-bound, bound, shape) for name, shape in expected_shapes(config).items()}
+    return weights_from_tensors(raw, config, f"random weights (seed {seed})")
+
+
+def quantize_weights(weights: Weights, config: Config, warn: bool = True) -> QuantizedWeights:
+    """Quantize to the weight and bias formats (configured rounding, always saturating)."""
+    n = config.numerics
+    counts = {"weight": [0, 0], "bias": [0, 0]}
+
+    def q(values, kind):
+        fmt = n.weight if kind == "weight" else n.bias
+        ints, saturated = quantize(values, fmt, n.rounding)
+        counts[kind][0] += saturated
+        counts[kind][1] += ints.size
+        return ints
+
+    h = config.model.hidden_size
+    layers = []
+    for layer in weights.layers:
+        bias = layer.bias_ih + layer.bias_hh
+        bias_hn = None
+        if config.model.cell == "gru":
+            bias = np.concatenate([bias[: 2 * h], layer.bias_ih[2 * h :]])
+            bias_hn = q(layer.bias_hh[2 * h :], "bias")
+        layers.append(QuantizedLayer(q(layer.weight_ih, "weight"), q(layer.weight_hh, "weight"), q(bias, "bias"),
+                                     bias_hn))
+    head_w = head_b = None
+    if weights.head_weight is not None:
+        head_w, head_b = q(weights.head_weight, "weight"), q(weights.head_bias, "bias")
+    saturated = {kind: (c[0], c[1]) for kind, c in counts.items()}
+    if warn:
+        for kind, (count, total) in saturated.items():
+            if count:
+                fmt = n.weight if kind == "weight" else n.bias
+                warnings.warn(f"{count:,} of {total:,} {kind}s saturated to {fmt}", QuantizationWarning,
+                              stacklevel=2)
+    return QuantizedWeights(tuple(layers), head_w, head_b, saturated)
