@@ -18,7 +18,7 @@ from rnnhw.errors import UserError
 from .fixed import FixedFormat
 from .lut import ActivationTable, activation_table
 
-__all__ = ["Datapath", "MatVecShape", "INT64_SAFE_BITS", "FLOAT64_EXACT_BITS"]
+__all__ = ["Datapath", "MatVecShape", "datapath", "lane_accumulator", "INT64_SAFE_BITS", "FLOAT64_EXACT_BITS"]
 
 #: Largest signed intermediate the golden model holds exactly in int64 (one bit of headroom).
 INT64_SAFE_BITS = 62
@@ -134,6 +134,7 @@ class Datapath:
         widths = {f"layer {k} accumulator": self.gates_matvec(k).bits for k in range(self.config.model.num_layers)}
         if self.config.model.head:
             widths["head accumulator"] = self.head_matvec.bits
+        widths["shared lane accumulator"] = lane_accumulator(self)[1]
         cell, af, cf = self.lstm_cell_frac, n.activation.frac_bits, n.cell_state.frac_bits
         widths["LSTM f*c + i*g"] = signed_bits(
             (act * _magnitude(n.cell_state) << (cell - af - cf)) + (act * act << (cell - 2 * af))
@@ -160,3 +161,16 @@ def datapath(config: Config) -> Datapath:
     result = Datapath(config)
     result.check()
     return result
+
+
+def lane_accumulator(dp: Datapath) -> tuple[int, int]:
+    """(fractional bits, width) of the one accumulator format that every matrix-vector product shares.
+
+    The hardware uses one internal fixed point for all layers and the head, the finest any of them
+    needs; a sum that is exact in its own format is exact in this one, so it rounds identically.
+    """
+    shapes = [dp.gates_matvec(k) for k in range(dp.config.model.num_layers)]
+    if dp.config.model.head:
+        shapes.append(dp.head_matvec)
+    frac = max(shape.frac_bits for shape in shapes)
+    return frac, max(signed_bits(shape.bound << (frac - shape.frac_bits)) for shape in shapes)

@@ -1,0 +1,225 @@
+"""The elementwise unit: activations and the per-unit state update of LSTM, GRU and Elman cells."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from rnnhw.golden.datapath import Datapath
+
+from .fixed import align, convert, format_shape
+from .layouts import Part
+from .lut import ActivationLUT
+
+__all__ = ["ElementwiseUnit", "delayed"]
+
+
+def delayed(m: Module, value, cycles: int, name: str):
+    """``value`` registered ``cycles`` times (``cycles == 0`` returns it unchanged)."""
+    for stage in range(cycles):
+        reg = Signal.like(value, name=f"{name}_d{stage + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+class ElementwiseUnit(wiring.Component):
+    """Gate activations and state updates, one gate pre-activation in per cycle, in unit-major order.
+
+    Mirrors ``golden.model.lstm_elementwise`` / ``gru_elementwise`` / ``elman_elementwise``: every
+    rounding happens at the same point and in the same format. Each completed unit writes its new
+    ``h`` to the state memory (bank = the step generation's low bit), reports it to the sequencer
+    (``written``), and, when the job says so, sends it to the output stream. LSTM cell states live in
+    a memory inside this unit.
+
+    Members
+    -------
+    items : In(stream.Signature(item_shape, always_ready=True))
+        Pre-activations in the accumulator format (GRU n rows: ``Part.X`` then ``Part.H``).
+    h_write : Out({addr, data, en})
+        Write port of the state memory (address ``layer*2H + bank*H + unit``).
+    h_read_addr : Out, h_read_data : In
+        A read port of the state memory (GRU: ``h_{t-1}[unit]``; one cycle latency).
+    written : Out({valid, layer, gen, count})
+        ``count = unit + 1`` of the ``h`` just written.
+    output : Out(stream.Signature({data, last}, always_ready=True))
+        New ``h`` values of emitting jobs; ``last`` on the last unit.
+
+    Latency: from the last item of a unit to its ``h`` write, :attr:`latency` cycles.
+    """
+
+    def __init__(self, *, datapath: Datapath, item_shape: data.StructLayout, state_depth: int):
+        if not isinstance(datapath, Datapath):
+            raise TypeError(f"datapath must be a Datapath, not {datapath!r}")
+        self.dp = datapath
+        self.cell = datapath.config.model.cell
+        self.hidden = datapath.config.model.hidden_size
+        self.layers = datapath.config.model.num_layers
+        n = datapath.numerics
+        acc_latency = ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits)
+        self._gate_latency = max(acc_latency, ActivationLUT.latency_of(datapath.sigmoid, n.accum.frac_bits))
+        self.latency = {
+            "lstm": self._gate_latency + 4 + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
+            "gru": self._gate_latency + 4 + acc_latency,
+            "rnn_tanh": self._gate_latency,
+            "rnn_relu": self._gate_latency,
+        }[self.cell]
+        state = format_shape(n.state)
+        super().__init__({
+            "items": In(stream.Signature(item_shape, always_ready=True)),
+            "h_write": Out(data.StructLayout({"addr": range(state_depth), "data": state, "en": 1})),
+            "h_read_addr": Out(range(state_depth)),
+            "h_read_data": In(state),
+            "written": Out(data.StructLayout({"valid": 1, "layer": range(max(self.layers, 2)), "gen": 2,
+                                              "count": range(self.hidden + 1)})),
+            "output": Out(stream.Signature(data.StructLayout({"data": state, "last": 1}), always_ready=True)),
+        })
+
+    # -- shared pieces -------------------------------------------------------------------------
+    def _gate_luts(self, m):
+        """Sigmoid and tanh of every incoming item, aligned to the slower table's latency."""
+        n, dp = self.dp.numerics, self.dp
+        outputs = {}
+        for function in ("sigmoid", "tanh"):
+            lut = ActivationLUT(table=dp.table(function), in_width=n.accum.width, in_frac=n.accum.frac_bits)
+            m.submodules[f"{function}_lut"] = lut
+            m.d.comb += lut.x.eq(self.items.p.value)
+            outputs[function] = delayed(m, lut.y, self._gate_latency - lut.latency, f"{function}_y")
+        valid = delayed(m, self.items.valid, self._gate_latency, "item_valid")
+        item = delayed(m, self.items.p, self._gate_latency, "item")
+        return valid, item, outputs
+
+    def _state_address(self, layer, bank, unit):
+        return layer * (2 * self.hidden) + bank * self.hidden + unit
+
+    def _write_h(self, m, valid, job, unit, h):
+        m.d.comb += [
+            self.h_write.addr.eq(self._state_address(job.layer, job.wgen[0], unit)),
+            self.h_write.data.eq(h),
+            self.h_write.en.eq(valid),
+            self.written.valid.eq(valid),
+            self.written.layer.eq(job.layer),
+            self.written.gen.eq(job.wgen),
+            self.written.count.eq(unit + 1),
+            self.output.valid.eq(valid & job.emit),
+            self.output.p.data.eq(h),
+            self.output.p.last.eq(unit == self.hidden - 1),
+        ]
+
+    def elaborate(self, platform):
+        m = Module()
+        getattr(self, f"_elaborate_{self.cell}" if self.cell in ("lstm", "gru") else "_elaborate_elman")(m)
+        return m
+
+    # -- cells ---------------------------------------------------------------------------------
+    def _elaborate_lstm(self, m):
+        dp, n = self.dp, self.dp.numerics
+        af = n.activation.frac_bits
+        valid, item, act = self._gate_luts(m)
+        value = Mux(item.gate == 2, act["tanh"], act["sigmoid"])  # i, f, o: sigmoid; g: tanh
+        i_gate, f_gate, g_gate = (Signal(format_shape(n.activation), name=name) for name in "ifg")
+        with m.If(valid):
+            with m.Switch(item.gate):
+                for gate, reg in enumerate((i_gate, f_gate, g_gate)):
+                    with m.Case(gate):
+                        m.d.sync += reg.eq(value)
+        fire = valid & (item.gate == 3)
+
+        cells = Memory(shape=format_shape(n.cell_state), depth=self.layers * self.hidden, init=[])
+        m.submodules.cell_state = cells
+        c_read, c_write = cells.read_port(), cells.write_port()
+        m.d.comb += c_read.addr.eq(item.job.layer * self.hidden + item.unit)
+
+        # U0: operands of f*c + i*g (c_{t-1} arrives from the memory this cycle).
+        v0 = Signal(name="u0_valid")
+        meta0 = Signal.like(item, name="u0_item")
+        i0, f0, g0, o0 = (Signal(format_shape(n.activation), name=f"u0_{x}") for x in "ifgo")
+        m.d.sync += [v0.eq(fire), meta0.eq(item), i0.eq(i_gate), f0.eq(f_gate), g0.eq(g_gate), o0.eq(value)]
+        c_prev = Mux(meta0.job.t0, 0, c_read.data)
+        fc = Signal(signed(n.activation.width + n.cell_state.width), name="f_times_c")
+        ig = Signal(signed(2 * n.activation.width), name="i_times_g")
+        m.d.sync += [fc.eq(f0 * c_prev), ig.eq(i0 * g0)]
+        v1, meta1, o1 = (delayed(m, s, 1, f"u1_{k}") for k, s in zip(("v0", "meta0", "o0"), (v0, meta0, o0), strict=True))
+
+        # U1: c_t = round(f*c + i*g), written back.
+        frac = dp.lstm_cell_frac
+        total = align(fc, af + n.cell_state.frac_bits, frac) + align(ig, 2 * af, frac)
+        c_new = convert(total, frac, n.cell_state, n.rounding, n.overflow)
+        c_reg = Signal(format_shape(n.cell_state), name="c_new")
+        m.d.sync += c_reg.eq(c_new)
+        m.d.comb += [c_write.addr.eq(meta1.job.layer * self.hidden + meta1.unit), c_write.data.eq(c_new),
+                     c_write.en.eq(v1)]
+        v2, meta2, o2 = (delayed(m, s, 1, f"u2_{k}") for k, s in zip(("v1", "meta1", "o1"), (v1, meta1, o1), strict=True))
+
+        # U2: tanh(c_t), then h_t = round(o * tanh(c_t)).
+        cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits)
+        m.submodules.cell_tanh = cell_lut
+        m.d.comb += cell_lut.x.eq(c_reg)
+        v3, meta3, o3 = (delayed(m, s, cell_lut.latency, f"u3_{k}") for k, s in zip(("v2", "meta2", "o2"), (v2, meta2, o2), strict=True))
+        oh = Signal(signed(2 * n.activation.width), name="o_times_tanh_c")
+        m.d.sync += oh.eq(o3 * cell_lut.y)
+        v4, meta4 = (delayed(m, s, 1, f"u4_{k}") for k, s in zip(("v3", "meta3"), (v3, meta3), strict=True))
+        h = convert(oh, 2 * af, n.state, n.rounding, n.overflow)
+        self._write_h(m, v4, meta4.job, meta4.unit, h)
+
+    def _elaborate_gru(self, m):
+        dp, n = self.dp, self.dp.numerics
+        af, gf = n.accum.frac_bits, n.activation.frac_bits
+        valid, item, act = self._gate_luts(m)
+        r_gate, z_gate = (Signal(format_shape(n.activation), name=name) for name in "rz")
+        xn = Signal(format_shape(n.accum), name="xn")
+        with m.If(valid):
+            with m.If(item.gate == 0):
+                m.d.sync += r_gate.eq(act["sigmoid"])
+            with m.If(item.gate == 1):
+                m.d.sync += z_gate.eq(act["sigmoid"])
+            with m.If(item.part == Part.X):
+                m.d.sync += xn.eq(item.value)
+        fire = valid & (item.part == Part.H)
+
+        # U0: a_n = round(xn + r * hn).
+        v0 = Signal(name="u0_valid")
+        meta0 = Signal.like(item, name="u0_item")
+        z0 = Signal(format_shape(n.activation), name="u0_z")
+        m.d.sync += [v0.eq(fire), meta0.eq(item), z0.eq(z_gate)]
+        rhn = Signal(signed(n.activation.width + n.accum.width + 2), name="xn_plus_r_times_hn")
+        m.d.sync += rhn.eq(align(xn, af, af + gf) + r_gate * item.value)
+        a_n = Signal(format_shape(n.accum), name="a_n")
+        m.d.sync += a_n.eq(convert(rhn, af + gf, n.accum, n.rounding, n.overflow))
+
+        # U1: n = tanh(a_n); h_{t-1}[unit] is read meanwhile.
+        lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af)
+        m.submodules.n_tanh = lut
+        m.d.comb += lut.x.eq(a_n)
+        # The read address goes out one cycle before tanh(a_n) arrives, so both are there together.
+        v2, meta2, z2 = (delayed(m, s, lut.latency, f"u2_{k}") for k, s in zip(("v0", "meta0", "z0"), (v0, meta0, z0), strict=True))
+        prev_bank = meta2.job.wgen[0] ^ 1
+        m.d.comb += self.h_read_addr.eq(self._state_address(meta2.job.layer, prev_bank, meta2.unit))
+        v3, meta3, z3 = (delayed(m, s, 1, f"u3_{k}") for k, s in zip(("v2", "meta2", "z2"), (v2, meta2, z2), strict=True))
+
+        # U2: h_t = round(n + z * (h_{t-1} - n)).
+        d = dp.gru_state_frac
+        h_prev = Mux(meta3.job.t0, 0, self.h_read_data)
+        diff = Signal(signed(max(n.state.width + d - n.state.frac_bits, n.activation.width + d - gf) + 1),
+                      name="h_minus_n")
+        n3 = Signal(format_shape(n.activation), name="n_gate")
+        m.d.sync += [diff.eq(align(h_prev, n.state.frac_bits, d) - align(lut.y, gf, d)), n3.eq(lut.y)]
+        v4, meta4, z4 = (delayed(m, s, 1, f"u4_{k}") for k, s in zip(("v3", "meta3", "z3"), (v3, meta3, z3), strict=True))
+        zd = Signal(signed(len(diff) + n.activation.width), name="z_times_diff")
+        n4 = delayed(m, n3, 1, "n_gate")
+        m.d.sync += zd.eq(z4 * diff)
+        v5, meta5 = (delayed(m, s, 1, f"u5_{k}") for k, s in zip(("v4", "meta4"), (v4, meta4), strict=True))
+        h = convert(align(n4, gf, gf + d) + zd, gf + d, n.state, n.rounding, n.overflow)
+        self._write_h(m, v5, meta5.job, meta5.unit, h)
+
+    def _elaborate_elman(self, m):
+        n = self.dp.numerics
+        valid, item, act = self._gate_luts(m)
+        if self.cell == "rnn_relu":
+            relu = Mux(item.value < 0, 0, item.value)
+            h = convert(relu, n.accum.frac_bits, n.state, n.rounding, n.overflow)
+        else:
+            h = convert(act["tanh"], n.activation.frac_bits, n.state, n.rounding, n.overflow)
+        self._write_h(m, valid, item.job, item.unit, h)

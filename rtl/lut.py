@@ -1,0 +1,99 @@
+"""Sigmoid / tanh lookup tables in hardware (the table and its indexing come from ``golden/lut.py``)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from rnnhw.golden.fixed import Overflow, Rounding
+from rnnhw.golden.lut import INTERP_BITS, ActivationTable
+
+from .fixed import fit, format_shape, shift_round
+
+__all__ = ["ActivationLUT"]
+
+
+class ActivationLUT(wiring.Component):
+    """Pipelined lookup of one :class:`~rnnhw.golden.lut.ActivationTable`.
+
+    Stores only the half table for ``x >= 0`` and reflects negative inputs (``1 - y`` for sigmoid,
+    ``-y`` for tanh), exactly as :meth:`ActivationTable.lookup`.
+
+    Parameters
+    ----------
+    table : ActivationTable
+    in_width : int
+        Width of the signed input.
+    in_frac : int
+        Fractional bits of the input.
+
+    Members
+    -------
+    x : In(signed(in_width))
+        Input, sampled every cycle.
+    y : Out(signed(out_fmt.width))
+        ``table(x)`` :attr:`latency` cycles later.
+
+    Latency: 2 cycles; 3 with interpolation. Throughput: one lookup per cycle.
+    """
+
+    def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int):
+        if not isinstance(table, ActivationTable):
+            raise TypeError(f"table must be an ActivationTable, not {table!r}")
+        if not isinstance(in_width, int) or in_width < 2:
+            raise ValueError(f"in_width must be an integer of at least 2, not {in_width!r}")
+        self.table, self.in_width, self.in_frac = table, in_width, in_frac
+        self.shift = table.index_shift(in_frac)
+        self.interpolated = table.interpolate and self.shift > 0
+        self.latency = self.latency_of(table, in_frac)
+        super().__init__({"x": In(signed(in_width)), "y": Out(format_shape(table.out_fmt))})
+
+    @staticmethod
+    def latency_of(table: ActivationTable, in_frac: int) -> int:
+        """Latency of a lookup of ``table`` with inputs of ``in_frac`` fractional bits."""
+        return 3 if table.interpolate and table.index_shift(in_frac) > 0 else 2
+
+    def elaborate(self, platform):
+        m = Module()
+        table, out_fmt = self.table, self.table.out_fmt
+        last = table.half if table.interpolate else table.half - 1
+        m.submodules.rom = rom = Memory(shape=format_shape(out_fmt), depth=len(table.entries),
+                                        init=table.entries)
+        here = rom.read_port()
+
+        # Stage 0 (comb): |x| and the bin index, clamped to the last stored entry.
+        negative = self.x < 0
+        magnitude = Mux(negative, -self.x, self.x)
+        index = magnitude >> self.shift if self.shift >= 0 else magnitude << -self.shift
+        clamped = Signal(range(len(table.entries)))
+        m.d.comb += [clamped.eq(Mux(index > last, last, index)), here.addr.eq(clamped)]
+        negative_1 = Signal()
+        m.d.sync += negative_1.eq(negative)
+
+        if self.interpolated:
+            there = rom.read_port()
+            position = magnitude[self.shift - INTERP_BITS: self.shift] if self.shift >= INTERP_BITS else \
+                magnitude[: self.shift] << (INTERP_BITS - self.shift)
+            inside = index < table.half
+            m.d.comb += there.addr.eq(Mux(inside, clamped + 1, clamped))
+            position_1, inside_1 = Signal(INTERP_BITS), Signal()
+            m.d.sync += [position_1.eq(position), inside_1.eq(inside)]
+            # Stage 1: interpolate between T[k] and T[k+1].
+            step = there.data - here.data
+            interpolated = here.data + shift_round(step * position_1, INTERP_BITS, Rounding.RND)
+            value = Signal(signed(out_fmt.width + 2))
+            negative_2 = Signal()
+            m.d.sync += [value.eq(Mux(inside_1, interpolated, here.data)), negative_2.eq(negative_1)]
+            sign = negative_2
+        else:
+            value, sign = here.data, negative_1
+
+        # Final stage: reflect for negative inputs, saturate.
+        if table.function == "sigmoid":
+            reflected = Mux(sign, table.one - value, value)
+        else:
+            reflected = Mux(sign, -value, value)
+        m.d.sync += self.y.eq(fit(reflected, out_fmt, Overflow.SAT))
+        return m

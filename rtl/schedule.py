@@ -1,0 +1,124 @@
+"""The accelerator's schedule and memory layout, as plain numbers (no hardware here).
+
+Rows of a layer's gate matrix are processed unit-major (``row = unit * G + gate``), so every pass of
+the P lanes completes whole hidden units as early as possible. Lane ``p`` computes rows
+``q * P + p`` in pass ``q``; its weight memory holds, for each layer and pass, the row of
+``[W_ih | W_hh]`` it will need, one word per operand, followed by the head's rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnhw.config import Config
+from rnnhw.weights import QuantizedWeights
+
+__all__ = ["Schedule", "bound_cycles_per_step"]
+
+
+def bound_cycles_per_step(config: Config) -> int:
+    """The lower bound ``sum_k ceil(G*H*(I_k+H)/P)`` on cycles per timestep (all layers)."""
+    m, lanes = config.model, config.hardware.lanes
+    return sum(
+        math.ceil(m.gates * m.hidden_size * (m.layer_input_size(k) + m.hidden_size) / lanes)
+        for k in range(m.num_layers)
+    )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Pass structure and memory layout for one configuration."""
+
+    config: Config
+
+    @property
+    def lanes(self) -> int:
+        return self.config.hardware.lanes
+
+    @property
+    def rows(self) -> int:
+        """Gate rows per layer, ``G*H``."""
+        return self.config.model.gates * self.config.model.hidden_size
+
+    @property
+    def passes(self) -> int:
+        return math.ceil(self.rows / self.lanes)
+
+    @property
+    def head_passes(self) -> int:
+        return math.ceil(self.config.model.head / self.lanes)
+
+    def operands(self, layer: int) -> int:
+        m = self.config.model
+        return m.layer_input_size(layer) + m.hidden_size
+
+    def weight_base(self, layer: int) -> int:
+        """First weight address of ``layer`` (``layer == num_layers`` is the head)."""
+        return sum(self.passes * self.operands(k) for k in range(layer))
+
+    @property
+    def weight_depth(self) -> int:
+        m = self.config.model
+        return self.weight_base(m.num_layers) + self.head_passes * m.hidden_size
+
+    def bias_base(self, layer: int) -> int:
+        return layer * self.passes
+
+    @property
+    def bias_depth(self) -> int:
+        return self.config.model.num_layers * self.passes + self.head_passes
+
+    def mac_cycles_per_step(self) -> int:
+        """Issue cycles of the matrix-vector unit per timestep (all layers), without stalls."""
+        return sum(self.passes * self.operands(k) for k in range(self.config.model.num_layers))
+
+    def head_cycles(self) -> int:
+        return self.head_passes * self.config.model.hidden_size
+
+    # -- memory images -------------------------------------------------------------------------
+    def unit_major(self, matrix: np.ndarray) -> np.ndarray:
+        """Reorder PyTorch's gate-major rows (``gate * H + unit``) to ``unit * G + gate``."""
+        g, h = self.config.model.gates, self.config.model.hidden_size
+        return matrix.reshape(g, h, *matrix.shape[1:]).swapaxes(0, 1).reshape(g * h, *matrix.shape[1:])
+
+    def weight_images(self, weights: QuantizedWeights) -> list[list[int]]:
+        """Per lane: its weight memory contents (signed ints)."""
+        m, lanes = self.config.model, self.lanes
+        images = [[] for _ in range(lanes)]
+        blocks = [(self.unit_major(np.concatenate([lw.w_ih, lw.w_hh], axis=1)), self.passes)
+                  for lw in weights.layers]
+        if m.head:
+            blocks.append((weights.head_weight, self.head_passes))
+        for matrix, passes in blocks:
+            padded = np.zeros((passes * lanes, matrix.shape[1]), dtype=np.int64)
+            padded[: matrix.shape[0]] = matrix
+            for lane in range(lanes):
+                images[lane].extend(padded[lane::lanes].reshape(-1).tolist())
+        return images
+
+    def bias_images(self, weights: QuantizedWeights) -> list[list[tuple[int, int, int]]]:
+        """Per lane and pass: ``(bias at the first operand, bias at the h segment, n-row flag)``.
+
+        Only the GRU's n rows (flag 1) restart their sum at the ``h`` segment, with ``b_hn``: the
+        ``x`` part ``W_in x + b_in`` is kept apart.
+        """
+        m, lanes = self.config.model, self.lanes
+        images = [[] for _ in range(lanes)]
+        blocks = []
+        for lw in weights.layers:
+            second, flag = np.zeros_like(lw.bias), np.zeros_like(lw.bias)
+            if m.cell == "gru":
+                second[2 * m.hidden_size :], flag[2 * m.hidden_size :] = lw.bias_hn, 1
+            blocks.append((self.unit_major(np.stack([lw.bias, second, flag], axis=1)), self.passes))
+        if m.head:
+            zeros = np.zeros_like(weights.head_bias)
+            blocks.append((np.stack([weights.head_bias, zeros, zeros], axis=1), self.head_passes))
+        for triples, passes in blocks:
+            padded = np.zeros((passes * lanes, 3), dtype=np.int64)
+            padded[: triples.shape[0]] = triples
+            for lane in range(lanes):
+                images[lane].extend(tuple(int(v) for v in row) for row in padded[lane::lanes])
+        return images

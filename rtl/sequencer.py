@@ -1,0 +1,202 @@
+"""The sequencer: walks timesteps, layers, passes and operands, and issues them to the lanes."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .schedule import Schedule
+
+__all__ = ["LSTMSequencer", "Sequencer", "OperandSource"]
+
+
+class OperandSource:
+    ZERO = 0  #: the previous state at the first timestep of a sequence
+    INPUT = 1  #: the input buffer
+    STATE = 2  #: the state memory
+
+
+class Sequencer(wiring.Component):
+    """Issues one multiply-accumulate step per cycle whenever its operand is ready.
+
+    Order: for each timestep, for each layer, passes ``q = 0 .. Q-1`` over the operands
+    ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h``.
+    There is no gap between passes, layers or timesteps: a pass only waits when an operand it needs
+    is not there yet. Operands are checked in pass 0 only (later passes read what pass 0 read):
+
+    * the input element ``x_t[j]`` must have arrived (layer 0);
+    * ``h`` of the layer below (this step) or of this layer (previous step) must be written. The
+      elementwise unit reports each write as (layer, step generation, unit + 1); generations count
+      a layer's steps modulo 4, so a report from an older step never satisfies a newer reader.
+
+    A pass's last step also waits until the lanes' drain is free, and in an emitting job (one whose
+    results go to the output stream) until the output FIFO has room reserved for the whole vector,
+    so nothing downstream ever needs to stall.
+
+    Members
+    -------
+    issue : Out(issue_shape)
+        To :class:`MatVecUnit` (stage 0).
+    input_index : Out, state_addr : Out
+        Operand read addresses for the input buffer and the state memory (stage 0).
+    source : Out(2)
+        :class:`OperandSource` of the operand, one cycle later (stage 1).
+    input_count, input_last : In
+        Arrival status of the input buffer's read slot.
+    input_release : Out(1)
+        The read slot has been consumed by every pass of layer 0.
+    can_finish : In(1)
+        From :class:`MatVecUnit`.
+    written : In({valid, layer, gen, count})
+        ``h`` writes reported by the elementwise unit.
+    output_pop : In(1)
+        An element left the output FIFO (returns one reserved place).
+    """
+
+    def __init__(self, *, schedule: Schedule, issue_shape: data.StructLayout, written_shape: data.StructLayout,
+                 state_depth: int, output_depth: int):
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a Schedule, not {schedule!r}")
+        model = schedule.config.model
+        if output_depth < model.output_size:
+            raise ValueError(f"output_depth must hold one output vector ({model.output_size}), "
+                             f"not {output_depth!r}")
+        self.schedule, self.output_depth = schedule, output_depth
+        super().__init__({
+            "issue": Out(issue_shape),
+            "input_index": Out(range(max(model.input_size, 2))),
+            "state_addr": Out(range(state_depth)),
+            "source": Out(2),
+            "input_count": In(range(model.input_size + 1)),
+            "input_last": In(1),
+            "input_release": Out(1),
+            "can_finish": In(1),
+            "written": In(written_shape),
+            "output_pop": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        sch = self.schedule
+        model, lanes = sch.config.model, sch.lanes
+        layers, hidden, gates = model.num_layers, model.hidden_size, model.gates
+        vector = model.output_size
+
+        head_mode = Signal()
+        layer = Signal(range(max(layers, 2)))
+        pass_ = Signal(range(max(sch.passes, sch.head_passes, 2)))
+        j = Signal(range(max(model.input_size, hidden) + hidden))
+        w_addr = Signal.like(self.issue.w_addr)
+        b_addr = Signal.like(self.issue.b_addr)
+        unit0 = Signal.like(self.issue.job.unit0)
+        gate0 = Signal.like(self.issue.job.gate0)
+        t0 = Signal(init=1)
+        step_last = Signal()
+        reserved = Signal(range(self.output_depth + 1))
+        gen = Array(Signal(2, name=f"gen{k}") for k in range(layers))
+        # What the elementwise unit has written, per layer; after reset: "generation 0 complete".
+        done_gen = Array(Signal(2, name=f"done_gen{k}") for k in range(layers))
+        done_count = Array(Signal(range(hidden + 1), init=hidden, name=f"done_count{k}") for k in range(layers))
+
+        with m.If(self.written.valid):
+            m.d.sync += [done_gen[self.written.layer].eq(self.written.gen),
+                         done_count[self.written.layer].eq(self.written.count)]
+
+        def state_ready(src_layer, want_gen, index):
+            ahead = (done_gen[src_layer] - want_gen)[:2]
+            return (ahead == 1) | ((ahead == 0) & (done_count[src_layer] > index))
+
+        def const_table(values):
+            return Array(Const(v, range(max(values) + 1)) for v in values)
+
+        in_size = Mux(layer == 0, model.input_size, hidden)
+        operands = Mux(head_mode, hidden, in_size + hidden)
+        last_op = j == operands - 1
+        in_x = ~head_mode & (j < in_size)
+        h_index = Mux(head_mode, j, j - in_size)
+        top = layers - 1
+
+        # Where the operand comes from and whether it is there.
+        below = (layer - 1)[: len(layer)]
+        ready = Signal()
+        with m.If(head_mode):
+            m.d.comb += [self.state_addr.eq((top * 2 + gen[top][0]) * hidden + h_index),
+                         ready.eq(state_ready(top, gen[top], h_index))]
+        with m.Elif(in_x & (layer == 0)):
+            m.d.comb += [self.input_index.eq(j), ready.eq(self.input_count > j)]
+        with m.Elif(in_x):
+            m.d.comb += [self.state_addr.eq((below * 2 + gen[below][0]) * hidden + j),
+                         ready.eq(state_ready(below, gen[below], j))]
+        with m.Else():
+            m.d.comb += [self.state_addr.eq((layer * 2 + gen[layer][0]) * hidden + h_index),
+                         ready.eq(t0 | state_ready(layer, gen[layer], h_index))]
+        source = Mux(in_x & (layer == 0), OperandSource.INPUT,
+                     Mux(~head_mode & ~in_x & t0, OperandSource.ZERO, OperandSource.STATE))
+        m.d.sync += self.source.eq(source)
+
+        emits = head_mode | ((layer == top) & (model.return_sequences | (step_last & (model.head == 0))))
+        reserving = (pass_ == 0) & last_op & emits
+        room = reserved + vector <= self.output_depth
+        go = Signal()
+        m.d.comb += go.eq(((pass_ != 0) | ready) & (~reserving | room) & (~last_op | self.can_finish))
+
+        passes = Mux(head_mode, sch.head_passes, sch.passes)
+        last_pass = pass_ == passes - 1
+        rows = Mux(head_mode, Mux(last_pass, model.head - (sch.head_passes - 1) * lanes, lanes),
+                   Mux(last_pass, sch.rows - (sch.passes - 1) * lanes, lanes))
+        job = self.issue.job
+        m.d.comb += [
+            self.issue.valid.eq(go),
+            self.issue.first.eq(j == 0),
+            self.issue.split.eq(~head_mode & (j == in_size)),
+            self.issue.last.eq(last_op),
+            self.issue.from_input.eq(in_x & (layer == 0)),
+            self.issue.w_addr.eq(w_addr),
+            self.issue.b_addr.eq(b_addr),
+            job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(gen[layer] + 1), job.t0.eq(t0),
+            job.emit.eq(emits), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
+        ]
+
+        weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
+        bias_base = const_table([sch.bias_base(k) for k in range(layers + 1)])
+
+        def start(next_layer, next_head, next_t0):
+            target = layers if next_head else next_layer
+            m.d.sync += [layer.eq(next_layer), head_mode.eq(next_head), t0.eq(next_t0),
+                         w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target])]
+
+        returned = self.output_pop
+        m.d.sync += reserved.eq(reserved - returned + Mux(go & reserving, vector, 0))
+        with m.If(go):
+            m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]
+            with m.If(in_x & (layer == 0) & (pass_ == 0) & (j == model.input_size - 1)):
+                m.d.sync += step_last.eq(self.input_last)
+            with m.If(last_op):
+                m.d.sync += j.eq(0)
+                with m.If(~last_pass):
+                    m.d.sync += [pass_.eq(pass_ + 1), b_addr.eq(b_addr + 1)]
+                    with m.If(head_mode):
+                        m.d.sync += unit0.eq(unit0 + lanes)
+                    with m.Elif(gate0 + lanes % gates >= gates):
+                        m.d.sync += [gate0.eq(gate0 + lanes % gates - gates), unit0.eq(unit0 + lanes // gates + 1)]
+                    with m.Else():
+                        m.d.sync += [gate0.eq(gate0 + lanes % gates), unit0.eq(unit0 + lanes // gates)]
+                with m.Else():
+                    m.d.sync += [pass_.eq(0), unit0.eq(0), gate0.eq(0)]
+                    with m.If(head_mode):
+                        start(0, False, True)
+                    with m.Else():
+                        m.d.sync += gen[layer].eq(gen[layer] + 1)
+                        m.d.comb += self.input_release.eq(layer == 0)
+                        with m.If(layer != top):
+                            start(layer + 1, False, t0)
+                        with m.Elif(step_last & (model.head != 0)):
+                            start(0, True, t0)
+                        with m.Else():
+                            start(0, False, step_last)
+        return m
+
+
+#: The sequencer is the same for every cell; the name the LSTM documentation uses.
+LSTMSequencer = Sequencer

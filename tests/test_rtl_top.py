@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from rnnhw.config import config_from_dict
+from rnnhw.weights import quantize_weights, random_weights
+
+from .rtl_harness import simulate
+
+
+def _case(cell, *, input_size=3, hidden=4, layers=1, head=0, lanes=3, return_sequences=False, numerics=None,
+          batch=3, steps=4, seed=0, scale=None):
+    config = config_from_dict({
+        "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
+                  "head": head, "return_sequences": return_sequences},
+        "numerics": numerics or {},
+        "hardware": {"lanes": min(lanes, hidden * (4 if cell == "lstm" else 3 if cell == "gru" else 1))},
+    })
+    qweights = quantize_weights(random_weights(config, seed, scale=scale), config, warn=False)
+    rng = np.random.default_rng(seed + 1)
+    fmt = config.numerics.input
+    x = rng.integers(fmt.min_int, fmt.max_int + 1, size=(batch, steps, input_size)) // 4
+    return config, qweights, x
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_single_layer_with_head_matches_golden(cell):
+    config, qweights, x = _case(cell, head=2)
+    vectors, _, expected = simulate(config, qweights, x)
+    assert vectors == expected
+
+
+CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(("layers", "head", "return_sequences", "lanes"), [
+    (1, 0, False, 1),
+    (2, 0, True, 4),
+    (3, 3, False, 5),
+    (2, 0, False, 2),
+])
+def test_layers_heads_and_lanes_match_golden(cell, layers, head, return_sequences, lanes):
+    config, qweights, x = _case(cell, layers=layers, head=head, return_sequences=return_sequences, lanes=lanes)
+    lengths = np.array([4, 1, 3])
+    vectors, _, expected = simulate(config, qweights, x, lengths, stall_in=0.3, stall_out=0.4)
+    assert vectors == expected
+
+
+NARROW = {"input": "fixed<8,3>", "weight": "fixed<8,2>", "bias": "fixed<8,3>", "state": "fixed<8,3>",
+          "cell_state": "fixed<8,4>", "accum": "fixed<14,6>", "activation": "fixed<8,2>", "output": "fixed<8,4>"}
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("rounding", ["TRN", "RND", "RND_CONV"])
+@pytest.mark.parametrize("overflow", ["SAT", "WRAP"])
+def test_8_bit_numerics_every_mode_matches_golden(cell, rounding, overflow):
+    numerics = dict(NARROW, rounding=rounding, overflow=overflow, lut_size=64, lut_interpolate=rounding == "RND")
+    config, qweights, x = _case(cell, numerics=numerics, head=2 if overflow == "SAT" else 0, lanes=2,
+                                scale=2.0)
+    vectors, _, expected = simulate(config, qweights, x * 4)
+    assert vectors == expected
