@@ -135,14 +135,18 @@ class Datapath:
         if self.config.model.head:
             widths["head accumulator"] = self.head_matvec.bits
         widths["shared lane accumulator"] = lane_accumulator(self)[1]
-        cell, af, cf = self.lstm_cell_frac, n.activation.frac_bits, n.cell_state.frac_bits
-        widths["LSTM f*c + i*g"] = signed_bits(
-            (act * _magnitude(n.cell_state) << (cell - af - cf)) + (act * act << (cell - 2 * af))
-        )
-        widths["GRU xn + r*hn"] = signed_bits((acc << af) + act * acc)
-        d = self.gru_state_frac
-        diff = (_magnitude(n.state) << (d - n.state.frac_bits)) + (act << (d - af))
-        widths["GRU n + z*(h - n)"] = signed_bits((act << d) + act * diff)
+        af = n.activation.frac_bits
+        cell = self.config.model.cell
+        if cell == "lstm":
+            frac, cf = self.lstm_cell_frac, n.cell_state.frac_bits
+            widths["LSTM f*c + i*g"] = signed_bits(
+                (act * _magnitude(n.cell_state) << (frac - af - cf)) + (act * act << (frac - 2 * af))
+            )
+        elif cell == "gru":
+            widths["GRU xn + r*hn"] = signed_bits((acc << af) + act * acc)
+            d = self.gru_state_frac
+            diff = (_magnitude(n.state) << (d - n.state.frac_bits)) + (act << (d - af))
+            widths["GRU n + z*(h - n)"] = signed_bits((act << d) + act * diff)
         return widths
 
     def check(self) -> None:

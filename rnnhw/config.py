@@ -51,7 +51,7 @@ class NumericsConfig:
     bias: FixedFormat = FixedFormat(16, 6)
     state: FixedFormat = FixedFormat(16, 6)
     cell_state: FixedFormat = FixedFormat(16, 6)
-    accum: FixedFormat = FixedFormat(40, 16)
+    accum: FixedFormat = FixedFormat(41, 17)
     activation: FixedFormat = FixedFormat(16, 2)
     output: FixedFormat = FixedFormat(16, 6)
     rounding: Rounding = Rounding.RND
@@ -72,9 +72,14 @@ class Config:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
 
     def replace(self, section: str, **changes) -> Config:
-        """A copy with some keys of one section changed (validated like a loaded file)."""
+        """A copy with some keys of one section changed (validated like a loaded file).
+
+        Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``).
+        """
         data = self.to_dict()
-        data[section].update(changes)
+        objects = (FixedFormat, Rounding, Overflow)
+        changes = {k: _plain(v) if isinstance(v, objects) else v for k, v in changes.items()}
+        data.setdefault(section, {}).update(changes)
         return config_from_dict(data)
 
     def to_dict(self) -> dict:
@@ -229,6 +234,8 @@ def load_config(path) -> Config:
         raise UserError(f"configuration file {str(path)!r} does not exist") from None
     except OSError as exc:
         raise UserError(f"cannot read configuration {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not valid TOML (not UTF-8 text)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -12,13 +12,21 @@ from pathlib import Path
 
 from rnnhw.errors import UserError
 
-__all__ = ["atomic_file", "atomic_dir", "Progress"]
+__all__ = ["atomic_file", "atomic_dir", "check_output_path", "Progress"]
 
 
 def _check_parent(path: Path):
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"cannot write {str(path)!r}: directory {str(parent)!r} does not exist")
+
+
+def check_output_path(path) -> None:
+    """Raise :class:`UserError` now, before long work, if ``path`` could not be written later."""
+    path = Path(path)
+    _check_parent(path)
+    if path.is_dir():
+        raise UserError(f"cannot write {str(path)!r}: it is a directory; give a file name")
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import numpy as np
 from rnnhw.config import Config
 from rnnhw.errors import UserError
 from rnnhw.golden.fixed import quantize
+from rnnhw.outputs import atomic_file
 
 __all__ = ["LayerWeights", "Weights", "QuantizedLayer", "QuantizedWeights", "load_weights", "random_weights",
            "quantize_weights", "save_weights", "QuantizationWarning"]
@@ -94,18 +97,21 @@ _HEAD_NAME = re.compile(r"^(.*?)(?:head|fc)\.(weight|bias)$")
 
 
 def _normalise_names(raw: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
-    out, prefixes = {}, set()
+    out, original, prefixes = {}, {}, set()
     for name, value in raw.items():
         if match := _RNN_NAME.match(name):
             prefixes.add(match.group(1))
-            out[match.group(2)] = value
+            short = match.group(2)
         elif match := _HEAD_NAME.match(name):
-            out[f"head.{match.group(2)}"] = value
+            short = f"head.{match.group(2)}"
         else:
             raise UserError(
                 f"{source}: unexpected tensor {name!r}; expected PyTorch names such as weight_ih_l0, "
                 "bias_hh_l0, head.weight"
             )
+        if short in out:  # e.g. both head.weight and fc.weight: which one is meant is unknowable
+            raise UserError(f"{source}: tensors {original[short]!r} and {name!r} both give {short}; keep one")
+        out[short], original[short] = value, name
     if len(prefixes) > 1:
         raise UserError(f"{source}: RNN tensors carry different prefixes {sorted(prefixes)}; save one module")
     return out
@@ -116,10 +122,12 @@ def _read_file(path: Path) -> dict[str, np.ndarray]:
         raise UserError(f"weights file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".npz":
+        if path.is_file() and not zipfile.is_zipfile(path):
+            raise UserError(f"{path}: not a readable .npz file (not a zip archive); write it with np.savez")
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {name: np.asarray(data[name]) for name in data.files}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise UserError(f"{path}: not a readable .npz file ({exc})") from None
     if suffix in (".pt", ".pth"):
         try:
@@ -132,12 +140,22 @@ def _read_file(path: Path) -> dict[str, np.ndarray]:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for a bad file
-            raise UserError(f"{path}: not a readable PyTorch file ({type(exc).__name__})") from None
+            raise UserError(
+                f"{path}: not a readable PyTorch state_dict file ({type(exc).__name__}); "
+                "save it with torch.save(model.state_dict(), path)"
+            ) from None
         if hasattr(state, "state_dict"):
             state = state.state_dict()
         if not isinstance(state, dict):
             raise UserError(f"{path}: expected a state_dict (a dict of tensors), found {type(state).__name__}")
-        return {name: value.detach().cpu().double().numpy() for name, value in state.items()}
+        arrays = {}
+        for name, value in state.items():
+            if not isinstance(value, torch.Tensor):
+                raise UserError(f"{path}: entry {name!r} is not a tensor ({type(value).__name__}); save model.state_dict()")
+            value = value.detach().cpu()
+            # Only floats are widened (bfloat16 has no NumPy type); other dtypes stay for the dtype check.
+            arrays[name] = (value.double() if value.is_floating_point() else value).numpy()
+        return arrays
     raise UserError(f"{path}: unknown weights format {suffix!r}; use .npz, .pt or .pth")
 
 
@@ -179,7 +197,12 @@ def load_weights(path, config: Config) -> Weights:
 
 
 def save_weights(weights: Weights, path) -> None:
-    np.savez(path, **weights.tensors())
+    """Write PyTorch-named tensors to an ``.npz`` file (atomically)."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise UserError(f"cannot write weights to {str(path)!r}: the file name must end in .npz")
+    with atomic_file(path) as tmp:
+        np.savez(tmp, **weights.tensors())
 
 
 def random_weights(config: Config, seed: int, scale: float | None = None) -> Weights:
@@ -221,6 +244,7 @@ def quantize_weights(weights: Weights, config: Config, warn: bool = True) -> Qua
         for kind, (count, total) in saturated.items():
             if count:
                 fmt = n.weight if kind == "weight" else n.bias
-                warnings.warn(f"{count:,} of {total:,} {kind}s saturated to {fmt}", QuantizationWarning,
+                plural = "weights" if kind == "weight" else "biases"
+                warnings.warn(f"{count:,} of {total:,} {plural} saturated to {fmt}", QuantizationWarning,
                               stacklevel=2)
     return QuantizedWeights(tuple(layers), head_w, head_b, saturated)

@@ -16,16 +16,21 @@ import numpy as np
 from rnnhw.config import Config
 from rnnhw.weights import QuantizedWeights
 
-__all__ = ["Schedule", "bound_cycles_per_step"]
+__all__ = ["Schedule", "bound_cycles_per_step", "macs_per_step", "DRAIN_DELAY"]
+
+#: Cycles from issuing a pass's last step until its sums are in the drain (``MatVecUnit`` latency).
+DRAIN_DELAY = 4
+
+
+def macs_per_step(config: Config, layer: int) -> int:
+    """Multiply-accumulates of one timestep of ``layer``: ``G*H*(I_k+H)``."""
+    m = config.model
+    return m.gates * m.hidden_size * (m.layer_input_size(layer) + m.hidden_size)
 
 
 def bound_cycles_per_step(config: Config) -> int:
     """The lower bound ``sum_k ceil(G*H*(I_k+H)/P)`` on cycles per timestep (all layers)."""
-    m, lanes = config.model, config.hardware.lanes
-    return sum(
-        math.ceil(m.gates * m.hidden_size * (m.layer_input_size(k) + m.hidden_size) / lanes)
-        for k in range(m.num_layers)
-    )
+    return sum(math.ceil(macs_per_step(config, k) / config.hardware.lanes) for k in range(config.model.num_layers))
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,17 @@ class Schedule:
     def bias_depth(self) -> int:
         return self.config.model.num_layers * self.passes + self.head_passes
 
-    def mac_cycles_per_step(self) -> int:
-        """Issue cycles of the matrix-vector unit per timestep (all layers), without stalls."""
-        return sum(self.passes * self.operands(k) for k in range(self.config.model.num_layers))
+    def drain_items(self, rows: int) -> int:
+        """Items the drain hands out for ``rows`` gate rows, at most (a GRU n row gives two)."""
+        return rows + (math.ceil(rows / 3) if self.config.model.cell == "gru" else 0)
 
-    def head_cycles(self) -> int:
-        return self.head_passes * self.config.model.hidden_size
+    def pass_cycles(self, layer: int) -> int:
+        """Cycles of one pass in steady state: the operands, unless the drain of P rows takes longer."""
+        return max(self.operands(layer), DRAIN_DELAY + self.drain_items(self.lanes))
+
+    def cycles_per_step(self) -> int:
+        """Expected cycles per timestep (all layers) once the pipeline is full and nothing stalls."""
+        return sum(self.passes * self.pass_cycles(k) for k in range(self.config.model.num_layers))
 
     # -- memory images -------------------------------------------------------------------------
     def unit_major(self, matrix: np.ndarray) -> np.ndarray:

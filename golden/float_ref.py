@@ -1,0 +1,123 @@
+"""The float64 reference: what PyTorch computes, in NumPy, for measuring the cost of quantization.
+
+It equals ``torch.nn.LSTM``/``nn.GRU``/``nn.RNN`` (``nonlinearity="tanh"``/``"relu"``) followed by an
+optional ``nn.Linear`` head on the last layer's final hidden state, for the same weights (PyTorch's
+names and gate order, :class:`rnnhw.weights.Weights`). Its pieces mirror :mod:`rnnhw.golden.model`
+without the rounding, so the two can be read side by side:
+
+=========================  ===============================================================
+float_ref                  golden model
+=========================  ===============================================================
+:func:`lstm_elementwise`   :func:`rnnhw.golden.model.lstm_elementwise`
+:func:`gru_elementwise`    :func:`rnnhw.golden.model.gru_elementwise`
+:func:`elman_elementwise`  :func:`rnnhw.golden.model.elman_elementwise`
+:func:`float_forward`      :meth:`rnnhw.golden.model.GoldenModel.run`
+=========================  ===============================================================
+
+Sequences shorter than the batch's ``T`` (``lengths``) behave as with ``pack_padded_sequence``: the
+final state is taken at each sequence's own last step, and return_sequences outputs are 0 past it
+(as ``pad_packed_sequence`` returns them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnhw.config import Config
+from rnnhw.weights import LayerWeights, Weights
+
+from .batch import check_batch
+
+__all__ = ["FloatResult", "float_forward"]
+
+
+@dataclass(frozen=True)
+class FloatResult:
+    """Float64 outputs of a batch, shaped like :class:`rnnhw.golden.model.GoldenResult`'s.
+
+    ``outputs``: head ``[N, head]``; return_sequences ``[N, T, H]`` (0 past a sequence's length);
+    else ``[N, H]``. ``final_h[k]`` is layer ``k``'s hidden state at each sequence's last step
+    ``[N, H]``; ``final_c[k]`` its LSTM cell state (``None`` for other cells).
+    """
+
+    outputs: np.ndarray
+    final_h: tuple[np.ndarray, ...]
+    final_c: tuple[np.ndarray, ...] | None
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    # The tanh form never overflows, unlike 1 / (1 + exp(-a)) for large negative a.
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def lstm_elementwise(pre: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LSTM state update from pre-activations ``[..., 4H]`` (i, f, g, o) and ``c_{t-1}``."""
+    i, f, g, o = np.split(pre, 4, axis=-1)
+    c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c_new), c_new
+
+
+def gru_elementwise(pre_rz: np.ndarray, xn: np.ndarray, hn: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """GRU state update in PyTorch's form: ``n = tanh(xn + r*hn)``, ``h_t = (1-z)*n + z*h``.
+
+    ``xn = W_in x + b_in`` and ``hn = W_hn h + b_hn``: ``b_hn`` is gated by ``r`` with ``W_hn h``.
+    """
+    r, z = np.split(sigmoid(pre_rz), 2, axis=-1)
+    n_gate = np.tanh(xn + r * hn)
+    return (1.0 - z) * n_gate + z * h
+
+
+def elman_elementwise(pre: np.ndarray, relu: bool) -> np.ndarray:
+    """Elman update: ``h_t = tanh(a)`` or ``h_t = max(a, 0)``."""
+    return np.maximum(pre, 0.0) if relu else np.tanh(pre)
+
+
+def float_forward(config: Config, weights: Weights, x: np.ndarray, lengths=None) -> FloatResult:
+    """Run a batch of float sequences ``[N, T, I]`` (``lengths[n]`` in 1..T, default T) in float64."""
+    model = config.model
+    x = np.asarray(x, dtype=np.float64)
+    lengths = check_batch(x, model.input_size, lengths)
+    layer_in, finals_h, finals_c = x, [], []
+    for k in range(model.num_layers):
+        layer_in, h, c = _layer(config, weights.layers[k], layer_in, lengths)
+        finals_h.append(h)
+        finals_c.append(c)
+    last = finals_h[-1]
+    if model.head:
+        outputs = last @ weights.head_weight.T + weights.head_bias
+    elif model.return_sequences:
+        outputs = layer_in
+    else:
+        outputs = last
+    return FloatResult(outputs, tuple(finals_h), tuple(finals_c) if model.cell == "lstm" else None)
+
+
+def _layer(config: Config, lw: LayerWeights, x: np.ndarray, lengths: np.ndarray):
+    """One layer over all timesteps: ``h`` at each step ``[N, T, H]`` (0 past the lengths), final h and c."""
+    hidden, cell = config.model.hidden_size, config.model.cell
+    batch, steps, _ = x.shape
+    # The input projection of every timestep at once: it does not depend on h.
+    x_pre = x @ lw.weight_ih.T + lw.bias_ih
+    h = np.zeros((batch, hidden))
+    c = np.zeros_like(h)
+    sequence = np.zeros((batch, steps, hidden))
+    rz, n_rows = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+    for t in range(steps):
+        h_pre = h @ lw.weight_hh.T + lw.bias_hh
+        if cell == "gru":
+            pre_rz = x_pre[:, t, rz] + h_pre[:, rz]
+            h_new, c_new = gru_elementwise(pre_rz, x_pre[:, t, n_rows], h_pre[:, n_rows], h), c
+        elif cell == "lstm":
+            h_new, c_new = lstm_elementwise(x_pre[:, t] + h_pre, c)
+        else:
+            h_new, c_new = elman_elementwise(x_pre[:, t] + h_pre, relu=(cell == "rnn_relu")), c
+        if t >= lengths.min():  # some sequences have ended: they keep their state
+            active = (t < lengths)[:, None]
+            h_new, c_new = np.where(active, h_new, h), np.where(active, c_new, c)
+            sequence[:, t] = np.where(active, h_new, 0.0)
+        else:
+            sequence[:, t] = h_new
+        h, c = h_new, c_new
+    return sequence, h, c

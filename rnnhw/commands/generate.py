@@ -1,0 +1,141 @@
+"""``rnnhw generate``: write the accelerator's Verilog, a JSON description and an integration README."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+from rnnhw.config import load_config
+from rnnhw.design import design_summary
+from rnnhw.errors import UserError
+from rnnhw.golden.datapath import datapath
+from rnnhw.outputs import atomic_dir
+from rnnhw.weights import QuantizationWarning, load_weights, quantize_weights, random_weights
+
+__all__ = ["register", "run", "add_weights_options", "weights_from_args"]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def add_weights_options(parser) -> None:
+    """``--weights W`` or ``--random-weights SEED`` (exactly one), shared by the hardware commands."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--weights", metavar="W",
+                       help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
+    group.add_argument("--random-weights", metavar="SEED", type=int,
+                       help="instead of a file: PyTorch-style random weights U(-1/sqrt(H), 1/sqrt(H)) from SEED")
+
+
+def weights_from_args(args, config):
+    """Float weights from ``--weights`` or ``--random-weights``."""
+    if args.weights is not None:
+        return load_weights(args.weights, config)
+    if args.random_weights < 0:
+        raise UserError(f"--random-weights must be a non-negative integer, not {args.random_weights}")
+    return random_weights(config, args.random_weights)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate the accelerator's Verilog",
+        description="Generate synthesizable Verilog for CONFIG with the weights baked into on-chip memories. "
+        "Writes DIR/NAME.v (deterministic: same inputs, same file), DIR/NAME.json (schedule, cycles per step, "
+        "memory sizes, tables, ports) and DIR/README.md (ports and protocol for integration).",
+    )
+    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    add_weights_options(parser)
+    parser.add_argument("-o", "--output", metavar="DIR", required=True,
+                        help="output directory (created if missing; its parent must exist)")
+    parser.add_argument("--name", default="rnnhw_top",
+                        help="Verilog module name of the top level and the files' base name (default: rnnhw_top)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if not _IDENTIFIER.match(args.name):
+        raise UserError(f"--name {args.name!r} is not a Verilog identifier; use letters, digits and _ "
+                        "(not starting with a digit)")
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise UserError(f"-o {str(output)!r} is a file; give a directory")
+    config = load_config(args.config)
+    datapath(config)  # refuse impossible numerics before any work
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", QuantizationWarning)
+        qweights = quantize_weights(weights_from_args(args, config), config)
+    for warning in caught:
+        warnings.warn(str(warning.message), QuantizationWarning, stacklevel=1)
+
+    from rnnhw.rtl.top import generate_verilog  # Amaranth is imported only when needed
+
+    summary = design_summary(config, args.name)
+    verilog_text = generate_verilog(config, qweights, name=args.name)
+    with atomic_dir(output) as tmp:
+        (tmp / f"{args.name}.v").write_text(verilog_text)
+        (tmp / f"{args.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "README.md").write_text(integration_readme(summary))
+    print(f"{config.model.cell} I={config.model.input_size} H={config.model.hidden_size} "
+          f"layers={config.model.num_layers} head={config.model.head} on {summary['lanes']} lanes: "
+          f"{summary['expected_cycles_per_step']} cycles/step (bound {summary['bound_cycles_per_step']}), "
+          f"{summary['weight_memory']['bits']:,} weight bits")
+    for suffix in (".v", ".json"):
+        print(f"wrote {output / (args.name + suffix)}")
+    print(f"wrote {output / 'README.md'}")
+    return 0
+
+
+def integration_readme(summary: dict) -> str:
+    """``README.md`` for someone integrating the generated core."""
+    model = summary["config"]["model"]
+    name, vector = summary["name"], summary["output_vector"]
+    if model["head"]:
+        outputs = f"one vector of {vector} head outputs per sequence"
+    elif model["return_sequences"]:
+        outputs = f"one vector of {vector} hidden-state values per timestep (the last layer's h_t)"
+    else:
+        outputs = f"one vector of {vector} values per sequence (the last layer's final hidden state)"
+    rows = "\n".join(f"| `{p['name']}` | {p['direction']} | {p['width']} | {p['meaning']} |" for p in summary["ports"])
+    return f"""# {name}
+
+Generated by rnnhw: a fixed-point `{model['cell']}` accelerator, input size {model['input_size']}, hidden size
+{model['hidden_size']}, {model['num_layers']} layer(s), head {model['head'] or 'none'}, on {summary['lanes']}
+multiply-accumulate lanes. Weights are in on-chip memories; nothing needs loading at run time.
+
+## Ports
+
+| port | direction | width | meaning |
+|---|---|---|---|
+{rows}
+
+## Protocol
+
+- **Clock and reset.** Everything is synchronous to the rising edge of `clk`. `rst` (active high,
+  synchronous) returns the core to idle and discards any partial sequence; hold it for one cycle or more.
+- **Input (AXI4-Stream slave).** A beat transfers when `s_axis_tvalid` and `s_axis_tready` are both high.
+  Send each timestep's {model['input_size']} features in order, timesteps in order. Assert `s_axis_tlast`
+  with the last feature of a sequence's last timestep. Sequences of any length follow each other back to back;
+  the state is zero at the start of every sequence. `tlast` on any other beat is ignored.
+- **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}, one element per beat, `m_axis_tlast`
+  on the last element of each vector. `m_axis_tready` may be held low for any time: nothing is lost,
+  duplicated or reordered (the core stalls).
+- **Numbers.** `s_axis_tdata` is a two's complement `{summary['input_format']}` (value = integer /
+  2^fraction bits); `m_axis_tdata` is `{summary['output_format']}`. Quantize inputs with the configured rounding
+  and saturation (`rnnhw golden` does exactly this).
+
+## Performance
+
+{summary['expected_cycles_per_step']} clock cycles per timestep in steady state (bound
+ceil(G*H*(I+H)/P) summed over layers: {summary['bound_cycles_per_step']}); {summary['macs_per_step']:,}
+multiply-accumulates per timestep. With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles.
+The input of timestep t+1 is accepted while timestep t computes.
+
+## Memories
+
+{summary['weight_memory']['words_per_lane']} weight words of {summary['weight_memory']['word_bits']} bits per lane
+({summary['weight_memory']['bits']:,} bits in all), state memory {summary['state_memory_bits']:,} bits,
+sigmoid/tanh tables of {summary['tables']['sigmoid']['stored_words']}/{summary['tables']['tanh']['stored_words']}
+words. `{name}.json` has every number of this page in machine-readable form.
+"""

