@@ -63,6 +63,7 @@ class NumericsConfig:
 @dataclass(frozen=True)
 class HardwareConfig:
     lanes: int = 8
+    elementwise_multipliers: str = "logic"
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ SCHEMA = {
     },
     "hardware": {
         "lanes": _positive_int("hardware.lanes", 1, 4096),
+        "elementwise_multipliers": _choice("hardware.elementwise_multipliers", ("logic", "dsp")),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}

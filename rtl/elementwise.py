@@ -12,6 +12,7 @@ from rnnhw.golden.datapath import Datapath
 from .fixed import align, convert, format_shape
 from .layouts import Part
 from .lut import ActivationLUT
+from .multiply import MULTIPLIER_LATENCY, multiply
 
 __all__ = ["ElementwiseUnit", "delayed"]
 
@@ -54,6 +55,7 @@ class ElementwiseUnit(wiring.Component):
         if not isinstance(datapath, Datapath):
             raise TypeError(f"datapath must be a Datapath, not {datapath!r}")
         self.dp = datapath
+        self.multipliers = datapath.config.hardware.elementwise_multipliers
         self.cell = datapath.config.model.cell
         self.hidden = datapath.config.model.hidden_size
         self.layers = datapath.config.model.num_layers
@@ -61,8 +63,9 @@ class ElementwiseUnit(wiring.Component):
         acc_latency = ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits)
         self._gate_latency = max(acc_latency, ActivationLUT.latency_of(datapath.sigmoid, n.accum.frac_bits))
         self.latency = {
-            "lstm": self._gate_latency + 4 + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
-            "gru": self._gate_latency + 4 + acc_latency,
+            "lstm": self._gate_latency + 2 + 2 * MULTIPLIER_LATENCY
+            + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
+            "gru": self._gate_latency + 3 + 2 * MULTIPLIER_LATENCY + acc_latency,
             "rnn_tanh": self._gate_latency,
             "rnn_relu": self._gate_latency,
         }[self.cell]
@@ -138,10 +141,10 @@ class ElementwiseUnit(wiring.Component):
         i0, f0, g0, o0 = (Signal(format_shape(n.activation), name=f"u0_{x}") for x in "ifgo")
         m.d.sync += [v0.eq(fire), meta0.eq(item), i0.eq(i_gate), f0.eq(f_gate), g0.eq(g_gate), o0.eq(value)]
         c_prev = Mux(meta0.job.t0, 0, c_read.data)
-        fc = Signal(signed(n.activation.width + n.cell_state.width), name="f_times_c")
-        ig = Signal(signed(2 * n.activation.width), name="i_times_g")
-        m.d.sync += [fc.eq(f0 * c_prev), ig.eq(i0 * g0)]
-        v1, meta1, o1 = (delayed(m, s, 1, f"u1_{k}") for k, s in zip(("v0", "meta0", "o0"), (v0, meta0, o0), strict=True))
+        fc = multiply(m, f0, c_prev.as_signed(), kind=self.multipliers, name="f_times_c")
+        ig = multiply(m, i0, g0, kind=self.multipliers, name="i_times_g")
+        v1, meta1, o1 = (delayed(m, s, MULTIPLIER_LATENCY, f"u1_{k}")
+                         for k, s in zip(("v0", "meta0", "o0"), (v0, meta0, o0), strict=True))
 
         # U1: c_t = round(f*c + i*g), written back.
         frac = dp.lstm_cell_frac
@@ -158,9 +161,9 @@ class ElementwiseUnit(wiring.Component):
         m.submodules.cell_tanh = cell_lut
         m.d.comb += cell_lut.x.eq(c_reg)
         v3, meta3, o3 = (delayed(m, s, cell_lut.latency, f"u3_{k}") for k, s in zip(("v2", "meta2", "o2"), (v2, meta2, o2), strict=True))
-        oh = Signal(signed(2 * n.activation.width), name="o_times_tanh_c")
-        m.d.sync += oh.eq(o3 * cell_lut.y)
-        v4, meta4 = (delayed(m, s, 1, f"u4_{k}") for k, s in zip(("v3", "meta3"), (v3, meta3), strict=True))
+        oh = multiply(m, o3, cell_lut.y, kind=self.multipliers, name="o_times_tanh_c")
+        v4, meta4 = (delayed(m, s, MULTIPLIER_LATENCY, f"u4_{k}")
+                     for k, s in zip(("v3", "meta3"), (v3, meta3), strict=True))
         h = convert(oh, 2 * af, n.state, n.rounding, n.overflow)
         self._write_h(m, v4, meta4.job, meta4.unit, h)
 
@@ -180,14 +183,11 @@ class ElementwiseUnit(wiring.Component):
         fire = valid & (item.part == Part.H)
 
         # U0: a_n = round(xn + r * hn).
-        v0 = Signal(name="u0_valid")
-        meta0 = Signal.like(item, name="u0_item")
-        z0 = Signal(format_shape(n.activation), name="u0_z")
-        m.d.sync += [v0.eq(fire), meta0.eq(item), z0.eq(z_gate)]
-        rhn = Signal(signed(n.activation.width + n.accum.width + 2), name="xn_plus_r_times_hn")
-        m.d.sync += rhn.eq(align(xn, af, af + gf) + r_gate * item.value)
+        rhn = multiply(m, r_gate, item.value, kind=self.multipliers, name="r_times_hn")
+        v0, meta0, z0, xn0 = (delayed(m, s, MULTIPLIER_LATENCY, f"u0_{k}")
+                              for k, s in zip(("v", "meta", "z", "xn"), (fire, item, z_gate, xn), strict=True))
         a_n = Signal(format_shape(n.accum), name="a_n")
-        m.d.sync += a_n.eq(convert(rhn, af + gf, n.accum, n.rounding, n.overflow))
+        m.d.sync += a_n.eq(convert(align(xn0, af, af + gf) + rhn, af + gf, n.accum, n.rounding, n.overflow))
 
         # U1: n = tanh(a_n); h_{t-1}[unit] is read meanwhile.
         lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af)
@@ -207,10 +207,10 @@ class ElementwiseUnit(wiring.Component):
         n3 = Signal(format_shape(n.activation), name="n_gate")
         m.d.sync += [diff.eq(align(h_prev, n.state.frac_bits, d) - align(lut.y, gf, d)), n3.eq(lut.y)]
         v4, meta4, z4 = (delayed(m, s, 1, f"u4_{k}") for k, s in zip(("v3", "meta3", "z3"), (v3, meta3, z3), strict=True))
-        zd = Signal(signed(len(diff) + n.activation.width), name="z_times_diff")
-        n4 = delayed(m, n3, 1, "n_gate")
-        m.d.sync += zd.eq(z4 * diff)
-        v5, meta5 = (delayed(m, s, 1, f"u5_{k}") for k, s in zip(("v4", "meta4"), (v4, meta4), strict=True))
+        zd = multiply(m, z4, diff, kind=self.multipliers, name="z_times_diff")
+        n4 = delayed(m, n3, MULTIPLIER_LATENCY, "n_gate")
+        v5, meta5 = (delayed(m, s, MULTIPLIER_LATENCY, f"u5_{k}")
+                     for k, s in zip(("v4", "meta4"), (v4, meta4), strict=True))
         h = convert(align(n4, gf, gf + d) + zd, gf + d, n.state, n.rounding, n.overflow)
         self._write_h(m, v5, meta5.job, meta5.unit, h)
 

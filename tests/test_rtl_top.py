@@ -8,12 +8,13 @@ from .rtl_harness import simulate
 
 
 def _case(cell, *, input_size=3, hidden=4, layers=1, head=0, lanes=3, return_sequences=False, numerics=None,
-          batch=3, steps=4, seed=0, scale=None):
+          batch=3, steps=4, seed=0, scale=None, multipliers="logic"):
     config = config_from_dict({
         "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
                   "head": head, "return_sequences": return_sequences},
         "numerics": numerics or {},
-        "hardware": {"lanes": min(lanes, hidden * (4 if cell == "lstm" else 3 if cell == "gru" else 1))},
+        "hardware": {"lanes": min(lanes, hidden * (4 if cell == "lstm" else 3 if cell == "gru" else 1)),
+                     "elementwise_multipliers": multipliers},
     })
     qweights = quantize_weights(random_weights(config, seed, scale=scale), config, warn=False)
     rng = np.random.default_rng(seed + 1)
@@ -58,4 +59,11 @@ def test_8_bit_numerics_every_mode_matches_golden(cell, rounding, overflow):
     config, qweights, x = _case(cell, numerics=numerics, head=2 if overflow == "SAT" else 0, lanes=2,
                                 scale=2.0)
     vectors, _, expected = simulate(config, qweights, x * 4)
+    assert vectors == expected
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_dsp_elementwise_multipliers_match_golden(cell):
+    config, qweights, x = _case(cell, layers=2, head=2, multipliers="dsp")
+    vectors, _, expected = simulate(config, qweights, x, stall_out=0.5)
     assert vectors == expected
