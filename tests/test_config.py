@@ -190,6 +190,8 @@ BAD_VALUES = [
     ("numerics", "lut_interpolate", "no", "numerics.lut_interpolate must be true or false, not 'no'"),
     ("hardware", "lanes", 0, "hardware.lanes must be an integer from 1 to 4,096, not 0"),
     ("hardware", "lanes", 2.5, "hardware.lanes must be an integer from 1 to 4,096, not 2.5"),
+    ("hardware", "elementwise_multipliers", "lut",
+     'hardware.elementwise_multipliers must be one of "logic", "dsp", not \'lut\''),
 ]
 
 
@@ -213,7 +215,7 @@ def test_unknown_section_and_key():
         "hidden_size, num_layers, head, return_sequences",
     )
     config_error(
-        {"hardware": {"lanes": 2, "clock": 100}}, "unknown key hardware.clock; allowed in [hardware]: lanes"
+        {"hardware": {"lanes": 2, "clock": 100}}, "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers"
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
@@ -320,7 +322,7 @@ def test_to_toml_defaults_text():
         'state = "fixed<16,6>"\ncell_state = "fixed<16,6>"\naccum = "fixed<41,17>"\n'
         'activation = "fixed<16,2>"\noutput = "fixed<16,6>"\nrounding = "RND"\noverflow = "SAT"\n'
         "lut_size = 1024\nlut_interpolate = false\n\n"
-        "[hardware]\nlanes = 8\n"
+        "[hardware]\nlanes = 8\nelementwise_multipliers = \"logic\"\n"
     )
 
 
