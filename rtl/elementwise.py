@@ -65,7 +65,7 @@ class ElementwiseUnit(wiring.Component):
         self.latency = {
             "lstm": self._gate_latency + 2 + 2 * MULTIPLIER_LATENCY
             + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
-            "gru": self._gate_latency + 3 + 2 * MULTIPLIER_LATENCY + acc_latency,
+            "gru": self._gate_latency + 2 + 2 * MULTIPLIER_LATENCY + acc_latency,
             "rnn_tanh": self._gate_latency,
             "rnn_relu": self._gate_latency,
         }[self.cell]

@@ -28,13 +28,15 @@ def shift_round(value: Value, shift: int, rounding: Rounding) -> Value:
         return value >> shift
     if rounding is Rounding.RND:
         return (value + half) >> shift
-    kept_lsb = value[shift]
+    kept_lsb = (value >> shift)[0]  # (a shift past the width leaves the sign bit)
     return (value + (half - 1) + kept_lsb) >> shift
 
 
 def fit(value: Value, fmt: FixedFormat, overflow: Overflow) -> Value:
     """``value`` brought into ``fmt`` (clamped or wrapped), as a value of exactly ``fmt``'s shape."""
     value = Value.cast(value)
+    if len(value) < fmt.width:  # extend (by its signedness) to the format's width first
+        value = value + Const(0, fmt.width)
     if overflow is Overflow.SAT:
         value = Mux(value > fmt.max_int, fmt.max_int, Mux(value < fmt.min_int, fmt.min_int, value))
     low = value[: fmt.width]

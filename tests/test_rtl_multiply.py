@@ -9,7 +9,9 @@ from .hdl import run_testbench
 
 
 @pytest.mark.parametrize("kind", ["dsp", "logic"])
-@pytest.mark.parametrize(("a_shape", "b_shape"), [(signed(5), signed(4)), (signed(6), 3), (signed(3), signed(7))])
+@pytest.mark.parametrize(("a_shape", "b_shape"), [
+    (signed(5), signed(4)), (signed(6), 3), (signed(3), signed(7)), (signed(4), 1), (signed(4), signed(1)),
+])
 def test_multiply_is_exact_on_every_operand_pair(kind, a_shape, b_shape):
     m = Module()
     a, b = Signal(a_shape), Signal(b_shape)

@@ -1,0 +1,119 @@
+"""``InputBuffer`` against its specification: two timestep slots, filled from the stream while read."""
+
+import numpy as np
+import pytest
+
+from rnnhw.rtl.buffers import InputBuffer
+
+from .hdl import run_testbench
+
+WIDTH = 8
+
+
+def stream_of(rng, features, steps):
+    """Elements ``(data, tlast)`` of ``steps`` timesteps; ``tlast`` is set at random on every element,
+    so only the value on element I-1 may count. Returns the beats and each timestep's expected ``last``."""
+    data = rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), size=(steps, features))
+    tlast = rng.random((steps, features)) < 0.5
+    beats = [(int(data[t, i]), int(tlast[t, i])) for t in range(steps) for i in range(features)]
+    return beats, data, tlast[:, -1].astype(int).tolist()
+
+
+def run(features, steps, *, stall_in, release_rate, seed):
+    """Random producer and reader; checks every cycle against the specification (see the asserts)."""
+    rng = np.random.default_rng(seed)
+    beats, data, lasts = stream_of(rng, features, steps)
+    dut = InputBuffer(features=features, width=WIDTH)
+    stats = {"stalled": 0, "reads": 0}
+
+    async def testbench(ctx):
+        accepted, step = 0, 0  # elements taken from the stream; timestep in the read slot
+        for _ in range(40 * steps * features + 50):
+            if step == steps:
+                break
+            offer = accepted < len(beats) and rng.random() >= stall_in
+            ctx.set(dut.input.valid, offer)
+            if offer:
+                ctx.set(dut.input.p, {"data": beats[accepted][0], "last": beats[accepted][1]})
+            arrived = accepted - step * features  # elements of this timestep and the next one
+            count, ready = ctx.get(dut.count), ctx.get(dut.input.ready)
+            assert count == min(arrived, features)
+            # Both slots full (this timestep and the next): the stream must wait.
+            assert ready == (arrived < 2 * features)
+            stats["stalled"] += offer and not ready
+            if count == features:
+                assert ctx.get(dut.last) == lasts[step]
+            read = None
+            if count:
+                read = int(rng.integers(count))
+                ctx.set(dut.read_index, read)
+            release = count == features and rng.random() < release_rate
+            ctx.set(dut.release, release)
+            await ctx.tick()
+            if read is not None:  # read_data: one cycle after read_index
+                assert ctx.get(dut.read_data) == data[step, read]
+                stats["reads"] += 1
+            accepted += offer and ready
+            step += release
+        assert step == steps, "timeout"
+
+    run_testbench(dut, testbench)
+    return stats
+
+
+@pytest.mark.parametrize("features", [1, 3, 5])
+@pytest.mark.parametrize(("stall_in", "release_rate"), [(0.0, 0.2), (0.6, 0.9), (0.3, 0.5)],
+                         ids=["fast-stream", "slow-stream", "mixed"])
+def test_input_buffer_follows_its_specification(features, stall_in, release_rate):
+    stats = run(features, 12, stall_in=stall_in, release_rate=release_rate, seed=features)
+    assert stats["reads"] > 0
+    if stall_in == 0.0:
+        assert stats["stalled"] > 0  # the backpressure case happened
+
+
+def test_backpressure_when_both_slots_are_full():
+    """Two timesteps fill both slots; the third waits until the first is released, and no longer."""
+    features = 3
+    dut = InputBuffer(features=features, width=WIDTH)
+    trace = []
+
+    async def testbench(ctx):
+        ctx.set(dut.input.valid, 1)
+        for cycle in range(12):
+            ctx.set(dut.input.p, {"data": cycle, "last": 0})
+            ctx.set(dut.release, cycle == 8)
+            trace.append((ctx.get(dut.input.ready), ctx.get(dut.count)))
+            await ctx.tick()
+
+    run_testbench(dut, testbench)
+    assert trace == [(1, 0), (1, 1), (1, 2), (1, 3), (1, 3), (1, 3),  # x_0, then x_1 behind it
+                     (0, 3), (0, 3), (0, 3),  # full; released in cycle 8
+                     (1, 3), (1, 3), (1, 3)]  # x_1 is there; x_2 flows into the freed slot
+
+
+def test_read_data_and_last_of_two_timesteps():
+    """Reading x_0 while x_1 arrives; ``last`` comes from element I-1 only; after release the slot is x_1."""
+    features = 2
+    dut = InputBuffer(features=features, width=WIDTH)
+    seen = []
+
+    async def testbench(ctx):
+        # x_0 = (5, -6) with tlast on the first element only; x_1 = (7, 8) with tlast on its last element.
+        beats = [(5, 1), (-6, 0), (7, 0), (8, 1)]
+        for cycle, (value, tlast) in enumerate(beats + [(0, 0)] * 6):
+            ctx.set(dut.input.valid, cycle < len(beats))
+            ctx.set(dut.input.p, {"data": value, "last": tlast})
+            ctx.set(dut.read_index, cycle % 2)
+            ctx.set(dut.release, cycle == 5)
+            seen.append((ctx.get(dut.count), ctx.get(dut.last)))
+            await ctx.tick()
+            seen[-1] += (ctx.get(dut.read_data),)
+
+    run_testbench(dut, testbench)
+    counts_and_lasts = [(count, last) for count, last, _ in seen]
+    assert counts_and_lasts[:6] == [(0, 0), (1, 0), (2, 0), (2, 0), (2, 0), (2, 0)]
+    assert counts_and_lasts[6:] == [(2, 1)] * 4
+    # read_data one cycle after read_index (0, 1, 0, 1, ...): x_0 until the release, then x_1. (Cycles 0
+    # and 1 read elements as they are being written: the reader never does that, as count is not above them.)
+    reads = [data for _, _, data in seen]
+    assert reads[2:] == [5, -6, 5, -6, 7, 8, 7, 8]

@@ -1,0 +1,252 @@
+"""``MatVecUnit`` alone, driven as the ``Sequencer`` drives it, against the golden model's exact sums."""
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from rnnhw.golden.datapath import datapath, lane_accumulator
+from rnnhw.golden.fixed import align
+from rnnhw.golden.model import matvec_products
+from rnnhw.rtl.layouts import Part
+from rnnhw.rtl.matvec import MatVecUnit
+from rnnhw.rtl.schedule import DRAIN_DELAY, Schedule
+
+from .hdl import run_testbench
+from .rtl_units import full_range_weights, layouts, make_config, uniform
+
+JOB_FIELDS = ("head", "layer", "wgen", "t0", "emit", "rows", "unit0", "gate0")
+
+
+def matvec_unit(config, weights) -> MatVecUnit:
+    """The unit with the parameters ``RNNAccelerator`` gives it."""
+    sch, n = Schedule(config), config.numerics
+    acc_frac, acc_width = lane_accumulator(datapath(config))
+    _, issue, item = layouts(config)
+    return MatVecUnit(
+        weight_images=sch.weight_images(weights), bias_images=sch.bias_images(weights),
+        weight_width=n.weight.width, bias_width=n.bias.width, operand_width=max(n.input.width, n.state.width),
+        acc_width=acc_width, product_shift_input=acc_frac - n.weight.frac_bits - n.input.frac_bits,
+        product_shift_state=acc_frac - n.weight.frac_bits - n.state.frac_bits,
+        bias_shift=acc_frac - n.bias.frac_bits, gates=config.model.gates,
+        split_rows=config.model.cell == "gru", issue_shape=issue, item_shape=item)
+
+
+@dataclass
+class Step:
+    token: dict  # the issue word
+    operand: int  # arrives one cycle after the token
+
+
+@dataclass
+class Pass:
+    steps: list[Step]
+    expected: list[tuple]  # items: (job fields, unit, gate, part, value)
+
+
+def golden_sums(config, weights, layer, head, x, h):
+    """Exact sums at the lane accumulator's fixed point, gate-major rows: ``(whole, x part, h part)``.
+
+    The golden model's pieces: ``matvec_products`` per segment plus the aligned bias, each in the
+    layer's own exact format, then aligned to the one accumulator format all lanes share.
+    """
+    dp, n = datapath(config), config.numerics
+    acc_frac = lane_accumulator(dp)[0]
+    if head:
+        shape = dp.head_matvec
+        total = matvec_products(shape, 0, weights.head_weight, h) + align(weights.head_bias, n.bias.frac_bits,
+                                                                            shape.frac_bits)
+        up = acc_frac - shape.frac_bits
+        return total << up, None, None
+    shape, lw = dp.gates_matvec(layer), weights.layers[layer]
+    up = acc_frac - shape.frac_bits
+    x_part = matvec_products(shape, 0, lw.w_ih, x) + align(lw.bias, n.bias.frac_bits, shape.frac_bits)
+    h_part = matvec_products(shape, 1, lw.w_hh, h)
+    hn = None
+    if config.model.cell == "gru":
+        b_hn = align(lw.bias_hn, n.bias.frac_bits, shape.frac_bits)
+        hn = (h_part[2 * config.model.hidden_size:] + b_hn) << up
+    return (x_part + h_part) << up, x_part << up, hn
+
+
+def plan_job(config, weights, *, layer, head, x, h, wgen=1, t0=0, emit=0):
+    """The passes of one job (a layer's step, or the head): issue words, operands and expected items."""
+    sch, m = Schedule(config), config.model
+    in_size = 0 if head else m.layer_input_size(layer)
+    operands = list(x if not head else []) + list(h)
+    whole, x_part, hn = golden_sums(config, weights, layer, head, np.array(x, dtype=np.int64),
+                                    np.array(h, dtype=np.int64))
+    total_rows = m.head if head else sch.rows
+    passes = sch.head_passes if head else sch.passes
+    block = m.num_layers if head else layer
+    plans = []
+    for q in range(passes):
+        first_row = q * sch.lanes
+        rows = min(sch.lanes, total_rows - first_row)
+        unit0, gate0 = (first_row, 0) if head else divmod(first_row, m.gates)
+        job = dict(head=int(head), layer=layer, wgen=wgen, t0=t0, emit=emit, rows=rows, unit0=unit0,
+                   gate0=gate0)
+        steps = [Step({"valid": 1, "first": int(j == 0), "split": int(not head and j == in_size),
+                       "last": int(j == len(operands) - 1),
+                       "from_input": int(not head and layer == 0 and j < in_size),
+                       "w_addr": sch.weight_base(block) + q * len(operands) + j,
+                       "b_addr": sch.bias_base(block) + q, "job": job}, int(v))
+                 for j, v in enumerate(operands)]
+        fields = tuple(job[f] for f in JOB_FIELDS)
+        expected = []
+        for row in range(first_row, first_row + rows):
+            unit, gate = (row, 0) if head else divmod(row, m.gates)
+            gate_major = gate * m.hidden_size + unit
+            if m.cell == "gru" and not head and gate == 2:
+                expected.append((fields, unit, gate, Part.X, int(x_part[gate_major])))
+                expected.append((fields, unit, gate, Part.H, int(hn[unit])))
+            else:
+                expected.append((fields, unit, gate, Part.WHOLE, int(whole[gate_major])))
+        plans.append(Pass(steps, expected))
+    return plans
+
+
+def plan_sequence(config, weights, rng, steps):
+    """Every layer's passes for ``steps`` timesteps, then the head's, with random operands."""
+    m, n = config.model, config.numerics
+    plans = []
+    for t in range(steps):
+        for k in range(m.num_layers):
+            x = uniform(rng, n.input if k == 0 else n.state, m.layer_input_size(k))
+            h = uniform(rng, n.state, m.hidden_size)
+            plans += plan_job(config, weights, layer=k, head=False, x=x, h=h, wgen=(t + 1) % 4,
+                              t0=int(t == 0), emit=int(k == m.num_layers - 1))
+    if m.head:
+        plans += plan_job(config, weights, layer=0, head=True, x=[], h=uniform(rng, n.state, m.hidden_size),
+                          emit=1)
+    return plans
+
+
+def run_passes(config, weights, plans, *, bubble_rate, seed=0):
+    """Issue the passes as the sequencer would: a last step waits for ``can_finish``; random bubbles
+    (``valid`` = 0, other fields and the operand garbage) when ``bubble_rate`` > 0.
+
+    Returns ``(items [(cycle, item)], cycles of each pass's last step, can_finish per cycle)``.
+    """
+    dut = matvec_unit(config, weights)
+    rng = np.random.default_rng(seed)
+    all_steps = [step for plan in plans for step in plan.steps]
+    operand_width = len(dut.operand)
+    expected_items = sum(len(plan.expected) for plan in plans)
+    items, last_cycles, can_finish_trace = [], [], []
+
+    async def testbench(ctx):
+        queue = deque(all_steps)
+        previous = None
+        cycle = 0
+        while queue or len(items) < expected_items or cycle < last_cycles[-1] + DRAIN_DELAY + 8:
+            assert cycle < 20 * len(all_steps) + 100, "timeout"
+            can_finish = ctx.get(dut.can_finish)
+            can_finish_trace.append(can_finish)
+            step = None
+            if queue and rng.random() >= bubble_rate and (not queue[0].token["last"] or can_finish):
+                step = queue.popleft()
+            if step is None:
+                garbage = all_steps[rng.integers(len(all_steps))].token
+                ctx.set(dut.issue, dict(garbage, valid=0))
+            else:
+                ctx.set(dut.issue, step.token)
+                if step.token["last"]:
+                    last_cycles.append(cycle)
+            garbage_operand = int(rng.integers(-(1 << (operand_width - 1)), 1 << (operand_width - 1)))
+            ctx.set(dut.operand, garbage_operand if previous is None else previous.operand)
+            previous = step
+            if ctx.get(dut.items.valid):
+                p = ctx.get(dut.items.p)
+                items.append((cycle, (tuple(getattr(p.job, f) for f in JOB_FIELDS), p.unit, p.gate, p.part,
+                                      p.value)))
+            await ctx.tick()
+            cycle += 1
+
+    run_testbench(dut, testbench)
+    return items, last_cycles, can_finish_trace
+
+
+def check_drain_timing(plans, items, last_cycles, can_finish_trace):
+    """Each pass's items leave one per cycle from DRAIN_DELAY cycles after its last step, and
+    ``can_finish`` is low exactly from the cycle after a last step until its drain is empty."""
+    expected_cycles = [last + DRAIN_DELAY + i for plan, last in zip(plans, last_cycles, strict=True)
+                       for i in range(len(plan.expected))]
+    assert [cycle for cycle, _ in items] == expected_cycles
+    busy = set()
+    for plan, last in zip(plans, last_cycles, strict=True):
+        busy.update(range(last + 1, last + DRAIN_DELAY + len(plan.expected)))
+    assert can_finish_trace == [int(c not in busy) for c in range(len(can_finish_trace))]
+
+
+CASES = {
+    # 8 rows over 3 lanes: passes of 3, 3 and 2 rows, units straddling passes; a second layer
+    # (operands in the state format) and a head of 3 rows.
+    "lstm": dict(cell="lstm", input_size=3, hidden=2, layers=2, head=3, lanes=3),
+    # 9 rows over 4 lanes (4, 4, 1): n rows give X then H items; a head of 2 rows in one pass.
+    "gru": dict(cell="gru", input_size=2, hidden=3, head=2, lanes=4),
+    "rnn_tanh": dict(cell="rnn_tanh", input_size=2, hidden=3, layers=2, lanes=2),
+    "rnn_relu": dict(cell="rnn_relu", input_size=4, hidden=2, lanes=1),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("bubble_rate", [0.0, 0.4])
+def test_items_are_golden_exact_sums_in_unit_major_order(case, bubble_rate):
+    config = make_config(**CASES[case])
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=2)
+    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=bubble_rate)
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+    check_drain_timing(plans, items, last_cycles, can_finish_trace)
+
+
+def test_gru_pass_rows_and_parts():
+    """The item stream of one GRU step spelled out: 9 rows, 4 lanes, passes of 4, 4 and 1 rows."""
+    config = make_config(**CASES["gru"])
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_job(config, weights, layer=0, head=False, x=[1, 2], h=[3, 4, 5])
+    items, _, _ = run_passes(config, weights, plans, bubble_rate=0.0)
+    w, x = Part.WHOLE, Part.X
+    assert [(job[5:], unit, gate, part) for _, (job, unit, gate, part, _) in items] == [
+        ((4, 0, 0), 0, 0, w), ((4, 0, 0), 0, 1, w), ((4, 0, 0), 0, 2, x), ((4, 0, 0), 0, 2, Part.H),
+        ((4, 0, 0), 1, 0, w),
+        ((4, 1, 1), 1, 1, w), ((4, 1, 1), 1, 2, x), ((4, 1, 1), 1, 2, Part.H), ((4, 1, 1), 2, 0, w),
+        ((4, 1, 1), 2, 1, w),
+        ((1, 2, 2), 2, 2, x), ((1, 2, 2), 2, 2, Part.H),
+    ]
+
+
+def test_items_with_extreme_operands_and_weights_are_exact():
+    """Every weight and operand at the most negative value: the largest magnitude the accumulator holds."""
+    config = make_config(**CASES["lstm"])
+    n = config.numerics
+    weights = full_range_weights(config, np.random.default_rng(1))
+    weights.layers[0].w_ih[:] = n.weight.min_int
+    weights.layers[0].w_hh[:] = n.weight.min_int
+    weights.layers[0].bias[:] = n.bias.min_int
+    plans = plan_job(config, weights, layer=0, head=False, x=[n.input.min_int] * 3, h=[n.state.min_int] * 2)
+    items, _, _ = run_passes(config, weights, plans, bubble_rate=0.0)
+    values = {value for _, (*_, value) in items}
+    assert len(values) == 1
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+
+
+@pytest.mark.parametrize(("case", "period"), [
+    # 3 operands, but each pass drains 4 items (3 rows, one an n row): the drain sets the pace.
+    (dict(cell="gru", input_size=1, hidden=2, lanes=3), DRAIN_DELAY + 4),
+    # 8 operands, 1 item per pass: the operands set the pace.
+    (dict(cell="rnn_tanh", input_size=6, hidden=2, lanes=1), 8),
+])
+def test_back_to_back_passes_take_pass_cycles(case, period):
+    config = make_config(**case)
+    sch = Schedule(config)
+    assert sch.pass_cycles(0) == period
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=2)
+    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=0.0)
+    assert np.diff(last_cycles).tolist() == [period] * (2 * sch.passes - 1)
+    assert last_cycles[sch.passes] - last_cycles[0] == sch.cycles_per_step()
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+    check_drain_timing(plans, items, last_cycles, can_finish_trace)

@@ -1,0 +1,140 @@
+"""``Schedule``: pass structure, memory bases and images, cycle formulas, against hand-computed numbers."""
+
+import numpy as np
+import pytest
+
+from rnnhw.rtl.schedule import DRAIN_DELAY, Schedule, bound_cycles_per_step, macs_per_step
+from rnnhw.weights import QuantizedLayer, QuantizedWeights
+
+from .rtl_units import make_config
+
+
+def marked_weights(config):
+    """Weights whose values name their position: ``W[r, j] = sign * (100 r + j + 1)`` (layer 0 positive,
+    layer 1 negative; head ``10000 + ...``), biases ``10 r + 1`` (layer 1: ``-``), ``b_hn[u] = 500 + u``."""
+    m = config.model
+    rows = m.gates * m.hidden_size
+    layers = []
+    for k in range(m.num_layers):
+        sign = 1 if k == 0 else -1
+        ops = m.layer_input_size(k) + m.hidden_size
+        cat = sign * (100 * np.arange(rows)[:, None] + np.arange(ops)[None, :] + 1)
+        split = m.layer_input_size(k)
+        layers.append(QuantizedLayer(cat[:, :split], cat[:, split:], sign * (10 * np.arange(rows) + 1),
+                                     500 + np.arange(m.hidden_size) if m.cell == "gru" else None))
+    head_weight = head_bias = None
+    if m.head:
+        head_weight = 10000 + 100 * np.arange(m.head)[:, None] + np.arange(m.hidden_size)[None, :] + 1
+        head_bias = 20000 + np.arange(m.head)
+    return QuantizedWeights(tuple(layers), head_weight, head_bias, {})
+
+
+def row(r, ops, sign=1):
+    """Layer row ``r`` of ``marked_weights`` (``None``: a padding row of zeros)."""
+    return [0] * ops if r is None else [sign * (100 * r + j + 1) for j in range(ops)]
+
+
+def head_row(r, ops):
+    return [0] * ops if r is None else [10000 + 100 * r + j + 1 for j in range(ops)]
+
+
+LSTM = dict(cell="lstm", input_size=3, hidden=2, layers=2, head=3, lanes=3)
+GRU = dict(cell="gru", input_size=1, hidden=2, head=3, lanes=4)
+ELMAN = dict(cell="rnn_tanh", input_size=6, hidden=2, lanes=1)
+
+
+def test_lstm_numbers():
+    sch = Schedule(make_config(**LSTM))
+    assert (sch.lanes, sch.rows, sch.passes, sch.head_passes) == (3, 8, 3, 1)
+    assert [sch.operands(k) for k in range(2)] == [5, 4]
+    assert [sch.weight_base(k) for k in range(3)] == [0, 15, 27]  # 3 passes of 5, 3 of 4, then the head
+    assert sch.weight_depth == 29  # + 1 head pass of 2 operands
+    assert [sch.bias_base(k) for k in range(3)] == [0, 3, 6]
+    assert sch.bias_depth == 7
+    assert [sch.drain_items(r) for r in (1, 2, 3)] == [1, 2, 3]
+    assert [sch.pass_cycles(k) for k in range(2)] == [DRAIN_DELAY + 3, DRAIN_DELAY + 3]  # drain-bound
+    assert sch.cycles_per_step() == 3 * 7 + 3 * 7
+    config = sch.config
+    assert [macs_per_step(config, k) for k in range(2)] == [8 * 5, 8 * 4]
+    assert bound_cycles_per_step(config) == 14 + 11  # ceil(40/3) + ceil(32/3)
+
+
+def test_gru_numbers():
+    sch = Schedule(make_config(**GRU))
+    assert (sch.rows, sch.passes, sch.head_passes) == (6, 2, 1)
+    assert sch.operands(0) == 3
+    assert [sch.weight_base(k) for k in range(2)] == [0, 6]
+    assert (sch.weight_depth, sch.bias_depth) == (8, 3)
+    # P consecutive unit-major rows hold at most ceil(P/3) n rows, each giving two items.
+    assert [sch.drain_items(r) for r in (1, 2, 3, 4, 6, 7)] == [2, 3, 4, 6, 8, 10]
+    assert sch.pass_cycles(0) == DRAIN_DELAY + 6
+    assert sch.cycles_per_step() == 20
+    assert bound_cycles_per_step(sch.config) == 5  # ceil(3*2*3 / 4)
+
+
+def test_elman_numbers_reach_the_bound():
+    sch = Schedule(make_config(**ELMAN))
+    assert (sch.rows, sch.passes, sch.operands(0)) == (2, 2, 8)
+    assert sch.pass_cycles(0) == 8  # operand-bound
+    assert sch.cycles_per_step() == bound_cycles_per_step(sch.config) == 16
+
+
+def test_unit_major_reorders_gate_major_rows():
+    sch = Schedule(make_config(**LSTM))  # G = 4, H = 2
+    rows = np.arange(8)
+    assert sch.unit_major(rows).tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    matrix = np.arange(16).reshape(8, 2)
+    assert sch.unit_major(matrix).tolist() == [[0, 1], [4, 5], [8, 9], [12, 13],
+                                               [2, 3], [6, 7], [10, 11], [14, 15]]
+
+
+def test_lstm_weight_images():
+    config = make_config(**LSTM)
+    sch = Schedule(config)
+    images = sch.weight_images(marked_weights(config))
+    # Unit-major rows 0..7 are gate-major rows 0, 2, 4, 6, 1, 3, 5, 7, padded with a zero row to 9;
+    # lane p takes unit-major rows p, p + 3, p + 6.
+    lane_rows = [[0, 6, 5], [2, 1, 7], [4, 3, None]]
+    for lane, rows in enumerate(lane_rows):
+        expected = [w for r in rows for w in row(r, 5)] + [w for r in rows for w in row(r, 4, -1)]
+        expected += head_row(lane, 2)  # 3 head rows, one per lane
+        assert images[lane] == expected, lane
+        assert len(images[lane]) == sch.weight_depth
+
+
+def test_lstm_bias_images():
+    config = make_config(**LSTM)
+    images = Schedule(config).bias_images(marked_weights(config))
+    assert images == [
+        [(1, 0, 0), (61, 0, 0), (51, 0, 0), (-1, 0, 0), (-61, 0, 0), (-51, 0, 0), (20000, 0, 0)],
+        [(21, 0, 0), (11, 0, 0), (71, 0, 0), (-21, 0, 0), (-11, 0, 0), (-71, 0, 0), (20001, 0, 0)],
+        [(41, 0, 0), (31, 0, 0), (0, 0, 0), (-41, 0, 0), (-31, 0, 0), (0, 0, 0), (20002, 0, 0)],
+    ]
+
+
+def test_gru_images_flag_the_n_rows_with_b_hn():
+    config = make_config(**GRU)
+    sch = Schedule(config)
+    weights = marked_weights(config)
+    # Unit-major: (u0: r, z, n), (u1: r, z, n) = gate-major rows 0, 2, 4, 1, 3, 5, padded to 8;
+    # lane p takes unit-major rows p and p + 4. Rows 4 and 5 are the n rows of units 0 and 1.
+    assert sch.bias_images(weights) == [
+        [(1, 0, 0), (31, 0, 0), (20000, 0, 0)],
+        [(21, 0, 0), (51, 501, 1), (20001, 0, 0)],
+        [(41, 500, 1), (0, 0, 0), (20002, 0, 0)],
+        [(11, 0, 0), (0, 0, 0), (0, 0, 0)],
+    ]
+    lane_rows = [[0, 3], [2, 5], [4, None], [1, None]]
+    images = sch.weight_images(weights)
+    for lane, rows in enumerate(lane_rows):
+        head = head_row(lane if lane < 3 else None, 2)
+        assert images[lane] == [w for r in rows for w in row(r, 3)] + head, lane
+
+
+@pytest.mark.parametrize("case", [LSTM, GRU, ELMAN], ids=["lstm", "gru", "rnn_tanh"])
+def test_image_sizes_match_depths(case):
+    config = make_config(**case)
+    sch = Schedule(config)
+    weights = marked_weights(config)
+    assert [len(image) for image in sch.weight_images(weights)] == [sch.weight_depth] * sch.lanes
+    assert [len(image) for image in sch.bias_images(weights)] == [sch.bias_depth] * sch.lanes
