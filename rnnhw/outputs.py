@@ -29,6 +29,12 @@ def check_output_path(path) -> None:
         raise UserError(f"cannot write {str(path)!r}: it is a directory; give a file name")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_file(path, suffix: str = ""):
     """Yield a temporary path next to ``path``; move it into place only if the block succeeds."""
@@ -38,6 +44,7 @@ def atomic_file(path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result file gets the usual mode
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -10,8 +10,8 @@ from rnnhw.outputs import check_output_path
 
 __all__ = ["DATA_HELP", "output_path", "integer_option", "positive_float_option"]
 
-DATA_HELP = ("'digits' (the bundled scikit-learn digits: 8 rows of 8 pixels per sequence) or a .npz file with X "
-             "[N, T, F] float, y [N] integer labels or Y float targets, and optionally lengths [N]")
+DATA_HELP = ("'digits' (the bundled scikit-learn digits: 8 rows of 8 pixels per sequence) or a .npz file "
+             "with X [N, T, F] float, y [N] integer labels or Y float targets, and optionally lengths [N]")
 
 
 def output_path(path, option: str, suffixes: tuple[str, ...]) -> Path:

@@ -1,0 +1,217 @@
+"""Training small PyTorch sequence models whose weights rnnhw turns into hardware.
+
+The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``) followed by an ``nn.Linear`` head on
+the last layer's hidden state at each sequence's last step: exactly what :mod:`rnnhw.golden.float_ref`
+and the golden model compute. Classification (labels ``y``) trains with cross-entropy, one head output
+per class; regression (targets ``Y [N]`` or ``[N, K]``) with mean squared error.
+
+Training runs on the CPU in one thread with deterministic algorithms, so a seed reproduces the weights
+on the same machine and PyTorch version (other CPUs may round differently in the last bits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnhw.config import CELLS, GATES, Config, config_from_dict
+from rnnhw.datasets import Dataset
+from rnnhw.errors import UserError
+from rnnhw.weights import Weights, weights_from_tensors
+
+__all__ = ["EpochStats", "TrainingResult", "train", "head_size", "model_config", "save_float32_weights",
+           "DEFAULT_LANES"]
+
+#: Lanes of the configurations ``train`` writes (fewer when a layer has fewer gate rows).
+DEFAULT_LANES = 8
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch: mean training loss and the metric (accuracy or MSE) on the training and test data."""
+
+    epoch: int
+    loss: float
+    train_metric: float
+    test_metric: float | None
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    config: Config
+    weights: Weights
+    history: tuple[EpochStats, ...]
+    task: str
+
+    @property
+    def metric_name(self) -> str:
+        return "accuracy" if self.task == "classification" else "MSE"
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise UserError("training needs PyTorch; install it with pip install 'rnnhw[torch]'") from None
+    return torch
+
+
+def head_size(data: Dataset) -> int:
+    """Head outputs the data asks for: one per class, or one per regression target."""
+    if data.labels is not None:
+        return max(2, data.classes)
+    if data.targets.ndim == 3:
+        raise UserError(f"{data.name}: train fits a head to one target vector per sequence; Y must be [N] or "
+                        f"[N, K], not [N, T, K]")
+    return 1 if data.targets.ndim == 1 else data.targets.shape[1]
+
+
+def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int) -> Config:
+    """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes."""
+    lanes = min(DEFAULT_LANES, len(GATES[cell]) * hidden)
+    return config_from_dict({
+        "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
+                  "head": head},
+        "hardware": {"lanes": lanes},
+    })
+
+
+def _build_module(torch, config: Config):
+    nn = torch.nn
+    model = config.model
+
+    class SequenceClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            kinds = {
+                "lstm": (nn.LSTM, {}),
+                "gru": (nn.GRU, {}),
+                "rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}),
+                "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}),
+            }
+            kind, extra = kinds[model.cell]
+            self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
+            self.head = nn.Linear(model.hidden_size, model.head)
+
+        def forward(self, x, last_step):
+            sequence, _ = self.rnn(x)
+            # Every layer is causal, so the state at a sequence's last step ignores the padding after it.
+            return self.head(sequence[torch.arange(x.shape[0]), last_step])
+
+    return SequenceClassifier()
+
+
+@contextlib.contextmanager
+def _deterministic(torch):
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int = 40, seed: int = 0,
+          learning_rate: float = 0.01, batch_size: int = 32, test: Dataset | None = None,
+          progress: Callable[[EpochStats, str], None] | None = None) -> TrainingResult:
+    """Train a sequence model with a linear head on ``data``.
+
+    Parameters
+    ----------
+    data : Dataset
+        Training sequences with labels or targets.
+    cell, hidden, layers : str, int, int
+        ``model.cell``, ``model.hidden_size``, ``model.num_layers``.
+    epochs, seed, learning_rate, batch_size : int, int, float, int
+        Adam with a cosine-annealed learning rate over ``epochs`` passes through shuffled mini-batches.
+    test : Dataset, optional
+        Held-out data whose metric is reported after every epoch.
+    progress : callable, optional
+        Called with each epoch's :class:`EpochStats` and the metric's name.
+
+    Returns
+    -------
+    TrainingResult
+        The configuration (default numerics), float weights with PyTorch names, and the history.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, not {cell!r}")
+    sizes = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size}
+    for name, value in sizes.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if data.task is None:
+        raise ValueError("training data needs labels or targets")
+    torch = _import_torch()
+    config = model_config(cell, data.features, hidden, layers, head_size(data))
+    if test is not None:
+        test.check_against(config)
+    task = data.task
+    with _deterministic(torch):
+        torch.manual_seed(seed)
+        module = _build_module(torch, config)
+        optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
+        batches_per_epoch = -(-data.size // batch_size)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * batches_per_epoch)
+        order = torch.Generator().manual_seed(seed)
+        x, last, goal = _tensors(torch, data)
+        history = []
+        for epoch in range(1, epochs + 1):
+            module.train()
+            total = 0.0
+            for index in torch.randperm(data.size, generator=order).split(batch_size):
+                optimizer.zero_grad()
+                loss = _loss(torch, task, module(x[index], last[index]), goal[index])
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total += float(loss.detach()) * len(index)
+            stats = EpochStats(epoch, total / data.size, _metric(torch, module, data),
+                               _metric(torch, module, test) if test is not None else None)
+            history.append(stats)
+            if progress is not None:
+                progress(stats, "accuracy" if task == "classification" else "MSE")
+        raw = {name: value.detach().double().numpy() for name, value in module.state_dict().items()}
+    return TrainingResult(config, weights_from_tensors(raw, config, "trained model"), tuple(history), task)
+
+
+def _tensors(torch, data: Dataset):
+    x = torch.tensor(data.x, dtype=torch.float32)
+    lengths = data.lengths if data.lengths is not None else np.full(data.size, data.steps)
+    last = torch.tensor(lengths - 1, dtype=torch.long)
+    if data.labels is not None:
+        goal = torch.tensor(data.labels, dtype=torch.long)
+    else:
+        goal = torch.tensor(data.targets.reshape(data.size, -1), dtype=torch.float32)
+    return x, last, goal
+
+
+def _loss(torch, task: str, outputs, goal):
+    if task == "classification":
+        return torch.nn.functional.cross_entropy(outputs, goal)
+    return torch.nn.functional.mse_loss(outputs, goal)
+
+
+def _metric(torch, module, data: Dataset) -> float:
+    """Accuracy (classification) or mean squared error (regression) of ``module`` on ``data``."""
+    module.eval()
+    x, last, goal = _tensors(torch, data)
+    with torch.no_grad():
+        outputs = module(x, last)
+    if data.labels is not None:
+        return float((outputs.argmax(dim=1) == goal).double().mean())
+    return float(((outputs - goal) ** 2).double().mean())
+
+
+def save_float32_weights(weights: Weights, path) -> None:
+    """Write PyTorch-named tensors as float32 (PyTorch's own precision: exact, half the size).
+
+    Not atomic by itself: callers write through :func:`rnnhw.outputs.atomic_file`.
+    """
+    with open(path, "wb") as handle:  # a file object: numpy.savez would append ".npz" to a path without it
+        np.savez(handle, **{name: value.astype(np.float32) for name, value in weights.tensors().items()})
