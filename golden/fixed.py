@@ -117,7 +117,9 @@ def quantize(x, fmt: FixedFormat, rounding: Rounding) -> tuple[np.ndarray, int]:
     if rounding is Rounding.TRN:
         q = np.floor(scaled)
     elif rounding is Rounding.RND:
-        q = np.floor(scaled + 0.5)
+        # Not floor(scaled + 0.5): that sum can round up (0.49999999999999994 + 0.5 == 1.0).
+        q = np.floor(scaled)
+        q += scaled - q >= 0.5  # the fractional part is exact
     else:
         q = np.rint(scaled)  # IEEE round-half-to-even
     saturated = int(np.count_nonzero((q < fmt.min_int) | (q > fmt.max_int)))
@@ -133,29 +135,41 @@ def shift_round(v, shift: int, rounding: Rounding) -> np.ndarray:
     v = np.asarray(v, dtype=np.int64)
     if shift <= 0:
         return v << -shift
-    half = np.int64(1) << (shift - 1)
     if rounding is Rounding.TRN:
         return v >> shift
+    half = 1 << (shift - 1)
     if rounding is Rounding.RND:
-        return (v + half) >> shift
-    kept_lsb = (v >> shift) & 1
-    return (v + (half - 1) + kept_lsb) >> shift
+        result = v + half
+    else:
+        result = (v >> shift) & 1  # the lowest kept bit
+        result += v
+        result += half - 1
+    result >>= shift
+    return result
+
+
+# The clip ufunc itself: np.clip's Python wrapper costs more than clipping a few thousand values.
+_clip = np._core.umath.clip if hasattr(np, "_core") else np.core.umath.clip
 
 
 def fit(v, fmt: FixedFormat, overflow: Overflow) -> np.ndarray:
     """Bring integers into ``fmt``'s range: clamp (``SAT``) or keep the low ``width`` bits (``WRAP``)."""
     v = np.asarray(v, dtype=np.int64)
     if overflow is Overflow.SAT:
-        return np.clip(v, fmt.min_int, fmt.max_int)
-    low = v & ((1 << fmt.width) - 1)
-    if fmt.signed:
-        return low - ((low >> (fmt.width - 1)) << fmt.width)
+        return _clip(v, fmt.min_int, fmt.max_int)
+    if not fmt.signed:
+        return v & ((1 << fmt.width) - 1)
+    # ((v - min) mod 2**width) + min, with min = -2**(width-1)
+    low = v + (1 << (fmt.width - 1))
+    low &= (1 << fmt.width) - 1
+    low -= 1 << (fmt.width - 1)
     return low
 
 
 def convert(v, frac_bits: int, fmt: FixedFormat, rounding: Rounding, overflow: Overflow) -> np.ndarray:
     """Convert integers with ``frac_bits`` fractional bits to ``fmt``: the datapath's rounding point."""
-    return fit(shift_round(v, frac_bits - fmt.frac_bits, rounding), fmt, overflow)
+    shift = frac_bits - fmt.frac_bits
+    return fit(shift_round(v, shift, rounding) if shift else v, fmt, overflow)
 
 
 def align(v, frac_bits: int, to_frac_bits: int) -> np.ndarray:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fixed import FixedFormat, Overflow, Rounding, fit, quantize, shift_round
+from .fixed import FixedFormat, Overflow, Rounding, fit, quantize
 
 __all__ = ["ActivationTable", "activation_table", "INTERP_BITS", "FUNCTIONS"]
 
@@ -67,7 +67,7 @@ class ActivationTable:
     def half(self) -> int:
         return self.size // 2
 
-    @property
+    @functools.cached_property
     def step_log2(self) -> int:
         return self.range_log2 + 1 - int(math.log2(self.size))
 
@@ -80,26 +80,65 @@ class ActivationTable:
         return frac_in + self.step_log2
 
     def lookup(self, v, frac_in: int) -> np.ndarray:
-        """The table's value for integers ``v`` with ``frac_in`` fractional bits (the hardware's result)."""
+        """The table's value for integers ``v`` with ``frac_in`` fractional bits (the hardware's result).
+
+        Computes the steps of the module docstring; ``tests/test_lut.py`` checks it against a scalar
+        transcription of them.
+        """
         v = np.asarray(v, dtype=np.int64)
-        negative = v < 0
-        a = np.abs(v)
         s = self.index_shift(frac_in)
-        k = (a >> s) if s >= 0 else (a << -s)
-        table = np.asarray(self.entries, dtype=np.int64)
-        if not self.interpolate or s <= 0:
-            y = table[np.minimum(k, self.half - 1 + int(self.interpolate))]
-        else:
-            inside = k < self.half
-            kc = np.minimum(k, self.half - 1)
-            u = self.bin_position(a, s)
-            step = table[kc + 1] - table[kc]
-            y = np.where(inside, table[kc] + shift_round(step * u, INTERP_BITS, Rounding.RND), table[self.half])
+        if self.interpolate and s > 0:
+            return self._lookup_interpolated(v, s)
+        return self._lookup_entry(v, s)
+
+    def _lookup_entry(self, v: np.ndarray, s: int) -> np.ndarray:
+        """Steps 1-4 without interpolation, as one read of :attr:`_mirrored`.
+
+        With ``k`` the bin of ``|v|``, the result is at ``n + k`` for ``v >= 0`` and at ``n - 1 - k`` for
+        ``v < 0`` (``n`` stored entries); for ``v < 0``, ``(v - 1) >> s`` is ``-(k + 1)``, so the index is
+        ``((v + sign) >> s) + n`` either way, and clamping it clamps ``k``.
+        """
+        sign = v >> 63  # -1 for negative v, else 0
+        if s > 0:
+            index = v + sign
+            index >>= s
+        else:  # the input is coarser than a bin: every step of v moves 2**-s bins
+            index = v << -s
+            index += sign
+        index += len(self.entries)
+        return self._mirrored.take(index, mode="clip")
+
+    def _lookup_interpolated(self, v: np.ndarray, s: int) -> np.ndarray:
+        """Steps 1-4 with interpolation (``s > 0``); bins ``k >= size/2`` read the last entry, step 0."""
+        a = np.abs(v)
+        k = np.minimum(a >> s, self.half)
+        y = self._steps.take(k)
+        y *= self.bin_position(a, s)
+        y += 1 << (INTERP_BITS - 1)  # shift_round(..., INTERP_BITS, RND)
+        y >>= INTERP_BITS
+        y += self._stored.take(k)
+        sign = v >> 63
+        y ^= sign  # two's complement negation where v < 0: (y ^ -1) + 1 == -y
+        y -= sign
         if self.function == "sigmoid":
-            y = np.where(negative, self.one - y, y)
-        else:
-            y = np.where(negative, -y, y)
+            y += sign & self.one  # ONE - y
         return fit(y, self.out_fmt, Overflow.SAT)
+
+    @functools.cached_property
+    def _stored(self) -> np.ndarray:
+        return np.array(self.entries, dtype=np.int64)
+
+    @functools.cached_property
+    def _steps(self) -> np.ndarray:
+        """``T[k+1] - T[k]`` for each bin, and 0 for ``k = size/2`` (interpolated tables)."""
+        return np.append(np.diff(self._stored), 0)
+
+    @functools.cached_property
+    def _mirrored(self) -> np.ndarray:
+        """Every result of a plain lookup: the negative side's (mirrored), then the entries, saturated."""
+        stored = self._stored
+        negative = self.one - stored if self.function == "sigmoid" else -stored
+        return fit(np.concatenate([negative[::-1], stored]), self.out_fmt, Overflow.SAT)
 
     @staticmethod
     def bin_position(a, s: int) -> np.ndarray:
@@ -145,14 +184,14 @@ def _float_error(function: str, size: int, interpolate: bool, range_log2: int) -
     return max(float(np.max(np.abs(f(x) - approx))), tail)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def choose_range_log2(function: str, size: int, interpolate: bool) -> int:
     """The power-of-two range with the lowest maximum error for this function, size and mode."""
     errors = {r: _float_error(function, size, interpolate, r) for r in _RANGE_CANDIDATES}
     return min(errors, key=lambda r: (errors[r], r))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def activation_table(function: str, size: int, interpolate: bool, out_fmt: FixedFormat) -> ActivationTable:
     """Build (once) the table used by both the golden model and the hardware."""
     if function not in FUNCTIONS:

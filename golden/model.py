@@ -14,16 +14,17 @@ golden                     rtl
 :class:`GoldenModel`       ``LSTMSequencer``/top level: layers, timesteps, head, outputs
 =========================  ===============================================================
 
-The model is vectorized over the batch, and over time for the input projection: every sum is exact
-until its single rounding point, so splitting ``W_ih x + W_hh h + b`` into parts changes nothing.
-The hardware computes the same sums in a different grouping; the results are identical integers.
-``docs/numerics.md`` states every format and rounding point; ``tests/reference.py`` transcribes it
-into scalar Python and ``tests/test_model.py`` holds this model to it.
+The model is vectorized over the batch: every sum is exact until its single rounding point, so
+the grouping of ``W_ih x + W_hh h + b`` cannot change it, and the hardware's grouping (lanes, passes)
+gives identical integers. ``docs/numerics.md`` states every format and rounding point;
+``tests/reference.py`` transcribes it into scalar Python and ``tests/test_model.py`` holds this model
+to it.
 
-Speed: the sums go through float64 BLAS when every partial sum stays below 2**53 (exact then, in
-any order), the weights are pre-shifted to the accumulator's fixed point once, and the LSTM's rows
-are kept in the order i, f, o, g inside :class:`GoldenModel` so that one table lookup serves all
-three sigmoid gates.
+Speed (``bench/golden.py``): the sums go through float64 BLAS when every partial sum stays below
+2**53 (exact then, in any order), as one product ``M @ [x_t; h_{t-1}; 1]`` per step with the weights
+pre-shifted to the accumulator's fixed point; vectors are columns, so each gate's block of rows is
+contiguous, and the LSTM's rows are kept in the order i, f, o, g so that one table lookup serves the
+three sigmoid gates; big batches run in blocks that fit the processor's cache, with one BLAS thread.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from rnnhw.config import Config
 from rnnhw.weights import QuantizedWeights
 
 from .batch import check_batch
-from .datapath import FLOAT64_EXACT_BITS, Datapath, MatVecShape, datapath
+from .datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, Datapath, MatVecShape, datapath, signed_bits
 from .fixed import FixedFormat, Overflow, Rounding, align, convert, quantize
 from .lut import ActivationTable
 
@@ -59,36 +60,44 @@ def matvec_products(shape: MatVecShape, segment: int, w: np.ndarray, v: np.ndarr
 
 
 def matvec_result(shape: MatVecShape, total: np.ndarray, fmt: FixedFormat, config: Config) -> np.ndarray:
-    """``MatVecUnit`` output stage: the exact sum rounded once to ``fmt`` (``accum``; ``output`` for the head)."""
+    """``MatVecUnit`` output stage: the exact sum rounded once to ``fmt`` (``accum``, or ``output``)."""
     n = config.numerics
     return convert(total, shape.frac_bits, fmt, n.rounding, n.overflow)
 
 
 class _MatVec:
-    """One family of ``MatVecUnit`` sums, prepared once: ``sum_j W[r, j] v[j]`` per operand segment, plus bias.
+    """A family of ``MatVecUnit`` sums, prepared once: ``M @ [v_0; v_1; ..; 1]`` is every row's exact sum.
 
-    Each segment's weights are stored transposed and shifted left by the segment's product shift, the
-    bias aligned, so that products and bias arrive at the exact accumulator's fixed point without
-    further shifts. The arithmetic is float64 (BLAS) when the accumulator has at most 53 bits, as
-    every partial sum is then an integer float64 holds exactly, and int64 otherwise.
+    ``M`` holds each operand segment's weights side by side, shifted left by the segment's product
+    shift, and, as the column multiplying a constant 1, the aligned bias: products and bias arrive at
+    the exact accumulator's fixed point without further shifts or additions. When the destination
+    format has more fractional bits than that, ``M`` is shifted further, so that the rounding point
+    only fits (if the sum stays within the arithmetic's exact range). The arithmetic is float64 (BLAS)
+    when ``use_float``, which the caller allows only if every partial sum is an integer below 2**53
+    (float64 holds those exactly, whatever the order of summation), else int64. Operand vectors are
+    columns: the batch is the last axis.
     """
 
-    def __init__(self, shape: MatVecShape, weights, bias: np.ndarray, use_float: bool):
-        self.shape = shape
+    def __init__(self, shape: MatVecShape, weights, bias: np.ndarray, fmt: FixedFormat, use_float: bool):
         self.dtype = np.float64 if use_float else np.int64
-        self.weights = tuple(
-            np.ascontiguousarray((np.asarray(w, dtype=np.int64) << shape.product_shift(segment)).T, dtype=self.dtype)
-            for segment, w in enumerate(weights)
-        )
-        self.bias = align(bias, shape.bias.frac_bits, shape.frac_bits).astype(self.dtype)
+        extra = max(0, fmt.frac_bits - shape.frac_bits)
+        if signed_bits(shape.bound << extra) > (FLOAT64_EXACT_BITS if use_float else INT64_SAFE_BITS):
+            extra = 0
+        self.frac_bits = shape.frac_bits + extra
+        blocks = [np.asarray(w, dtype=np.int64) << (shape.product_shift(segment) + extra)
+                  for segment, w in enumerate(weights)]
+        blocks.append(align(bias, shape.bias.frac_bits, self.frac_bits)[:, None])
+        self.matrix = np.ascontiguousarray(np.hstack(blocks), dtype=self.dtype)
 
-    def products(self, segment: int, v: np.ndarray) -> np.ndarray:
-        """``v @ W.T`` of one segment, aligned (``dtype`` array; its values are integers)."""
-        return v.astype(self.dtype, copy=False) @ self.weights[segment]
+    def operands(self, batch: int) -> np.ndarray:
+        """A buffer for the operand vectors ``[inputs + 1, batch]``, its last row the bias's 1."""
+        buffer = np.zeros((self.matrix.shape[1], batch), dtype=self.dtype)
+        buffer[-1] = 1
+        return buffer
 
-    def result(self, total: np.ndarray, fmt: FixedFormat, numerics) -> np.ndarray:
-        """The exact sum rounded once to ``fmt``, as int64 (the ``MatVecUnit`` output stage)."""
-        return convert(total, self.shape.frac_bits, fmt, numerics.rounding, numerics.overflow)
+    def result(self, operands: np.ndarray, fmt: FixedFormat, numerics) -> np.ndarray:
+        """The sums rounded once to ``fmt``, as int64 ``[rows, batch]`` (the ``MatVecUnit`` output stage)."""
+        return convert(self.matrix @ operands, self.frac_bits, fmt, numerics.rounding, numerics.overflow)
 
 
 # -- ElementwiseUnit ---------------------------------------------------------------------------------
@@ -128,10 +137,10 @@ def _product(a: np.ndarray, b: np.ndarray, frac: int, to_frac: int) -> np.ndarra
 
 
 def _lstm_update(u: _Units, ifo_pre: np.ndarray, g_pre: np.ndarray, c: np.ndarray):
-    """LSTM ``ElementwiseUnit`` with the sigmoid gates' pre-activations side by side ``[..., 3H]`` (i, f, o)."""
-    hidden = g_pre.shape[-1]
+    """LSTM ``ElementwiseUnit``, gate-major: ``ifo_pre`` ``[3H, ...]`` holds the sigmoid gates i, f, o."""
+    hidden = len(g_pre)
     ifo = u.sigmoid.lookup(ifo_pre, u.acc_frac)
-    i, f, o = ifo[..., :hidden], ifo[..., hidden : 2 * hidden], ifo[..., 2 * hidden :]
+    i, f, o = ifo[:hidden], ifo[hidden : 2 * hidden], ifo[2 * hidden :]
     g = u.tanh.lookup(g_pre, u.acc_frac)
     total = _product(f, c, u.act_frac + u.cell_state.frac_bits, u.lstm_frac)
     total += _product(i, g, 2 * u.act_frac, u.lstm_frac)
@@ -141,27 +150,11 @@ def _lstm_update(u: _Units, ifo_pre: np.ndarray, g_pre: np.ndarray, c: np.ndarra
     return u.round_to(o_tanh_c, 2 * u.act_frac, u.state), c_new
 
 
-def lstm_elementwise(dp: Datapath, pre: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """LSTM state update from pre-activations ``[..., 4H]`` (i, f, g, o) and ``c_{t-1}``.
-
-    ``c_t = round(f*c + i*g)`` (one rounding of the exact sum), ``h_t = round(o * tanh(c_t))``.
-    Returns ``(h_t, c_t)``.
-    """
-    i, f, g, o = np.split(np.asarray(pre, dtype=np.int64), 4, axis=-1)
-    return _lstm_update(_units(dp), np.concatenate([i, f, o], axis=-1), g, np.asarray(c, dtype=np.int64))
-
-
-def gru_elementwise(dp: Datapath, pre_rz: np.ndarray, xn: np.ndarray, hn: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """GRU state update in PyTorch's form.
-
-    ``a_n = round(xn + r*hn)`` to ``accum``; ``n = tanh(a_n)``; ``h_t = round(n + z*(h - n))``, which
-    equals ``(1-z)*n + z*h`` exactly before its single rounding and needs one multiplier, not two.
-    """
-    u = _units(dp)
-    pre_rz, xn, hn, h = (np.asarray(a, dtype=np.int64) for a in (pre_rz, xn, hn, h))
-    hidden = h.shape[-1]
-    rz = u.sigmoid.lookup(pre_rz, u.acc_frac)
-    r, z = rz[..., :hidden], rz[..., hidden:]
+def _gru_update(u: _Units, rz_pre: np.ndarray, xn: np.ndarray, hn: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """GRU ``ElementwiseUnit``, gate-major: ``rz_pre`` ``[2H, ...]``."""
+    hidden = len(h)
+    rz = u.sigmoid.lookup(rz_pre, u.acc_frac)
+    r, z = rz[:hidden], rz[hidden:]
     a_n = r * hn
     a_n += xn << u.act_frac
     n_gate = u.tanh.lookup(u.round_to(a_n, u.acc_frac + u.act_frac, u.accum), u.acc_frac)
@@ -171,12 +164,42 @@ def gru_elementwise(dp: Datapath, pre_rz: np.ndarray, xn: np.ndarray, hn: np.nda
     return u.round_to(total, u.act_frac + u.gru_frac, u.state)
 
 
-def elman_elementwise(dp: Datapath, pre: np.ndarray, relu: bool) -> np.ndarray:
-    """Elman update: ``h_t = round(tanh(a))`` or ``h_t = round(max(a, 0))``."""
-    u = _units(dp)
+def _elman_update(u: _Units, pre: np.ndarray, relu: bool) -> np.ndarray:
     if relu:
         return u.round_to(np.maximum(pre, 0), u.acc_frac, u.state)
     return u.round_to(u.tanh.lookup(pre, u.acc_frac), u.act_frac, u.state)
+
+
+def _gate_major(a) -> np.ndarray:
+    """``[..., G]`` to ``[G, ...]``, the layout of the update functions above."""
+    return np.moveaxis(np.asarray(a, dtype=np.int64), -1, 0)
+
+
+def lstm_elementwise(dp: Datapath, pre: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LSTM state update from pre-activations ``[..., 4H]`` (i, f, g, o) and ``c_{t-1}``.
+
+    ``c_t = round(f*c + i*g)`` (one rounding of the exact sum), ``h_t = round(o * tanh(c_t))``.
+    Returns ``(h_t, c_t)``.
+    """
+    i, f, g, o = np.split(_gate_major(pre), 4)
+    h_new, c_new = _lstm_update(_units(dp), np.concatenate([i, f, o]), g, _gate_major(c))
+    return np.moveaxis(h_new, 0, -1), np.moveaxis(c_new, 0, -1)
+
+
+def gru_elementwise(dp: Datapath, pre_rz: np.ndarray, xn: np.ndarray, hn: np.ndarray,
+                    h: np.ndarray) -> np.ndarray:
+    """GRU state update in PyTorch's form.
+
+    ``a_n = round(xn + r*hn)`` to ``accum``; ``n = tanh(a_n)``; ``h_t = round(n + z*(h - n))``, which
+    equals ``(1-z)*n + z*h`` exactly before its single rounding and needs one multiplier, not two.
+    """
+    h_new = _gru_update(_units(dp), *(_gate_major(a) for a in (pre_rz, xn, hn, h)))
+    return np.moveaxis(h_new, 0, -1)
+
+
+def elman_elementwise(dp: Datapath, pre: np.ndarray, relu: bool) -> np.ndarray:
+    """Elman update: ``h_t = round(tanh(a))`` or ``h_t = round(max(a, 0))``."""
+    return _elman_update(_units(dp), np.asarray(pre, dtype=np.int64), relu)
 
 
 # -- top level ---------------------------------------------------------------------------------------
@@ -197,9 +220,23 @@ class GoldenResult:
         return self.output_format.to_float(self.outputs)
 
 
-def _lstm_rows(hidden: int) -> np.ndarray:
-    """PyTorch's LSTM rows (i, f, g, o) in the order i, f, o, g: the sigmoid gates side by side."""
-    return np.concatenate([np.arange(2 * hidden), np.arange(3 * hidden, 4 * hidden), np.arange(2 * hidden, 3 * hidden)])
+def _gate_weights(cell: str, hidden: int, layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The x and h weights and the bias of a layer's ``MatVecUnit`` sums, as :class:`GoldenModel` orders them.
+
+    LSTM: PyTorch's rows (i, f, g, o) in the order i, f, o, g, the sigmoid gates side by side.
+    GRU: rows r, z (x, h and bias), then ``xn = W_in x + b_in`` and ``hn = W_hn h + b_hn`` apart (zero
+    weights for the other operand), as PyTorch gates ``hn`` by ``r`` before it joins ``xn``.
+    """
+    w_ih, w_hh, bias = layer.w_ih, layer.w_hh, layer.bias
+    if cell == "lstm":
+        rows = np.r_[0 : 2 * hidden, 3 * hidden : 4 * hidden, 2 * hidden : 3 * hidden]
+        return w_ih[rows], w_hh[rows], bias[rows]
+    if cell == "gru":
+        rz, n = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+        w_x = np.concatenate([w_ih[rz], w_ih[n], np.zeros_like(w_ih[n])])
+        w_h = np.concatenate([w_hh[rz], np.zeros_like(w_hh[n]), w_hh[n]])
+        return w_x, w_h, np.concatenate([bias, layer.bias_hn])
+    return w_ih, w_hh, bias
 
 
 class GoldenModel:
@@ -214,29 +251,24 @@ class GoldenModel:
         self.config = config
         self.dp = datapath(config)
         self.weights = weights
-        shapes = [self.dp.gates_matvec(k) for k in range(config.model.num_layers)]
-        if config.model.head:
+        model, numerics = config.model, config.numerics
+        shapes = [self.dp.gates_matvec(k) for k in range(model.num_layers)]
+        if model.head:
             shapes.append(self.dp.head_matvec)
-        exact = all(shape.bits <= FLOAT64_EXACT_BITS for shape in shapes)
-        if blas and not exact:
+        widest = max(shape.bits for shape in shapes)
+        if blas and widest > FLOAT64_EXACT_BITS:
             raise ValueError(
-                f"float64 BLAS is not exact for this configuration: its accumulators need "
-                f"{max(shape.bits for shape in shapes)} bits, more than {FLOAT64_EXACT_BITS}"
+                f"float64 BLAS is not exact for this configuration: its accumulators need {widest} bits, "
+                f"more than {FLOAT64_EXACT_BITS}"
             )
-        use_float = exact if blas is None else blas
-        hidden = config.model.hidden_size
-        rows = _lstm_rows(hidden) if config.model.cell == "lstm" else slice(None)
-        self._gates = [
-            _MatVec(shapes[k], (layer.w_ih[rows], layer.w_hh[rows]), layer.bias[rows], use_float)
-            for k, layer in enumerate(weights.layers)
-        ]
-        if config.model.cell == "gru":
-            self._bias_hn = [
-                align(layer.bias_hn, shapes[k].bias.frac_bits, shapes[k].frac_bits).astype(self._gates[k].dtype)
-                for k, layer in enumerate(weights.layers)
-            ]
-        if config.model.head:
-            self._head = _MatVec(shapes[-1], (weights.head_weight,), weights.head_bias, use_float)
+        use_float = widest <= FLOAT64_EXACT_BITS if blas is None else blas
+        self._gates = []
+        for k, layer in enumerate(weights.layers):
+            w_x, w_h, bias = _gate_weights(model.cell, model.hidden_size, layer)
+            self._gates.append(_MatVec(shapes[k], (w_x, w_h), bias, numerics.accum, use_float))
+        if model.head:
+            self._head = _MatVec(shapes[-1], (weights.head_weight,), weights.head_bias, numerics.output,
+                                 use_float)
         self._units = _units(self.dp)
 
     def quantize_inputs(self, x) -> tuple[np.ndarray, int]:
@@ -249,62 +281,83 @@ class GoldenModel:
         model, numerics = self.config.model, self.config.numerics
         x_int = np.asarray(x_int, dtype=np.int64)
         lengths = check_batch(x_int, model.input_size, lengths)
-        layer_in, finals = x_int, []
+        # Blocks of sequences whose gate values fit the processor's cache: faster than one big batch.
+        block = min(max(_BLOCK_VALUES // self._gates[0].matrix.shape[0], 64), 512)
+        with _one_blas_thread():
+            parts = [self._run_block(x_int[s : s + block], lengths[s : s + block])
+                     for s in range(0, max(len(x_int), 1), block)]
+        outputs, finals = zip(*parts, strict=True)
+        fmt = numerics.output if model.head else numerics.state
+        finals = tuple(np.concatenate(layer) for layer in zip(*finals, strict=True))
+        return GoldenResult(np.concatenate(outputs), fmt, finals)
+
+    def _run_block(self, x_int: np.ndarray, lengths: np.ndarray):
+        """Outputs and final states of a block of sequences."""
+        model, numerics = self.config.model, self.config.numerics
+        # Inside, every vector is a column and the batch the last axis: [T, features, N].
+        layer_in, finals = x_int.transpose(1, 2, 0), []
         for k in range(model.num_layers):
             keep_sequence = k < model.num_layers - 1 or model.return_sequences
             layer_in, final = self._layer(k, layer_in, lengths, keep_sequence)
-            finals.append(final)
-        last = finals[-1]
+            finals.append(final.T)
         if model.head:
-            head = self._head
-            outputs = head.result(head.products(0, last) + head.bias, numerics.output, numerics)
-            fmt = numerics.output
+            operands = self._head.operands(len(lengths))
+            operands[:-1] = finals[-1].T
+            outputs = self._head.result(operands, numerics.output, numerics).T
         elif model.return_sequences:
-            outputs, fmt = layer_in, numerics.state
+            outputs = layer_in.transpose(2, 0, 1)
         else:
-            outputs, fmt = last, numerics.state
-        return GoldenResult(outputs, fmt, tuple(finals))
+            outputs = finals[-1]
+        return outputs, finals
 
     def _layer(self, k: int, x: np.ndarray, lengths: np.ndarray, keep_sequence: bool):
-        """One layer over all timesteps: ``h`` at every step ``[N, T, H]`` (if kept) and the final ``h``."""
+        """One layer over all timesteps of ``x`` ``[T, I, N]``: ``h`` at every step ``[T, H, N]`` (if kept)
+        and the final ``h`` ``[H, N]``."""
         numerics, u = self.config.numerics, self._units
         accum = numerics.accum
         gates = self._gates[k]
         hidden, cell = self.config.model.hidden_size, self.config.model.cell
-        batch, steps, width = x.shape
-        # The x segment and the bias of every timestep at once, timestep-major: they do not depend on h.
-        x_part = gates.products(0, x.transpose(1, 0, 2).reshape(steps * batch, width))
-        x_part = x_part.reshape(steps, batch, -1)
-        x_part += gates.bias
-        if cell == "gru":
-            # PyTorch's GRU keeps W_hn h + b_hn apart: it is gated by r before joining W_in x + b_in.
-            xn_all = gates.result(x_part[..., 2 * hidden :], accum, numerics)
-            x_part = x_part[..., : 2 * hidden]
-        h = np.zeros((batch, hidden), dtype=np.int64)
+        steps, width, batch = x.shape
+        operands = gates.operands(batch)  # [x_t; h_{t-1}; 1]
+        h_operand = operands[width : width + hidden]
+        h = np.zeros((hidden, batch), dtype=np.int64)
         c = np.zeros_like(h)
-        sequence = np.zeros((batch, steps, hidden), dtype=np.int64) if keep_sequence else None
+        sequence = np.zeros((steps, hidden, batch), dtype=np.int64) if keep_sequence else None
         first_ended = lengths.min()
         for t in range(steps):
-            total = gates.products(1, h)
-            if cell == "gru":
-                hn = gates.result(total[:, 2 * hidden :] + self._bias_hn[k], accum, numerics)
-                total = total[:, : 2 * hidden]
-                total += x_part[t]
-                h_new = gru_elementwise(self.dp, gates.result(total, accum, numerics), xn_all[t], hn, h)
-                c_new = c
+            operands[:width] = x[t]
+            pre = gates.result(operands, accum, numerics)
+            if cell == "lstm":
+                h_new, c_new = _lstm_update(u, pre[: 3 * hidden], pre[3 * hidden :], c)
+            elif cell == "gru":
+                rz, xn, hn = pre[: 2 * hidden], pre[2 * hidden : 3 * hidden], pre[3 * hidden :]
+                h_new, c_new = _gru_update(u, rz, xn, hn, h), c
             else:
-                total += x_part[t]
-                pre = gates.result(total, accum, numerics)
-                if cell == "lstm":
-                    h_new, c_new = _lstm_update(u, pre[:, : 3 * hidden], pre[:, 3 * hidden :], c)
-                else:
-                    h_new, c_new = elman_elementwise(self.dp, pre, relu=(cell == "rnn_relu")), c
+                h_new, c_new = _elman_update(u, pre, relu=(cell == "rnn_relu")), c
             if t >= first_ended:  # some sequences have ended: they keep their state
-                active = (t < lengths)[:, None]
+                active = t < lengths
                 h_new, c_new = np.where(active, h_new, h), np.where(active, c_new, c)
                 if sequence is not None:
-                    sequence[:, t] = np.where(active, h_new, 0)
+                    sequence[t] = np.where(active, h_new, 0)
             elif sequence is not None:
-                sequence[:, t] = h_new
+                sequence[t] = h_new
             h, c = h_new, c_new
+            h_operand[...] = h
         return sequence, h
+
+
+#: Gate values (rows x sequences) per block of :meth:`GoldenModel.run`.
+_BLOCK_VALUES = 1 << 16
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController  # it inspects the loaded libraries: once, when needed
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """BLAS limited to one thread: the golden model's products are small, and on a busy machine
+    OpenBLAS's threads wait for each other far longer than they compute (ten times slower, measured)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
