@@ -88,7 +88,7 @@ weight = "fixed<16,6>"
 bias = "fixed<16,6>"
 state = "fixed<16,6>"
 cell_state = "fixed<16,6>"
-accum = "fixed<40,16>"
+accum = "fixed<41,17>"
 activation = "fixed<16,2>"
 output = "fixed<16,6>"
 rounding = "RND"
@@ -98,6 +98,7 @@ lut_interpolate = false
 
 [hardware]
 lanes = 4
+elementwise_multipliers = "logic"
 
 numerics
   format      type          range                          resolution           holds
@@ -106,7 +107,7 @@ numerics
   bias        fixed<16,6>   [-32, 31.9990234375]           2^-10 (0.000976562)  b_ih + b_hh, head bias
   state       fixed<16,6>   [-32, 31.9990234375]           2^-10 (0.000976562)  h_t (next layer's input)
   cell_state  fixed<16,6>   [-32, 31.9990234375]           2^-10 (0.000976562)  LSTM c_t
-  accum       fixed<40,16>  [-32768, 32767.999999940395]   2^-24 (5.96046e-08)  gate pre-activations
+  accum       fixed<41,17>  [-65536, 65535.999999940395]   2^-24 (5.96046e-08)  gate pre-activations
   activation  fixed<16,2>   [-2, 1.99993896484375]         2^-14 (6.10352e-05)  sigmoid/tanh outputs
   output      fixed<16,6>   [-32, 31.9990234375]           2^-10 (0.000976562)  head outputs
   rounding    RND: to nearest, halves towards plus infinity (inputs and weights too)
