@@ -283,7 +283,8 @@ def sweep(config: Config, weights: Weights, data: Dataset, reference: Reference,
     return tuple(points)
 
 
-def check_rtl(config: Config, weights: Weights, data: Dataset, count: int, progress: bool = True) -> RtlCheck:
+def check_rtl(config: Config, weights: Weights, data: Dataset, count: int, progress: bool = True,
+              simulator: str = "verilator") -> RtlCheck:
     """Simulate the generated hardware on the first ``count`` sequences and compare with the golden model."""
     try:
         from rnnhw.sim.verify import run_simulation
@@ -295,7 +296,7 @@ def check_rtl(config: Config, weights: Weights, data: Dataset, count: int, progr
     subset = data.subset(min(count, data.size))
     qweights = quantize_weights(weights, config, warn=False)
     x_int, _ = GoldenModel(config, qweights).quantize_inputs(subset.x)
-    result = run_simulation(config, qweights, x_int, subset.lengths, progress=progress)
+    result = run_simulation(config, qweights, x_int, subset.lengths, progress=progress, simulator=simulator)
     fmt = config.numerics.output if config.model.head else config.numerics.state
     accuracy, mse = _score(config, fmt.to_float(np.asarray(result.outputs)), subset)
     return RtlCheck(subset.size, bool(result.bit_exact), int(result.mismatches),
@@ -305,7 +306,7 @@ def check_rtl(config: Config, weights: Weights, data: Dataset, count: int, progr
 
 def measure_accuracy(config: Config, weights: Weights, data: Dataset, *,
                      calibration_data: Dataset | None = None, widths: Sequence[int] = (), rtl: int = 0,
-                     progress: bool = False) -> AccuracyReport:
+                     progress: bool = False, simulator: str = "verilator") -> AccuracyReport:
     """Float against fixed point on ``data``: the whole of ``rnnhw accuracy``.
 
     Parameters
@@ -320,6 +321,8 @@ def measure_accuracy(config: Config, weights: Weights, data: Dataset, *,
         Uniform widths to sweep (none by default).
     rtl : int
         If positive, simulate the generated hardware on the first ``rtl`` sequences (needs the simulator).
+    simulator : {"verilator", "icarus"}
+        The HDL simulator for ``rtl``.
     progress : bool
         Progress lines on stderr.
 
@@ -340,7 +343,7 @@ def measure_accuracy(config: Config, weights: Weights, data: Dataset, *,
     meter = Progress("golden model", data.size, quiet=not progress)
     fixed = evaluate_fixed(config, weights, data, reference, meter)
     points = sweep(config, weights, data, reference, widths, ranges, progress=progress)
-    rtl_check = check_rtl(config, weights, data, rtl, progress=progress) if rtl else None
+    rtl_check = check_rtl(config, weights, data, rtl, progress=progress, simulator=simulator) if rtl else None
     return AccuracyReport(data, float_accuracy, float_mse, fixed, points, rtl_check,
                           calibration_data.name if calibration_data is not None else None, ranges, original)
 
