@@ -17,6 +17,7 @@ from rnnhw.config import Config, load_config
 from rnnhw.formatting import number, shape, value_range
 from rnnhw.golden.datapath import INT64_SAFE_BITS, MatVecShape, datapath
 from rnnhw.golden.fixed import MAX_FORMAT_WIDTH, FixedFormat, Overflow, Rounding, quantize, shift_round
+from rnnhw.rtl.schedule import macs_per_step
 from rnnhw.weights import QuantizationWarning, Weights, expected_shapes, load_weights, quantize_weights
 
 __all__ = ["register", "run", "describe_config", "describe_weights", "accumulator_warnings",
@@ -82,8 +83,7 @@ def _format_row(key: str, fmt: FixedFormat) -> str:
 
 def schedule_bound(config: Config, layer: int) -> tuple[int, int]:
     """MACs of one timestep of ``layer``, ``G*H*(I+H)``, and the cycle bound ``ceil(MACs / lanes)``."""
-    model = config.model
-    macs = model.gates * model.hidden_size * (model.layer_input_size(layer) + model.hidden_size)
+    macs = macs_per_step(config, layer)
     return macs, math.ceil(macs / config.hardware.lanes)
 
 

