@@ -13,17 +13,9 @@ from .fixed import align, convert, format_shape
 from .layouts import Part
 from .lut import ActivationLUT
 from .multiply import MULTIPLIER_LATENCY, multiply
+from .pipeline import delayed
 
-__all__ = ["ElementwiseUnit", "delayed"]
-
-
-def delayed(m: Module, value, cycles: int, name: str):
-    """``value`` registered ``cycles`` times (``cycles == 0`` returns it unchanged)."""
-    for stage in range(cycles):
-        reg = Signal.like(value, name=f"{name}_d{stage + 1}")
-        m.d.sync += reg.eq(value)
-        value = reg
-    return value
+__all__ = ["ElementwiseUnit"]
 
 
 class ElementwiseUnit(wiring.Component):
@@ -60,15 +52,8 @@ class ElementwiseUnit(wiring.Component):
         self.hidden = datapath.config.model.hidden_size
         self.layers = datapath.config.model.num_layers
         n = datapath.numerics
-        acc_latency = ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits)
-        self._gate_latency = max(acc_latency, ActivationLUT.latency_of(datapath.sigmoid, n.accum.frac_bits))
-        self.latency = {
-            "lstm": self._gate_latency + 2 + 2 * MULTIPLIER_LATENCY
-            + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
-            "gru": self._gate_latency + 2 + 2 * MULTIPLIER_LATENCY + acc_latency,
-            "rnn_tanh": self._gate_latency,
-            "rnn_relu": self._gate_latency,
-        }[self.cell]
+        self._gate_latency = self.gate_latency(datapath)
+        self.latency = self.latency_of(datapath)
         state = format_shape(n.state)
         super().__init__({
             "items": In(stream.Signature(item_shape, always_ready=True)),
@@ -79,6 +64,23 @@ class ElementwiseUnit(wiring.Component):
                                               "count": range(self.hidden + 1)})),
             "output": Out(stream.Signature(data.StructLayout({"data": state, "last": 1}), always_ready=True)),
         })
+
+    @staticmethod
+    def gate_latency(datapath: Datapath) -> int:
+        """Cycles through the gate tables (the slower of sigmoid and tanh)."""
+        frac = datapath.numerics.accum.frac_bits
+        return max(ActivationLUT.latency_of(datapath.sigmoid, frac), ActivationLUT.latency_of(datapath.tanh, frac))
+
+    @staticmethod
+    def latency_of(datapath: Datapath) -> int:
+        """Cycles from a unit's last item at ``items`` to its ``h`` write (:attr:`latency`)."""
+        n, gates = datapath.numerics, ElementwiseUnit.gate_latency(datapath)
+        return {
+            "lstm": gates + 2 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
+            "gru": gates + 2 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits),
+            "rnn_tanh": gates,
+            "rnn_relu": gates,
+        }[datapath.config.model.cell]
 
     # -- shared pieces -------------------------------------------------------------------------
     def _gate_luts(self, m):

@@ -36,7 +36,7 @@ class ActivationLUT(wiring.Component):
     y : Out(signed(out_fmt.width))
         ``table(x)`` :attr:`latency` cycles later.
 
-    Latency: 2 cycles; 3 with interpolation. Throughput: one lookup per cycle.
+    Latency: 3 cycles; 4 with interpolation. Throughput: one lookup per cycle.
     """
 
     def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int):
@@ -53,7 +53,7 @@ class ActivationLUT(wiring.Component):
     @staticmethod
     def latency_of(table: ActivationTable, in_frac: int) -> int:
         """Latency of a lookup of ``table`` with inputs of ``in_frac`` fractional bits."""
-        return 3 if table.interpolate and table.index_shift(in_frac) > 0 else 2
+        return 4 if table.interpolate and table.index_shift(in_frac) > 0 else 3
 
     def elaborate(self, platform):
         m = Module()
@@ -63,23 +63,27 @@ class ActivationLUT(wiring.Component):
                                         init=table.entries)
         here = rom.read_port()
 
-        # Stage 0 (comb): |x| and the bin index, clamped to the last stored entry.
+        # Stage 0: |x| and the bin index, clamped to the last stored entry, registered (the ROM's
+        # address gets a cycle of its own).
         negative = self.x < 0
         magnitude = Mux(negative, -self.x, self.x)
         index = magnitude >> self.shift if self.shift >= 0 else magnitude << -self.shift
         clamped = Signal(range(len(table.entries)))
-        m.d.comb += [clamped.eq(Mux(index > last, last, index)), here.addr.eq(clamped)]
+        negative_0 = Signal()
+        m.d.sync += [clamped.eq(Mux(index > last, last, index)), negative_0.eq(negative)]
+        m.d.comb += here.addr.eq(clamped)
         negative_1 = Signal()
-        m.d.sync += negative_1.eq(negative)
+        m.d.sync += negative_1.eq(negative_0)
 
         if self.interpolated:
             there = rom.read_port()
             position = magnitude[self.shift - INTERP_BITS: self.shift] if self.shift >= INTERP_BITS else \
                 magnitude[: self.shift] << (INTERP_BITS - self.shift)
-            inside = index < table.half
-            m.d.comb += there.addr.eq(Mux(inside, clamped + 1, clamped))
+            position_0, inside_0 = Signal(INTERP_BITS), Signal()
+            m.d.sync += [position_0.eq(position), inside_0.eq(index < table.half)]
+            m.d.comb += there.addr.eq(Mux(inside_0, clamped + 1, clamped))
             position_1, inside_1 = Signal(INTERP_BITS), Signal()
-            m.d.sync += [position_1.eq(position), inside_1.eq(inside)]
+            m.d.sync += [position_1.eq(position_0), inside_1.eq(inside_0)]
             # Stage 1: interpolate between T[k] and T[k+1].
             step = there.data - here.data
             interpolated = here.data + shift_round(step * position_1, INTERP_BITS, Rounding.RND)

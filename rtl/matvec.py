@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .layouts import Part
+from .pipeline import delayed
 
 __all__ = ["MatVecUnit"]
 
@@ -44,7 +45,7 @@ class MatVecUnit(wiring.Component):
         A pass may issue its last step now: the drain will be free when its sums complete.
 
     Latency: a pass's sums are captured 4 cycles after its last step is issued; the first item
-    leaves the next cycle.
+    leaves the next cycle (``rtl.schedule.DRAIN_DELAY`` = 5 cycles after the last step).
     """
 
     def __init__(self, *, weight_images, bias_images, weight_width: int, bias_width: int, operand_width: int,
@@ -73,19 +74,22 @@ class MatVecUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         issue_shape = self.issue.shape()
-        stage1, stage2, stage3 = (Signal(issue_shape, name=f"step{s}") for s in (1, 2, 3))
-        m.d.sync += [stage1.eq(self.issue), stage2.eq(stage1), stage3.eq(stage2)]
+        # Stage 1: memory data and operand; 2: multiplier inputs; 3: product; 4: complete sums.
+        stages = [Signal(issue_shape, name=f"step{s}") for s in (1, 2, 3, 4)]
+        m.d.sync += [stages[0].eq(self.issue)] + [b.eq(a) for a, b in zip(stages, stages[1:])]
+        operand = Signal.like(self.operand, name="operand_reg")
+        m.d.sync += operand.eq(self.operand)
 
         sums, x_sums = [], []
         for lane in range(self.lanes):
-            total, x_total = self._lane(m, lane, stage1, stage2)
+            total, x_total = self._lane(m, lane, operand, stages[2])
             sums.append(total)
             x_sums.append(x_total)
 
-        self._drain(m, sums, x_sums, (stage1, stage2, stage3))
+        self._drain(m, sums, x_sums, stages)
         return m
 
-    def _lane(self, m, lane, stage1, stage2):
+    def _lane(self, m, lane, operand, stage):
         """One lane: weight memory, multiplier, accumulator. Returns its sum (and GRU x-part sum)."""
         weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
                          init=self.weight_images[lane])
@@ -96,13 +100,16 @@ class MatVecUnit(wiring.Component):
         w_port, b_port = weights.read_port(), firsts.read_port()
         m.d.comb += [w_port.addr.eq(self.issue.w_addr), b_port.addr.eq(self.issue.b_addr)]
 
-        product = Signal(signed(self.weight_width + len(self.operand)), name=f"product{lane}")
-        bias = Signal(signed(self.bias_width), name=f"bias{lane}")
-        m.d.sync += [product.eq(w_port.data * self.operand), bias.eq(b_port.data)]
+        # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
+        # a cycle of their own (and map into the DSP block's input and output registers).
+        weight = Signal(signed(self.weight_width), name=f"weight{lane}")
+        product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
+        m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
+        bias = delayed(m, b_port.data, 2, f"bias{lane}")
 
         total = Signal(signed(self.acc_width), name=f"sum{lane}")
-        term = Mux(stage2.from_input, product << self.shifts[1], product << self.shifts[0])
-        restart = stage2.first
+        term = Mux(stage.from_input, product << self.shifts[1], product << self.shifts[0])
+        restart = stage.first
         x_total = None
         if self.split_rows:
             # One word per pass: the n-row flag above b_hn (r and z rows must not restart at the split).
@@ -113,22 +120,20 @@ class MatVecUnit(wiring.Component):
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()
             m.d.comb += s_port.addr.eq(self.issue.b_addr)
-            second = Signal(signed(self.bias_width), name=f"bias_hn{lane}")
-            is_split_row = Signal(name=f"split_row{lane}")
-            m.d.sync += [second.eq(s_port.data[: self.bias_width].as_signed()),
-                         is_split_row.eq(s_port.data[self.bias_width])]
+            second = delayed(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
+            is_split_row = delayed(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
             x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}")
-            with m.If(stage2.valid & stage2.split & is_split_row):
+            with m.If(stage.valid & stage.split & is_split_row):
                 m.d.sync += [x_total.eq(total), total.eq((second << self.bias_shift) + term)]
-        with m.If(stage2.valid):
+        with m.If(stage.valid):
             with m.If(restart):
                 m.d.sync += total.eq((bias << self.bias_shift) + term)
-            with m.Elif(~(stage2.split & (is_split_row if self.split_rows else 0))):
+            with m.Elif(~(stage.split & (is_split_row if self.split_rows else 0))):
                 m.d.sync += total.eq(total + term)
         return total, x_total
 
     def _drain(self, m, sums, x_sums, stages):
-        stage3 = stages[-1]
+        complete = stages[-1]
         lanes, gates = self.lanes, self.gates
         chain = [Signal(signed(self.acc_width), name=f"chain{p}") for p in range(lanes)]
         x_chain = [Signal(signed(self.acc_width), name=f"x_chain{p}") for p in range(lanes)] if self.split_rows \
@@ -157,10 +162,10 @@ class MatVecUnit(wiring.Component):
             with m.If(is_n_row & ~second_half):
                 m.d.comb += [item.value.eq(x_chain[0]), item.part.eq(Part.X)]
 
-        with m.If(stage3.valid & stage3.last):
+        with m.If(complete.valid & complete.last):
             # The lanes' sums completed last cycle; capture them before the next pass overwrites.
-            m.d.sync += [remaining.eq(stage3.job.rows), job.eq(stage3.job), unit.eq(stage3.job.unit0),
-                         gate.eq(stage3.job.gate0), second_half.eq(0)]
+            m.d.sync += [remaining.eq(complete.job.rows), job.eq(complete.job), unit.eq(complete.job.unit0),
+                         gate.eq(complete.job.gate0), second_half.eq(0)]
             m.d.sync += [c.eq(s) for c, s in zip(chain, sums, strict=True)]
             if self.split_rows:
                 m.d.sync += [c.eq(s) for c, s in zip(x_chain, x_sums, strict=True)]

@@ -19,7 +19,7 @@ from rnnhw.weights import QuantizedWeights
 __all__ = ["Schedule", "bound_cycles_per_step", "macs_per_step", "DRAIN_DELAY"]
 
 #: Cycles from issuing a pass's last step until its sums are in the drain (``MatVecUnit`` latency).
-DRAIN_DELAY = 4
+DRAIN_DELAY = 5
 
 
 def macs_per_step(config: Config, layer: int) -> int:
@@ -80,13 +80,71 @@ class Schedule:
         """Items the drain hands out for ``rows`` gate rows, at most (a GRU n row gives two)."""
         return rows + (math.ceil(rows / 3) if self.config.model.cell == "gru" else 0)
 
+    def drain_items_of(self, rows) -> int:
+        """Items the drain hands out for exactly these rows."""
+        g = self.config.model.gates
+        return sum(2 if self.config.model.cell == "gru" and row % g == 2 else 1 for row in rows)
+
     def pass_cycles(self, layer: int) -> int:
         """Cycles of one pass in steady state: the operands, unless the drain of P rows takes longer."""
         return max(self.operands(layer), DRAIN_DELAY + self.drain_items(self.lanes))
 
-    def cycles_per_step(self) -> int:
-        """Expected cycles per timestep (all layers) once the pipeline is full and nothing stalls."""
-        return sum(self.passes * self.pass_cycles(k) for k in range(self.config.model.num_layers))
+    def drain_positions(self, unit_rows) -> dict[int, int]:
+        """For a pass with rows ``unit_rows``: each unit completed in it -> index of its last drain item."""
+        g, positions, item = self.config.model.gates, {}, -1
+        for row in unit_rows:
+            item += 2 if self.config.model.cell == "gru" and row % g == 2 else 1
+            if row % g == g - 1:
+                positions[row // g] = item
+        return positions
+
+    def issue_times(self, steps: int = 6) -> list[int]:
+        """Cycle of each timestep's last issued step, from a step-by-step model of the sequencer.
+
+        Assumes inputs arrive in time and the output is never blocked. It applies the sequencer's
+        rules: one step per cycle; pass 0 waits for each operand's ``h`` (an ``h[u]`` is readable
+        ``DRAIN_DELAY + 2 + position + E`` cycles after its pass's last step: drain position, one
+        conversion register, the elementwise latency ``E``, one write); a pass's last step waits for
+        the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step).
+        """
+        from rnnhw.golden.datapath import datapath
+
+        from .elementwise import ElementwiseUnit
+
+        model = self.config.model
+        latency = DRAIN_DELAY + 2 + ElementwiseUnit.latency_of(datapath(self.config))
+        ready = {k: [-(10**9)] * model.hidden_size for k in range(model.num_layers)}  # h[k][u] readable at
+        time, drain_free, ends = -1, -(10**9), []
+        for _ in range(steps):
+            for k in range(model.num_layers):
+                inputs = model.layer_input_size(k)
+                below, own = (ready[k - 1] if k else None), ready[k]
+                written = [-(10**9)] * model.hidden_size
+                for q in range(self.passes):
+                    for j in range(self.operands(k)):
+                        time += 1
+                        if q == 0:
+                            source = below if j < inputs else own
+                            if source is not None:
+                                time = max(time, source[j if j < inputs else j - inputs])
+                        if j == self.operands(k) - 1:
+                            time = max(time, drain_free)
+                    rows = range(q * self.lanes, min((q + 1) * self.lanes, self.rows))
+                    drain_free = time + DRAIN_DELAY + self.drain_items_of(rows)
+                    for unit, position in self.drain_positions(rows).items():
+                        written[unit] = time + latency + position
+                ready[k] = written
+            ends.append(time)
+        return ends
+
+    def cycles_per_step(self) -> int | float:
+        """Cycles per timestep in steady state (all layers), from :meth:`issue_times`.
+
+        An average over two steps (an int when it is whole), in case the pattern repeats every two.
+        """
+        ends = self.issue_times()
+        two_steps = ends[-1] - ends[-3]
+        return two_steps // 2 if two_steps % 2 == 0 else two_steps / 2
 
     # -- memory images -------------------------------------------------------------------------
     def unit_major(self, matrix: np.ndarray) -> np.ndarray:

@@ -247,6 +247,6 @@ def test_back_to_back_passes_take_pass_cycles(case, period):
     plans = plan_sequence(config, weights, np.random.default_rng(2), steps=2)
     items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=0.0)
     assert np.diff(last_cycles).tolist() == [period] * (2 * sch.passes - 1)
-    assert last_cycles[sch.passes] - last_cycles[0] == sch.cycles_per_step()
+    assert last_cycles[sch.passes] - last_cycles[0] == sch.passes * sch.pass_cycles(0)
     assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
     check_drain_timing(plans, items, last_cycles, can_finish_trace)

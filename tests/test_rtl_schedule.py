@@ -53,7 +53,10 @@ def test_lstm_numbers():
     assert sch.bias_depth == 7
     assert [sch.drain_items(r) for r in (1, 2, 3)] == [1, 2, 3]
     assert [sch.pass_cycles(k) for k in range(2)] == [DRAIN_DELAY + 3, DRAIN_DELAY + 3]  # drain-bound
-    assert sch.cycles_per_step() == 3 * 7 + 3 * 7
+    # Without waiting for h: 3 passes per layer; the recurrence adds to that (measured exactly on
+    # Verilator in test_sim_accelerator.py).
+    assert sum(sch.passes * sch.pass_cycles(k) for k in range(2)) == 3 * (DRAIN_DELAY + 3) * 2
+    assert sch.cycles_per_step() >= 3 * (DRAIN_DELAY + 3) * 2
     config = sch.config
     assert [macs_per_step(config, k) for k in range(2)] == [8 * 5, 8 * 4]
     assert bound_cycles_per_step(config) == 14 + 11  # ceil(40/3) + ceil(32/3)
@@ -68,7 +71,8 @@ def test_gru_numbers():
     # P consecutive unit-major rows hold at most ceil(P/3) n rows, each giving two items.
     assert [sch.drain_items(r) for r in (1, 2, 3, 4, 6, 7)] == [2, 3, 4, 6, 8, 10]
     assert sch.pass_cycles(0) == DRAIN_DELAY + 6
-    assert sch.cycles_per_step() == 20
+    assert sch.passes * sch.pass_cycles(0) == 2 * (DRAIN_DELAY + 6)
+    assert sch.cycles_per_step() >= 2 * (DRAIN_DELAY + 6)
     assert bound_cycles_per_step(sch.config) == 5  # ceil(3*2*3 / 4)
 
 
@@ -76,7 +80,9 @@ def test_elman_numbers_reach_the_bound():
     sch = Schedule(make_config(**ELMAN))
     assert (sch.rows, sch.passes, sch.operands(0)) == (2, 2, 8)
     assert sch.pass_cycles(0) == 8  # operand-bound
-    assert sch.cycles_per_step() == bound_cycles_per_step(sch.config) == 16
+    assert sch.passes * sch.pass_cycles(0) == bound_cycles_per_step(sch.config) == 16
+    # I + H = 8 is too short to hide the elementwise latency: the second step waits for h.
+    assert sch.cycles_per_step() > 16
 
 
 def test_unit_major_reorders_gate_major_rows():

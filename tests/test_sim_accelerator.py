@@ -1,0 +1,129 @@
+"""The generated accelerator on Verilator, bit-exact against the golden model (issue 4's matrix).
+
+One pytest function per simulator build: each configuration is generated and built once (cached in
+build/sim by the Verilog's hash), then every stimulus of that configuration runs on the same model.
+Every run streams back-to-back sequences of different lengths with random pauses on both AXI
+streams, and includes inputs at the limits of the input format.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnhw.config import config_from_dict
+from rnnhw.rtl.schedule import Schedule
+from rnnhw.rtl.top import generate_verilog
+from rnnhw.sim.verify import run_simulation
+from rnnhw.weights import quantize_weights, random_weights, weights_from_tensors
+
+pytestmark = pytest.mark.sim
+
+BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
+
+BITS_8 = {"input": "fixed<8,3>", "weight": "fixed<8,2>", "bias": "fixed<8,3>", "state": "fixed<8,3>",
+          "cell_state": "fixed<8,4>", "accum": "fixed<16,8>", "activation": "fixed<8,2>", "output": "fixed<8,4>"}
+
+
+def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, bits8=False, **numerics):
+    return config_from_dict({
+        "model": {"cell": cell, "input_size": inputs, "hidden_size": hidden, "num_layers": layers, "head": head,
+                  "return_sequences": sequences},
+        "numerics": {**(BITS_8 if bits8 else {}), **numerics},
+        "hardware": {"lanes": lanes},
+    })
+
+
+# name: (config, weight scale or "limits"); together they cover every cell, I != H, P = 1, P dividing
+# and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences, 8- and 16-bit numerics,
+# every rounding and overflow mode, interpolated tables, both elementwise multiplier kinds.
+DESIGNS = {
+    "lstm_p1_head": (_config("lstm", 5, 7, 1, head=3), 1.0),
+    "lstm_3layers_seq_8bit_trn_wrap": (_config("lstm", 4, 6, 8, layers=3, sequences=True, bits8=True,
+                                               rounding="TRN", overflow="WRAP"), 1.5),
+    "lstm_limits_8bit_rndconv": (_config("lstm", 3, 4, 5, layers=2, head=2, bits8=True, rounding="RND_CONV"),
+                                 "limits"),
+    "gru_2layers_head_interp_rndconv": (_config("gru", 6, 5, 4, layers=2, head=4, rounding="RND_CONV",
+                                                lut_interpolate=True, lut_size=256), 1.0),
+    "gru_full_lanes_8bit_wrap": (_config("gru", 3, 8, 24, bits8=True, overflow="WRAP"), 2.0),
+    "rnn_tanh_2layers_head_trn": (_config("rnn_tanh", 2, 9, 3, layers=2, head=2, rounding="TRN"), 1.0),
+    "rnn_relu_3layers_seq_8bit_rndconv_wrap": (_config("rnn_relu", 7, 4, 3, layers=3, sequences=True, bits8=True,
+                                                       rounding="RND_CONV", overflow="WRAP"), 1.0),
+}
+
+
+def _weights(config, scale, seed=0):
+    if scale != "limits":
+        return random_weights(config, seed, scale=scale / math.sqrt(config.model.hidden_size))
+    # Every weight and bias at the extremes of its format (and beyond: they saturate to them).
+    rng = np.random.default_rng(seed)
+    tensors = random_weights(config, seed).tensors()
+    return weights_from_tensors({name: rng.choice([-100.0, 100.0, 0.0], size=t.shape) for name, t in
+                                 tensors.items()}, config)
+
+
+def _stimulus(config, sequences=9, steps=7, seed=0):
+    """Back-to-back sequences of lengths 1..steps; the first two sit at the input format's limits."""
+    rng = np.random.default_rng(seed)
+    fmt = config.numerics.input
+    x = rng.integers(fmt.min_int // 2, fmt.max_int // 2 + 1, size=(sequences, steps, config.model.input_size))
+    x[0] = fmt.min_int
+    x[1] = rng.choice([fmt.min_int, fmt.max_int], size=x[1].shape)
+    lengths = rng.integers(1, steps + 1, size=sequences)
+    lengths[0], lengths[-1] = steps, 1
+    return x, lengths
+
+
+@pytest.fixture(scope="module", params=sorted(DESIGNS))
+def design(request):
+    config, scale = DESIGNS[request.param]
+    qweights = quantize_weights(_weights(config, scale), config, warn=False)
+    return config, qweights, generate_verilog(config, qweights)
+
+
+def test_design_is_bit_exact_under_backpressure(design):
+    config, qweights, verilog = design
+    x, lengths = _stimulus(config)
+    result = run_simulation(config, qweights, x, lengths, verilog=verilog, backpressure=True, build_dir=BUILD,
+                            progress=False, seed=1)
+    assert result.bit_exact, result.first_mismatch
+    assert result.mismatches == 0 and result.sequences == len(lengths) and result.timesteps == lengths.sum()
+
+
+def test_design_runs_at_its_expected_cycles_per_step(design):
+    config, qweights, verilog = design
+    cycles = {}
+    for steps in (20, 40):  # the difference is 20 steady-state steps: fill, drain and head cancel out
+        x = np.random.default_rng(steps).integers(-8, 8, size=(1, steps, config.model.input_size))
+        result = run_simulation(config, qweights, x, verilog=verilog, build_dir=BUILD, progress=False)
+        assert result.bit_exact, result.first_mismatch
+        cycles[steps] = result.cycles
+    assert cycles[40] - cycles[20] == 20 * Schedule(config).cycles_per_step()
+
+
+@pytest.fixture(scope="module")
+def lstm_i12_h32():
+    """The benchmark LSTM (I=12, H=32, head 9, P=8), 16-bit defaults."""
+    config = _config("lstm", 12, 32, 8, head=9)
+    qweights = quantize_weights(random_weights(config, 7), config, warn=False)
+    return config, qweights, generate_verilog(config, qweights)
+
+
+def test_one_sequence_of_5000_steps(lstm_i12_h32):
+    config, qweights, verilog = lstm_i12_h32
+    x = np.random.default_rng(3).integers(-2048, 2048, size=(1, 5000, 12))
+    result = run_simulation(config, qweights, x, verilog=verilog, build_dir=BUILD, progress=False)
+    assert result.bit_exact, result.first_mismatch
+    assert result.cycles_per_step == pytest.approx(704, abs=0.1)  # = ceil(4*32*44/8): 100 % utilization
+    assert result.utilization > 0.999
+
+
+def test_reset_in_the_middle_of_a_sequence_then_clean_sequences(lstm_i12_h32):
+    config, qweights, verilog = lstm_i12_h32
+    x, lengths = _stimulus(config, sequences=4, steps=5, seed=4)
+    result = run_simulation(config, qweights, x, lengths, verilog=verilog, build_dir=BUILD, progress=False,
+                            reset_after=12 * 3 + 5, backpressure=True)
+    assert result.bit_exact, result.first_mismatch
