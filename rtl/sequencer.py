@@ -81,12 +81,21 @@ class Sequencer(wiring.Component):
         sch = self.schedule
         model, lanes = sch.config.model, sch.lanes
         layers, hidden, gates = model.num_layers, model.hidden_size, model.gates
-        vector = model.output_size
+        vector, top = model.output_size, model.num_layers - 1
 
+        def const_table(values):
+            return Array(Const(v, range(max(values) + 1)) for v in values)
+
+        # Where the walk is. Per-job constants are loaded into registers when a job starts, and the
+        # operand's segment and index are counters, so that deciding to issue takes few logic levels.
         head_mode = Signal()
         layer = Signal(range(max(layers, 2)))
         pass_ = Signal(range(max(sch.passes, sch.head_passes, 2)))
         j = Signal(range(max(model.input_size, hidden) + hidden))
+        last_j = Signal.like(j, init=model.input_size + hidden - 1)  # operands of the job, minus one
+        in_size = Signal(range(max(model.input_size, hidden) + 1), init=model.input_size)
+        x_part = Signal(init=1)  # j < in_size
+        h_index = Signal(range(hidden + 1))  # j - in_size in the h segment (j in the head)
         w_addr = Signal.like(self.issue.w_addr)
         b_addr = Signal.like(self.issue.b_addr)
         unit0 = Signal.like(self.issue.job.unit0)
@@ -95,49 +104,50 @@ class Sequencer(wiring.Component):
         step_last = Signal()
         reserved = Signal(range(self.output_depth + 1))
         gen = Array(Signal(2, name=f"gen{k}") for k in range(layers))
-        # What the elementwise unit has written, per layer; after reset: "generation 0 complete".
-        done_gen = Array(Signal(2, name=f"done_gen{k}") for k in range(layers))
-        done_count = Array(Signal(range(hidden + 1), init=hidden, name=f"done_count{k}") for k in range(layers))
 
-        with m.If(self.written.valid):
-            m.d.sync += [done_gen[self.written.layer].eq(self.written.gen),
-                         done_count[self.written.layer].eq(self.written.count)]
+        # Readiness of h: what the elementwise unit has written, per layer ("generation 0 complete"
+        # after reset), turned into "units readable" for the generation a reader wants (gen[k]), one
+        # register stage away from the issue decision. When gen[k] steps, the value computed for
+        # gen[k] + 1 takes over.
+        done_gen = [Signal(2, name=f"done_gen{k}") for k in range(layers)]
+        done_count = [Signal(range(hidden + 1), init=hidden, name=f"done_count{k}") for k in range(layers)]
+        readable = []
+        gen_step = [Signal(name=f"gen_step{k}") for k in range(layers)]
+        for k in range(layers):
+            mine = self.written.valid & (self.written.layer == k)
+            next_gen = Mux(mine, self.written.gen, done_gen[k])
+            next_count = Mux(mine, self.written.count, done_count[k])
+            m.d.sync += [done_gen[k].eq(next_gen), done_count[k].eq(next_count)]
 
-        def state_ready(src_layer, want_gen, index):
-            ahead = (done_gen[src_layer] - want_gen)[:2]
-            return (ahead == 1) | ((ahead == 0) & (done_count[src_layer] > index))
+            def units(want, next_gen=next_gen, next_count=next_count):
+                ahead = (next_gen - want)[:2]
+                return Mux(ahead == 1, hidden, Mux(ahead == 0, next_count, 0))
 
-        def const_table(values):
-            return Array(Const(v, range(max(values) + 1)) for v in values)
+            for_now = Signal(range(hidden + 1), name=f"readable{k}")
+            for_next = Signal(range(hidden + 1), name=f"readable_next{k}")
+            m.d.sync += [for_now.eq(units(gen[k])), for_next.eq(units(gen[k] + 1))]
+            readable.append(Mux(gen_step[k], for_next, for_now))
+        readable = Array(readable)
 
-        in_size = Mux(layer == 0, model.input_size, hidden)
-        operands = Mux(head_mode, hidden, in_size + hidden)
-        last_op = j == operands - 1
-        in_x = ~head_mode & (j < in_size)
-        h_index = Mux(head_mode, j, j - in_size)
-        top = layers - 1
-
-        # Where the operand comes from and whether it is there.
+        last_op = j == last_j
         below = (layer - 1)[: len(layer)]
+        source_layer = Mux(head_mode, top, Mux(x_part, below, layer))
         ready = Signal()
-        with m.If(head_mode):
-            m.d.comb += [self.state_addr.eq((top * 2 + gen[top][0]) * hidden + h_index),
-                         ready.eq(state_ready(top, gen[top], h_index))]
-        with m.Elif(in_x & (layer == 0)):
+        with m.If(x_part & (layer == 0)):
             m.d.comb += [self.input_index.eq(j), ready.eq(self.input_count > j)]
-        with m.Elif(in_x):
-            m.d.comb += [self.state_addr.eq((below * 2 + gen[below][0]) * hidden + j),
-                         ready.eq(state_ready(below, gen[below], j))]
+        with m.Elif(x_part):
+            m.d.comb += ready.eq(readable[below] > j)
         with m.Else():
-            m.d.comb += [self.state_addr.eq((layer * 2 + gen[layer][0]) * hidden + h_index),
-                         ready.eq(t0 | state_ready(layer, gen[layer], h_index))]
-        source = Mux(in_x & (layer == 0), OperandSource.INPUT,
-                     Mux(~head_mode & ~in_x & t0, OperandSource.ZERO, OperandSource.STATE))
+            m.d.comb += ready.eq((t0 & ~head_mode) | (readable[Mux(head_mode, top, layer)] > h_index))
+        m.d.comb += self.state_addr.eq((source_layer * 2 + gen[source_layer][0]) * hidden +
+                                       Mux(x_part, j, h_index))
+        source = Mux(x_part & (layer == 0), OperandSource.INPUT,
+                     Mux(~head_mode & ~x_part & t0, OperandSource.ZERO, OperandSource.STATE))
         m.d.sync += self.source.eq(source)
 
         emits = head_mode | ((layer == top) & (model.return_sequences | (step_last & (model.head == 0))))
         reserving = (pass_ == 0) & last_op & emits
-        room = reserved + vector <= self.output_depth
+        room = reserved <= self.output_depth - vector
         go = Signal()
         m.d.comb += go.eq(((pass_ != 0) | ready) & (~reserving | room) & (~last_op | self.can_finish))
 
@@ -149,9 +159,9 @@ class Sequencer(wiring.Component):
         m.d.comb += [
             self.issue.valid.eq(go),
             self.issue.first.eq(j == 0),
-            self.issue.split.eq(~head_mode & (j == in_size)),
+            self.issue.split.eq(~head_mode & ~x_part & (h_index == 0)),
             self.issue.last.eq(last_op),
-            self.issue.from_input.eq(in_x & (layer == 0)),
+            self.issue.from_input.eq(x_part & (layer == 0)),
             self.issue.w_addr.eq(w_addr),
             self.issue.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(gen[layer] + 1), job.t0.eq(t0),
@@ -160,20 +170,28 @@ class Sequencer(wiring.Component):
 
         weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
         bias_base = const_table([sch.bias_base(k) for k in range(layers + 1)])
+        job_in_size = const_table([model.layer_input_size(k) for k in range(layers)])
 
         def start(next_layer, next_head, next_t0):
             target = layers if next_head else next_layer
+            size = 0 if next_head else job_in_size[next_layer]
             m.d.sync += [layer.eq(next_layer), head_mode.eq(next_head), t0.eq(next_t0),
-                         w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target])]
+                         w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target]),
+                         in_size.eq(size), last_j.eq(size + hidden - 1), x_part.eq(not next_head)]
 
-        returned = self.output_pop
-        m.d.sync += reserved.eq(reserved - returned + Mux(go & reserving, vector, 0))
+        m.d.sync += reserved.eq(reserved - self.output_pop + Mux(go & reserving, vector, 0))
+        m.d.sync += [step.eq(0) for step in gen_step]
         with m.If(go):
             m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]
-            with m.If(in_x & (layer == 0) & (pass_ == 0) & (j == model.input_size - 1)):
+            with m.If(x_part):
+                with m.If(j == in_size - 1):
+                    m.d.sync += x_part.eq(0)
+            with m.Else():
+                m.d.sync += h_index.eq(h_index + 1)
+            with m.If(x_part & (layer == 0) & (pass_ == 0) & (j == model.input_size - 1)):
                 m.d.sync += step_last.eq(self.input_last)
             with m.If(last_op):
-                m.d.sync += j.eq(0)
+                m.d.sync += [j.eq(0), h_index.eq(0), x_part.eq(~head_mode)]
                 with m.If(~last_pass):
                     m.d.sync += [pass_.eq(pass_ + 1), b_addr.eq(b_addr + 1)]
                     with m.If(head_mode):
@@ -188,6 +206,7 @@ class Sequencer(wiring.Component):
                         start(0, False, True)
                     with m.Else():
                         m.d.sync += gen[layer].eq(gen[layer] + 1)
+                        m.d.sync += Array(gen_step)[layer].eq(1)
                         m.d.comb += self.input_release.eq(layer == 0)
                         with m.If(layer != top):
                             start(layer + 1, False, t0)
