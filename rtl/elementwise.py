@@ -76,10 +76,10 @@ class ElementwiseUnit(wiring.Component):
         """Cycles from a unit's last item at ``items`` to its ``h`` write (:attr:`latency`)."""
         n, gates = datapath.numerics, ElementwiseUnit.gate_latency(datapath)
         return {
-            "lstm": gates + 2 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
-            "gru": gates + 2 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits),
-            "rnn_tanh": gates,
-            "rnn_relu": gates,
+            "lstm": gates + 4 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
+            "gru": gates + 4 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits),
+            "rnn_tanh": gates + 1,
+            "rnn_relu": gates + 1,
         }[datapath.config.model.cell]
 
     # -- shared pieces -------------------------------------------------------------------------
@@ -100,6 +100,12 @@ class ElementwiseUnit(wiring.Component):
         return layer * (2 * self.hidden) + bank * self.hidden + unit
 
     def _write_h(self, m, valid, job, unit, h):
+        # The final rounding gets a cycle of its own before the state memory's write port.
+        h_new = Signal(format_shape(self.dp.numerics.state), name="h_new")
+        m.d.sync += h_new.eq(h)
+        h = h_new
+        valid, job, unit = (delayed(m, s, 1, name) for s, name in ((valid, "w_valid"), (job, "w_job"),
+                                                                    (unit, "w_unit")))
         m.d.comb += [
             self.h_write.addr.eq(self._state_address(job.layer, job.wgen[0], unit)),
             self.h_write.data.eq(h),
@@ -148,9 +154,13 @@ class ElementwiseUnit(wiring.Component):
         v1, meta1, o1 = (delayed(m, s, MULTIPLIER_LATENCY, f"u1_{k}")
                          for k, s in zip(("v0", "meta0", "o0"), (v0, meta0, o0), strict=True))
 
-        # U1: c_t = round(f*c + i*g), written back.
+        # U1: the exact f*c + i*g; then c_t = round(f*c + i*g), written back.
         frac = dp.lstm_cell_frac
-        total = align(fc, af + n.cell_state.frac_bits, frac) + align(ig, 2 * af, frac)
+        total = Signal(signed(max(n.activation.width + n.cell_state.width + frac - af - n.cell_state.frac_bits,
+                                  2 * n.activation.width + frac - 2 * af) + 1), name="f_c_plus_i_g")
+        m.d.sync += total.eq(align(fc, af + n.cell_state.frac_bits, frac) + align(ig, 2 * af, frac))
+        v1, meta1, o1 = (delayed(m, s, 1, f"u1s_{k}") for k, s in zip(("v1", "meta1", "o1"), (v1, meta1, o1),
+                                                                       strict=True))
         c_new = convert(total, frac, n.cell_state, n.rounding, n.overflow)
         c_reg = Signal(format_shape(n.cell_state), name="c_new")
         m.d.sync += c_reg.eq(c_new)
@@ -188,8 +198,12 @@ class ElementwiseUnit(wiring.Component):
         rhn = multiply(m, r_gate, item.value, kind=self.multipliers, name="r_times_hn")
         v0, meta0, z0, xn0 = (delayed(m, s, MULTIPLIER_LATENCY, f"u0_{k}")
                               for k, s in zip(("v", "meta", "z", "xn"), (fire, item, z_gate, xn), strict=True))
+        exact = Signal(signed(max(n.accum.width + gf, len(rhn)) + 1), name="xn_plus_r_hn")
+        m.d.sync += exact.eq(align(xn0, af, af + gf) + rhn)
+        v0, meta0, z0 = (delayed(m, s, 1, f"u0s_{k}") for k, s in zip(("v", "meta", "z"), (v0, meta0, z0),
+                                                                      strict=True))
         a_n = Signal(format_shape(n.accum), name="a_n")
-        m.d.sync += a_n.eq(convert(align(xn0, af, af + gf) + rhn, af + gf, n.accum, n.rounding, n.overflow))
+        m.d.sync += a_n.eq(convert(exact, af + gf, n.accum, n.rounding, n.overflow))
 
         # U1: n = tanh(a_n); h_{t-1}[unit] is read meanwhile.
         lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af)

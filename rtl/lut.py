@@ -11,6 +11,7 @@ from rnnhw.golden.fixed import Overflow, Rounding
 from rnnhw.golden.lut import INTERP_BITS, ActivationTable
 
 from .fixed import fit, format_shape, shift_round
+from .pipeline import delayed
 
 __all__ = ["ActivationLUT"]
 
@@ -36,7 +37,7 @@ class ActivationLUT(wiring.Component):
     y : Out(signed(out_fmt.width))
         ``table(x)`` :attr:`latency` cycles later.
 
-    Latency: 3 cycles; 4 with interpolation. Throughput: one lookup per cycle.
+    Latency: 4 cycles; 5 with interpolation. Throughput: one lookup per cycle.
     """
 
     def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int):
@@ -53,7 +54,7 @@ class ActivationLUT(wiring.Component):
     @staticmethod
     def latency_of(table: ActivationTable, in_frac: int) -> int:
         """Latency of a lookup of ``table`` with inputs of ``in_frac`` fractional bits."""
-        return 4 if table.interpolate and table.index_shift(in_frac) > 0 else 3
+        return 5 if table.interpolate and table.index_shift(in_frac) > 0 else 4
 
     def elaborate(self, platform):
         m = Module()
@@ -82,17 +83,17 @@ class ActivationLUT(wiring.Component):
             position_0, inside_0 = Signal(INTERP_BITS), Signal()
             m.d.sync += [position_0.eq(position), inside_0.eq(index < table.half)]
             m.d.comb += there.addr.eq(Mux(inside_0, clamped + 1, clamped))
-            position_1, inside_1 = Signal(INTERP_BITS), Signal()
-            m.d.sync += [position_1.eq(position_0), inside_1.eq(inside_0)]
-            # Stage 1: interpolate between T[k] and T[k+1].
-            step = there.data - here.data
-            interpolated = here.data + shift_round(step * position_1, INTERP_BITS, Rounding.RND)
+            position_2, inside_2 = (delayed(m, s, 2, name) for s, name in
+                                    ((position_0, "position"), (inside_0, "inside")))
+            # Stage 2: interpolate between T[k] and T[k+1] (registered out of the block RAM).
+            low, high = delayed(m, here.data, 1, "low"), delayed(m, there.data, 1, "high")
+            interpolated = low + shift_round((high - low) * position_2, INTERP_BITS, Rounding.RND)
             value = Signal(signed(out_fmt.width + 2))
-            negative_2 = Signal()
-            m.d.sync += [value.eq(Mux(inside_1, interpolated, here.data)), negative_2.eq(negative_1)]
-            sign = negative_2
+            m.d.sync += value.eq(Mux(inside_2, interpolated, low))
+            sign = delayed(m, negative_1, 2, "negative")
         else:
-            value, sign = here.data, negative_1
+            # The block RAM's clock-to-out gets a cycle of its own.
+            value, sign = delayed(m, here.data, 1, "entry"), delayed(m, negative_1, 1, "negative")
 
         # Final stage: reflect for negative inputs, saturate.
         if table.function == "sigmoid":
