@@ -144,13 +144,19 @@ class MatVecUnit(wiring.Component):
         unit = Signal.like(self.items.p.unit)
         gate = Signal.like(self.items.p.gate)
 
-        # A pass whose last step is already on its way will claim the chain first.
-        in_flight = 0
-        for stage in stages:
-            in_flight = in_flight | (stage.valid & stage.last)
-        m.d.comb += self.can_finish.eq((remaining == 0) & ~in_flight)
-
         is_n_row = ~job.head & (gate == 2) if self.split_rows else 0
+        capture = complete.valid & complete.last
+        shifting = ~(is_n_row & ~second_half)  # this cycle's item is a row's last
+        # can_finish is registered (it sits at the start of the issue decision): next cycle, the drain
+        # is empty and no pass's last step is on its way (that pass would claim the chain first).
+        in_flight = self.issue.valid & self.issue.last
+        for stage in stages[:-1]:
+            in_flight = in_flight | (stage.valid & stage.last)
+        empty_next = ~capture & ((remaining == 0) | ((remaining == 1) & shifting))
+        can_finish = Signal(init=1)
+        m.d.sync += can_finish.eq(empty_next & ~in_flight)
+        m.d.comb += self.can_finish.eq(can_finish)
+
         item = self.items.p
         m.d.comb += [
             self.items.valid.eq(remaining != 0),
@@ -162,7 +168,7 @@ class MatVecUnit(wiring.Component):
             with m.If(is_n_row & ~second_half):
                 m.d.comb += [item.value.eq(x_chain[0]), item.part.eq(Part.X)]
 
-        with m.If(complete.valid & complete.last):
+        with m.If(capture):
             # The lanes' sums completed last cycle; capture them before the next pass overwrites.
             m.d.sync += [remaining.eq(complete.job.rows), job.eq(complete.job), unit.eq(complete.job.unit0),
                          gate.eq(complete.job.gate0), second_half.eq(0)]
@@ -170,7 +176,7 @@ class MatVecUnit(wiring.Component):
             if self.split_rows:
                 m.d.sync += [c.eq(s) for c, s in zip(x_chain, x_sums, strict=True)]
         with m.Elif(remaining != 0):
-            with m.If(is_n_row & ~second_half):
+            with m.If(~shifting):
                 m.d.sync += second_half.eq(1)
             with m.Else():
                 m.d.sync += [remaining.eq(remaining - 1), second_half.eq(0)]

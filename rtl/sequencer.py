@@ -179,7 +179,11 @@ class Sequencer(wiring.Component):
                          w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target]),
                          in_size.eq(size), last_j.eq(size + hidden - 1), x_part.eq(not next_head)]
 
-        m.d.sync += reserved.eq(reserved - self.output_pop + Mux(go & reserving, vector, 0))
+        # The reservation reaches the count one cycle late (keeping the adder off the issue decision);
+        # reserving steps are at least two cycles apart, so the next decision sees it.
+        reserve = Signal()
+        m.d.sync += [reserve.eq(go & reserving),
+                     reserved.eq(reserved - self.output_pop + Mux(reserve, vector, 0))]
         m.d.sync += [step.eq(0) for step in gen_step]
         with m.If(go):
             m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]
