@@ -151,7 +151,9 @@ def _read_file(path: Path) -> dict[str, np.ndarray]:
         arrays = {}
         for name, value in state.items():
             if not isinstance(value, torch.Tensor):
-                raise UserError(f"{path}: entry {name!r} is not a tensor ({type(value).__name__}); save model.state_dict()")
+                raise UserError(
+                    f"{path}: entry {name!r} is not a tensor ({type(value).__name__}); save model.state_dict()"
+                )
             value = value.detach().cpu()
             # Only floats are widened (bfloat16 has no NumPy type); other dtypes stay for the dtype check.
             arrays[name] = (value.double() if value.is_floating_point() else value).numpy()

@@ -13,7 +13,7 @@ from .fixed import align, convert, format_shape
 from .layouts import Part
 from .lut import ActivationLUT
 from .multiply import MULTIPLIER_LATENCY, multiply
-from .pipeline import delayed
+from .pipeline import delayed, delayed_all
 
 __all__ = ["ElementwiseUnit"]
 
@@ -75,9 +75,11 @@ class ElementwiseUnit(wiring.Component):
     def latency_of(datapath: Datapath) -> int:
         """Cycles from a unit's last item at ``items`` to its ``h`` write (:attr:`latency`)."""
         n, gates = datapath.numerics, ElementwiseUnit.gate_latency(datapath)
+        # Gate tables, then (LSTM, GRU) two multiplies, one table and four registers.
+        update = gates + 4 + 2 * MULTIPLIER_LATENCY
         return {
-            "lstm": gates + 4 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
-            "gru": gates + 4 + 2 * MULTIPLIER_LATENCY + ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits),
+            "lstm": update + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
+            "gru": update + ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits),
             "rnn_tanh": gates + 1,
             "rnn_relu": gates + 1,
         }[datapath.config.model.cell]
@@ -151,31 +153,28 @@ class ElementwiseUnit(wiring.Component):
         c_prev = Mux(meta0.job.t0, 0, c_read.data)
         fc = multiply(m, f0, c_prev.as_signed(), kind=self.multipliers, name="f_times_c")
         ig = multiply(m, i0, g0, kind=self.multipliers, name="i_times_g")
-        v1, meta1, o1 = (delayed(m, s, MULTIPLIER_LATENCY, f"u1_{k}")
-                         for k, s in zip(("v0", "meta0", "o0"), (v0, meta0, o0), strict=True))
+        v1, meta1, o1 = delayed_all(m, MULTIPLIER_LATENCY, "u1", v0, meta0, o0)
 
         # U1: the exact f*c + i*g; then c_t = round(f*c + i*g), written back.
         frac = dp.lstm_cell_frac
         total = Signal(signed(max(n.activation.width + n.cell_state.width + frac - af - n.cell_state.frac_bits,
                                   2 * n.activation.width + frac - 2 * af) + 1), name="f_c_plus_i_g")
         m.d.sync += total.eq(align(fc, af + n.cell_state.frac_bits, frac) + align(ig, 2 * af, frac))
-        v1, meta1, o1 = (delayed(m, s, 1, f"u1s_{k}") for k, s in zip(("v1", "meta1", "o1"), (v1, meta1, o1),
-                                                                       strict=True))
+        v1, meta1, o1 = delayed_all(m, 1, "u1s", v1, meta1, o1)
         c_new = convert(total, frac, n.cell_state, n.rounding, n.overflow)
         c_reg = Signal(format_shape(n.cell_state), name="c_new")
         m.d.sync += c_reg.eq(c_new)
         m.d.comb += [c_write.addr.eq(meta1.job.layer * self.hidden + meta1.unit), c_write.data.eq(c_new),
                      c_write.en.eq(v1)]
-        v2, meta2, o2 = (delayed(m, s, 1, f"u2_{k}") for k, s in zip(("v1", "meta1", "o1"), (v1, meta1, o1), strict=True))
+        v2, meta2, o2 = delayed_all(m, 1, "u2", v1, meta1, o1)
 
         # U2: tanh(c_t), then h_t = round(o * tanh(c_t)).
         cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits)
         m.submodules.cell_tanh = cell_lut
         m.d.comb += cell_lut.x.eq(c_reg)
-        v3, meta3, o3 = (delayed(m, s, cell_lut.latency, f"u3_{k}") for k, s in zip(("v2", "meta2", "o2"), (v2, meta2, o2), strict=True))
+        v3, meta3, o3 = delayed_all(m, cell_lut.latency, "u3", v2, meta2, o2)
         oh = multiply(m, o3, cell_lut.y, kind=self.multipliers, name="o_times_tanh_c")
-        v4, meta4 = (delayed(m, s, MULTIPLIER_LATENCY, f"u4_{k}")
-                     for k, s in zip(("v3", "meta3"), (v3, meta3), strict=True))
+        v4, meta4 = delayed_all(m, MULTIPLIER_LATENCY, "u4", v3, meta3)
         h = convert(oh, 2 * af, n.state, n.rounding, n.overflow)
         self._write_h(m, v4, meta4.job, meta4.unit, h)
 
@@ -196,12 +195,10 @@ class ElementwiseUnit(wiring.Component):
 
         # U0: a_n = round(xn + r * hn).
         rhn = multiply(m, r_gate, item.value, kind=self.multipliers, name="r_times_hn")
-        v0, meta0, z0, xn0 = (delayed(m, s, MULTIPLIER_LATENCY, f"u0_{k}")
-                              for k, s in zip(("v", "meta", "z", "xn"), (fire, item, z_gate, xn), strict=True))
+        v0, meta0, z0, xn0 = delayed_all(m, MULTIPLIER_LATENCY, "u0", fire, item, z_gate, xn)
         exact = Signal(signed(max(n.accum.width + gf, len(rhn)) + 1), name="xn_plus_r_hn")
         m.d.sync += exact.eq(align(xn0, af, af + gf) + rhn)
-        v0, meta0, z0 = (delayed(m, s, 1, f"u0s_{k}") for k, s in zip(("v", "meta", "z"), (v0, meta0, z0),
-                                                                      strict=True))
+        v0, meta0, z0 = delayed_all(m, 1, "u0s", v0, meta0, z0)
         a_n = Signal(format_shape(n.accum), name="a_n")
         m.d.sync += a_n.eq(convert(exact, af + gf, n.accum, n.rounding, n.overflow))
 
@@ -210,10 +207,10 @@ class ElementwiseUnit(wiring.Component):
         m.submodules.n_tanh = lut
         m.d.comb += lut.x.eq(a_n)
         # The read address goes out one cycle before tanh(a_n) arrives, so both are there together.
-        v2, meta2, z2 = (delayed(m, s, lut.latency, f"u2_{k}") for k, s in zip(("v0", "meta0", "z0"), (v0, meta0, z0), strict=True))
+        v2, meta2, z2 = delayed_all(m, lut.latency, "u2", v0, meta0, z0)
         prev_bank = meta2.job.wgen[0] ^ 1
         m.d.comb += self.h_read_addr.eq(self._state_address(meta2.job.layer, prev_bank, meta2.unit))
-        v3, meta3, z3 = (delayed(m, s, 1, f"u3_{k}") for k, s in zip(("v2", "meta2", "z2"), (v2, meta2, z2), strict=True))
+        v3, meta3, z3 = delayed_all(m, 1, "u3", v2, meta2, z2)
 
         # U2: h_t = round(n + z * (h_{t-1} - n)).
         d = dp.gru_state_frac
@@ -222,11 +219,10 @@ class ElementwiseUnit(wiring.Component):
                       name="h_minus_n")
         n3 = Signal(format_shape(n.activation), name="n_gate")
         m.d.sync += [diff.eq(align(h_prev, n.state.frac_bits, d) - align(lut.y, gf, d)), n3.eq(lut.y)]
-        v4, meta4, z4 = (delayed(m, s, 1, f"u4_{k}") for k, s in zip(("v3", "meta3", "z3"), (v3, meta3, z3), strict=True))
+        v4, meta4, z4 = delayed_all(m, 1, "u4", v3, meta3, z3)
         zd = multiply(m, z4, diff, kind=self.multipliers, name="z_times_diff")
         n4 = delayed(m, n3, MULTIPLIER_LATENCY, "n_gate")
-        v5, meta5 = (delayed(m, s, MULTIPLIER_LATENCY, f"u5_{k}")
-                     for k, s in zip(("v4", "meta4"), (v4, meta4), strict=True))
+        v5, meta5 = delayed_all(m, MULTIPLIER_LATENCY, "u5", v4, meta4)
         h = convert(align(n4, gf, gf + d) + zd, gf + d, n.state, n.rounding, n.overflow)
         self._write_h(m, v5, meta5.job, meta5.unit, h)
 

@@ -76,7 +76,7 @@ class MatVecUnit(wiring.Component):
         issue_shape = self.issue.shape()
         # Stage 1: memory data and operand; 2: multiplier inputs; 3: product; 4: complete sums.
         stages = [Signal(issue_shape, name=f"step{s}") for s in (1, 2, 3, 4)]
-        m.d.sync += [stages[0].eq(self.issue)] + [b.eq(a) for a, b in zip(stages, stages[1:])]
+        m.d.sync += [stages[0].eq(self.issue)] + [b.eq(a) for a, b in zip(stages, stages[1:], strict=False)]
         operand = Signal.like(self.operand, name="operand_reg")
         m.d.sync += operand.eq(self.operand)
 

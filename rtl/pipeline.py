@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
 
-__all__ = ["delayed"]
+__all__ = ["delayed", "delayed_all"]
 
 
 def delayed(m: Module, value, cycles: int, name: str):
@@ -14,3 +14,8 @@ def delayed(m: Module, value, cycles: int, name: str):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def delayed_all(m: Module, cycles: int, stage: str, *values):
+    """Each of ``values`` registered ``cycles`` times (names ``{stage}_{index}``), as a tuple."""
+    return tuple(delayed(m, value, cycles, f"{stage}_{index}") for index, value in enumerate(values))

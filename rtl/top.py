@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.back import verilog
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory

@@ -215,7 +215,8 @@ def test_unknown_section_and_key():
         "hidden_size, num_layers, head, return_sequences",
     )
     config_error(
-        {"hardware": {"lanes": 2, "clock": 100}}, "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers"
+        {"hardware": {"lanes": 2, "clock": 100}},
+        "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},

@@ -1,0 +1,117 @@
+"""The benchmark scripts' tables and derived numbers, on canned measurements (no simulator, no synthesis)."""
+
+import json
+
+import numpy as np
+
+from bench import hardware
+from bench.designs import Design
+from bench.hardware import HardwareRow, SynthOutcome, findings, main_table, targets_table
+from bench.run_all import SCRIPTS, durations_table
+from bench.sim import SimMeasurement
+from bench.sim import markdown as sim_markdown
+
+SMALL = Design("lstm", 12, 32, lanes=8, head=9)
+BIG = Design("lstm", 64, 128, lanes=16)
+GRU = Design("gru", 12, 32, lanes=8)
+ECP5 = "LFE5UM-85F"
+NO_BRAM = "the design does not fit the LFE5UM-85F: it needs 300 block RAMs (DP16KD), the LFE5UM-85F has 208"
+
+
+def test_design_labels_sizes_and_inputs():
+    assert SMALL.label == "LSTM I=12 H=32 head=9 P=8"
+    assert Design("rnn_tanh", 1, 16, lanes=4).label == "Elman tanh I=1 H=16 P=4"
+    assert SMALL.macs_per_step == 4 * 32 * (12 + 32)
+    assert SMALL.config.hardware.lanes == 8 and SMALL.config.model.head == 9
+    short, long = SMALL.inputs(3), SMALL.inputs(6)
+    assert short.shape == (1, 3, 12) and long.shape == (1, 6, 12)
+    np.testing.assert_array_equal(long[:, :3], short)  # runs of T and 2T steps share their first T
+
+
+def test_sim_table():
+    m = SimMeasurement(design=SMALL.label, simulator="verilator", version="5.048", build_seconds=17.25,
+                       steps=2000, cycles=1_408_073, seconds=4.5, short_steps=2, short_cycles=1_481,
+                       short_seconds=0.75)
+    assert sim_markdown([m], ["Icarus rows skipped: icarus is not installed here."]) == (
+        "| design | simulator | build (s) | steps | cycles | run (s) | cycles/s | timesteps/s "
+        "| steady cycles/s | steady timesteps/s | start-up (s) |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| LSTM I=12 H=32 head=9 P=8 | Verilator 5.048 | 17.2 | 2,000 | 1,408,073 | 4.50 | 312,905 | 444.4 "
+        "| 375,091 | 532.8 | 0.75 |\n"
+        "\n"
+        "Icarus rows skipped: icarus is not installed here."
+    )
+
+
+def _rows():
+    return [
+        HardwareRow(design=SMALL, measured=704.0, expected=704, bound=704,
+                    ecp5=SynthOutcome("ecp5", ECP5, luts=5000, ffs=3000, dsps=8, brams=6, fmax_mhz=140.25,
+                                      seconds=60.0)),
+        HardwareRow(design=BIG, measured=6150.5, expected=6144, bound=6144,
+                    ecp5=SynthOutcome("ecp5", ECP5, error=NO_BRAM)),
+        HardwareRow(design=GRU, measured=528, expected=528, bound=528,
+                    ecp5=SynthOutcome("ecp5", ECP5, luts=4321, ffs=2345, dsps=9, brams=4, fmax_mhz=155.0,
+                                      seconds=50.0)),
+    ]
+
+
+def test_hardware_derived_numbers():
+    small = _rows()[0]
+    assert small.utilization == 1.0
+    assert small.latency_us == 704 / 140.25
+    assert small.gops == 2 * 5632 * 140.25e6 / 704 / 1e9
+    assert _rows()[1].latency_us is None and _rows()[1].gops is None
+
+
+def test_hardware_table():
+    assert main_table(_rows()) == (
+        "| design | P | cycles/step measured | schedule | bound | utilization | LUTs | FFs | DSPs | BRAMs "
+        "| Fmax (MHz) | latency/step (µs) | GOP/s |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| LSTM I=12 H=32 head=9 | 8 | 704 | 704 | 704 | 1.000 | 5,000 | 3,000 | 8 | 6 | 140.2 | 5.02 "
+        "| 2.24 |\n"
+        "| LSTM I=64 H=128 | 16 | 6,150.5 | 6,144 | 6,144 | 0.999 | — | — | — | — | — | — | — |\n"
+        "| GRU I=12 H=32 | 8 | 528 | 528 | 528 | 1.000 | 4,321 | 2,345 | 9 | 4 | 155.0 | 3.41 | 2.48 |"
+    )
+
+
+def test_hardware_findings_name_every_departure():
+    assert findings(_rows()) == [
+        "LSTM I=12 H=32 head=9 P=8: Fmax 140.2 MHz on the LFE5UM-85F, under the 150 MHz target.",
+        "LSTM I=64 H=128 P=16: measured 6,150.5 cycles per step, the schedule model predicts 6,144 (+0.1%).",
+        f"LSTM I=64 H=128 P=16: no ECP5 result: {NO_BRAM}.",
+        "GRU I=12 H=32 P=8: 9 DSP blocks (MULT18X18D), not P = 8.",
+    ]
+    assert findings(_rows()[:1], fmax_target=140.0) == []
+
+
+def test_targets_table():
+    ice40 = ("the design does not fit the iCE40UP5K: it needs 9,000 logic cells (ICESTORM_LC), the iCE40UP5K "
+             "has 5,280")
+    entries = [(SMALL, SynthOutcome("ice40", "iCE40UP5K", error=ice40)),
+               (SMALL, SynthOutcome("xc7", "xc7a35t", luts=4000, ffs=2900, dsps=8, brams=4, seconds=30.0))]
+    assert targets_table(entries) == (
+        "| design | target | device | LUTs | FFs | DSPs | BRAMs | Fmax (MHz) | note |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---|\n"
+        f"| LSTM I=12 H=32 head=9 P=8 | ice40 | iCE40UP5K | — | — | — | — | — | {ice40} |\n"
+        "| LSTM I=12 H=32 head=9 P=8 | xc7 | xc7a35t | 4,000 | 2,900 | 8 | 4 | synthesis only | |"
+    )
+
+
+def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
+    design = Design("rnn_tanh", 1, 16, lanes=4)
+    outcome = SynthOutcome("ecp5", ECP5, luts=1, ffs=2, dsps=4, brams=0, fmax_mhz=200.0, seconds=9.0)
+    key = hardware.synthesis_cache_key(design.verilog, "ecp5", ECP5, 150.0)
+    (tmp_path / f"ecp5-{key}.json").write_text(json.dumps(outcome.to_json()))
+    assert hardware.synthesize_cached(design, "ecp5", cache=tmp_path) == outcome
+    assert hardware.synthesis_cache_key(design.verilog, "ecp5", "LFE5UM-45F", 150.0) != key
+    assert hardware.synthesis_cache_key(design.verilog + "\n", "ecp5", ECP5, 150.0) != key
+
+
+def test_run_all_table_and_order():
+    assert SCRIPTS == ("golden", "lut_error", "accuracy_digits", "sim", "hardware")
+    assert durations_table({"golden": 12.34, "hardware": 754.0}) == (
+        "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
+        "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"
+    )
