@@ -36,7 +36,8 @@ class InputBuffer(wiring.Component):
     last : Out(1)
         The read slot holds the last timestep of its sequence (valid once ``count == features``).
     release : In(1)
-        The read slot has been consumed: free it and move to the other slot.
+        The read slot has been consumed: move to the other slot (next cycle) and free this one (the
+        cycle after).
     """
 
     def __init__(self, *, features: int, width: int):
@@ -76,7 +77,11 @@ class InputBuffer(wiring.Component):
             m.d.sync += filling.eq(filling + 1)
             with m.If(filling == features - 1):
                 m.d.sync += [lasts[write_slot].eq(self.input.p.last), write_slot.eq(~write_slot)]
-        with m.If(self.release):
-            # The write side never touches the read slot while it is full, so these do not collide.
-            m.d.sync += [counts[read_slot].eq(0), read_slot.eq(~read_slot)]
+        # The reader moves to the other slot at once; the freed slot's count clears one cycle later
+        # (from a register, off the sequencer's issue decision). The write side never touches a full
+        # slot, so the two do not collide.
+        freed = Signal()
+        m.d.sync += [read_slot.eq(read_slot ^ self.release), freed.eq(self.release)]
+        with m.If(freed):
+            m.d.sync += counts[~read_slot].eq(0)
         return m

@@ -32,12 +32,16 @@ def test_sim_table():
     m = SimMeasurement(design=SMALL.label, simulator="verilator", version="5.048", build_seconds=17.25,
                        steps=2000, cycles=1_408_073, seconds=4.5, short_steps=2, short_cycles=1_481,
                        short_seconds=0.75)
-    assert sim_markdown([m], ["Icarus rows skipped: icarus is not installed here."]) == (
+    icarus = SimMeasurement(design=BIG.label, simulator="icarus", version="11.0", build_seconds=1.0, steps=20,
+                            cycles=122_920, seconds=27.0, short_steps=2, short_cycles=12_328, short_seconds=3.85)
+    assert sim_markdown([m, icarus], ["Icarus rows skipped: icarus is not installed here."]) == (
         "| design | simulator | build (s) | steps | cycles | run (s) | cycles/s | timesteps/s "
         "| steady cycles/s | steady timesteps/s | start-up (s) |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-        "| LSTM I=12 H=32 head=9 P=8 | Verilator 5.048 | 17.2 | 2,000 | 1,408,073 | 4.50 | 312,905 | 444.4 "
-        "| 375,091 | 532.8 | 0.75 |\n"
+        "| LSTM I=12 H=32 head=9 P=8 | Verilator 5.048 | 17.2 | 2,000 | 1,408,073 | 4.50 | 312,905 | 444 "
+        "| 375,091 | 533 | 0.75 |\n"
+        "| LSTM I=64 H=128 P=16 | Icarus 11.0 | 1.0 | 20 | 122,920 | 27.00 | 4,553 | 0.741 | 4,777 | 0.778 "
+        "| 1.27 |\n"
         "\n"
         "Icarus rows skipped: icarus is not installed here."
     )
