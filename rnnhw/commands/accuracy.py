@@ -21,7 +21,7 @@ from rnnhw.accuracy import (
     rtl_line,
     write_plot,
 )
-from rnnhw.commands._options import DATA_HELP, integer_option, output_path
+from rnnhw.commands._options import DATA_HELP, add_config_argument, integer_option, output_path
 from rnnhw.config import load_config
 from rnnhw.datasets import DIGITS, digits, load_data
 from rnnhw.errors import UserError, VerificationError
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
         "hidden states. On 'digits' it evaluates the 30% test split (and calibrates on the train split). "
         "Exit status 0; 2 for bad input; 1 if --rtl finds the hardware differing from the golden model.",
     )
-    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    add_config_argument(parser)
     parser.add_argument("--weights", metavar="W", required=True,
                         help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
     parser.add_argument("--data", metavar="D", required=True, help=f"evaluation data: {DATA_HELP}")

@@ -7,7 +7,7 @@ size does not change, only where its binary points lie.
 from __future__ import annotations
 
 from rnnhw.calibration import calibrate_config, observe_ranges
-from rnnhw.commands._options import DATA_HELP, output_path
+from rnnhw.commands._options import DATA_HELP, add_config_argument, output_path
 from rnnhw.config import load_config
 from rnnhw.datasets import load_data
 from rnnhw.outputs import atomic_file
@@ -26,7 +26,7 @@ def register(subparsers) -> None:
         "fractional bit). Writes CONFIG with the new formats to NEW.toml. On 'digits' it calibrates on the "
         "train split (the test split stays for measuring accuracy).",
     )
-    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    add_config_argument(parser)
     parser.add_argument("--weights", metavar="W", required=True,
                         help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
     parser.add_argument("--data", metavar="D", required=True,

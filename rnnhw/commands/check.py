@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from rnnhw.commands._options import add_config_argument
 from rnnhw.config import Config, load_config
 from rnnhw.formatting import number, shape, value_range
 from rnnhw.golden.datapath import INT64_SAFE_BITS, MatVecShape, datapath
@@ -53,7 +54,7 @@ def register(subparsers) -> None:
         "per layer. Warns when numerics.accum is narrower than the worst-case pre-activation. Exit status "
         "0 if valid, 2 (one-line error) if not.",
     )
-    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    add_config_argument(parser)
     parser.add_argument(
         "--weights",
         metavar="W",

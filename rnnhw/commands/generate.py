@@ -12,29 +12,13 @@ from rnnhw.design import design_summary
 from rnnhw.errors import UserError
 from rnnhw.golden.datapath import datapath
 from rnnhw.outputs import atomic_dir
-from rnnhw.weights import QuantizationWarning, load_weights, quantize_weights, random_weights
+from rnnhw.weights import QuantizationWarning, quantize_weights
 
-__all__ = ["register", "run", "add_weights_options", "weights_from_args"]
+from ._options import add_config_argument, add_weights_options, weights_from_args
+
+__all__ = ["register", "run", "integration_readme"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-
-
-def add_weights_options(parser) -> None:
-    """``--weights W`` or ``--random-weights SEED`` (exactly one), shared by the hardware commands."""
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--weights", metavar="W",
-                       help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
-    group.add_argument("--random-weights", metavar="SEED", type=int,
-                       help="instead of a file: PyTorch-style random weights U(-1/sqrt(H), 1/sqrt(H)) from SEED")
-
-
-def weights_from_args(args, config):
-    """Float weights from ``--weights`` or ``--random-weights``."""
-    if args.weights is not None:
-        return load_weights(args.weights, config)
-    if args.random_weights < 0:
-        raise UserError(f"--random-weights must be a non-negative integer, not {args.random_weights}")
-    return random_weights(config, args.random_weights)
 
 
 def register(subparsers) -> None:
@@ -45,7 +29,7 @@ def register(subparsers) -> None:
         "Writes DIR/NAME.v (deterministic: same inputs, same file), DIR/NAME.json (schedule, cycles per step, "
         "memory sizes, tables, ports) and DIR/README.md (ports and protocol for integration).",
     )
-    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    add_config_argument(parser)
     add_weights_options(parser)
     parser.add_argument("-o", "--output", metavar="DIR", required=True,
                         help="output directory (created if missing; its parent must exist)")

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from rnnhw.commands._options import output_path
+from rnnhw.commands._options import add_config_argument, output_path
 from rnnhw.config import load_config
 from rnnhw.data import load_inputs, load_lengths
 from rnnhw.errors import UserError
@@ -32,7 +32,7 @@ def register(subparsers) -> None:
         "model.return_sequences, else [N, H] (the last layer's final state). With --float, run the float64 "
         "reference (what PyTorch computes) instead.",
     )
-    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    add_config_argument(parser)
     parser.add_argument("--weights", metavar="W", required=True,
                         help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
     parser.add_argument("--inputs", metavar="X.npy", required=True,

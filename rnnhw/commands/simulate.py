@@ -16,13 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnhw.commands._options import integer_option, output_path
+from rnnhw.commands._options import (
+    add_config_argument,
+    add_weights_options,
+    output_path,
+    weights_from_args,
+)
 from rnnhw.config import load_config
 from rnnhw.data import load_inputs, load_lengths
 from rnnhw.errors import UserError, VerificationError
 from rnnhw.golden.model import GoldenModel
 from rnnhw.outputs import atomic_dir, atomic_file
-from rnnhw.weights import QuantizationWarning, load_weights, quantize_weights, random_weights
+from rnnhw.weights import QuantizationWarning, quantize_weights
 
 __all__ = ["register", "run", "summary_lines"]
 
@@ -38,13 +43,8 @@ def register(subparsers) -> None:
         "per design under build/sim and reused. Exit status 0 if bit-exact, 1 on a mismatch (naming the "
         "first differing sequence, timestep and unit), 2 for bad input.",
     )
-    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--weights", metavar="W",
-                        help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
-    source.add_argument("--random-weights", metavar="SEED", type=int,
-                        help="use random weights drawn with this seed (as PyTorch initializes them) "
-                        "instead of a file")
+    add_config_argument(parser)
+    add_weights_options(parser)
     parser.add_argument("--inputs", metavar="X.npy", required=True,
                         help="input sequences: a .npy array of shape [N, T, model.input_size], quantized "
                         "to numerics.input as the golden model does")
@@ -101,13 +101,6 @@ def summary_lines(result) -> list[str]:
     return lines
 
 
-def _weights(args, config):
-    if args.weights is not None:
-        return load_weights(args.weights, config)
-    integer_option(args.random_weights, "--random-weights", 0, 2**32 - 1)
-    return random_weights(config, args.random_weights)
-
-
 def _verilog(path) -> str:
     path = Path(path)
     try:
@@ -132,7 +125,7 @@ def run(args) -> int:
         if not out_dir.resolve().parent.is_dir():
             raise UserError(f"-o {str(out_dir)!r}: directory {str(out_dir.parent)!r} does not exist")
     config = load_config(args.config)
-    weights = _weights(args, config)
+    weights = weights_from_args(args, config)
     verilog = _verilog(args.verilog) if args.verilog else None
     x = load_inputs(args.inputs, config)
     batch, steps, _ = x.shape

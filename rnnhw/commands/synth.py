@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from rnnhw.commands._options import output_path
-from rnnhw.commands.generate import add_weights_options, weights_from_args
+from rnnhw.commands._options import add_config_argument, add_weights_options, output_path, weights_from_args
 from rnnhw.config import load_config
 from rnnhw.golden.datapath import datapath
 from rnnhw.outputs import atomic_file
@@ -35,7 +34,7 @@ def register(subparsers):
         ),
         epilog=f"Devices: {targets}.",
     )
-    parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
+    add_config_argument(parser)
     add_weights_options(parser)
     parser.add_argument("--target", required=True, choices=sorted(TARGETS), help="FPGA family")
     defaults = ", ".join(f"{spec.default_device.name} for {name}" for name, spec in TARGETS.items())
