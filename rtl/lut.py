@@ -37,7 +37,7 @@ class ActivationLUT(wiring.Component):
     y : Out(signed(out_fmt.width))
         ``table(x)`` :attr:`latency` cycles later.
 
-    Latency: 4 cycles; 5 with interpolation. Throughput: one lookup per cycle.
+    Latency: 5 cycles; 6 with interpolation. Throughput: one lookup per cycle.
     """
 
     def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int):
@@ -54,7 +54,7 @@ class ActivationLUT(wiring.Component):
     @staticmethod
     def latency_of(table: ActivationTable, in_frac: int) -> int:
         """Latency of a lookup of ``table`` with inputs of ``in_frac`` fractional bits."""
-        return 5 if table.interpolate and table.index_shift(in_frac) > 0 else 4
+        return 6 if table.interpolate and table.index_shift(in_frac) > 0 else 5
 
     def elaborate(self, platform):
         m = Module()
@@ -64,14 +64,15 @@ class ActivationLUT(wiring.Component):
                                         init=table.entries)
         here = rom.read_port()
 
-        # Stage 0: |x| and the bin index, clamped to the last stored entry, registered (the ROM's
-        # address gets a cycle of its own).
-        negative = self.x < 0
-        magnitude = Mux(negative, -self.x, self.x)
+        # Stage 0: |x| (one bit wider than x), registered; stage 1: the bin index, clamped to the last
+        # stored entry, registered as the ROM's address. Each wide carry chain gets a cycle of its own.
+        negative_a = Signal(name="negative_a")
+        magnitude = Signal(len(self.x), name="magnitude")
+        m.d.sync += [negative_a.eq(self.x < 0), magnitude.eq(Mux(self.x < 0, -self.x, self.x))]
         index = magnitude >> self.shift if self.shift >= 0 else magnitude << -self.shift
         clamped = Signal(range(len(table.entries)))
         negative_0 = Signal()
-        m.d.sync += [clamped.eq(Mux(index > last, last, index)), negative_0.eq(negative)]
+        m.d.sync += [clamped.eq(Mux(index > last, last, index)), negative_0.eq(negative_a)]
         m.d.comb += here.addr.eq(clamped)
         negative_1 = Signal()
         m.d.sync += negative_1.eq(negative_0)

@@ -88,8 +88,9 @@ class Sequencer(wiring.Component):
 
         # Where the walk is. Per-job constants are loaded into registers when a job starts, and the
         # operand's segment and index are counters, so that deciding to issue takes few logic levels.
-        head_mode = Signal()
-        layer = Signal(range(max(layers, 2)))
+        # Constants where the configuration fixes them, so that synthesis drops their logic.
+        head_mode = Signal() if model.head else Const(0, 1)
+        layer = Signal(range(layers)) if layers > 1 else Const(0, 1)
         pass_ = Signal(range(max(sch.passes, sch.head_passes, 2)))
         j = Signal(range(max(model.input_size, hidden) + hidden))
         last_j = Signal.like(j, init=model.input_size + hidden - 1)  # operands of the job, minus one
@@ -175,9 +176,12 @@ class Sequencer(wiring.Component):
         def start(next_layer, next_head, next_t0):
             target = layers if next_head else next_layer
             size = 0 if next_head else job_in_size[next_layer]
-            m.d.sync += [layer.eq(next_layer), head_mode.eq(next_head), t0.eq(next_t0),
-                         w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target]),
+            m.d.sync += [t0.eq(next_t0), w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target]),
                          in_size.eq(size), last_j.eq(size + hidden - 1), x_part.eq(not next_head)]
+            if layers > 1:
+                m.d.sync += layer.eq(next_layer)
+            if model.head:
+                m.d.sync += head_mode.eq(next_head)
 
         # The reservation reaches the count one cycle late (keeping the adder off the issue decision);
         # reserving steps are at least two cycles apart, so the next decision sees it.
