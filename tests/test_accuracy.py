@@ -245,3 +245,16 @@ def test_accuracy_command_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("rnnhw accuracy: error: ") and err.count("\n") == 1 and message in err, err
         assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_accuracy_command_checks_the_rtl(tmp_path, capsys):
+    """``--rtl N`` simulates the generated hardware (Verilator) on the first N sequences: bit-exact."""
+    config_path, weights_path = example_paths("digits_lstm")
+    report = tmp_path / "r.json"
+    status = main(["accuracy", str(config_path), "--weights", str(weights_path), "--data", "digits",
+                   "--rtl", "4", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert status == 0
+    rtl = json.loads(report.read_text())["rtl"]
+    assert rtl["bit_exact"] is True and rtl["mismatches"] == 0 and rtl["sequences"] == 4
+    assert "bit-exact with the golden model" in out
