@@ -164,9 +164,10 @@ class ElementwiseUnit(wiring.Component):
         c_new = convert(total, frac, n.cell_state, n.rounding, n.overflow)
         c_reg = Signal(format_shape(n.cell_state), name="c_new")
         m.d.sync += c_reg.eq(c_new)
-        m.d.comb += [c_write.addr.eq(meta1.job.layer * self.hidden + meta1.unit), c_write.data.eq(c_new),
-                     c_write.en.eq(v1)]
         v2, meta2, o2 = delayed_all(m, 1, "u2", v1, meta1, o1)
+        # Written back from the register: a unit's next c read is at least one pass (9+ cycles) away.
+        m.d.comb += [c_write.addr.eq(meta2.job.layer * self.hidden + meta2.unit), c_write.data.eq(c_reg),
+                     c_write.en.eq(v2)]
 
         # U2: tanh(c_t), then h_t = round(o * tanh(c_t)).
         cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits)
