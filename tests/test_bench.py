@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from bench import hardware
+from bench import hardware, run_all
 from bench.designs import Design
 from bench.hardware import HardwareRow, SynthOutcome, findings, main_table, targets_table
 from bench.run_all import SCRIPTS, durations_table
@@ -90,6 +90,22 @@ def test_hardware_findings_name_every_departure():
     assert findings(_rows()[:1], fmax_target=140.0) == []
 
 
+def test_findings_explain_schedules_above_the_bound():
+    wide = Design("lstm", 12, 32, lanes=32, head=9)  # 4 passes of 44 operands: h arrives late
+    narrow = Design("rnn_tanh", 1, 16, lanes=16)  # 17 operands, 5 + 16 cycles to drain a pass
+    ok = SynthOutcome("ecp5", ECP5, luts=1, ffs=1, dsps=32, brams=1, fmax_mhz=150.0)
+    rows = [HardwareRow(design=wide, measured=188, expected=188, bound=176, ecp5=ok),
+            HardwareRow(design=narrow, measured=21, expected=21, bound=17,
+                        ecp5=SynthOutcome("ecp5", ECP5, luts=1, ffs=1, dsps=16, brams=0, fmax_mhz=150.0))]
+    assert findings(rows) == [
+        "LSTM I=12 H=32 head=9 P=32: 188 cycles per step, 12 above the bound (utilization 0.936), as the "
+        "schedule model predicts: a step's first pass waits for h values the previous step has not finished "
+        "(the h recurrence).",
+        "Elman tanh I=1 H=16 P=16: 21 cycles per step, 4 above the bound (utilization 0.810), as the schedule "
+        "model predicts: draining a pass of P rows takes longer than issuing its operands.",
+    ]
+
+
 def test_targets_table():
     ice40 = ("the design does not fit the iCE40UP5K: it needs 9,000 logic cells (ICESTORM_LC), the iCE40UP5K "
              "has 5,280")
@@ -119,3 +135,16 @@ def test_run_all_table_and_order():
         "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
         "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"
     )
+
+
+def test_run_all_stops_at_the_first_failure(tmp_path, monkeypatch, capsys):
+    (tmp_path / "ok.py").write_text("print('ok ran')\n")
+    (tmp_path / "bad.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "later.py").write_text("raise SystemExit('later must not run')\n")
+    monkeypatch.setattr(run_all, "BENCH", tmp_path)
+    monkeypatch.setattr(run_all, "SCRIPTS", ("ok", "bad", "later"))
+    assert run_all.main(["--no-write"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].startswith("run_all: bench/bad.py failed with exit status 3 after ")
+    assert lines[-1].endswith(" (its message is above); not run: bench/later.py")
+    assert "run_all: [3/3] bench/later.py ..." not in lines
