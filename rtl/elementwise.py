@@ -75,10 +75,10 @@ class ElementwiseUnit(wiring.Component):
     def latency_of(datapath: Datapath) -> int:
         """Cycles from a unit's last item at ``items`` to its ``h`` write (:attr:`latency`)."""
         n, gates = datapath.numerics, ElementwiseUnit.gate_latency(datapath)
-        # Gate tables, then (LSTM, GRU) two multiplies, one table and four registers.
+        # Gate tables, then (LSTM, GRU) two multiplies, one table and four registers (LSTM five).
         update = gates + 4 + 2 * MULTIPLIER_LATENCY
         return {
-            "lstm": update + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
+            "lstm": update + 1 + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
             "gru": update + ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits),
             "rnn_tanh": gates + 1,
             "rnn_relu": gates + 1,
@@ -150,8 +150,11 @@ class ElementwiseUnit(wiring.Component):
         meta0 = Signal.like(item, name="u0_item")
         i0, f0, g0, o0 = (Signal(format_shape(n.activation), name=f"u0_{x}") for x in "ifgo")
         m.d.sync += [v0.eq(fire), meta0.eq(item), i0.eq(i_gate), f0.eq(f_gate), g0.eq(g_gate), o0.eq(value)]
-        c_prev = Mux(meta0.job.t0, 0, c_read.data)
-        fc = multiply(m, f0, c_prev.as_signed(), kind=self.multipliers, name="f_times_c")
+        # c_{t-1} is registered out of the memory before it is multiplied.
+        c_prev = Signal(format_shape(n.cell_state), name="c_prev")
+        m.d.sync += c_prev.eq(Mux(meta0.job.t0, 0, c_read.data))
+        v0, meta0, i0, f0, g0, o0 = delayed_all(m, 1, "u0c", v0, meta0, i0, f0, g0, o0)
+        fc = multiply(m, f0, c_prev, kind=self.multipliers, name="f_times_c")
         ig = multiply(m, i0, g0, kind=self.multipliers, name="i_times_g")
         v1, meta1, o1 = delayed_all(m, MULTIPLIER_LATENCY, "u1", v0, meta0, o0)
 
@@ -208,14 +211,17 @@ class ElementwiseUnit(wiring.Component):
         m.submodules.n_tanh = lut
         m.d.comb += lut.x.eq(a_n)
         # The read address goes out one cycle before tanh(a_n) arrives, so both are there together.
+        # h_{t-1}[unit] is read two cycles ahead and registered out of the memory.
+        early = delayed(m, meta0, lut.latency - 1, "read_item")
+        prev_bank = early.job.wgen[0] ^ 1
+        m.d.comb += self.h_read_addr.eq(self._state_address(early.job.layer, prev_bank, early.unit))
+        h_read = delayed(m, self.h_read_data, 1, "h_read")
         v2, meta2, z2 = delayed_all(m, lut.latency, "u2", v0, meta0, z0)
-        prev_bank = meta2.job.wgen[0] ^ 1
-        m.d.comb += self.h_read_addr.eq(self._state_address(meta2.job.layer, prev_bank, meta2.unit))
         v3, meta3, z3 = delayed_all(m, 1, "u3", v2, meta2, z2)
 
         # U2: h_t = round(n + z * (h_{t-1} - n)).
         d = dp.gru_state_frac
-        h_prev = Mux(meta3.job.t0, 0, self.h_read_data)
+        h_prev = Mux(meta3.job.t0, 0, h_read)
         diff = Signal(signed(max(n.state.width + d - n.state.frac_bits, n.activation.width + d - gf) + 1),
                       name="h_minus_n")
         n3 = Signal(format_shape(n.activation), name="n_gate")
