@@ -278,7 +278,7 @@ class GoldenModel:
 
     def run(self, x_int: np.ndarray, lengths: np.ndarray | None = None) -> GoldenResult:
         """Run a batch of quantized sequences ``[N, T, I]`` (``lengths[n]`` in 1..T, default T)."""
-        model, numerics = self.config.model, self.config.numerics
+        model = self.config.model
         x_int = np.asarray(x_int, dtype=np.int64)
         lengths = check_batch(x_int, model.input_size, lengths)
         # Blocks of sequences whose gate values fit the processor's cache: faster than one big batch.
@@ -287,9 +287,8 @@ class GoldenModel:
             parts = [self._run_block(x_int[s : s + block], lengths[s : s + block])
                      for s in range(0, max(len(x_int), 1), block)]
         outputs, finals = zip(*parts, strict=True)
-        fmt = numerics.output if model.head else numerics.state
         finals = tuple(np.concatenate(layer) for layer in zip(*finals, strict=True))
-        return GoldenResult(np.concatenate(outputs), fmt, finals)
+        return GoldenResult(np.concatenate(outputs), self.config.output_format, finals)
 
     def _run_block(self, x_int: np.ndarray, lengths: np.ndarray):
         """Outputs and final states of a block of sequences."""

@@ -297,7 +297,7 @@ def check_rtl(config: Config, weights: Weights, data: Dataset, count: int, progr
     qweights = quantize_weights(weights, config, warn=False)
     x_int, _ = GoldenModel(config, qweights).quantize_inputs(subset.x)
     result = run_simulation(config, qweights, x_int, subset.lengths, progress=progress, simulator=simulator)
-    fmt = config.numerics.output if config.model.head else config.numerics.state
+    fmt = config.output_format
     accuracy, mse = _score(config, fmt.to_float(np.asarray(result.outputs)), subset)
     return RtlCheck(subset.size, bool(result.bit_exact), int(result.mismatches),
                     result.first_mismatch or None, accuracy, mse, float(result.cycles_per_step),

@@ -72,6 +72,11 @@ class Config:
     numerics: NumericsConfig = field(default_factory=NumericsConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
 
+    @property
+    def output_format(self) -> FixedFormat:
+        """Format of the model's outputs: the head's ``output`` format, else the ``state`` format."""
+        return self.numerics.output if self.model.head else self.numerics.state
+
     def replace(self, section: str, **changes) -> Config:
         """A copy with some keys of one section changed (validated like a loaded file).
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rnnhw.config import Config
 from rnnhw.golden.datapath import datapath, lane_accumulator
 from rnnhw.rtl.schedule import Schedule, bound_cycles_per_step, macs_per_step
-from rnnhw.rtl.top import output_format
 
 __all__ = ["design_summary", "ports"]
 
@@ -13,7 +12,7 @@ __all__ = ["design_summary", "ports"]
 def ports(config: Config) -> list[dict]:
     """The top level's ports: name, direction, width and meaning."""
     n = config.numerics
-    out = output_format(config)
+    out = config.output_format
     return [
         {"name": "clk", "direction": "input", "width": 1, "meaning": "clock (rising edge)"},
         {"name": "rst", "direction": "input", "width": 1, "meaning": "synchronous reset, active high"},
@@ -59,7 +58,7 @@ def design_summary(config: Config, name: str) -> dict:
         "state_memory_bits": 2 * model.num_layers * model.hidden_size * n.state.width,
         "tables": tables,
         "input_format": str(n.input),
-        "output_format": str(output_format(config)),
+        "output_format": str(config.output_format),
         "output_vector": model.output_size,
         "ports": ports(config),
     }

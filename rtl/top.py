@@ -21,12 +21,7 @@ from .matvec import MatVecUnit
 from .schedule import Schedule
 from .sequencer import OperandSource, Sequencer
 
-__all__ = ["RNNAccelerator", "generate_verilog", "output_format"]
-
-
-def output_format(config: Config):
-    """Format of the output stream's elements: the head's ``output`` format, else the ``state`` format."""
-    return config.numerics.output if config.model.head else config.numerics.state
+__all__ = ["RNNAccelerator", "generate_verilog"]
 
 
 class RNNAccelerator(wiring.Component):
@@ -70,7 +65,7 @@ class RNNAccelerator(wiring.Component):
             "s_axis_tvalid": In(1),
             "s_axis_tready": Out(1),
             "s_axis_tlast": In(1),
-            "m_axis_tdata": Out(format_shape(output_format(config))),
+            "m_axis_tdata": Out(format_shape(config.output_format)),
             "m_axis_tvalid": Out(1),
             "m_axis_tready": In(1),
             "m_axis_tlast": Out(1),
@@ -158,7 +153,7 @@ class RNNAccelerator(wiring.Component):
         ]
         m.d.comb += [elementwise.items.valid.eq(to_gates_valid), elementwise.items.p.eq(to_gates)]
 
-        out_fmt = output_format(config)
+        out_fmt = config.output_format
         element = data.StructLayout({"data": format_shape(out_fmt), "last": 1})
         m.submodules.output = fifo = SyncFIFOBuffered(width=element.size, depth=2 * vector)
         push = Signal(element)
