@@ -19,9 +19,9 @@ import sys
 import time
 
 from rnnhw.accuracy import ACCUM_MARGIN, evaluate_fixed, float_reference, measure_accuracy, uniform_config
-from rnnhw.config import NumericsConfig
 from rnnhw.datasets import digits
 from rnnhw.examples import EXAMPLES, example_config, example_weights
+from rnnhw.spec.config import NumericsConfig
 
 try:
     from .benchmarks_md import machine_line, replace_section

@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from rnnhw.outputs import atomic_file
+from rnnhw.spec.outputs import atomic_file
 
 __all__ = ["BENCHMARKS_MD", "replace_section", "machine_line"]
 

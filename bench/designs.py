@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.config import Config, config_from_dict
-from rnnhw.golden.fixed import quantize
-from rnnhw.rtl.schedule import macs_per_step
-from rnnhw.weights import QuantizedWeights, quantize_weights, random_weights
+from rnnhw.spec.config import Config, config_from_dict
+from rnnhw.spec.fixed import quantize
+from rnnhw.spec.schedule import macs_per_step
+from rnnhw.spec.weights import QuantizedWeights, quantize_weights, random_weights
 
 __all__ = ["Design", "CELL_NAMES", "BenchFailure"]
 

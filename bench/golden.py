@@ -21,10 +21,10 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rnnhw.config import config_from_dict
 from rnnhw.golden.float_ref import float_forward
 from rnnhw.golden.model import GoldenModel
-from rnnhw.weights import quantize_weights, random_weights
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.weights import quantize_weights, random_weights
 
 try:
     from .benchmarks_md import machine_line, replace_section

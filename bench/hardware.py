@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnhw.errors import UserError, VerificationError
+from rnnhw.spec.errors import UserError, VerificationError
 
 try:
     from .benchmarks_md import BENCHMARKS_MD, machine_line, replace_section
@@ -111,7 +111,7 @@ def synthesize_cached(design: Design, target: str, cache: Path = CACHE) -> Synth
     """:func:`rnnhw.synth.synthesize` of ``design`` on the target's default device (ECP5: LFE5UM-85F),
     through the cache. A design that does not fit is an outcome with ``error`` (cached too); any other
     tool failure raises."""
-    from rnnhw.outputs import atomic_file
+    from rnnhw.spec.outputs import atomic_file
     from rnnhw.synth import TARGETS, SynthesisError, synthesize
 
     spec = TARGETS[target]
@@ -236,7 +236,7 @@ def findings(rows: list[HardwareRow], fmax_target: float = 150.0) -> list[str]:
 
 def _shortfall(design: Design) -> str:
     """Why the schedule model puts a design above the bound."""
-    from rnnhw.rtl.schedule import Schedule
+    from rnnhw.spec.schedule import Schedule
 
     schedule = Schedule(design.config)
     if any(schedule.pass_cycles(k) > schedule.operands(k) for k in range(design.config.model.num_layers)):
@@ -348,7 +348,7 @@ def plot_resources(rows: list[HardwareRow], path: Path) -> None:
 def run(jobs: int) -> tuple[list[HardwareRow], list[tuple[Design, SynthOutcome]]]:
     """Synthesis in ``jobs`` worker threads (each runs the tools as child processes) while the main
     thread measures cycles on Verilator."""
-    from rnnhw.rtl.schedule import Schedule, bound_cycles_per_step
+    from rnnhw.spec.schedule import Schedule, bound_cycles_per_step
 
     for design in (*DESIGNS, *OTHER_TARGETS):
         _ = design.verilog  # generated here, before the threads read it

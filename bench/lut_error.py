@@ -19,8 +19,8 @@ import sys
 
 import numpy as np
 
-from rnnhw.golden.fixed import FixedFormat, Rounding, quantize
-from rnnhw.golden.lut import FUNCTIONS, activation_table
+from rnnhw.spec.fixed import FixedFormat, Rounding, quantize
+from rnnhw.spec.lut import FUNCTIONS, activation_table
 
 try:
     from .benchmarks_md import replace_section

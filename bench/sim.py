@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnhw.errors import UserError, VerificationError
+from rnnhw.spec.errors import UserError, VerificationError
 
 try:
     from .benchmarks_md import machine_line, replace_section

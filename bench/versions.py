@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from rnnhw.errors import UserError
+from rnnhw.spec.errors import UserError
 
 __all__ = ["package_version", "tool_versions", "simulator_version", "source_revision"]
 

@@ -30,14 +30,14 @@ def example_paths(name: str) -> tuple[Path, Path]:
 
 
 def example_config(name: str):
-    """The bundled example's :class:`~rnnhw.config.Config`."""
-    from rnnhw.config import load_config
+    """The bundled example's :class:`~rnnhw.spec.config.Config`."""
+    from rnnhw.spec.config import load_config
 
     return load_config(example_paths(name)[0])
 
 
 def example_weights(name: str):
-    """The bundled example's float :class:`~rnnhw.weights.Weights`."""
-    from rnnhw.weights import load_weights
+    """The bundled example's float :class:`~rnnhw.spec.weights.Weights`."""
+    from rnnhw.spec.weights import load_weights
 
     return load_weights(example_paths(name)[1], example_config(name))

@@ -2,7 +2,7 @@
 
 It equals ``torch.nn.LSTM``/``nn.GRU``/``nn.RNN`` (``nonlinearity="tanh"``/``"relu"``) followed by an
 optional ``nn.Linear`` head on the last layer's final hidden state, for the same weights (PyTorch's
-names and gate order, :class:`rnnhw.weights.Weights`). Its pieces mirror :mod:`rnnhw.golden.model`
+names and gate order, :class:`rnnhw.spec.weights.Weights`). Its pieces mirror :mod:`rnnhw.golden.model`
 without the rounding, so the two can be read side by side:
 
 =========================  ===============================================================
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.config import Config
-from rnnhw.weights import LayerWeights, Weights
-
-from .batch import check_batch
+from rnnhw.spec.batch import check_batch
+from rnnhw.spec.config import Config
+from rnnhw.spec.weights import LayerWeights, Weights
 
 __all__ = ["FloatResult", "float_forward"]
 

@@ -7,7 +7,7 @@ golden                     rtl
 =========================  ===============================================================
 :func:`matvec_products`    ``MatVecUnit`` lanes: exact products in the wide accumulator
 :func:`matvec_result`      ``MatVecUnit`` output: one rounding to ``accum``
-:class:`ActivationTable`   ``ActivationLUT`` (``golden/lut.py``)
+:class:`ActivationTable`   ``ActivationLUT`` (``spec/lut.py``)
 :func:`lstm_elementwise`   ``ElementwiseUnit`` for ``cell = "lstm"``
 :func:`gru_elementwise`    ``ElementwiseUnit`` for ``cell = "gru"``
 :func:`elman_elementwise`  ``ElementwiseUnit`` for ``cell = "rnn_tanh"``/``"rnn_relu"``
@@ -34,13 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.config import Config
-from rnnhw.weights import QuantizedWeights
-
-from .batch import check_batch
-from .datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, Datapath, MatVecShape, datapath, signed_bits
-from .fixed import FixedFormat, Overflow, Rounding, align, convert, quantize
-from .lut import ActivationTable
+from rnnhw.spec.batch import check_batch
+from rnnhw.spec.config import Config
+from rnnhw.spec.datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, Datapath, MatVecShape, datapath, signed_bits
+from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding, align, convert, quantize
+from rnnhw.spec.lut import ActivationTable
+from rnnhw.spec.weights import QuantizedWeights
 
 __all__ = ["GoldenModel", "GoldenResult", "matvec_products", "matvec_result", "lstm_elementwise",
            "gru_elementwise", "elman_elementwise"]

@@ -34,14 +34,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnhw.calibration import Ranges, batch_slices, calibrate_config, calibrated_format, observe_ranges
-from rnnhw.config import Config, NumericsConfig
 from rnnhw.datasets import Dataset
-from rnnhw.errors import UserError
-from rnnhw.golden.fixed import MAX_FORMAT_WIDTH, FixedFormat
 from rnnhw.golden.float_ref import float_forward
 from rnnhw.golden.model import GoldenModel, GoldenResult
-from rnnhw.outputs import Progress
-from rnnhw.weights import Weights, quantize_weights
+from rnnhw.spec.config import Config, NumericsConfig
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.fixed import MAX_FORMAT_WIDTH, FixedFormat
+from rnnhw.spec.outputs import Progress
+from rnnhw.spec.weights import Weights, quantize_weights
 
 __all__ = ["Reference", "FixedEvaluation", "SweepPoint", "RtlCheck", "AccuracyReport", "float_reference",
            "run_golden", "evaluate_fixed", "uniform_config", "sweep", "check_rtl", "measure_accuracy",

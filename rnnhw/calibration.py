@@ -34,12 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.config import Config
 from rnnhw.datasets import Dataset, valid_steps
-from rnnhw.golden.fixed import FixedFormat
 from rnnhw.golden.float_ref import float_forward, lstm_elementwise, sigmoid
-from rnnhw.outputs import Progress
-from rnnhw.weights import LayerWeights, Weights
+from rnnhw.spec.config import Config
+from rnnhw.spec.fixed import FixedFormat
+from rnnhw.spec.outputs import Progress
+from rnnhw.spec.weights import LayerWeights, Weights
 
 __all__ = ["KINDS", "Ranges", "weight_ranges", "activation_ranges", "observe_ranges", "integer_bits",
            "calibrated_format", "calibrate_config", "batch_slices", "MIN_INT_BITS"]
@@ -82,7 +82,7 @@ def _max_abs(*arrays) -> float:
 
 
 def hardware_biases(layer: LayerWeights, cell: str, hidden: int) -> tuple[np.ndarray, ...]:
-    """The bias vectors the hardware adds, as :func:`rnnhw.weights.quantize_weights` forms them."""
+    """The bias vectors the hardware adds, as :func:`rnnhw.spec.weights.quantize_weights` forms them."""
     if cell == "gru":
         rz = slice(0, 2 * hidden)
         return layer.bias_ih[rz] + layer.bias_hh[rz], layer.bias_ih[2 * hidden:], layer.bias_hh[2 * hidden:]

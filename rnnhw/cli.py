@@ -12,7 +12,7 @@ import importlib
 import sys
 import warnings
 
-from rnnhw.errors import UserError, VerificationError
+from rnnhw.spec.errors import UserError, VerificationError
 
 #: Command modules in the order ``rnnhw --help`` lists them.
 COMMANDS = ("check", "golden", "generate", "simulate", "accuracy", "calibrate", "train", "synth", "demo")

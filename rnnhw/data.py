@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnhw.config import Config
-from rnnhw.errors import UserError
-from rnnhw.formatting import shape
+from rnnhw.spec.config import Config
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.formatting import shape
 
 __all__ = ["load_inputs", "load_lengths"]
 

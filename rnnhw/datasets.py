@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnhw.config import Config
-from rnnhw.errors import UserError
-from rnnhw.formatting import shape
+from rnnhw.spec.config import Config
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.formatting import shape
 
 __all__ = ["Dataset", "valid_steps", "digits", "load_npz", "load_data", "DIGITS", "DIGITS_SEED",
            "DIGITS_TEST_FRACTION"]

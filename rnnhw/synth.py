@@ -38,8 +38,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnhw.errors import UserError
-from rnnhw.outputs import atomic_dir
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.outputs import atomic_dir
 
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.config import CELLS, GATES, Config, config_from_dict
 from rnnhw.datasets import Dataset
-from rnnhw.errors import UserError
-from rnnhw.weights import Weights, weights_from_tensors
+from rnnhw.spec.config import CELLS, GATES, Config, config_from_dict
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.weights import Weights, weights_from_tensors
 
 __all__ = ["EpochStats", "TrainingResult", "train", "head_size", "model_config", "save_float32_weights",
            "DEFAULT_LANES"]
@@ -211,7 +211,7 @@ def _metric(torch, module, data: Dataset) -> float:
 def save_float32_weights(weights: Weights, path) -> None:
     """Write PyTorch-named tensors as float32 (PyTorch's own precision: exact, half the size).
 
-    Not atomic by itself: callers write through :func:`rnnhw.outputs.atomic_file`.
+    Not atomic by itself: callers write through :func:`rnnhw.spec.outputs.atomic_file`.
     """
     with open(path, "wb") as handle:  # a file object: numpy.savez would append ".npz" to a path without it
         np.savez(handle, **{name: value.astype(np.float32) for name, value in weights.tensors().items()})

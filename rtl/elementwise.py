@@ -7,12 +7,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.golden.datapath import Datapath
+from rnnhw.spec.datapath import Datapath
+from rnnhw.spec.latency import MULTIPLIER_LATENCY, elementwise_latency, gate_latency
 
 from .fixed import align, convert, format_shape
 from .layouts import Part
 from .lut import ActivationLUT
-from .multiply import MULTIPLIER_LATENCY, multiply
+from .multiply import multiply
 from .pipeline import delayed, delayed_all
 
 __all__ = ["ElementwiseUnit"]
@@ -52,8 +53,8 @@ class ElementwiseUnit(wiring.Component):
         self.hidden = datapath.config.model.hidden_size
         self.layers = datapath.config.model.num_layers
         n = datapath.numerics
-        self._gate_latency = self.gate_latency(datapath)
-        self.latency = self.latency_of(datapath)
+        self._gate_latency = gate_latency(datapath)
+        self.latency = elementwise_latency(datapath)
         state = format_shape(n.state)
         super().__init__({
             "items": In(stream.Signature(item_shape, always_ready=True)),
@@ -64,25 +65,6 @@ class ElementwiseUnit(wiring.Component):
                                               "count": range(self.hidden + 1)})),
             "output": Out(stream.Signature(data.StructLayout({"data": state, "last": 1}), always_ready=True)),
         })
-
-    @staticmethod
-    def gate_latency(datapath: Datapath) -> int:
-        """Cycles through the gate tables (the slower of sigmoid and tanh)."""
-        frac = datapath.numerics.accum.frac_bits
-        return max(ActivationLUT.latency_of(datapath.sigmoid, frac), ActivationLUT.latency_of(datapath.tanh, frac))
-
-    @staticmethod
-    def latency_of(datapath: Datapath) -> int:
-        """Cycles from a unit's last item at ``items`` to its ``h`` write (:attr:`latency`)."""
-        n, gates = datapath.numerics, ElementwiseUnit.gate_latency(datapath)
-        # Gate tables, then (LSTM, GRU) two multiplies, one table and four registers (LSTM five).
-        update = gates + 4 + 2 * MULTIPLIER_LATENCY
-        return {
-            "lstm": update + 1 + ActivationLUT.latency_of(datapath.tanh, n.cell_state.frac_bits),
-            "gru": update + ActivationLUT.latency_of(datapath.tanh, n.accum.frac_bits),
-            "rnn_tanh": gates + 1,
-            "rnn_relu": gates + 1,
-        }[datapath.config.model.cell]
 
     # -- shared pieces -------------------------------------------------------------------------
     def _gate_luts(self, m):

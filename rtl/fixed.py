@@ -1,7 +1,7 @@
-"""Hardware form of the numeric specification in ``golden/fixed.py``.
+"""Hardware form of the numeric specification in ``spec/fixed.py``.
 
 Each function builds the Amaranth expression of its namesake there, for the same
-:class:`~rnnhw.golden.fixed.Rounding` and :class:`~rnnhw.golden.fixed.Overflow` modes; the tests
+:class:`~rnnhw.spec.fixed.Rounding` and :class:`~rnnhw.spec.fixed.Overflow` modes; the tests
 check the pairs against each other exhaustively on small widths.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Mux, Value, signed
 
-from rnnhw.golden.fixed import FixedFormat, Overflow, Rounding
+from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["shift_round", "fit", "convert", "align", "format_shape"]
 

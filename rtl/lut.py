@@ -1,4 +1,4 @@
-"""Sigmoid / tanh lookup tables in hardware (the table and its indexing come from ``golden/lut.py``)."""
+"""Sigmoid / tanh lookup tables in hardware (the table and its indexing come from ``spec/lut.py``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.golden.fixed import Overflow, Rounding
-from rnnhw.golden.lut import INTERP_BITS, ActivationTable
+from rnnhw.spec.fixed import Overflow, Rounding
+from rnnhw.spec.latency import table_latency
+from rnnhw.spec.lut import INTERP_BITS, ActivationTable
 
 from .fixed import fit, format_shape, shift_round
 from .pipeline import delayed
@@ -17,7 +18,7 @@ __all__ = ["ActivationLUT"]
 
 
 class ActivationLUT(wiring.Component):
-    """Pipelined lookup of one :class:`~rnnhw.golden.lut.ActivationTable`.
+    """Pipelined lookup of one :class:`~rnnhw.spec.lut.ActivationTable`.
 
     Stores only the half table for ``x >= 0`` and reflects negative inputs (``1 - y`` for sigmoid,
     ``-y`` for tanh), exactly as :meth:`ActivationTable.lookup`.
@@ -48,13 +49,8 @@ class ActivationLUT(wiring.Component):
         self.table, self.in_width, self.in_frac = table, in_width, in_frac
         self.shift = table.index_shift(in_frac)
         self.interpolated = table.interpolate and self.shift > 0
-        self.latency = self.latency_of(table, in_frac)
+        self.latency = table_latency(table, in_frac)
         super().__init__({"x": In(signed(in_width)), "y": Out(format_shape(table.out_fmt))})
-
-    @staticmethod
-    def latency_of(table: ActivationTable, in_frac: int) -> int:
-        """Latency of a lookup of ``table`` with inputs of ``in_frac`` fractional bits."""
-        return 6 if table.interpolate and table.index_shift(in_frac) > 0 else 5
 
     def elaborate(self, platform):
         m = Module()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed
 
+from rnnhw.spec.latency import MULTIPLIER_LATENCY
+
 __all__ = ["MULTIPLIER_LATENCY", "MULTIPLIER_KINDS", "multiply"]
 
-#: Cycles from the operands to the product, for both kinds.
-MULTIPLIER_LATENCY = 2
 #: ``"dsp"``: a ``*`` that Yosys maps to a DSP block; ``"logic"``: a shift-add tree in LUTs, so that the
 #: only DSP blocks of a design are the matrix-vector lanes' multipliers.
 MULTIPLIER_KINDS = ("dsp", "logic")

@@ -6,7 +6,7 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .schedule import Schedule
+from rnnhw.spec.schedule import Schedule
 
 __all__ = ["LSTMSequencer", "Sequencer", "OperandSource"]
 

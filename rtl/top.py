@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from amaranth.back import verilog
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.config import Config
-from rnnhw.golden.datapath import datapath, lane_accumulator
-from rnnhw.weights import QuantizedWeights
+from rnnhw.spec.config import Config
+from rnnhw.spec.datapath import datapath
+from rnnhw.spec.design import lane_parameters, memory_sizes, ports
+from rnnhw.spec.schedule import Schedule
+from rnnhw.spec.weights import QuantizedWeights
 
 from .buffers import InputBuffer
 from .elementwise import ElementwiseUnit
 from .fixed import convert, format_shape
 from .layouts import issue_layout, item_layout, job_layout
 from .matvec import MatVecUnit
-from .schedule import Schedule
 from .sequencer import OperandSource, Sequencer
 
 __all__ = ["RNNAccelerator", "generate_verilog"]
@@ -59,31 +60,27 @@ class RNNAccelerator(wiring.Component):
                             f"not {weights!r}")
         self.config, self.weights = config, weights
         self.schedule = Schedule(config)
-        n = config.numerics
-        super().__init__({
-            "s_axis_tdata": In(format_shape(n.input)),
-            "s_axis_tvalid": In(1),
-            "s_axis_tready": Out(1),
-            "s_axis_tlast": In(1),
-            "m_axis_tdata": Out(format_shape(config.output_format)),
-            "m_axis_tvalid": Out(1),
-            "m_axis_tready": In(1),
-            "m_axis_tlast": Out(1),
-        })
+        members = {}
+        for port in ports(config):
+            if port.name in ("clk", "rst"):  # the sync domain's
+                continue
+            shape = signed(port.width) if port.signed else port.width
+            members[port.name] = In(shape) if port.direction == "input" else Out(shape)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         config, sch, dp = self.config, self.schedule, datapath(self.config)
         model, n = config.model, config.numerics
         hidden, layers = model.hidden_size, model.num_layers
-        acc_frac, acc_width = lane_accumulator(dp)
+        lanes, memories = lane_parameters(config), memory_sizes(config)
+        acc_frac, acc_width = lanes.acc_frac, lanes.acc_width
         units = max(hidden, model.head)
         job = job_layout(layers=layers, lanes=sch.lanes, units=units, gates=model.gates)
         issue = issue_layout(job=job, weight_depth=sch.weight_depth, bias_depth=sch.bias_depth)
         raw_item = item_layout(job=job, value_width=acc_width, units=units, gates=model.gates)
         gate_item = item_layout(job=job, value_width=n.accum.width, units=units, gates=model.gates)
-        state_depth = 2 * layers * hidden
-        vector = model.output_size
+        state_depth = memories.state_depth
 
         m.submodules.inputs = inputs = InputBuffer(features=model.input_size, width=n.input.width)
         m.d.comb += [
@@ -96,17 +93,16 @@ class RNNAccelerator(wiring.Component):
         weights = self.weights
         m.submodules.matvec = matvec = MatVecUnit(
             weight_images=sch.weight_images(weights), bias_images=sch.bias_images(weights),
-            weight_width=n.weight.width, bias_width=n.bias.width,
-            operand_width=max(n.input.width, n.state.width), acc_width=acc_width,
-            product_shift_input=acc_frac - n.weight.frac_bits - n.input.frac_bits,
-            product_shift_state=acc_frac - n.weight.frac_bits - n.state.frac_bits,
-            bias_shift=acc_frac - n.bias.frac_bits, gates=model.gates, split_rows=model.cell == "gru",
+            weight_width=lanes.weight_width, bias_width=lanes.bias_width,
+            operand_width=lanes.operand_width, acc_width=acc_width,
+            product_shift_input=lanes.product_shift_input, product_shift_state=lanes.product_shift_state,
+            bias_shift=lanes.bias_shift, gates=lanes.gates, split_rows=lanes.split_rows,
             issue_shape=issue, item_shape=raw_item)
         m.submodules.elementwise = elementwise = ElementwiseUnit(
             datapath=dp, item_shape=gate_item, state_depth=state_depth)
         m.submodules.sequencer = sequencer = Sequencer(
             schedule=sch, issue_shape=issue, written_shape=elementwise.written.shape(),
-            state_depth=state_depth, output_depth=2 * vector)
+            state_depth=state_depth, output_depth=memories.output_fifo_depth)
 
         # State memory: h of every layer, two banks (this step's and the previous step's).
         m.submodules.state = state = Memory(shape=format_shape(n.state), depth=state_depth, init=[])
@@ -155,7 +151,7 @@ class RNNAccelerator(wiring.Component):
 
         out_fmt = config.output_format
         element = data.StructLayout({"data": format_shape(out_fmt), "last": 1})
-        m.submodules.output = fifo = SyncFIFOBuffered(width=element.size, depth=2 * vector)
+        m.submodules.output = fifo = SyncFIFOBuffered(width=element.size, depth=memories.output_fifo_depth)
         push = Signal(element)
         push_valid = Signal()
         if model.head:

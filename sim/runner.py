@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import Runner, Verilator, get_results, get_runner
 
-from rnnhw.errors import VerificationError
+from rnnhw.spec.errors import VerificationError
 
 from .tools import Simulator, find_simulator, icarus_source, verilator_flags
 

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnhw.errors import UserError
+from rnnhw.spec.errors import UserError
 
 __all__ = ["SIMULATORS", "MIN_VERILATOR", "Simulator", "find_simulator", "find_verilator", "find_icarus",
            "verilator_flags", "verilator_fst_available", "waves_format", "icarus_source"]

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnhw.config import Config
-from rnnhw.errors import UserError
-from rnnhw.golden.batch import check_batch
-from rnnhw.outputs import Progress
-from rnnhw.rtl.schedule import bound_cycles_per_step
+from rnnhw.spec.batch import check_batch
+from rnnhw.spec.config import Config
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.outputs import Progress
+from rnnhw.spec.schedule import bound_cycles_per_step
 
 from .runner import build_model, new_run_dir, run_testbench
 from .testbench import PROGRESS_ENV, RESULTS_ENV, STIMULUS_ENV
@@ -386,7 +386,7 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
     ----------
     config : Config
     qweights : QuantizedWeights
-        From :func:`rnnhw.weights.quantize_weights`.
+        From :func:`rnnhw.spec.weights.quantize_weights`.
     x_int : array_like of int
         Quantized inputs ``[N, T, I]`` (``GoldenModel.quantize_inputs``), within ``numerics.input``.
     lengths : array_like of int, optional

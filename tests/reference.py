@@ -1,16 +1,16 @@
 """Slow scalar re-implementations of the numeric specification, in plain Python integers.
 
-Written from ``docs/numerics.md`` (and the table lookup steps of ``golden/lut.py``'s docstring), not
+Written from ``docs/numerics.md`` (and the table lookup steps of ``spec/lut.py``'s docstring), not
 from the vectorized code, so that the tests comparing the two check the code against the document.
 Every value is an integer that means ``value * 2**-frac`` for the ``frac`` named next to it.
 """
 
 from __future__ import annotations
 
-from rnnhw.config import Config
-from rnnhw.golden.fixed import FixedFormat, Overflow, Rounding
-from rnnhw.golden.lut import INTERP_BITS, ActivationTable, activation_table
-from rnnhw.weights import QuantizedWeights
+from rnnhw.spec.config import Config
+from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding
+from rnnhw.spec.lut import INTERP_BITS, ActivationTable, activation_table
+from rnnhw.spec.weights import QuantizedWeights
 
 
 # -- rounding and overflow -------------------------------------------------------------------------

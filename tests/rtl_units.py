@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnhw.config import config_from_dict
-from rnnhw.golden.datapath import datapath, lane_accumulator
 from rnnhw.rtl.layouts import issue_layout, item_layout, job_layout
-from rnnhw.rtl.schedule import Schedule
-from rnnhw.weights import QuantizedLayer, QuantizedWeights
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.datapath import datapath, lane_accumulator
+from rnnhw.spec.schedule import Schedule
+from rnnhw.spec.weights import QuantizedLayer, QuantizedWeights
 
 #: 8-bit formats whose fractional bits differ, so every alignment shift is non-trivial.
 NARROW = {"input": "fixed<8,1>", "weight": "fixed<8,2>", "bias": "fixed<8,3>", "state": "fixed<8,3>",

@@ -20,9 +20,9 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.config import Config
-from rnnhw.golden.batch import check_batch
-from rnnhw.weights import LayerWeights, Weights
+from rnnhw.spec.batch import check_batch
+from rnnhw.spec.config import Config
+from rnnhw.spec.weights import LayerWeights, Weights
 
 
 def output_units(config: Config) -> int:

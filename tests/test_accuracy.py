@@ -21,13 +21,13 @@ from rnnhw.accuracy import (
 from rnnhw.calibration import Ranges
 from rnnhw.cli import main
 from rnnhw.commands.accuracy import parse_widths
-from rnnhw.config import config_from_dict
 from rnnhw.datasets import Dataset, digits
-from rnnhw.errors import UserError
 from rnnhw.examples import EXAMPLES, example_config, example_paths, example_weights
 from rnnhw.golden.float_ref import float_forward
 from rnnhw.golden.model import GoldenModel
-from rnnhw.weights import quantize_weights, random_weights
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.weights import quantize_weights, random_weights
 
 TEST_SIZE = 540  # digits test split
 

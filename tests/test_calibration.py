@@ -15,12 +15,12 @@ from rnnhw.calibration import (
     weight_ranges,
 )
 from rnnhw.cli import main
-from rnnhw.config import config_from_dict, load_config
 from rnnhw.datasets import Dataset, digits
 from rnnhw.examples import example_config, example_paths, example_weights
-from rnnhw.golden.fixed import FixedFormat
 from rnnhw.golden.float_ref import float_forward
-from rnnhw.weights import LayerWeights, Weights, random_weights
+from rnnhw.spec.config import config_from_dict, load_config
+from rnnhw.spec.fixed import FixedFormat
+from rnnhw.spec.weights import LayerWeights, Weights, random_weights
 
 
 @pytest.mark.parametrize(("magnitude", "width", "bits"), [

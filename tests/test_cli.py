@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from rnnhw.cli import main
-from rnnhw.commands.check import holds_worst_case
-from rnnhw.config import load_config
-from rnnhw.golden.datapath import MatVecShape
-from rnnhw.golden.fixed import FixedFormat, Rounding
 from rnnhw.golden.float_ref import float_forward
 from rnnhw.golden.model import GoldenModel
-from rnnhw.weights import load_weights, quantize_weights, random_weights, save_weights
+from rnnhw.spec.config import load_config
+from rnnhw.spec.datapath import MatVecShape
+from rnnhw.spec.fixed import FixedFormat, Rounding
+from rnnhw.spec.ranges import holds_worst_case
+from rnnhw.spec.weights import load_weights, quantize_weights, random_weights, save_weights
 
 SMALL_LSTM = """\
 [model]
@@ -124,6 +124,7 @@ activation tables (1024 entries, plain)
 
 hardware: 4 lanes (P, multiply-accumulates per cycle)
   layer 0: G*H*(I+H) = 4*4*(3+4) = 112 MACs per step; schedule bound ceil(112/4) = 28 cycles per step
+  per step: bound 28 cycles; expected 56 cycles per step (schedule model), MAC utilization 0.500
   head: 2*4 = 8 MACs per sequence
 """
 
@@ -172,7 +173,7 @@ def test_check_reports_only_what_the_cell_uses(tmp_path, capsys):
         "schedule bound ceil(72/4) = 18 cycles per step\n"
         "  layer 2: G*H*(I+H) = 1*6*(6+6) = 72 MACs per step; "
         "schedule bound ceil(72/4) = 18 cycles per step\n"
-        "  all layers: 53 cycles per step (schedule bound)\n"
+        "  all layers: bound 53 cycles; expected 86 cycles per step (schedule model), MAC utilization 0.616\n"
     )
 
 

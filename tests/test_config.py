@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 
-from rnnhw.config import (
+from rnnhw.spec.config import (
     CELLS,
     GATES,
     SCHEMA,
@@ -16,8 +16,8 @@ from rnnhw.config import (
     config_from_dict,
     load_config,
 )
-from rnnhw.errors import UserError
-from rnnhw.golden.fixed import FixedFormat, Overflow, Rounding
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding
 
 
 def config_error(data, message):

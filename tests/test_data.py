@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from rnnhw.config import config_from_dict
 from rnnhw.data import load_inputs, load_lengths
-from rnnhw.errors import UserError
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.errors import UserError
 
 CONFIG = config_from_dict({"model": {"input_size": 3, "hidden_size": 4}, "hardware": {"lanes": 1}})
 EXPECTED = "an array of shape [N, T, 3] (N sequences, T timesteps, 3 features)"

@@ -1,12 +1,12 @@
-"""Derived widths and fractional bits of the datapath (golden/datapath.py), computed by hand."""
+"""Derived widths and fractional bits of the datapath (spec/datapath.py), computed by hand."""
 
 import pytest
 
-from rnnhw.config import Config, config_from_dict
-from rnnhw.errors import UserError
-from rnnhw.golden.datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, MatVecShape, datapath, signed_bits
-from rnnhw.golden.fixed import FixedFormat
-from rnnhw.golden.lut import activation_table
+from rnnhw.spec.config import Config, config_from_dict
+from rnnhw.spec.datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, MatVecShape, datapath, signed_bits
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.fixed import FixedFormat
+from rnnhw.spec.lut import activation_table
 
 # Explicit formats (the defaults of the time), so that these hand computations do not follow default changes.
 FORMATS = {"input": "fixed<16,6>", "weight": "fixed<16,6>", "bias": "fixed<16,6>", "state": "fixed<16,6>",

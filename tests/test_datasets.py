@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnhw.config import config_from_dict
 from rnnhw.datasets import Dataset, digits, load_data, load_npz, valid_steps
-from rnnhw.errors import UserError
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.errors import UserError
 
 
 def test_digits_split_is_reproducible_stratified_and_scaled():

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from rnnhw.config import SCHEMA, Config
+from rnnhw.spec.config import SCHEMA, Config
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -1,4 +1,4 @@
-"""The numeric specification (golden/fixed.py): formats, rounding, overflow, quantization.
+"""The numeric specification (spec/fixed.py): formats, rounding, overflow, quantization.
 
 Edge cases are computed by hand; the property tests compare against exact rational arithmetic.
 """
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnhw.golden.fixed import (
+from rnnhw.spec.fixed import (
     MAX_FORMAT_WIDTH,
     FixedFormat,
     Overflow,

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnhw.config import CELLS, config_from_dict
-from rnnhw.errors import UserError
 from rnnhw.golden.float_ref import FloatResult, float_forward
-from rnnhw.weights import random_weights, weights_from_tensors
+from rnnhw.spec.config import CELLS, config_from_dict
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.weights import random_weights, weights_from_tensors
 
 OUTPUTS = ("final", "head", "sequences")
 

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from rnnhw.cli import main
-from rnnhw.config import load_config
-from rnnhw.rtl.schedule import Schedule, bound_cycles_per_step
 from rnnhw.sim.tools import find_verilator
-from rnnhw.weights import random_weights, save_weights
+from rnnhw.spec.config import load_config
+from rnnhw.spec.schedule import Schedule, bound_cycles_per_step
+from rnnhw.spec.weights import random_weights, save_weights
 
 from .test_cli import run_cli, write
 

@@ -1,4 +1,4 @@
-"""Activation tables (golden/lut.py): contents, lookup, symmetry, interpolation, accuracy vs hls4ml."""
+"""Activation tables (spec/lut.py): contents, lookup, symmetry, interpolation, accuracy vs hls4ml."""
 
 import math
 
@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.lut_error import HLS4ML_SPAN, hls4ml_lookup, hls4ml_table, table_errors
-from rnnhw.golden.fixed import FixedFormat
-from rnnhw.golden.lut import INTERP_BITS, activation_table, choose_range_log2
+from rnnhw.spec.fixed import FixedFormat
+from rnnhw.spec.lut import INTERP_BITS, activation_table, choose_range_log2
 
 from .reference import scalar_lookup
 

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnhw.config import CELLS, config_from_dict
-from rnnhw.errors import UserError
-from rnnhw.golden.datapath import FLOAT64_EXACT_BITS, datapath
-from rnnhw.golden.fixed import FixedFormat, Overflow, Rounding
 from rnnhw.golden.float_ref import float_forward
 from rnnhw.golden.model import GoldenModel, gru_elementwise, lstm_elementwise
-from rnnhw.weights import quantize_weights, random_weights, weights_from_tensors
+from rnnhw.spec.config import CELLS, config_from_dict
+from rnnhw.spec.datapath import FLOAT64_EXACT_BITS, datapath
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding
+from rnnhw.spec.weights import quantize_weights, random_weights, weights_from_tensors
 
 from .reference import reference_run
 

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from rnnhw.golden.datapath import datapath
 from rnnhw.golden.model import elman_elementwise, gru_elementwise, lstm_elementwise
 from rnnhw.rtl.elementwise import ElementwiseUnit
 from rnnhw.rtl.layouts import Part
+from rnnhw.spec.datapath import datapath
 
 from .hdl import run_testbench
 from .rtl_units import layouts, make_config, uniform

@@ -1,4 +1,4 @@
-"""``rtl/fixed.py`` against ``golden/fixed.py``: every input value of small widths, every mode."""
+"""``rtl/fixed.py`` against ``spec/fixed.py``: every input value of small widths, every mode."""
 
 import itertools
 
@@ -7,9 +7,9 @@ import pytest
 from amaranth.hdl import Module, Shape, Signal, signed
 from amaranth.sim import Simulator
 
-from rnnhw.golden import fixed as golden
-from rnnhw.golden.fixed import FixedFormat, Overflow, Rounding
+from rnnhw.spec import fixed as golden
 from rnnhw.rtl import fixed as rtl
+from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding
 
 SHIFTS = range(-2, 5)
 # Narrower, as wide as, and wider than the input; with negative, zero and full integer bits.

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from rnnhw.golden.fixed import FixedFormat
-from rnnhw.golden.lut import activation_table
 from rnnhw.rtl.lut import ActivationLUT
+from rnnhw.spec.fixed import FixedFormat
+from rnnhw.spec.lut import activation_table
 
 from .hdl import run_testbench
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from rnnhw.golden.datapath import datapath, lane_accumulator
-from rnnhw.golden.fixed import align
 from rnnhw.golden.model import matvec_products
 from rnnhw.rtl.layouts import Part
 from rnnhw.rtl.matvec import MatVecUnit
-from rnnhw.rtl.schedule import DRAIN_DELAY, Schedule
+from rnnhw.spec.datapath import datapath, lane_accumulator
+from rnnhw.spec.fixed import align
+from rnnhw.spec.schedule import DRAIN_DELAY, Schedule
 
 from .hdl import run_testbench
 from .rtl_units import full_range_weights, layouts, make_config, uniform

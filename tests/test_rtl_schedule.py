@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnnhw.rtl.schedule import DRAIN_DELAY, Schedule, bound_cycles_per_step, macs_per_step
-from rnnhw.weights import QuantizedLayer, QuantizedWeights
+from rnnhw.spec.schedule import DRAIN_DELAY, Schedule, bound_cycles_per_step, macs_per_step
+from rnnhw.spec.weights import QuantizedLayer, QuantizedWeights
 
 from .rtl_units import make_config
 

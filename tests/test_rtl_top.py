@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from rnnhw.config import config_from_dict
-from rnnhw.weights import quantize_weights, random_weights
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.weights import quantize_weights, random_weights
 
 from .rtl_harness import simulate
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnhw.config import config_from_dict
-from rnnhw.rtl.schedule import Schedule
 from rnnhw.rtl.top import generate_verilog
 from rnnhw.sim.verify import run_simulation
-from rnnhw.weights import quantize_weights, random_weights, weights_from_tensors
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.schedule import Schedule
+from rnnhw.spec.weights import quantize_weights, random_weights, weights_from_tensors
 
 pytestmark = pytest.mark.sim
 

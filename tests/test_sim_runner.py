@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnhw.config import config_from_dict
-from rnnhw.errors import UserError
 from rnnhw.golden.model import GoldenModel
 from rnnhw.sim import tools
 from rnnhw.sim.runner import build_model
 from rnnhw.sim.verify import run_simulation, simulate_stream
-from rnnhw.weights import quantize_weights
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.weights import quantize_weights
 
 from .standin import identity_relu_weights, standin_reference, standin_verilog
 

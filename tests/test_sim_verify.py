@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnhw.config import config_from_dict
 from rnnhw.sim.verify import StreamLayout, _compare, bound_cycles_per_step, output_mode
+from rnnhw.spec.config import config_from_dict
 
 LENGTHS = np.array([3, 1, 2])
 

@@ -10,7 +10,7 @@ import pytest
 
 from rnnhw.cli import main
 from rnnhw.golden.model import GoldenModel
-from rnnhw.weights import LayerWeights, Weights, quantize_weights, save_weights
+from rnnhw.spec.weights import LayerWeights, Weights, quantize_weights, save_weights
 
 from .standin import identity_relu_weights, standin_reference, standin_verilog
 from .test_sim_runner import BUILD, COMPUTE, FINAL, LENGTHS, inputs

@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.errors import UserError
+from rnnhw.spec.errors import UserError
 from rnnhw.synth import (
     TARGETS,
     WRAPPER_NAME,

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from rnnhw.cli import main
-from rnnhw.config import load_config
 from rnnhw.datasets import Dataset, digits
 from rnnhw.golden.float_ref import float_forward
+from rnnhw.spec.config import load_config
+from rnnhw.spec.weights import load_weights
 from rnnhw.training import train
-from rnnhw.weights import load_weights
 
 pytest.importorskip("torch")  # an optional dependency: rnnhw[torch]
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from rnnhw.config import config_from_dict
-from rnnhw.errors import UserError
-from rnnhw.golden.fixed import FixedFormat, Rounding, quantize
-from rnnhw.weights import (
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.fixed import FixedFormat, Rounding, quantize
+from rnnhw.spec.weights import (
     QuantizationWarning,
     Weights,
     expected_shapes,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rnnhw.errors import UserError
-from rnnhw.outputs import check_output_path
-from rnnhw.weights import load_weights, random_weights
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.outputs import check_output_path
+from rnnhw.spec.weights import load_weights, random_weights
 
 __all__ = ["DATA_HELP", "output_path", "integer_option", "positive_float_option", "add_config_argument",
            "add_weights_options", "weights_from_args"]

@@ -22,12 +22,12 @@ from rnnhw.accuracy import (
     write_plot,
 )
 from rnnhw.commands._options import DATA_HELP, add_config_argument, integer_option, output_path
-from rnnhw.config import load_config
 from rnnhw.datasets import DIGITS, digits, load_data
-from rnnhw.errors import UserError, VerificationError
-from rnnhw.golden.fixed import MAX_FORMAT_WIDTH
-from rnnhw.outputs import atomic_file
-from rnnhw.weights import load_weights
+from rnnhw.spec.config import load_config
+from rnnhw.spec.errors import UserError, VerificationError
+from rnnhw.spec.fixed import MAX_FORMAT_WIDTH
+from rnnhw.spec.outputs import atomic_file
+from rnnhw.spec.weights import load_weights
 
 __all__ = ["register", "run", "parse_widths"]
 

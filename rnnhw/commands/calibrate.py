@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from rnnhw.calibration import calibrate_config, observe_ranges
 from rnnhw.commands._options import DATA_HELP, add_config_argument, output_path
-from rnnhw.config import load_config
 from rnnhw.datasets import load_data
-from rnnhw.outputs import atomic_file
-from rnnhw.weights import load_weights
+from rnnhw.spec.config import load_config
+from rnnhw.spec.outputs import atomic_file
+from rnnhw.spec.weights import load_weights
 
 __all__ = ["register", "run"]
 

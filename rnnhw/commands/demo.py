@@ -12,11 +12,11 @@ from pathlib import Path
 
 from rnnhw.accuracy import measure_accuracy, report_lines, rtl_line, write_plot
 from rnnhw.datasets import digits
-from rnnhw.design import design_summary
-from rnnhw.errors import UserError, VerificationError
 from rnnhw.examples import EXAMPLES, example_config, example_weights
-from rnnhw.outputs import atomic_dir
-from rnnhw.weights import quantize_weights
+from rnnhw.spec.design import design_summary
+from rnnhw.spec.errors import UserError, VerificationError
+from rnnhw.spec.outputs import atomic_dir
+from rnnhw.spec.weights import quantize_weights
 
 __all__ = ["register", "run"]
 
@@ -62,7 +62,7 @@ def run(args) -> int:
 
     _step(f"1/4 generate Verilog for {args.example} ({config.model.cell}, I={config.model.input_size}, "
           f"H={config.model.hidden_size}, head={config.model.head}, {config.hardware.lanes} lanes)")
-    from rnnhw.commands.generate import integration_readme
+    from rnnhw.integration import integration_readme
     from rnnhw.rtl.top import generate_verilog
 
     summary = design_summary(config, name)

@@ -12,13 +12,13 @@ import warnings
 import numpy as np
 
 from rnnhw.commands._options import add_config_argument, output_path
-from rnnhw.config import load_config
 from rnnhw.data import load_inputs, load_lengths
-from rnnhw.errors import UserError
-from rnnhw.formatting import shape, value_range
 from rnnhw.golden.model import GoldenModel
-from rnnhw.outputs import atomic_file
-from rnnhw.weights import QuantizationWarning, load_weights, quantize_weights
+from rnnhw.spec.config import load_config
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.formatting import shape, value_range
+from rnnhw.spec.outputs import atomic_file
+from rnnhw.spec.weights import QuantizationWarning, load_weights, quantize_weights
 
 __all__ = ["register", "run"]
 

@@ -22,12 +22,12 @@ from rnnhw.commands._options import (
     output_path,
     weights_from_args,
 )
-from rnnhw.config import load_config
 from rnnhw.data import load_inputs, load_lengths
-from rnnhw.errors import UserError, VerificationError
 from rnnhw.golden.model import GoldenModel
-from rnnhw.outputs import atomic_dir, atomic_file
-from rnnhw.weights import QuantizationWarning, quantize_weights
+from rnnhw.spec.config import load_config
+from rnnhw.spec.errors import UserError, VerificationError
+from rnnhw.spec.outputs import atomic_dir, atomic_file
+from rnnhw.spec.weights import QuantizationWarning, quantize_weights
 
 __all__ = ["register", "run", "summary_lines"]
 

@@ -7,11 +7,11 @@ import json
 import sys
 
 from rnnhw.commands._options import add_config_argument, add_weights_options, output_path, weights_from_args
-from rnnhw.config import load_config
-from rnnhw.golden.datapath import datapath
-from rnnhw.outputs import atomic_file
+from rnnhw.spec.config import load_config
+from rnnhw.spec.datapath import datapath
+from rnnhw.spec.outputs import atomic_file
+from rnnhw.spec.weights import quantize_weights
 from rnnhw.synth import TARGETS, check_options, synthesize
-from rnnhw.weights import quantize_weights
 
 __all__ = ["register", "run", "TOP"]
 

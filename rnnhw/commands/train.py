@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 
 from rnnhw.commands._options import DATA_HELP, integer_option, output_path, positive_float_option
-from rnnhw.config import CELLS
 from rnnhw.datasets import DIGITS, digits, load_data
-from rnnhw.outputs import atomic_file
+from rnnhw.spec.config import CELLS
+from rnnhw.spec.outputs import atomic_file
 from rnnhw.training import EpochStats, head_size, save_float32_weights, train
 
 __all__ = ["register", "run"]

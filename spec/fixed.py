@@ -9,7 +9,7 @@ here, and ``rtl/`` builds its hardware from the same definitions (see ``rtl/fixe
 
 :func:`convert` is ``fit(shift_round(...))``: the single rounding point used between datapath stages.
 All integer work is done on ``int64`` NumPy arrays; the callers guarantee (through
-:mod:`rnnhw.golden.datapath`) that no intermediate exceeds 62 bits.
+:mod:`rnnhw.spec.datapath`) that no intermediate exceeds 62 bits.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnhw.config import Config
-from rnnhw.errors import UserError
-from rnnhw.golden.fixed import quantize
-from rnnhw.outputs import atomic_file
+from .config import Config
+from .errors import UserError
+from .fixed import quantize
+from .outputs import atomic_file
 
 __all__ = ["LayerWeights", "Weights", "QuantizedLayer", "QuantizedWeights", "load_weights", "random_weights",
            "quantize_weights", "save_weights", "QuantizationWarning"]

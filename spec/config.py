@@ -1,7 +1,8 @@
 """The TOML configuration: the contract between users, the golden model and the hardware generator.
 
 Every key, its default and what it allows is listed in :data:`SCHEMA`; ``docs/config.md`` documents
-them. :func:`load_config` and :func:`config_from_dict` validate and raise :class:`UserError` with a
+them. :func:`load_config` and :func:`config_from_dict` validate and raise :class:`~.errors.ConfigError` (a
+:class:`~.errors.UserError`) with a
 message that names the key and what is allowed.
 """
 
@@ -12,8 +13,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnhw.errors import UserError
-from rnnhw.golden.fixed import FixedFormat, Overflow, Rounding
+from .errors import ConfigError
+from .fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
            "CELLS", "GATES"]
@@ -123,7 +124,7 @@ def _plain(value):
 def _positive_int(name: str, lowest: int, highest: int):
     def check(value):
         if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
-            raise UserError(f"{name} must be an integer from {lowest} to {highest:,}, not {value!r}")
+            raise ConfigError(f"{name} must be an integer from {lowest} to {highest:,}, not {value!r}")
         return value
 
     return check
@@ -132,7 +133,7 @@ def _positive_int(name: str, lowest: int, highest: int):
 def _boolean(name: str):
     def check(value):
         if not isinstance(value, bool):
-            raise UserError(f"{name} must be true or false, not {value!r}")
+            raise ConfigError(f"{name} must be true or false, not {value!r}")
         return value
 
     return check
@@ -142,7 +143,7 @@ def _choice(name: str, choices, convert=lambda v: v):
     def check(value):
         if value not in choices:
             allowed = ", ".join(f'"{c}"' for c in choices)
-            raise UserError(f"{name} must be one of {allowed}, not {value!r}")
+            raise ConfigError(f"{name} must be one of {allowed}, not {value!r}")
         return convert(value)
 
     return check
@@ -153,14 +154,14 @@ def _format(name: str):
         try:
             return FixedFormat.parse(value)
         except ValueError as exc:
-            raise UserError(f"{name}: {exc}") from None
+            raise ConfigError(f"{name}: {exc}") from None
 
     return check
 
 
 def _lut_size(value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 16 or value > 65536 or value & (value - 1):
-        raise UserError(f"numerics.lut_size must be a power of two from 16 to 65536, not {value!r}")
+        raise ConfigError(f"numerics.lut_size must be a power of two from 16 to 65536, not {value!r}")
     return value
 
 
@@ -193,19 +194,19 @@ _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": Hardwa
 def config_from_dict(data: dict) -> Config:
     """Validate a parsed TOML document (missing keys take their defaults)."""
     if not isinstance(data, dict):
-        raise UserError("the configuration must be a TOML table")
+        raise ConfigError("the configuration must be a TOML table")
     unknown = set(data) - set(SCHEMA)
     if unknown:
-        raise UserError(f"unknown section [{sorted(unknown)[0]}]; sections are [model], [numerics], [hardware]")
+        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]; sections are [model], [numerics], [hardware]")
     sections = {}
     for section, checks in SCHEMA.items():
         values = data.get(section, {})
         if not isinstance(values, dict):
-            raise UserError(f"[{section}] must be a table")
+            raise ConfigError(f"[{section}] must be a table")
         unknown = set(values) - set(checks)
         if unknown:
             key = sorted(unknown)[0]
-            raise UserError(f"unknown key {section}.{key}; allowed in [{section}]: {', '.join(checks)}")
+            raise ConfigError(f"unknown key {section}.{key}; allowed in [{section}]: {', '.join(checks)}")
         sections[section] = _CLASSES[section](**{k: checks[k](v) for k, v in values.items()})
     config = Config(**sections)
     _check_consistency(config)
@@ -215,21 +216,21 @@ def config_from_dict(data: dict) -> Config:
 def _check_consistency(config: Config):
     model, numerics = config.model, config.numerics
     if model.return_sequences and model.head:
-        raise UserError("model.return_sequences needs model.head = 0 (the head reads only the final state)")
+        raise ConfigError("model.return_sequences needs model.head = 0 (the head reads only the final state)")
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
-        raise UserError(
+        raise ConfigError(
             f"hardware.lanes = {lanes} exceeds the {model.gates * model.hidden_size} gate rows of a "
             f"{model.cell} layer with hidden_size {model.hidden_size}; use at most that many"
         )
     if not numerics.activation.signed or numerics.activation.int_bits < 1:
-        raise UserError(
+        raise ConfigError(
             f"numerics.activation = {numerics.activation} cannot hold tanh's range [-1, 1]; "
             "use a signed format with at least 1 integer bit, e.g. fixed<16,2>"
         )
     for key in ("input", "weight", "bias", "state", "cell_state", "accum", "output"):
         if not getattr(numerics, key).signed:
-            raise UserError(f"numerics.{key} must be signed (fixed<W,I>); unsigned formats are for the future")
+            raise ConfigError(f"numerics.{key} must be signed (fixed<W,I>); unsigned formats are for the future")
 
 
 def load_config(path) -> Config:
@@ -238,16 +239,16 @@ def load_config(path) -> Config:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise UserError(f"configuration file {str(path)!r} does not exist") from None
+        raise ConfigError(f"configuration file {str(path)!r} does not exist") from None
     except OSError as exc:
-        raise UserError(f"cannot read configuration {str(path)!r}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read configuration {str(path)!r}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not valid TOML (not UTF-8 text)") from None
+        raise ConfigError(f"{path}: not valid TOML (not UTF-8 text)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
         return config_from_dict(data)
-    except UserError as exc:
-        raise UserError(f"{path}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

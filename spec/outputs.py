@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rnnhw.errors import UserError
+from .errors import UserError
 
 __all__ = ["atomic_file", "atomic_dir", "check_output_path", "Progress"]
 

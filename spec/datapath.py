@@ -12,9 +12,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from rnnhw.config import Config
-from rnnhw.errors import UserError
-
+from .config import Config
+from .errors import UserError
 from .fixed import FixedFormat
 from .lut import ActivationTable, activation_table
 

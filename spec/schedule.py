@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.config import Config
-from rnnhw.weights import QuantizedWeights
+from .config import Config
+from .datapath import datapath
+from .latency import DRAIN_DELAY, h_ready_delay
+from .weights import QuantizedWeights
 
-__all__ = ["Schedule", "bound_cycles_per_step", "macs_per_step", "DRAIN_DELAY"]
-
-#: Cycles from issuing a pass's last step until its sums are in the drain (``MatVecUnit`` latency).
-DRAIN_DELAY = 5
+__all__ = ["Schedule", "bound_cycles_per_step", "layer_bound_cycles", "macs_per_step", "DRAIN_DELAY"]
 
 
 def macs_per_step(config: Config, layer: int) -> int:
@@ -28,9 +27,14 @@ def macs_per_step(config: Config, layer: int) -> int:
     return m.gates * m.hidden_size * (m.layer_input_size(layer) + m.hidden_size)
 
 
+def layer_bound_cycles(config: Config, layer: int) -> int:
+    """The lower bound ``ceil(G*H*(I_k+H)/P)`` on cycles per timestep of ``layer``."""
+    return math.ceil(macs_per_step(config, layer) / config.hardware.lanes)
+
+
 def bound_cycles_per_step(config: Config) -> int:
     """The lower bound ``sum_k ceil(G*H*(I_k+H)/P)`` on cycles per timestep (all layers)."""
-    return sum(math.ceil(macs_per_step(config, k) / config.hardware.lanes) for k in range(config.model.num_layers))
+    return sum(layer_bound_cycles(config, k) for k in range(config.model.num_layers))
 
 
 @dataclass(frozen=True)
@@ -107,12 +111,8 @@ class Schedule:
         conversion register, the elementwise latency ``E``, one write); a pass's last step waits for
         the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step).
         """
-        from rnnhw.golden.datapath import datapath
-
-        from .elementwise import ElementwiseUnit
-
         model = self.config.model
-        latency = DRAIN_DELAY + 2 + ElementwiseUnit.latency_of(datapath(self.config))
+        latency = h_ready_delay(datapath(self.config))
         ready = {k: [-(10**9)] * model.hidden_size for k in range(model.num_layers)}  # h[k][u] readable at
         time, drain_free, ends = -1, -(10**9), []
         for _ in range(steps):

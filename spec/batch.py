@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnhw.errors import UserError
+from .errors import UserError
 
 __all__ = ["check_batch", "check_lengths"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rnnhw.golden.fixed import FixedFormat
+from .fixed import FixedFormat
 
 __all__ = ["number", "shape", "value_range"]
 
