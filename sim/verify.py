@@ -27,7 +27,7 @@ from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import Progress
 from rnnhw.spec.schedule import bound_cycles_per_step
 
-from .runner import build_model, new_run_dir, run_testbench
+from .runner import build_model, run_folder, run_testbench
 from .testbench import PROGRESS_ENV, RESULTS_ENV, STIMULUS_ENV
 from .tools import waves_format
 
@@ -312,45 +312,51 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
 
     model = build_model(verilog, simulator=simulator, toplevel=toplevel, waves=waves, build_dir=build_dir,
                         announce=announce)
-    run_dir = new_run_dir(model)
-    stimulus, results_path = run_dir / "stimulus.npz", run_dir / "results.npz"
-    progress_path = run_dir / "progress"
-    np.savez(
-        stimulus,
-        in_data=_stream_elements(x_int, lengths), in_counts=lengths * inputs,
-        out_vectors=layout.vectors_per_sequence, vector_size=np.int64(layout.vector_size),
-        reset_data=x_int[0, :lengths[0]].reshape(-1),
-        reset_after=np.int64(-1 if reset_after is None else reset_after),
-        pause_in=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
-        pause_out=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
-        seed=np.int64(seed), timeout_cycles=np.int64(timeout_cycles),
-    )
+    # The run's folder goes if anything below fails or is interrupted (see run_folder).
+    with run_folder(model) as run_dir:
+        stimulus, results_path = run_dir / "stimulus.npz", run_dir / "results.npz"
+        progress_path = run_dir / "progress"
+        np.savez(
+            stimulus,
+            in_data=_stream_elements(x_int, lengths), in_counts=lengths * inputs,
+            out_vectors=layout.vectors_per_sequence, vector_size=np.int64(layout.vector_size),
+            reset_data=x_int[0, :lengths[0]].reshape(-1),
+            reset_after=np.int64(-1 if reset_after is None else reset_after),
+            pause_in=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
+            pause_out=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
+            seed=np.int64(seed), timeout_cycles=np.int64(timeout_cycles),
+        )
 
-    report = Progress("simulating: output vectors", layout.vectors, quiet=not progress)
-    shown = [-1]
+        report = Progress("simulating: output vectors", layout.vectors, quiet=not progress)
+        shown = [-1]
 
-    def show_progress() -> None:
+        def show_progress() -> None:
+            try:
+                done, _, cycle = (int(word) for word in progress_path.read_text().split())
+            except (OSError, ValueError):
+                return
+            if cycle != shown[0]:
+                shown[0] = cycle
+                report.what = f"simulating: cycle {cycle:,}, output vectors"
+                report.update(done)
+
+        waves_path = None
+        if waves:
+            target = Path(waves_dir) if waves_dir is not None else run_dir
+            target.mkdir(parents=True, exist_ok=True)
+            waves_path = (target / f"{toplevel}.{waves_format(model.simulator.name)}").resolve()
+        env = {STIMULUS_ENV: str(stimulus), RESULTS_ENV: str(results_path), PROGRESS_ENV: str(progress_path)}
+        simulation_started = time.monotonic()
         try:
-            done, _, cycle = (int(word) for word in progress_path.read_text().split())
-        except (OSError, ValueError):
-            return
-        if cycle != shown[0]:
-            shown[0] = cycle
-            report.what = f"simulating: cycle {cycle:,}, output vectors"
-            report.update(done)
-
-    waves_path = None
-    if waves:
-        target = Path(waves_dir) if waves_dir is not None else run_dir
-        target.mkdir(parents=True, exist_ok=True)
-        waves_path = (target / f"{toplevel}.{waves_format(model.simulator.name)}").resolve()
-    env = {STIMULUS_ENV: str(stimulus), RESULTS_ENV: str(results_path), PROGRESS_ENV: str(progress_path)}
-    simulation_started = time.monotonic()
-    run_testbench(model, run_dir, env, waves_file=waves_path, seed=seed, on_wait=show_progress)
-    simulation_seconds = time.monotonic() - simulation_started
-    show_progress()
-    with np.load(results_path) as data:
-        results = dict(data)
+            run_testbench(model, run_dir, env, waves_file=waves_path, seed=seed, on_wait=show_progress)
+        except BaseException:
+            if waves_path is not None:  # a partial trace is of no use and may be huge
+                waves_path.unlink(missing_ok=True)
+            raise
+        simulation_seconds = time.monotonic() - simulation_started
+        show_progress()
+        with np.load(results_path) as data:
+            results = dict(data)
 
     out_data = _signed(results["out_data"], int(results["output_width"]))
     bounds = np.concatenate([[0], np.cumsum(results["out_counts"])])

@@ -16,13 +16,17 @@ DATA_HELP = ("'digits' (the bundled scikit-learn digits: 8 rows of 8 pixels per 
              "with X [N, T, F] float, y [N] integer labels or Y float targets, and optionally lengths [N]")
 
 
-def output_path(path, option: str, suffixes: tuple[str, ...]) -> Path:
-    """Check an output file option before any work: its suffix and that its directory exists."""
+def output_path(path, option: str, suffixes: tuple[str, ...], inputs=()) -> Path:
+    """Check an output file option before any work: its suffix, that it can be written and is no input.
+
+    ``inputs`` are the command's input files (``None`` entries are skipped): the output must not be one
+    of them, also through links.
+    """
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         allowed = " or ".join(suffixes)
         raise UserError(f"{option} {str(path)!r}: the file name must end in {allowed}")
-    check_output_path(path)
+    check_output_path(path, inputs)
     return path
 
 

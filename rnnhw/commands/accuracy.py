@@ -92,8 +92,13 @@ def run(args) -> int:
         integer_option(args.rtl, "--rtl", 1, 1_000_000)
     if args.plot is not None and not widths:
         raise UserError("--plot draws the sweep; add --sweep (e.g. --sweep 6,8,10,12,16)")
-    json_path = output_path(args.json, "--json", (".json",)) if args.json else None
-    plot_path = output_path(args.plot, "--plot", (".png",)) if args.plot else None
+    inputs = (args.config, args.weights, args.data)
+    json_path = output_path(args.json, "--json", (".json",), inputs) if args.json else None
+    plot_path = output_path(args.plot, "--plot", (".png",), inputs) if args.plot else None
+    if args.rtl:
+        from rnnhw.sim.runner import prepare_build_dir
+
+        prepare_build_dir()  # the simulation model is built there: checked before the slow work
     config = load_config(args.config)
     weights = load_weights(args.weights, config)
     data = load_data(args.data, split="test")

@@ -12,7 +12,7 @@ from rnnhw.spec.config import load_config
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import design_summary
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_dir
+from rnnhw.spec.outputs import atomic_dir, check_output_dir
 from rnnhw.spec.weights import QuantizationWarning, quantize_weights
 
 from ._options import add_config_argument, add_weights_options, weights_from_args
@@ -44,8 +44,8 @@ def run(args) -> int:
         raise UserError(f"--name {args.name!r} is not a Verilog identifier; use letters, digits and _ "
                         "(not starting with a digit)")
     output = Path(args.output)
-    if output.exists() and not output.is_dir():
-        raise UserError(f"-o {str(output)!r} is a file; give a directory")
+    check_output_dir(output, inputs=(args.config, args.weights),
+                     files=(f"{args.name}.v", f"{args.name}.json", "README.md"))
     config = load_config(args.config)
     datapath(config)  # refuse impossible numerics before any work
     with warnings.catch_warnings(record=True) as caught:

@@ -15,7 +15,6 @@ from rnnhw.commands._options import add_config_argument, output_path
 from rnnhw.data import load_inputs, load_lengths
 from rnnhw.golden.model import GoldenModel
 from rnnhw.spec.config import load_config
-from rnnhw.spec.errors import UserError
 from rnnhw.spec.formatting import shape, value_range
 from rnnhw.spec.outputs import atomic_file
 from rnnhw.spec.weights import QuantizationWarning, load_weights, quantize_weights
@@ -49,7 +48,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    output = output_path(args.output, "-o", (".npy",))
+    output = output_path(args.output, "-o", (".npy",),
+                         inputs=(args.config, args.weights, args.inputs, args.lengths))
     config = load_config(args.config)
     weights = load_weights(args.weights, config)
     x = load_inputs(args.inputs, config)
@@ -70,11 +70,8 @@ def run(args) -> int:
         result = model.run(x_int, lengths)
         y = result.to_float()
         what = f"golden model, values in {result.output_format}"
-    try:
-        with atomic_file(output) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, y)
-    except PermissionError as exc:
-        raise UserError(f"cannot write {str(output)!r}: {exc.strerror}; choose a writable place") from None
+    with atomic_file(output) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, y)
     print(f"{batch} sequence(s) of {steps} timestep(s) -> outputs {shape(y.shape)} float64 ({what})")
     print(f"wrote {output}")
     return 0

@@ -24,9 +24,10 @@ from rnnhw.commands._options import (
 )
 from rnnhw.data import load_inputs, load_lengths
 from rnnhw.golden.model import GoldenModel
+from rnnhw.processes import process_seconds
 from rnnhw.spec.config import load_config
 from rnnhw.spec.errors import UserError, VerificationError
-from rnnhw.spec.outputs import atomic_dir, atomic_file
+from rnnhw.spec.outputs import atomic_dir, atomic_file, check_output_dir
 from rnnhw.spec.weights import QuantizationWarning, quantize_weights
 
 __all__ = ["register", "run", "summary_lines"]
@@ -77,11 +78,18 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def summary_lines(result) -> list[str]:
-    """The summary ``rnnhw simulate`` prints for a :class:`~rnnhw.sim.verify.SimResult`."""
+def summary_lines(result, total_seconds: float | None = None) -> list[str]:
+    """The summary ``rnnhw simulate`` prints for a :class:`~rnnhw.sim.verify.SimResult`.
+
+    ``total_seconds`` is the command's whole run (default: ``result.wall_seconds``); what the simulator's
+    run does not account for is reported as start-up.
+    """
     elements = int(np.asarray(result.expected).size)
+    total = result.wall_seconds if total_seconds is None else total_seconds
+    startup = max(0.0, total - result.simulation_seconds)
     lines = [f"simulated {result.sequences} sequence(s), {result.timesteps:,} timestep(s) on "
-             f"{result.simulator} in {result.wall_seconds:.1f} s"]
+             f"{result.simulator} in {total:.1f} s: {startup:.1f} s start-up (loading, generating the Verilog, "
+             f"building or finding the model), {result.simulation_seconds:.1f} s simulating"]
     if result.bit_exact:
         lines.append("bit-exact: yes (every output element equals the golden model's)")
     else:
@@ -95,7 +103,7 @@ def summary_lines(result) -> list[str]:
         seconds = result.simulation_seconds
         lines.append(f"speed: {result.cycles / seconds:,.0f} simulated cycles/s, "
                      f"{result.timesteps / seconds:,.1f} timesteps/s ({seconds:.1f} s in the simulator, "
-                     "start-up included)")
+                     "its own start-up included)")
     if result.waves_path is not None:
         lines.append(f"waves: {result.waves_path}")
     return lines
@@ -114,16 +122,21 @@ def _verilog(path) -> str:
     return text
 
 
+#: What ``-o DIR`` receives (and the wave file with ``--waves``).
+OUTPUT_FILES = ("rtl_outputs.npy", "golden_outputs.npy", "summary.json", "rnnhw_top.vcd", "rnnhw_top.fst")
+
+
 def run(args) -> int:
+    from rnnhw.sim.runner import prepare_build_dir
     from rnnhw.sim.verify import run_simulation
 
-    json_path = output_path(args.json, "--json", (".json",)) if args.json else None
+    # Every output location is checked before the slow work; none may be an input.
+    inputs = (args.config, args.weights, args.inputs, args.lengths, args.verilog)
+    json_path = output_path(args.json, "--json", (".json",), inputs) if args.json else None
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UserError(f"-o {str(out_dir)!r} is a file; give a directory")
-        if not out_dir.resolve().parent.is_dir():
-            raise UserError(f"-o {str(out_dir)!r}: directory {str(out_dir.parent)!r} does not exist")
+        check_output_dir(out_dir, inputs, files=OUTPUT_FILES)
+    prepare_build_dir(args.build_dir)
     config = load_config(args.config)
     weights = weights_from_args(args, config)
     verilog = _verilog(args.verilog) if args.verilog else None
@@ -151,7 +164,7 @@ def run(args) -> int:
     if json_path is not None:
         with atomic_file(json_path) as tmp:
             tmp.write_text(json.dumps(result.summary(), indent=1) + "\n")
-    for line in summary_lines(result):
+    for line in summary_lines(result, process_seconds()):
         print(line)
     if out_dir is not None:
         print(f"wrote {out_dir}/")

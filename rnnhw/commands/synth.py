@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     # Every option is checked before the slow work.
     spec, device, _ = check_options(args.target, args.device, args.freq, args.keep)
     if args.json is not None:
-        output_path(args.json, "--json", (".json",))
+        output_path(args.json, "--json", (".json",), inputs=(args.config, args.weights))
     config = load_config(args.config)
     datapath(config)  # refuses impossible numerics
     qweights = quantize_weights(weights_from_args(args, config), config)

@@ -71,8 +71,9 @@ def run(args) -> int:
     integer_option(args.batch_size, "--batch-size", 1, 1_000_000)
     integer_option(args.seed, "--seed", 0, 2**63 - 1)
     positive_float_option(args.lr, "--lr")
-    weights_path = output_path(args.output, "-o", (".npz",))
-    config_path = output_path(args.config_out, "--config-out", (".toml",)) if args.config_out else None
+    weights_path = output_path(args.output, "-o", (".npz",), inputs=(args.data,))
+    config_path = output_path(args.config_out, "--config-out", (".toml",), inputs=(args.data,)) \
+        if args.config_out else None
     data = load_data(args.data, split="train")
     test = digits("test") if args.data == DIGITS else None
     head_size(data)  # refuse targets a head cannot fit before announcing the run
