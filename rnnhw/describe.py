@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rnnhw.spec.config import Config
+from rnnhw.spec.config import Config, default_lanes_note
 from rnnhw.spec.datapath import INT64_SAFE_BITS, datapath
 from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding, quantize
 from rnnhw.spec.formatting import number, shape, value_range
@@ -90,6 +90,9 @@ def _table_lines(config: Config) -> list[str]:
 def _hardware_lines(config: Config) -> list[str]:
     model, lanes = config.model, config.hardware.lanes
     lines = [f"hardware: {lanes} lanes (P, multiply-accumulates per cycle)"]
+    note = default_lanes_note(config)
+    if note is not None:
+        lines.append(f"  {note}")
     for k in range(model.num_layers):
         macs = macs_per_step(config, k)
         lines.append(f"  layer {k}: G*H*(I+H) = {model.gates}*{model.hidden_size}*"

@@ -9,6 +9,7 @@ message that names the key and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
-           "CELLS", "GATES"]
+           "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",)}
@@ -61,9 +62,13 @@ class NumericsConfig:
     lut_interpolate: bool = False
 
 
+#: Lanes when ``hardware.lanes`` is not given, or the layer's G*H gate rows if it has fewer.
+DEFAULT_LANES = 8
+
+
 @dataclass(frozen=True)
 class HardwareConfig:
-    lanes: int = 8
+    lanes: int = DEFAULT_LANES
     elementwise_multipliers: str = "logic"
 
 
@@ -72,6 +77,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     numerics: NumericsConfig = field(default_factory=NumericsConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    #: Keys the file gave (``"hardware.lanes"``...); the others took their defaults. Not part of equality.
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def output_format(self) -> FixedFormat:
@@ -84,6 +91,8 @@ class Config:
         Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``).
         """
         data = self.to_dict()
+        if "hardware.lanes" not in self.given:
+            del data["hardware"]["lanes"]  # still the default: derived again for the changed model
         objects = (FixedFormat, Rounding, Overflow)
         changes = {k: _plain(v) if isinstance(v, objects) else v for k, v in changes.items()}
         data.setdefault(section, {}).update(changes)
@@ -197,7 +206,9 @@ def config_from_dict(data: dict) -> Config:
         raise ConfigError("the configuration must be a TOML table")
     unknown = set(data) - set(SCHEMA)
     if unknown:
-        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]; sections are [model], [numerics], [hardware]")
+        name = sorted(unknown)[0]
+        raise ConfigError(f"unknown section [{name}]{_did_you_mean(name, SCHEMA, '[{}]')}; sections are [model], "
+                          "[numerics], [hardware]")
     sections = {}
     for section, checks in SCHEMA.items():
         values = data.get(section, {})
@@ -206,11 +217,34 @@ def config_from_dict(data: dict) -> Config:
         unknown = set(values) - set(checks)
         if unknown:
             key = sorted(unknown)[0]
-            raise ConfigError(f"unknown key {section}.{key}; allowed in [{section}]: {', '.join(checks)}")
+            raise ConfigError(f"unknown key {section}.{key}{_did_you_mean(key, checks, section + '.{}')}; "
+                              f"allowed in [{section}]: {', '.join(checks)}")
         sections[section] = _CLASSES[section](**{k: checks[k](v) for k, v in values.items()})
-    config = Config(**sections)
+    given = frozenset(f"{section}.{key}" for section in SCHEMA for key in data.get(section, {}))
+    if "hardware.lanes" not in given:  # a default must never refuse a valid model
+        model = sections["model"]
+        lanes = min(DEFAULT_LANES, model.gates * model.hidden_size)
+        sections["hardware"] = dataclasses.replace(sections["hardware"], lanes=lanes)
+    config = Config(**sections, given=given)
     _check_consistency(config)
     return config
+
+
+def _did_you_mean(name: str, allowed, template: str) -> str:
+    """`` (did you mean model.hidden_size?)`` for a near miss, else ``""``."""
+    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {template.format(close[0])}?)" if close else ""
+
+
+def default_lanes_note(config: Config) -> str | None:
+    """Why ``hardware.lanes`` has the value it has when the file does not give it (``None`` if it does)."""
+    if "hardware.lanes" in config.given:
+        return None
+    rows = config.model.gates * config.model.hidden_size
+    if config.hardware.lanes < DEFAULT_LANES:
+        return (f"hardware.lanes not given: {config.hardware.lanes}, the {rows} gate rows of a {config.model.cell} "
+                f"layer with hidden_size {config.model.hidden_size} (the default {DEFAULT_LANES} is more than it has)")
+    return f"hardware.lanes not given: the default {DEFAULT_LANES}"
 
 
 def _check_consistency(config: Config):
@@ -249,6 +283,10 @@ def load_config(path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
-        return config_from_dict(data)
+        config = config_from_dict(data)
+        from .datapath import datapath  # the datapath reads this module
+
+        datapath(config)  # refuses numerics the golden model cannot compute exactly
+        return config
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

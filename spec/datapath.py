@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from .config import Config
-from .errors import UserError
+from .errors import ConfigError
 from .fixed import FixedFormat
 from .lut import ActivationTable, activation_table
 
@@ -152,7 +152,7 @@ class Datapath:
         """Refuse configurations the golden model cannot compute exactly in int64."""
         for name, bits in self.intermediate_bits().items():
             if bits > INT64_SAFE_BITS:
-                raise UserError(
+                raise ConfigError(
                     f"the {name} needs {bits} bits, more than the {INT64_SAFE_BITS} the golden model holds "
                     "exactly; use narrower numerics formats (weight, input, state or accum)"
                 )

@@ -14,6 +14,7 @@ from rnnhw.spec.config import (
     ModelConfig,
     NumericsConfig,
     config_from_dict,
+    default_lanes_note,
     load_config,
 )
 from rnnhw.spec.errors import UserError
@@ -154,14 +155,16 @@ BAD_VALUES = [
     ("numerics", "bias", "fixed<16,6", f"numerics.bias: 'fixed<16,6' {_NOT_FORMAT}"),
     ("numerics", "state", "FIXED<16,6>", f"numerics.state: 'FIXED<16,6>' {_NOT_FORMAT}"),
     ("numerics", "cell_state", 16, f"numerics.cell_state: 16 {_NOT_FORMAT}"),
-    ("numerics", "accum", "fixed<49,16>", "numerics.accum: width must be an integer from 1 to 48, not 49"),
+    ("numerics", "accum", "fixed<49,16>",
+     "numerics.accum: a signed format's width must be an integer from 2 to 48, not 49"),
     (
         "numerics",
         "activation",
         "fixed<0,0>",
-        "numerics.activation: width must be an integer from 1 to 48, not 0",
+        "numerics.activation: a signed format's width must be an integer from 2 to 48, not 0",
     ),
-    ("numerics", "output", "fixed<1,1>", "numerics.output: a signed format needs at least 2 bits, not 1"),
+    ("numerics", "output", "fixed<1,1>",
+     "numerics.output: a signed format's width must be an integer from 2 to 48, not 1"),
     (
         "numerics",
         "weight",
@@ -207,11 +210,12 @@ def test_every_schema_key_has_bad_values():
 
 
 def test_unknown_section_and_key():
-    config_error({"modle": {}}, "unknown section [modle]; sections are [model], [numerics], [hardware]")
+    config_error({"modle": {}},
+                 "unknown section [modle] (did you mean [model]?); sections are [model], [numerics], [hardware]")
     config_error({"cell": "lstm"}, "unknown section [cell]; sections are [model], [numerics], [hardware]")
     config_error(
         {"model": {"hidden": 3}},
-        "unknown key model.hidden; allowed in [model]: cell, input_size, "
+        "unknown key model.hidden (did you mean model.hidden_size?); allowed in [model]: cell, input_size, "
         "hidden_size, num_layers, head, return_sequences",
     )
     config_error(
@@ -220,8 +224,8 @@ def test_unknown_section_and_key():
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
-        "unknown key numerics.weights; allowed in [numerics]: input, weight, bias, state, cell_state, "
-        "accum, activation, output, rounding, overflow, lut_size, lut_interpolate",
+        "unknown key numerics.weights (did you mean numerics.weight?); allowed in [numerics]: input, weight, "
+        "bias, state, cell_state, accum, activation, output, rounding, overflow, lut_size, lut_interpolate",
     )
 
 
@@ -250,13 +254,30 @@ def test_lanes_at_most_gate_rows(cell, rows):
     )
 
 
-def test_default_lanes_need_enough_rows():
-    """The default 8 lanes do not fit a small Elman layer: the message names hardware.lanes."""
+def test_given_lanes_need_enough_rows():
+    """Lanes the file gives must fit the layer: the message names hardware.lanes."""
     config_error(
-        {"model": {"cell": "rnn_tanh", "hidden_size": 4}},
+        {"model": {"cell": "rnn_tanh", "hidden_size": 4}, "hardware": {"lanes": 8}},
         "hardware.lanes = 8 exceeds the 4 gate rows of a rnn_tanh layer with hidden_size 4; "
         "use at most that many",
     )
+
+
+@pytest.mark.parametrize(("cell", "hidden", "lanes"), [("rnn_tanh", 4, 4), ("lstm", 1, 4), ("gru", 2, 6),
+                                                       ("rnn_relu", 1, 1), ("lstm", 2, 8), ("lstm", 32, 8)])
+def test_default_lanes_never_refuse_a_valid_model(cell, hidden, lanes):
+    """Without hardware.lanes: min(8, G*H), and check says why."""
+    config = config_from_dict({"model": {"cell": cell, "hidden_size": hidden}})
+    assert config.hardware.lanes == lanes and "hardware.lanes" not in config.given
+    note = default_lanes_note(config)
+    assert note == (f"hardware.lanes not given: {lanes}, the {lanes} gate rows of a {cell} layer with hidden_size "
+                    f"{hidden} (the default 8 is more than it has)" if lanes < 8
+                    else "hardware.lanes not given: the default 8")
+    # A change of the model re-derives the default; lanes that were given stay given.
+    assert config.replace("model", hidden_size=64).hardware.lanes == 8
+    assert Config().replace("model", hidden_size=1).hardware.lanes == 4
+    given = config_from_dict({"model": {"hidden_size": 4}, "hardware": {"lanes": 3}})
+    assert default_lanes_note(given) is None and given.replace("model", hidden_size=8).hardware.lanes == 3
 
 
 @pytest.mark.parametrize("key", ["input", "weight", "bias", "state", "cell_state", "accum", "output"])
@@ -377,9 +398,9 @@ def test_replace_validates():
         base.replace("model", hidden_size=0)
     with pytest.raises(UserError, match=r"^unknown key model\.size; "):
         base.replace("model", size=3)
-    with pytest.raises(UserError, match=r"^unknown section \[modle\]; "):
+    with pytest.raises(UserError, match=r"^unknown section \[modle\] \(did you mean \[model\]\?\); "):
         base.replace("modle", cell="gru")
     with pytest.raises(UserError, match=r"^hardware\.lanes = 8 exceeds the 4 gate rows "):
-        base.replace("model", cell="rnn_tanh", hidden_size=4)
+        base.replace("hardware", lanes=8).replace("model", cell="rnn_tanh", hidden_size=4)
     with pytest.raises(UserError, match=r"^numerics\.weight must be signed "):
         base.replace("numerics", weight=FixedFormat(8, 3, signed=False))
