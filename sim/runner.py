@@ -29,7 +29,7 @@ from pathlib import Path
 from cocotb_tools.runner import Runner, Verilator, get_results, get_runner
 
 from rnnhw.spec.errors import UserError, VerificationError
-from rnnhw.spec.outputs import cannot_write, check_output_dir
+from rnnhw.spec.outputs import cannot_write, check_output_dir, file_lock
 
 from .tools import Simulator, find_simulator, icarus_source, verilator_flags
 
@@ -72,22 +72,6 @@ def _environment(changes: Mapping[str, str]):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-@contextlib.contextmanager
-def _locked(path: Path, on_wait: Callable[[], None] | None = None):
-    """An exclusive lock on ``path``; ``on_wait`` is called once if another process holds it."""
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def prepare_build_dir(build_dir=DEFAULT_BUILD_DIR) -> Path:
@@ -240,7 +224,7 @@ def build_model(verilog: str, *, simulator: str = "verilator", toplevel: str = "
         if announce is not None:
             announce(f"waiting for another run's build of this model ({directory}) to finish")
 
-    with _locked(root / f"{key}.lock", on_wait=waiting):
+    with file_lock(root / f"{key}.lock", on_wait=waiting):
         if (directory / _DONE).is_file():
             return Model(directory, sim, toplevel, waves, reused=True)
         if announce is not None:

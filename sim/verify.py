@@ -24,7 +24,7 @@ import numpy as np
 from rnnhw.spec.batch import check_batch
 from rnnhw.spec.config import Config
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import Progress
+from rnnhw.spec.outputs import Heartbeat, Progress
 from rnnhw.spec.schedule import bound_cycles_per_step
 
 from .runner import build_model, run_folder, run_testbench
@@ -444,7 +444,8 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
         except ImportError as exc:
             raise UserError(f"the RTL generator is not available ({exc}); pass the Verilog explicitly"
                             ) from None
-        verilog = generate_verilog(config, qweights, name="rnnhw_top")
+        with Heartbeat("generating the Verilog", quiet=not progress):
+            verilog = generate_verilog(config, qweights, name="rnnhw_top")
     return simulate_stream(
         verilog, x_int, lengths, expected, mode=output_mode(config), simulator=simulator, waves=waves,
         backpressure=backpressure, progress=progress, build_dir=build_dir, seed=seed,

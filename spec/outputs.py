@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["atomic_file", "atomic_dir", "check_output_path", "check_output_dir", "cannot_write", "Progress"]
+__all__ = ["atomic_file", "atomic_dir", "check_output_path", "check_output_dir", "cannot_write", "file_lock",
+           "Heartbeat", "Progress"]
 
 
 def _check_parent(path: Path):
@@ -140,6 +143,55 @@ def atomic_dir(path):
                 os.replace(item, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def file_lock(path, on_wait=None):
+    """An exclusive lock on the file ``path`` (created if missing) for the block.
+
+    ``on_wait`` is called once, before waiting, if another process holds it. The lock goes with the
+    process: a killed holder never blocks the next one.
+    """
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Heartbeat:
+    """For work that cannot count its progress: a line on stderr every ``interval`` s while it lasts.
+
+    ``with Heartbeat("generating the Verilog"):`` prints ``  generating the Verilog: 10 s``, ``... 20 s``...
+    """
+
+    def __init__(self, what: str, quiet: bool = False, interval: float = 10.0):
+        self.what, self.quiet, self.interval = what, quiet, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _beat(self):
+        start = time.monotonic()
+        while not self._stop.wait(self.interval):
+            print(f"  {self.what}: {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if not self.quiet:
+            self._thread = threading.Thread(target=self._beat, name="rnnhw-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return False
 
 
 class Progress:

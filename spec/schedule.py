@@ -120,15 +120,17 @@ class Schedule:
                 inputs = model.layer_input_size(k)
                 below, own = (ready[k - 1] if k else None), ready[k]
                 written = [-(10**9)] * model.hidden_size
+                operands = self.operands(k)
                 for q in range(self.passes):
-                    for j in range(self.operands(k)):
-                        time += 1
-                        if q == 0:
+                    if q == 0:  # each operand may wait for its h
+                        for j in range(operands):
+                            time += 1
                             source = below if j < inputs else own
                             if source is not None:
                                 time = max(time, source[j if j < inputs else j - inputs])
-                        if j == self.operands(k) - 1:
-                            time = max(time, drain_free)
+                    else:  # later passes read operands already there: one per cycle (linear cost in all)
+                        time += operands
+                    time = max(time, drain_free)  # the pass's last step waits for the drain
                     rows = range(q * self.lanes, min((q + 1) * self.lanes, self.rows))
                     drain_free = time + DRAIN_DELAY + self.drain_items_of(rows)
                     for unit, position in self.drain_positions(rows).items():

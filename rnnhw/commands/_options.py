@@ -10,7 +10,8 @@ from rnnhw.spec.outputs import check_output_path
 from rnnhw.spec.weights import load_weights, random_weights
 
 __all__ = ["DATA_HELP", "output_path", "integer_option", "positive_float_option", "add_config_argument",
-           "add_weights_options", "weights_from_args"]
+           "add_weights_options", "weights_from_args", "add_fit_options", "check_fit_options",
+           "report_fit"]
 
 DATA_HELP = ("'digits' (the bundled scikit-learn digits: 8 rows of 8 pixels per sequence) or a .npz file "
              "with X [N, T, F] float, y [N] integer labels or Y float targets, and optionally lengths [N]")
@@ -53,6 +54,42 @@ def add_weights_options(parser) -> None:
                        help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
     group.add_argument("--random-weights", metavar="SEED", type=int,
                        help="instead of a file: PyTorch-style random weights U(-1/sqrt(H), 1/sqrt(H)) from SEED")
+
+
+def add_fit_options(parser) -> None:
+    """``--target`` and ``--device``: which FPGA the design's needs are compared with (``check``, ``generate``)."""
+    from rnnhw.synth import TARGETS
+
+    parser.add_argument("--target", choices=sorted(TARGETS),
+                        help="compare what the design needs (block RAMs, DSP blocks) with this FPGA family "
+                        "(default: every family)")
+    parser.add_argument("--device", metavar="DEV",
+                        help="with --target: compare with this device (names as for rnnhw synth)")
+
+
+def check_fit_options(args) -> None:
+    """Refuse a ``--device`` without ``--target`` or one the target lacks, before any work."""
+    from rnnhw.synth import resolve_device
+
+    if args.device is not None and args.target is None:
+        raise UserError("--device needs --target (the device's family: ecp5, ice40 or xc7)")
+    if args.target is not None:
+        resolve_device(args.target, args.device)
+
+
+def report_fit(args, config, stream=None) -> None:
+    """Print what the design needs against ``--target``/``--device``; warn when it cannot fit."""
+    import sys
+    import warnings
+
+    from rnnhw.synth import fit_report
+
+    check_fit_options(args)
+    lines, problems = fit_report(config, args.target, args.device)
+    for line in lines:
+        print(line, file=stream or sys.stdout, flush=True)
+    for problem in problems:
+        warnings.warn(problem, UserWarning, stacklevel=1)
 
 
 def weights_from_args(args, config):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,10 +13,17 @@ from rnnhw.spec.config import load_config
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import design_summary
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_dir, check_output_dir
+from rnnhw.spec.outputs import Heartbeat, atomic_dir, check_output_dir
 from rnnhw.spec.weights import QuantizationWarning, quantize_weights
 
-from ._options import add_config_argument, add_weights_options, weights_from_args
+from ._options import (
+    add_config_argument,
+    add_fit_options,
+    add_weights_options,
+    check_fit_options,
+    report_fit,
+    weights_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -36,6 +44,7 @@ def register(subparsers) -> None:
                         help="output directory (created if missing; its parent must exist)")
     parser.add_argument("--name", default="rnnhw_top",
                         help="Verilog module name of the top level and the files' base name (default: rnnhw_top)")
+    add_fit_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -43,6 +52,7 @@ def run(args) -> int:
     if not _IDENTIFIER.match(args.name):
         raise UserError(f"--name {args.name!r} is not a Verilog identifier; use letters, digits and _ "
                         "(not starting with a digit)")
+    check_fit_options(args)
     output = Path(args.output)
     check_output_dir(output, inputs=(args.config, args.weights),
                      files=(f"{args.name}.v", f"{args.name}.json", "README.md"))
@@ -53,11 +63,13 @@ def run(args) -> int:
         qweights = quantize_weights(weights_from_args(args, config), config)
     for warning in caught:
         warnings.warn(str(warning.message), QuantizationWarning, stacklevel=1)
+    report_fit(args, config, stream=sys.stderr)  # before generating, which takes long for a huge design
 
     from rnnhw.rtl.top import generate_verilog  # Amaranth is imported only when needed
 
     summary = design_summary(config, args.name)
-    verilog_text = generate_verilog(config, qweights, name=args.name)
+    with Heartbeat(f"generating the Verilog ({summary['weight_memory']['bits']:,} weight bits)"):
+        verilog_text = generate_verilog(config, qweights, name=args.name)
     with atomic_dir(output) as tmp:
         (tmp / f"{args.name}.v").write_text(verilog_text)
         (tmp / f"{args.name}.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -9,7 +9,7 @@ import sys
 from rnnhw.commands._options import add_config_argument, add_weights_options, output_path, weights_from_args
 from rnnhw.spec.config import load_config
 from rnnhw.spec.datapath import datapath
-from rnnhw.spec.outputs import atomic_file
+from rnnhw.spec.outputs import Heartbeat, atomic_file
 from rnnhw.spec.weights import quantize_weights
 from rnnhw.synth import TARGETS, check_options, synthesize
 
@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     from rnnhw.rtl.top import generate_verilog  # Amaranth is imported only when needed
 
-    verilog = generate_verilog(config, qweights, name=TOP)
+    with Heartbeat("generating the Verilog"):
+        verilog = generate_verilog(config, qweights, name=TOP)
     result = synthesize(verilog, target=spec.name, device=device.name, top=TOP, freq_mhz=args.freq,
                         keep=args.keep)
     if args.json is not None:
