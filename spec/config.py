@@ -79,6 +79,8 @@ class Config:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     #: Keys the file gave (``"hardware.lanes"``...); the others took their defaults. Not part of equality.
     given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: The file it was read from, for messages about it found later (``None``: not read from a file).
+    source: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def output_format(self) -> FixedFormat:
@@ -283,10 +285,6 @@ def load_config(path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
-        config = config_from_dict(data)
-        from .datapath import datapath  # the datapath reads this module
-
-        datapath(config)  # refuses numerics the golden model cannot compute exactly
-        return config
+        return dataclasses.replace(config_from_dict(data), source=str(path))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -152,8 +152,9 @@ class Datapath:
         """Refuse configurations the golden model cannot compute exactly in int64."""
         for name, bits in self.intermediate_bits().items():
             if bits > INT64_SAFE_BITS:
+                where = f"{self.config.source}: " if self.config.source else ""
                 raise ConfigError(
-                    f"the {name} needs {bits} bits, more than the {INT64_SAFE_BITS} the golden model holds "
+                    f"{where}the {name} needs {bits} bits, more than the {INT64_SAFE_BITS} the golden model holds "
                     "exactly; use narrower numerics formats (weight, input, state or accum)"
                 )
 
