@@ -77,11 +77,12 @@ def _environment(changes: Mapping[str, str]):
 def prepare_build_dir(build_dir=DEFAULT_BUILD_DIR) -> Path:
     """Create ``build_dir`` (and its parents) and check that it can be written: call before long work."""
     root = Path(build_dir)
+    existing = next(p for p in (root, *root.parents) if p.exists() or p == Path(p.anchor or "."))
+    if existing.exists() and not existing.is_dir():
+        raise UserError(f"cannot build simulation models in {str(root)!r}: {str(existing)!r} is a file, not a "
+                        "directory; give another --build-dir")
     try:
         root.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UserError(f"cannot build simulation models in {str(root)!r}: it is a file; give a directory "
-                        "(--build-dir)") from None
     except OSError as exc:
         raise cannot_write(root, exc) from None
     check_output_dir(root)
@@ -246,6 +247,9 @@ def build_model(verilog: str, *, simulator: str = "verilator", toplevel: str = "
             try:
                 _in_thread(build, "rnnhw-build", None if announce is None else _build_progress(directory, announce),
                            0.25)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a half-built model is of no use
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
             except (RuntimeError, SystemExit) as exc:
                 if _disk_full(directory, log):
                     shutil.rmtree(directory, ignore_errors=True)

@@ -39,10 +39,22 @@ def _probe_writable(directory: Path, path: Path) -> None:
 
 def cannot_write(path, exc: OSError) -> UserError:
     """The one-line error for a file-system failure while writing ``path``."""
-    cause = exc.strerror or str(exc)
-    fix = ("free some space or choose another place" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    code = exc.errno
+    if code is None and _no_space_left(Path(path)):  # a short write (NumPy) says only how much it wrote
+        code = errno.ENOSPC
+    cause = os.strerror(code) if code is not None and not exc.strerror else (exc.strerror or str(exc))
+    fix = ("free some space or choose another place" if code in (errno.ENOSPC, errno.EDQUOT)
            else "choose a writable place")
     return UserError(f"cannot write {str(path)!r}: {cause}; {fix}")
+
+
+def _no_space_left(path: Path) -> bool:
+    for place in (path.parent, path):
+        try:
+            return os.statvfs(place).f_bavail == 0
+        except OSError:
+            continue
+    return False
 
 
 def _refuse_inputs(path: Path, inputs) -> None:
