@@ -360,7 +360,7 @@ def test_sigterm_during_the_run_stops_the_simulator_and_leaves_nothing(standin_f
     before = {p for r in runs for p in r.iterdir()}
     proc = _simulate(standin_files, "long.npy", BUILD, "--json", tmp_path / "r.json", "-o", tmp_path / "out")
     _wait_for_line(proc, r"simulating: cycle")
-    tree = _wait_for_child(proc.pid, "Vtop")
+    tree = _wait_for_child(proc.pid, "/rnnhw_top")  # the simulator: the model binary
     status, err = _terminate(proc, tree)
     assert status == 143 and err.splitlines()[-1] == "rnnhw simulate: terminated"
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "out").exists()
