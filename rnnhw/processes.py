@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from rnnhw.spec.children import descendants, terminate_descendants
+
 __all__ = ["Terminated", "descendants", "terminate_descendants", "signals_stop_children", "TERMINATED_STATUS",
            "INTERRUPTED_STATUS", "process_seconds"]
 
@@ -26,62 +28,6 @@ INTERRUPTED_STATUS = 128 + signal.SIGINT
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived; a :class:`KeyboardInterrupt`, so every cleanup for Ctrl-C runs for it too."""
-
-
-def _parents() -> dict[int, int]:
-    """Parent process id of every process (Linux ``/proc``; empty elsewhere)."""
-    out = {}
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        # The command name (2nd field) is in parentheses and may hold spaces: the parent follows the last ')'.
-        fields = stat[stat.rfind(")") + 2:].split()
-        out[int(entry.name)] = int(fields[1])
-    return out
-
-
-def descendants(pid: int | None = None) -> list[int]:
-    """Ids of every process below ``pid`` (default: this process), children first."""
-    root = os.getpid() if pid is None else pid
-    children: dict[int, list[int]] = {}
-    for child, parent in _parents().items():
-        children.setdefault(parent, []).append(child)
-    out, frontier = [], [root]
-    while frontier:
-        frontier = [c for p in frontier for c in children.get(p, ())]
-        out.extend(frontier)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rfind(")") + 2:][:1] != "Z"  # a zombie has ended; its parent has not reaped it yet
-
-
-def terminate_descendants(grace: float = 2.0) -> None:
-    """SIGTERM every descendant process at once, then SIGKILL those still running after ``grace`` s.
-
-    The whole tree is listed first: once ``make`` ends, its compilers would no longer be its children.
-    """
-    pids = descendants()
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while pids and time.monotonic() < deadline:
-        pids = [pid for pid in pids if _alive(pid)]
-        if pids:
-            time.sleep(0.05)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def _stop(signum, frame):

@@ -14,6 +14,7 @@ folder is kept for its log and waves; a run that was stopped removes its own).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import Runner, Verilator, get_results, get_runner
 
+from rnnhw.spec.children import terminate_descendants, working_directory
 from rnnhw.spec.errors import UserError, VerificationError
 from rnnhw.spec.outputs import cannot_write, check_output_dir, file_lock
 
@@ -87,6 +89,13 @@ def prepare_build_dir(build_dir=DEFAULT_BUILD_DIR) -> Path:
         raise cannot_write(root, exc) from None
     check_output_dir(root)
     return root.resolve()
+
+
+def _no_space(directory: Path) -> bool:
+    try:
+        return os.statvfs(directory).f_bavail == 0
+    except OSError:
+        return False
 
 
 def _disk_full(directory: Path, log: Path) -> bool:
@@ -356,8 +365,16 @@ def run_testbench(model: Model, run_dir: Path, env: Mapping[str, str], *, waves_
                     results_xml=str(run_dir / "results.xml"), log_file=log, timescale=TIMESCALE,
                     test_args=test_args, plusargs=plusargs)
 
+    def watch():
+        # Verilator's trace writer waits forever once the disk is full: stop it and say why.
+        if waves_file is not None and _no_space(waves_file.parent):
+            terminate_descendants(select=lambda pid: working_directory(pid) == run_dir.resolve())
+            raise cannot_write(waves_file, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        if on_wait is not None:
+            on_wait()
+
     try:
-        _in_thread(simulate, "rnnhw-simulator", on_wait, wait_interval)
+        _in_thread(simulate, "rnnhw-simulator", watch, wait_interval)
     except (SystemExit, RuntimeError) as exc:
         for place in {run_dir, *(() if waves_file is None else (waves_file.parent,))}:
             if _disk_full(place, log):

@@ -391,6 +391,53 @@ def test_a_failed_or_interrupted_run_removes_its_folder_and_partial_waves(tmp_pa
     assert len(seen) == 1 and not seen[0].exists() and list(tmp_path.iterdir()) == []
 
 
+def _traced_run(waves_dir):
+    from rnnhw.sim.verify import simulate_stream
+
+    from .standin import standin_reference, standin_verilog
+    from .test_sim_runner import BUILD, FINAL, inputs
+
+    lengths = np.full(200, 6)
+    x = inputs(FINAL, lengths=lengths)
+    return simulate_stream(standin_verilog(FINAL, compute_cycles=4), x, lengths,
+                           standin_reference(FINAL, x, lengths), mode="final", build_dir=BUILD, progress=False,
+                           waves=True, waves_dir=waves_dir)
+
+
+def _simulators_in(folder: Path) -> list[int]:
+    """Simulators below this process tracing into ``folder``."""
+    return [pid for pid in descendants() if f"--trace-file {folder}/" in _cmdline(pid)]
+
+
+@pytest.mark.sim
+def test_waves_on_a_full_disk_stop_the_simulator_and_leave_nothing(mounted):
+    """Verilator's trace writer waits forever on a full disk: the run stops it and says so."""
+    full = mounted("size=64k")
+    with pytest.raises(UserError, match=rf"^cannot write '{full}/rnnhw_top\.(vcd|fst)': No space left on device; "
+                                        "free some space or choose another place$"):
+        _traced_run(full)
+    assert list(full.iterdir()) == []
+
+
+@pytest.mark.sim
+def test_waves_stop_when_the_disk_fills_up(tmp_path, monkeypatch):
+    """The same without a mount: the disk is reported full once the simulator runs."""
+    from rnnhw.sim import runner
+
+    running = []
+
+    def full_once_running(directory):
+        running.extend(_simulators_in(tmp_path))
+        return bool(running)
+
+    monkeypatch.setattr(runner, "_no_space", full_once_running)
+    with pytest.raises(UserError, match="No space left on device"):
+        _traced_run(tmp_path)
+    assert running and list(tmp_path.iterdir()) == []
+    time.sleep(0.2)
+    assert _simulators_in(tmp_path) == []
+
+
 def test_run_folders_are_pruned_but_live_ones_kept(tmp_path):
     from rnnhw.sim.runner import _RUN_LOCK, KEPT_RUNS, prune_runs
 
