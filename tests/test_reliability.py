@@ -306,13 +306,15 @@ def _running(pids: list[int], commands: dict[int, str]) -> list[str]:
     return out
 
 
-def _terminate(proc: subprocess.Popen, tree: list[int]) -> tuple[int, str]:
+def _terminate(proc: subprocess.Popen, tree: list[int], sig=signal.SIGTERM) -> tuple[int, str]:
+    """Signal ``proc`` alone (as ``kill`` does) and return its status and last stderr line; its children
+    must have ended with it."""
     commands = {pid: _cmdline(pid) for pid in tree}
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     time.sleep(0.2)
-    assert _running(tree, commands) == []
-    return proc.returncode, err
+    assert _running(tree, commands) == [] and "Traceback" not in err
+    return proc.returncode, err.splitlines()[-1]
 
 
 @pytest.mark.sim
@@ -321,9 +323,7 @@ def test_sigterm_during_the_build_stops_make_and_a_later_run_rebuilds(standin_fi
     proc = _simulate(standin_files, "small.npy", build_dir)
     _wait_for_line(proc, r"building the verilator .* model")
     tree = _wait_for_child(proc.pid, "make")
-    status, err = _terminate(proc, tree)
-    assert status == 143 and err.splitlines()[-1] == "rnnhw simulate: terminated"
-    assert "Traceback" not in err
+    assert _terminate(proc, tree) == (143, "rnnhw simulate: terminated")
     models = [p for p in build_dir.iterdir() if p.is_dir()]
     assert models == []  # the half-built model is gone, never reused
     again = _simulate(standin_files, "small.npy", build_dir)
@@ -351,7 +351,10 @@ def test_a_half_built_model_is_never_reused(standin_files, tmp_path):
 
 
 @pytest.mark.sim
-def test_sigterm_during_the_run_stops_the_simulator_and_leaves_nothing(standin_files, tmp_path):
+@pytest.mark.parametrize(("sig", "status", "said"), [(signal.SIGTERM, 143, "terminated"),
+                                                     (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_during_the_run_stops_the_simulator_and_leaves_nothing(standin_files, tmp_path, sig, status,
+                                                                         said):
     from .test_sim_runner import BUILD
 
     proc = _simulate(standin_files, "small.npy", BUILD)  # builds the model once, if needed
@@ -361,8 +364,7 @@ def test_sigterm_during_the_run_stops_the_simulator_and_leaves_nothing(standin_f
     proc = _simulate(standin_files, "long.npy", BUILD, "--json", tmp_path / "r.json", "-o", tmp_path / "out")
     _wait_for_line(proc, r"simulating: cycle")
     tree = _wait_for_child(proc.pid, "/rnnhw_top")  # the simulator: the model binary
-    status, err = _terminate(proc, tree)
-    assert status == 143 and err.splitlines()[-1] == "rnnhw simulate: terminated"
+    assert _terminate(proc, tree, sig) == (status, f"rnnhw simulate: {said}")
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "out").exists()
     after = {p for r in BUILD.glob("*/runs") for p in r.iterdir()}
     assert after - before == set()  # the interrupted run's folder is gone
