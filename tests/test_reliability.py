@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnhw.cli import main
 from rnnhw.processes import descendants
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.errors import UserError
@@ -32,26 +31,11 @@ from rnnhw.spec.outputs import Heartbeat, check_output_path, file_lock
 from rnnhw.spec.weights import random_weights, save_weights
 from rnnhw.synth import FIRST_RUN_LOCK, fit_report, resolve_device, warm_up, yowasp_cache_dir
 
+from .test_cli import SMALL_LSTM as SMALL
+from .test_cli import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 RNNHW = [sys.executable, "-m", "rnnhw.cli"]
-
-SMALL = """\
-[model]
-cell = "lstm"
-input_size = 3
-hidden_size = 4
-head = 2
-
-[hardware]
-lanes = 4
-"""
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    status = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
 
 def one_line_error(status, err, command, *fragments, expected_status=2):
     """Exit status 2 (or as given), and exactly one line on stderr naming the problem, no traceback."""
@@ -317,36 +301,41 @@ def _terminate(proc: subprocess.Popen, tree: list[int], sig=signal.SIGTERM) -> t
     return proc.returncode, err.splitlines()[-1]
 
 
+def _building(folder: Path, build_dir: Path) -> tuple[subprocess.Popen, list[int]]:
+    """A ``rnnhw simulate`` that is building its model: the process and the processes below it."""
+    proc = _simulate(folder, "small.npy", build_dir)
+    _wait_for_line(proc, r"building the verilator .* model")
+    return proc, _wait_for_child(proc.pid, "make")
+
+
+def _rebuilds(folder: Path, build_dir: Path) -> None:
+    again = _simulate(folder, "small.npy", build_dir)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0 and "bit-exact: yes" in out and "building the verilator" in err
+
+
 @pytest.mark.sim
 def test_sigterm_during_the_build_stops_make_and_a_later_run_rebuilds(standin_files, tmp_path):
     build_dir = tmp_path / "sim"
-    proc = _simulate(standin_files, "small.npy", build_dir)
-    _wait_for_line(proc, r"building the verilator .* model")
-    tree = _wait_for_child(proc.pid, "make")
+    proc, tree = _building(standin_files, build_dir)
     assert _terminate(proc, tree) == (143, "rnnhw simulate: terminated")
     models = [p for p in build_dir.iterdir() if p.is_dir()]
     assert models == []  # the half-built model is gone, never reused
-    again = _simulate(standin_files, "small.npy", build_dir)
-    out, err = again.communicate(timeout=600)
-    assert again.returncode == 0 and "bit-exact: yes" in out and "building the verilator" in err
+    _rebuilds(standin_files, build_dir)
 
 
 @pytest.mark.sim
 def test_a_half_built_model_is_never_reused(standin_files, tmp_path):
     """A build directory without model.json (a build killed with SIGKILL) is rebuilt, not used."""
     build_dir = tmp_path / "sim"
-    proc = _simulate(standin_files, "small.npy", build_dir)
-    _wait_for_line(proc, r"building the verilator .* model")
-    tree = _wait_for_child(proc.pid, "make")
+    proc, tree = _building(standin_files, build_dir)
     for pid in [proc.pid, *tree]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     model = next(p for p in build_dir.iterdir() if p.is_dir())
     assert not (model / "model.json").exists() and (model / "rnnhw_top.v").exists()
-    again = _simulate(standin_files, "small.npy", build_dir)
-    out, err = again.communicate(timeout=600)
-    assert again.returncode == 0 and "bit-exact: yes" in out and "building the verilator" in err
+    _rebuilds(standin_files, build_dir)
     assert (model / "model.json").is_file()
 
 
