@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_dir, file_lock
+from rnnhw.spec.outputs import atomic_dir, check_output_dir, file_lock
 
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
@@ -318,9 +318,11 @@ def check_options(target: str, device: str | None = None, freq_mhz: float | None
     if freq_mhz is not None and (isinstance(freq_mhz, bool) or not isinstance(freq_mhz, (int, float))
                                  or not 0 < freq_mhz <= 1000):
         raise UserError(f"the clock constraint must be above 0 and at most 1000 MHz, not {freq_mhz!r}")
-    if keep is not None and not Path(keep).parent.is_dir():
+    if keep is not None and not Path(keep).parent.exists():
         raise UserError(f"cannot keep the work files in {str(keep)!r}: directory {str(Path(keep).parent)!r} "
                         "does not exist")
+    if keep is not None:
+        check_output_dir(keep)  # writable, before the slow work
     return spec, dev, float(freq_mhz) if freq_mhz is not None else spec.default_freq_mhz
 
 

@@ -109,6 +109,7 @@ def _output_cases(d: Path):
         "demo -o": ["demo", "-o", blocked / "demo"],
         "synth --json": ["synth", missing, "--random-weights", "1", "--target", "ice40", "--json",
                          blocked / "r.json"],
+        "synth --keep": ["synth", missing, "--random-weights", "1", "--target", "ice40", "--keep", blocked / "k"],
     }
 
 
@@ -123,7 +124,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path, c
 
 
 @pytest.mark.parametrize("name", ["golden -o", "generate -o", "simulate --json", "simulate -o", "accuracy --json",
-                                  "calibrate -o", "train -o", "demo -o"])
+                                  "calibrate -o", "train -o", "demo -o", "synth --keep"])
 def test_a_read_only_file_system_is_refused_before_the_work(tmp_path, capsys, mounted, name):
     read_only = mounted("ro,size=64k")
     argv = [str(a).replace(str(tmp_path / "f"), str(read_only)) for a in _output_cases(tmp_path)[name]]
