@@ -7,6 +7,8 @@ imported model must equal onnxruntime to 1e-5.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime
@@ -14,6 +16,10 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from rnnhw.golden.model import GoldenModel
+from rnnhw.sim.verify import run_simulation
+from rnnhw.spec.config import load_config
+from rnnhw.spec.weights import load_weights, quantize_weights
 from tests.importing import golden_float, import_cli, import_model, refusal
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -417,3 +423,24 @@ def test_refuses_an_output_name_without_toml(tmp_path, capsys):
     out = tmp_path / "x.cfg"
     assert import_cli(capsys, path, out) == (2, "", f"rnnhw import: error: -o '{out}': the file name must end in "
                                              ".toml\n")
+
+
+# ------------------------------------------------------------------------------------- on the simulator
+
+SIM_MODELS = {"lstm": "lstm_2layers_head", "gru": "gru_sequence", "rnn_tanh": "rnn_tanh_final",
+              "rnn_relu": "rnn_relu_2layers_head_on_all_then_last"}
+BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("cell", sorted(SIM_MODELS))
+def test_imported_model_runs_bit_exact_on_verilator(torch_models, capsys, cell):
+    config_path, weights_path, _ = import_model(capsys, torch_models[SIM_MODELS[cell]])
+    config = load_config(config_path)
+    assert config.model.cell == cell
+    qweights = quantize_weights(load_weights(weights_path, config), config, warn=False)
+    x, _ = GoldenModel(config, qweights).quantize_inputs(inputs())
+    lengths = np.array([6, 1, 4, 6])
+    result = run_simulation(config, qweights, x, lengths, build_dir=BUILD, progress=False)
+    assert result.bit_exact, result.first_mismatch
+    assert result.sequences == BATCH and result.timesteps == lengths.sum()
