@@ -40,8 +40,9 @@ RECURRENT_OPS = {
 }
 HEAD_OPS = ("Gemm", "MatMul", "Add")
 SUPPORTED_OPS = (*RECURRENT_OPS, *HEAD_OPS, *GLUE_OPS, *CONSTANT_OPS)
-#: Sizes given to symbolic dimensions of the graph inputs (distinct, above 1, so no axis is ambiguous).
-_SYMBOLIC_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
+#: Sizes given to symbolic dimensions of the graph inputs: distinct and above 1, so no axis is ambiguous,
+#: and unlike sizes models are exported with.
+_SYMBOLIC_SIZES = (7, 11, 13, 17, 19, 23, 29, 31)
 #: Graph-input axis orders tried for the first layer, most usual first: [N, T, I], then [T, N, I].
 _INPUT_ORDERS = ((1, 0, 2), (0, 1, 2))
 
@@ -105,12 +106,17 @@ class _Tracer:
             self.values[tensor.name] = numpy_helper.to_array(tensor)
         self._add_graph_inputs()
         needed = self._needed_nodes(name)
-        for index, node in enumerate(self.graph.node):
-            if index in needed:
-                self._run_node(node)
-        if name not in self.values:
-            raise UserError(f"{self.source}: graph output {name!r} is not produced by any node")
-        return_sequences = self._check_output(name, self.values[name])
+        try:
+            for index, node in enumerate(self.graph.node):
+                if index in needed:
+                    self._run_node(node)
+            if name not in self.values:
+                raise UserError(f"{self.source}: graph output {name!r} is not produced by any node")
+            return_sequences = self._check_output(name, self.values[name])
+        except UserError:
+            for traced in self.layers:  # a layer rnnhw cannot run explains what follows it best
+                check_layer(self.source, traced.layer)
+            raise
         return ImportedModel(self.source, tuple(t.layer for t in self.layers),
                              None if self.head is None else self.head.head, return_sequences, tuple(self.notes))
 
@@ -141,7 +147,7 @@ class _Tracer:
                 else:
                     key = dim.dim_param or object()
                     if key not in sizes:
-                        sizes[key] = next(fresh, 23)
+                        sizes[key] = next(fresh, 37)
                     shape.append(sizes[key])
             space = self.spaces.new(f'graph input "{value.name}"', shape)
             self.graph_inputs[value.name] = space
@@ -221,7 +227,7 @@ class _Tracer:
                            f"hidden_size {hidden} and {features} input features")
         self._check_layer_input(where, x_tn)
         self._check_states(node, inputs)
-        lengths = self._sequence_lengths(node, inputs[4])
+        lengths = self._sequence_lengths(node, inputs[4], steps)
         order = RECURRENT_OPS[op]["order"]
         weights = tuple(
             LayerWeights(gates_to_pytorch(w[d], order), gates_to_pytorch(r[d], order),
@@ -304,13 +310,16 @@ class _Tracer:
         if isinstance(peepholes, Ids) or (peepholes is not None and np.any(np.asarray(peepholes) != 0)):
             self._fail(where, "has peephole weights P; rnnhw's LSTM has no peepholes: export without P")
 
-    def _sequence_lengths(self, node, value) -> bool:
+    def _sequence_lengths(self, node, value, steps: int) -> bool:
         if value is None:
             return False
+        if not isinstance(value, Ids) and np.all(np.asarray(value) == steps):
+            return False  # every sequence runs all steps: lengths computed from the input's shape (tf2onnx)
         sources = self.spaces.of(value.ids) if isinstance(value, Ids) else []
         if len(sources) != 1 or sources[0] not in self.graph_inputs.values():
-            self._fail(node_name(node), "has constant sequence_lens; rnnhw takes each sequence's length at run "
-                       "time (--lengths L.npy): make the lengths a graph input or leave them out")
+            self._fail(node_name(node), "has constant sequence_lens shorter than the input; rnnhw takes each "
+                       "sequence's length at run time (--lengths L.npy): make the lengths a graph input or leave "
+                       "them out")
         name = sources[0].name
         if self.lengths_input not in (None, name):
             self._fail(node_name(node), f"takes sequence_lens from {name}, other layers from {self.lengths_input}; "
@@ -446,8 +455,6 @@ class _Tracer:
                     if kind == "time-major":
                         self.notes.append(f"{what} is time-major [T, N, H]; rnnhw writes [N, T, H]")
                     return kind != "final"
-        for traced in self.layers:  # an unsupported layer explains a mismatch better than the output does
-            check_layer(self.source, traced.layer)
         raise UserError(f"{self.source}: {what} holds {self.spaces.describe(ids)}; rnnhw's model outputs the "
                         "head's output or the last layer's final hidden state for each sequence, or the last "
                         "layer's hidden states at every step")

@@ -382,13 +382,54 @@ def test_refuses_a_head_on_every_step(tmp_path, capsys):
         "to the last step")
 
 
+def _with_sequence_lens_from_shape(model, minus: int):
+    """sequence_lens = T - minus for every sequence, computed from X's shape (as tf2onnx writes it)."""
+    consts = [numpy_helper.from_array(np.array(v, dtype=np.int64), n) for n, v in
+              (("zero", [0]), ("one", [1]), ("minus", [minus]))]
+    nodes = [helper.make_node("Shape", ["X"], ["shape"]),
+             helper.make_node("Gather", ["shape", "zero"], ["steps"], axis=0),
+             helper.make_node("Gather", ["shape", "one"], ["batch"], axis=0),
+             helper.make_node("Sub", ["steps", "minus"], ["length"]),
+             helper.make_node("Expand", ["length", "batch"], ["lengths64"]),
+             helper.make_node("Cast", ["lengths64"], ["lens"], to=TensorProto.INT32)]
+    model.graph.initializer.extend(consts)
+    recurrent = model.graph.node.pop()
+    recurrent.input.extend(["lens"])
+    model.graph.node.extend([*nodes, recurrent])
+    return model
+
+
+def test_sequence_lens_of_the_whole_input_length_are_no_lengths(tmp_path, capsys):
+    path = save(_with_sequence_lens_from_shape(recurrent_graph("GRU"), 0), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "--lengths" not in printed
+    x = inputs()
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))[0]
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
 def test_refuses_constant_sequence_lens(tmp_path, capsys):
-    model = recurrent_graph("GRU")
-    model.graph.node[0].input.extend(["lens"])
-    model.graph.initializer.append(numpy_helper.from_array(np.full(BATCH, 6, dtype=np.int32), "lens"))
+    model = _with_sequence_lens_from_shape(recurrent_graph("GRU"), 1)
     assert refusal(capsys, save(model, tmp_path), tmp_path) == (
-        'ONNX graph "handmade" (model.onnx): GRU node "gru0" has constant sequence_lens; rnnhw takes each '
-        "sequence's length at run time (--lengths L.npy): make the lengths a graph input or leave them out")
+        'ONNX graph "handmade" (model.onnx): GRU node "gru0" has constant sequence_lens shorter than the input; '
+        "rnnhw takes each sequence's length at run time (--lengths L.npy): make the lengths a graph input or "
+        "leave them out")
+
+
+def test_refuses_a_torch_bidirectional_lstm(tmp_path, capsys):
+    class Bidirectional(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+            self.head = torch.nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0][:, -1])
+
+    path = export(Bidirectional(), tmp_path / "bi.onnx")
+    assert refusal(capsys, path, tmp_path) == (
+        'ONNX graph "main_graph" (bi.onnx): LSTM node "/rnn/LSTM" is bidirectional; this version of rnnhw runs '
+        "forward layers only (bidirectional layers are not supported yet): export a unidirectional model")
 
 
 def test_refuses_a_layer_that_skips_the_one_before(tmp_path, capsys):
