@@ -6,23 +6,21 @@ in PyTorch's names and gate order, the optional linear head and what the model o
 what the file holds, also what rnnhw cannot run yet; :func:`to_rnnhw` maps the description onto a
 :class:`~rnnhw.spec.config.Config` and :class:`~rnnhw.spec.weights.Weights` and refuses, in one place,
 what this version of rnnhw lacks (bidirectional and reverse layers, the GRU's reset-before form).
-:func:`import_model` is the whole ``rnnhw import`` command: read, map, write ``OUT.toml`` and ``OUT.npz``.
+:mod:`rnnhw.importer` reads a file with the front end for its suffix and writes the result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from rnnhw.spec.config import GATES, Config, config_from_dict
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_file, check_output_path
-from rnnhw.spec.weights import LayerWeights, Weights, save_weights, weights_from_tensors
+from rnnhw.spec.weights import LayerWeights, Weights, weights_from_tensors
 
-__all__ = ["ImportedLayer", "ImportedHead", "ImportedModel", "ImportResult", "DIRECTIONS", "GRU_RESETS",
-           "gates_to_pytorch", "check_layer", "refuse_head_on_every_step", "to_rnnhw", "import_model", "DEFAULT_LANES"]
+__all__ = ["ImportedLayer", "ImportedHead", "ImportedModel", "DIRECTIONS", "GRU_RESETS", "DEFAULT_LANES",
+           "gates_to_pytorch", "check_layer", "refuse_head_on_every_step", "to_rnnhw"]
 
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 #: ``after``: PyTorch's form, ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``; ``before``: the
@@ -158,48 +156,3 @@ def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
     if model.head is not None:
         tensors["head.weight"], tensors["head.bias"] = model.head.weight, model.head.bias
     return config, weights_from_tensors(tensors, config, model.source)
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    model: ImportedModel
-    config: Config
-    weights: Weights
-    config_path: Path
-    weights_path: Path
-
-
-def read_model(path: Path, output: str | None = None) -> ImportedModel:
-    """The front end for the file's suffix: ``.onnx`` or ``.keras``."""
-    if not path.exists():
-        raise UserError(f"model file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise UserError(f"{str(path)!r} is not a file; give an .onnx or .keras model file")
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        from rnnhw.onnx_import import read_onnx
-
-        return read_onnx(path, output)
-    if suffix == ".keras":
-        if output is not None:
-            raise UserError("--graph-output chooses an ONNX graph output; a .keras model has one output")
-        from rnnhw.keras_import import read_keras
-
-        return read_keras(path)
-    raise UserError(f"{path}: unknown model format {suffix!r}; rnnhw imports .onnx and .keras (Keras 3) files")
-
-
-def import_model(path, config_path, output: str | None = None) -> ImportResult:
-    """Read ``path`` and write ``config_path`` (.toml) and the weights beside it (.npz), atomically."""
-    path, config_path = Path(path), Path(config_path)
-    if config_path.suffix.lower() != ".toml":
-        raise UserError(f"-o {str(config_path)!r}: the file name must end in .toml")
-    weights_path = config_path.with_suffix(".npz")
-    check_output_path(config_path)
-    check_output_path(weights_path)
-    model = read_model(path, output)
-    config, weights = to_rnnhw(model)
-    with atomic_file(config_path) as tmp_config:
-        tmp_config.write_text(config.to_toml())
-        save_weights(weights, weights_path)
-    return ImportResult(model, config, weights, config_path, weights_path)

@@ -1,12 +1,11 @@
 """``rnnhw import``: read an ONNX or Keras model and write its rnnhw configuration and weights.
 
-The front ends and the mapping are :mod:`rnnhw.model_import`, :mod:`rnnhw.onnx_import` and
-:mod:`rnnhw.keras_import`; docs/import.md documents what maps to what.
+The work is :mod:`rnnhw.importer`; docs/import.md documents what maps to what.
 """
 
 from __future__ import annotations
 
-from rnnhw.model_import import import_model
+from rnnhw.importer import import_model
 
 __all__ = ["register", "run"]
 
