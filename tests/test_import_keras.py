@@ -117,6 +117,9 @@ REFUSALS = {
     "mixed_sizes": (lambda: build(layers.GRU(4, return_sequences=True), layers.GRU(5)), "layers of different "
                     'hidden sizes (4 layer "gru" (GRU), 5 layer "gru_1" (GRU)); rnnhw stacks layers of one '
                     "hidden_size"),
+    "stateful": (lambda: keras.Sequential([keras.Input(batch_shape=(2, STEPS, FEATURES)),
+                                           layers.GRU(4, stateful=True)], name="sequential_model"),
+                 'layer "gru" (GRU) has stateful = True; rnnhw supports only False'),
     "dense_after_dense": (lambda: build(layers.LSTM(4), layers.Dense(3), layers.Dense(2)), 'layer "dense_1" '
                           "(Dense) comes after the Dense head; rnnhw's model ends with the head"),
 }
@@ -138,3 +141,9 @@ def test_refuses_files_that_are_not_keras_archives(tmp_path, capsys):
         archive.writestr("config.json", "{}")
     assert refusal(capsys, legacy, tmp_path) == (f"{legacy}: the archive has no model.weights.h5; save the model "
                                                  "with model.save(...keras) in Keras 3")
+
+
+def test_graph_output_is_for_onnx_only(tmp_path, capsys):
+    path = save(MODELS["simple_rnn_final"](), tmp_path)
+    assert refusal(capsys, path, tmp_path, "--graph-output", "y") == (
+        "--graph-output chooses an ONNX graph output; a .keras model has one output")

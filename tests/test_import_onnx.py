@@ -157,6 +157,25 @@ def test_sequence_lens_from_a_graph_input_are_rnnhws_lengths(tmp_path, capsys, o
     np.testing.assert_allclose(golden_float(capsys, config, weights, x, lengths), expected, rtol=0, atol=1e-5)
 
 
+def test_sequence_lens_cast_from_an_int64_graph_input(tmp_path, capsys):
+    model = recurrent_graph("LSTM", layout=1, lengths=True, output="Y")
+    model.graph.input[1].type.tensor_type.elem_type = TensorProto.INT64
+    model.graph.input[1].name = "lengths"
+    model.graph.node.insert(0, helper.make_node("Cast", ["lengths"], ["seq_lens"], to=TensorProto.INT32))
+    path = save(model, tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert 'the sequence lengths come from graph input "lengths"' in printed
+    x, lengths = inputs(), np.array([2, 6, 5, 1])
+    expected = reference(tmp_path, "LSTM", x, "Y", lengths.astype(np.int32), lengths=True)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x, lengths), expected, rtol=0, atol=1e-5)
+
+
+def test_output_paths_are_checked_before_reading(tmp_path, capsys):
+    out = tmp_path / "missing" / "model.toml"
+    assert import_cli(capsys, tmp_path / "nothing.onnx", out) == (
+        2, "", f"rnnhw import: error: cannot write '{out}': directory '{out.parent}' does not exist\n")
+
+
 def _stacked_graph(head: str):
     """Two GRU layers joined by Squeeze (as exporters write them), the last step's state into a head."""
     rng = np.random.default_rng(3)
