@@ -55,14 +55,18 @@ class _Layer:
     sequence: np.ndarray  # [T, N, D*H]: every step's hidden state, directions concatenated
     final: np.ndarray  # [N, D*H]: each sequence's final hidden state
     rows: dict = field(default_factory=dict)  # bytes of a state row -> its index in head spaces
-    final_rows: np.ndarray | None = None  # [N]: index of each sequence's final row
+    steps: list = field(default_factory=list)  # timestep of each row; None for a final state
 
     def __post_init__(self):
-        for row in self.final:
-            self.rows.setdefault(row.tobytes(), len(self.rows))
-        self.final_rows = np.arange(len(self.final))
-        for row in self.sequence.reshape(-1, self.sequence.shape[-1]):
-            self.rows.setdefault(row.tobytes(), len(self.rows))
+        # The final states come first: rows 0..N-1. A final state that is also a step's keeps that index.
+        for step, rows in [(None, self.final), *enumerate(self.sequence)]:
+            for row in rows:
+                if self.rows.setdefault(row.tobytes(), len(self.rows)) == len(self.steps):
+                    self.steps.append(step)
+
+    @property
+    def final_rows(self) -> np.ndarray:
+        return np.arange(len(self.final))
 
 
 @dataclass
@@ -445,7 +449,8 @@ class _Tracer:
             space = self.head.space
             if np.array_equal(ids, np.squeeze(space.ids[last.final_rows])):
                 return False
-            if self.spaces.of(ids) == [space] and np.any((ids - space.start) // space.shape[1] >= len(last.final)):
+            rows = np.unique((ids - space.start) // space.shape[1]) if self.spaces.of(ids) == [space] else []
+            if len({last.steps[r] for r in rows}) > 1:  # several timesteps (None: the last one)
                 refuse_head_on_every_step(self.source, self.head.head.where)
         else:
             expected = {"final": last.final, "sequence": last.sequence.transpose(1, 0, 2),
