@@ -174,7 +174,7 @@ class _Tracer:
         inputs = [self._value(node, name) if name else None for name in node.input]
         if op in RECURRENT_OPS:
             outputs = self._recurrent(node, inputs)
-        elif op in ("Gemm", "MatMul") or (op == "Add" and any(isinstance(v, Ids) for v in inputs)):
+        elif op in HEAD_OPS and any(isinstance(v, Ids) for v in inputs):
             outputs = [getattr(self, f"_{op.lower()}")(node, inputs)]
         elif op in GLUE_OPS or op in CONSTANT_OPS:
             try:
@@ -450,7 +450,7 @@ class _Tracer:
             if np.array_equal(ids, np.squeeze(space.ids[last.final_rows])):
                 return False
             rows = np.unique((ids - space.start) // space.shape[1]) if self.spaces.of(ids) == [space] else []
-            if len({last.steps[r] for r in rows}) > 1:  # several timesteps (None: the last one)
+            if len({last.steps[r] for r in rows}) > 1:  # several timesteps (None: final states)
                 refuse_head_on_every_step(self.source, self.head.head.where)
         else:
             expected = {"final": last.final, "sequence": last.sequence.transpose(1, 0, 2),

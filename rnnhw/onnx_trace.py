@@ -221,6 +221,7 @@ CONSTANT_OPS = {
     "Min": lambda i, a: np.minimum.reduce(i),
     "Max": lambda i, a: np.maximum.reduce(i),
     "Range": _range,
+    "MatMul": lambda i, a: np.matmul(i[0], i[1]),
 }
 
 #: Glue that may read an input-dependent tensor's shape without carrying its data.
