@@ -278,10 +278,14 @@ class _Tracer:
         sources = self.spaces.of(x_tn)
         if self.layers:
             before = self.layers[-1]
-            if x_tn.shape != before.sequence.shape or not np.array_equal(x_tn, before.sequence):
-                self._fail(where, f"reads {self.spaces.describe(x_tn)}, not the whole output sequence of the "
-                           f"layer before ({before.layer.where}); rnnhw stacks layers that each read the one before")
-            return
+            if x_tn.shape == before.sequence.shape and np.array_equal(x_tn, before.sequence):
+                return
+            if np.array_equal(np.sort(x_tn, None), np.sort(before.sequence, None)):
+                self._fail(where, f"reads the output sequence of the layer before ({before.layer.where}) rearranged "
+                           "(timesteps, sequences or units in another order); rnnhw stacks layers that each read "
+                           "the one before as it is")
+            self._fail(where, f"reads {self.spaces.describe(x_tn)}, not the whole output sequence of the layer "
+                       f"before ({before.layer.where}); rnnhw stacks layers that each read the one before")
         inputs = [s for s in sources if s in self.graph_inputs.values()]
         if len(sources) != 1 or not inputs or len(inputs[0].shape) != 3:
             self._fail(where, f"reads {self.spaces.describe(x_tn)}; the first recurrent layer must read a graph "

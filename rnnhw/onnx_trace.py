@@ -71,7 +71,7 @@ class Spaces:
 
 
 def node_name(node) -> str:
-    return f'{node.op_type} node "{node.name or node.output[0]}"'
+    return f'{node.op_type} node "{node.name or next((o for o in node.output if o), "")}"'
 
 
 def attributes(node) -> dict:

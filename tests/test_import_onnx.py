@@ -214,6 +214,62 @@ def test_stacked_layers_with_a_head_equal_onnxruntime(tmp_path, capsys, head):
     np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
 
 
+def _glue_graph():
+    """Two LSTM layers joined by a detour through every kind of glue, Y_h flattened into a Gemm head."""
+    rng = np.random.default_rng(5)
+    ints = {"zero": [0], "two": [2], "big": [2**62], "minus1": [-1], "minus_big": [-(2**62)], "halves": [2, 2],
+            "axis0": [0], "axis1": [1]}
+    init = [numpy_helper.from_array(np.array(v, dtype=np.int64), n) for n, v in ints.items()]
+    init += [_tensor(f"{n}{k}", rng.normal(0, 0.5, s)) for k, size in ((0, 3), (1, 4))
+             for n, s in (("W", (1, 16, size)), ("R", (1, 16, 4)), ("B", (1, 32)))]
+    init += [_tensor("head_w", rng.normal(0, 0.5, (4, 3))), _tensor("head_b", rng.normal(0, 0.5, (1, 3)))]
+    node = helper.make_node
+    nodes = [
+        node("Transpose", ["X"], ["x_tn"], perm=[1, 0, 2]),
+        node("LSTM", ["x_tn", "W0", "R0", "B0"], ["Y0"], hidden_size=4, name="lstm0"),  # [T, 1, N, H]
+        node("Transpose", ["Y0"], ["y_nt1h"], perm=[2, 0, 1, 3]),  # [N, T, 1, H]
+        node("Shape", ["y_nt1h"], ["shape"]),
+        node("Slice", ["shape", "zero", "two"], ["nt"]),  # [N, T]
+        node("Concat", ["nt", "minus1"], ["nt_h"], axis=0),
+        node("Reshape", ["y_nt1h", "nt_h"], ["y_nth"]),  # [N, T, H]
+        node("Split", ["y_nth", "halves"], ["low", "high"], axis=2),
+        node("Concat", ["low", "high"], ["joined"], axis=2),
+        node("Slice", ["joined", "minus1", "minus_big", "axis1", "minus1"], ["reversed"]),  # time reversed
+        node("Slice", ["reversed", "minus1", "minus_big", "axis1", "minus1"], ["forward"]),  # and back
+        node("Transpose", ["forward"], ["s1"], perm=[1, 0, 2]),
+        node("Identity", ["s1"], ["s1b"]),
+        node("LSTM", ["s1b", "W1", "R1", "B1"], ["", "H1"], hidden_size=4),  # Y_h [1, N, H]; unnamed
+        node("Transpose", ["H1"], ["h_n1h"], perm=[1, 0, 2]),
+        node("Flatten", ["h_n1h"], ["h"], axis=1),  # [N, H]
+        node("Gemm", ["h", "head_w", "head_b"], ["out"], name="head"),
+    ]
+    graph = helper.make_graph(nodes, "glue", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", "T", 3])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], init)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_glue_that_reorders_time_is_refused(tmp_path, capsys):
+    model = _glue_graph()
+    second = next(n for n in model.graph.node if n.output[0] == "forward")
+    second.input[0] = "joined"
+    second.output[0] = "forward"
+    first = next(n for n in model.graph.node if n.output[0] == "reversed")
+    model.graph.node.remove(first)
+    second.input[:] = ["joined", "minus1", "minus_big", "axis1", "minus1"]  # reversed once only
+    assert refusal(capsys, save(model, tmp_path), tmp_path) == (
+        'ONNX graph "glue" (model.onnx): LSTM node "H1" reads the output sequence of the layer before (LSTM node '
+        '"lstm0") rearranged (timesteps, sequences or units in another order); rnnhw stacks layers that each read '
+        "the one before as it is")
+
+
+def test_any_reshaping_glue_between_layers_equals_onnxruntime(tmp_path, capsys):
+    path = save(_glue_graph(), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "layer 1: lstm LSTM node" in printed and "time-major" not in printed
+    x = inputs()
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), run_ort(path, X=x), rtol=0, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------- torch export
 
 
