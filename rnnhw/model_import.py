@@ -109,7 +109,12 @@ def refuse_head_on_every_step(source: str, where: str):
 
 
 def check_layer(source: str, layer: ImportedLayer):
-    """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers, the GRU's reset-before."""
+    """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers, the GRU's reset-before.
+
+    The front ends already describe these fully (``weights[1]`` is a bidirectional layer's backward
+    direction; ``gru_reset`` the GRU's form): supporting one means dropping its refusal here and passing
+    it on in :func:`to_rnnhw` (e.g. ``"gru_reset": layer.gru_reset`` in ``[model]``).
+    """
     if layer.direction == "bidirectional":
         raise UserError(f"{source}: {layer.where} is bidirectional; this version of rnnhw runs forward layers only "
                         "(bidirectional layers are not supported yet): export a unidirectional model")
