@@ -18,6 +18,9 @@ from tests.importing import golden_float, import_model, refusal  # noqa: E402
 
 layers = keras.layers
 
+# The exporters' and Keras's own warnings (tracing, deprecations) are not about rnnhw.
+pytestmark = [pytest.mark.filterwarnings("ignore:::keras")]
+
 STEPS, FEATURES = 6, 3
 
 

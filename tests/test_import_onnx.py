@@ -22,6 +22,9 @@ from rnnhw.spec.config import load_config
 from rnnhw.spec.weights import load_weights, quantize_weights
 from tests.importing import golden_float, import_cli, import_model, refusal
 
+# The exporters' and Keras's own warnings (tracing, deprecations) are not about rnnhw.
+pytestmark = [pytest.mark.filterwarnings("ignore:::torch")]
+
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 BATCH, STEPS = 4, 6
 
