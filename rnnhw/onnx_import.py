@@ -203,7 +203,8 @@ class _Tracer:
 
     def _constant(self, node, value, what: str) -> np.ndarray:
         if isinstance(value, Ids):
-            self._fail(node_name(node), f"computes its {what} from the model's input; it must be a constant")
+            self._fail(node_name(node), f"takes its {what} from {self.spaces.describe(value.ids)}; they must be "
+                       "constants (initializers): export the model with its weights")
         return np.asarray(value, dtype=np.float64)
 
     # -- recurrent nodes -------------------------------------------------------------------------

@@ -306,10 +306,10 @@ TORCH_MODELS = {
 }
 
 
-def export(module, path, outputs=("y",)):
+def export(module, path, outputs=("y",), **options):
     module.eval()
     torch.onnx.export(module, (torch.randn(2, 5, 3),), str(path), dynamo=False, input_names=["x"],
-                      output_names=list(outputs), dynamic_axes={"x": {0: "batch", 1: "time"}})
+                      output_names=list(outputs), dynamic_axes={"x": {0: "batch", 1: "time"}}, **options)
     return path
 
 
@@ -333,6 +333,17 @@ def test_torch_export_equals_onnxruntime(torch_models, capsys, name):
     result = golden_float(capsys, config, weights, x)
     assert result.shape == expected.shape
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [{"do_constant_folding": False}, {"keep_initializers_as_inputs": True},
+                                     {"opset_version": 9}], ids=["weights-reordered-in-graph", "initializers-as-inputs",
+                                                                 "opset-9"])
+def test_torch_export_options(tmp_path, capsys, options):
+    torch.manual_seed(1)
+    path = export(Classifier("gru", 2, "head"), tmp_path / "model.onnx", **options)
+    config, weights, _ = import_model(capsys, path)
+    x = inputs()
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), run_ort(path, x=x), rtol=0, atol=1e-5)
 
 
 def test_torch_export_with_two_outputs_needs_graph_output(tmp_path, capsys):
@@ -431,6 +442,16 @@ def _append(model, *nodes, output, initializers=()):
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info(output, TensorProto.FLOAT, None))
     return model
+
+
+def test_refuses_weights_given_as_graph_inputs(tmp_path, capsys):
+    model = recurrent_graph("RNN")
+    weights = next(t for t in model.graph.initializer if t.name == "R")
+    model.graph.initializer.remove(weights)
+    model.graph.input.append(helper.make_tensor_value_info("R", TensorProto.FLOAT, [1, 4, 4]))
+    assert refusal(capsys, save(model, tmp_path), tmp_path) == (
+        'ONNX graph "handmade" (model.onnx): RNN node "rnn0" takes its weights R from graph input "R"; they must '
+        "be constants (initializers): export the model with its weights")
 
 
 def test_refuses_an_unsupported_operator(tmp_path, capsys):
