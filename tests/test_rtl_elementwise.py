@@ -7,11 +7,12 @@ import pytest
 
 from rnnhw.golden.model import elman_elementwise, gru_elementwise, lstm_elementwise
 from rnnhw.rtl.elementwise import ElementwiseUnit
-from rnnhw.rtl.layouts import Part
+from rnnhw.rtl.layouts import Part, design_layouts
 from rnnhw.spec.datapath import datapath
+from rnnhw.spec.design import memory_sizes
 
 from .hdl import run_testbench
-from .rtl_units import layouts, make_config, uniform
+from .rtl_units import make_config, uniform
 
 HIDDEN = 3
 LAYERS = 2
@@ -98,8 +99,8 @@ def simulate(config, jobs, *, bubble_rate, seed=0):
     the h writes ``(cycle, addr, data)``, the ``written`` reports and the output elements.
     """
     dp = datapath(config)
-    _, _, item_shape = layouts(config, value_width=config.numerics.accum.width)
-    dut = ElementwiseUnit(datapath=dp, item_shape=item_shape, state_depth=2 * LAYERS * HIDDEN)
+    dut = ElementwiseUnit(datapath=dp, item_shape=design_layouts(config).gate_items,
+                          state_depth=memory_sizes(config).state_depth)
     rng = np.random.default_rng(seed)
     state = config.numerics.state
     memory = uniform(rng, state, 2 * LAYERS * HIDDEN).tolist()
@@ -119,19 +120,18 @@ def simulate(config, jobs, *, bubble_rate, seed=0):
             else:
                 ctx.set(dut.items.p, items[rng.integers(len(items))])  # garbage with valid low
             idle = 0 if queue else idle + 1
-            read_value = memory[ctx.get(dut.h_read_addr)]  # before this cycle's write: not transparent
+            read_value = memory[ctx.get(dut.h_read.addr)]  # before this cycle's write: not transparent
             if ctx.get(dut.h_write.en):
                 addr, data = ctx.get(dut.h_write.addr), ctx.get(dut.h_write.data)
                 writes.append((cycle, addr, data))
                 memory[addr] = data
-            report = ctx.get(dut.written)
-            if report.valid:
-                written.append((report.layer, report.gen, report.count))
+            if ctx.get(dut.written.valid):
+                written.append(tuple(ctx.get(getattr(dut.written, name)) for name in ("layer", "gen", "count")))
             if ctx.get(dut.output.valid):
                 element = ctx.get(dut.output.p)
                 outputs.append((element.data, element.last))
             await ctx.tick()
-            ctx.set(dut.h_read_data, read_value)
+            ctx.set(dut.h_read.data, read_value)
             cycle += 1
 
     run_testbench(dut, testbench)
