@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Fragment, Module, Signal, signed
 from amaranth.lib import data
 
 from rnnhw.rtl.buffers import InputBuffer, OutputBuffer
@@ -77,7 +77,11 @@ def accelerator(**changes):
 
 
 def multiplier(kind):
-    return multiply(Module(), Signal(4), Signal(4), kind=kind, name="p")
+    m = Module()
+    try:
+        return multiply(m, Signal(4), Signal(4), kind=kind, name="p")
+    finally:
+        Fragment.get(m, None)  # used, whatever happened
 
 
 CHECKS = [
@@ -170,7 +174,7 @@ def test_argument_check(build, error, message):
 def test_valid_arguments_build():
     """The base arguments of the checks above are valid: each check fails for its one argument only."""
     for build in (input_buffer, output_buffer, sequencer, matvec, converter, lut, elementwise, accelerator):
-        build()
+        Fragment.get(build(), None)
 
 
 @pytest.mark.parametrize(("signature", "same", "other", "text"), [
@@ -198,6 +202,7 @@ def test_signature_parameters_are_read_only():
     unit = input_buffer()
     with pytest.raises(AttributeError):
         unit.features = 4
+    Fragment.get(unit, None)
 
 
 def test_output_element_layout():

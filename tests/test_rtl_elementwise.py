@@ -10,6 +10,7 @@ from rnnhw.rtl.elementwise import ElementwiseUnit
 from rnnhw.rtl.layouts import Part, design_layouts
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import memory_sizes
+from rnnhw.spec.latency import elementwise_latency
 
 from .hdl import run_testbench
 from .rtl_units import make_config, uniform
@@ -156,12 +157,21 @@ def test_h_writes_and_outputs_equal_golden(cell, multipliers, bubble_rate):
     check(config, program(config, np.random.default_rng(3)), bubble_rate=bubble_rate)
 
 
+#: Cycles from a unit's last item to its h write (the tables' inputs have bits below the index, so
+#: interpolation lengthens every table lookup by one cycle).
+LATENCIES = {False: {"lstm": 19, "gru": 18, "rnn_tanh": 6, "rnn_relu": 6},
+             True: {"lstm": 21, "gru": 20, "rnn_tanh": 7, "rnn_relu": 7}}
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("multipliers", ["logic", "dsp"])
 @pytest.mark.parametrize("interpolate", [False, True])
 def test_h_is_written_latency_cycles_after_the_units_last_item(cell, multipliers, interpolate):
+    """The elaborated pipeline is as deep as ``spec.latency.elementwise_latency`` says (the number the
+    schedule model uses): every h write, measured, that many cycles after its unit's last item."""
     config = make_config(cell, input_size=2, hidden=HIDDEN, layers=LAYERS, lanes=1, multipliers=multipliers,
                          numerics={"lut_interpolate": interpolate})
+    assert elementwise_latency(datapath(config)) == LATENCIES[interpolate][cell]
     jobs = program(config, np.random.default_rng(3))[:2]
     dut, writes, _, _, item_cycles = simulate(config, jobs, bubble_rate=0.5)
     lasts, offset = [], 0
@@ -169,7 +179,8 @@ def test_h_is_written_latency_cycles_after_the_units_last_item(cell, multipliers
         lasts += [item_cycles[offset + i] for i in job.last_item_of_unit]
         offset += len(job.items)
     delays = [cycle - last for (cycle, _, _), last in zip(writes, lasts, strict=True)]
-    assert delays == [dut.latency] * len(lasts)
+    assert dut.latency == LATENCIES[interpolate][cell]
+    assert delays == [LATENCIES[interpolate][cell]] * len(lasts)
 
 
 @pytest.mark.parametrize("cell", CELLS)

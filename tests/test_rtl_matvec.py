@@ -118,13 +118,13 @@ def plan_sequence(config, weights, rng, steps):
     return plans
 
 
-def run_passes(config, weights, plans, *, bubble_rate, seed=0):
+def run_passes(config, weights, plans, *, bubble_rate, seed=0, dut=None):
     """Issue the passes as the sequencer would: a last step waits for ``can_finish``; random bubbles
     (``valid`` = 0, other fields and the operand garbage) when ``bubble_rate`` > 0.
 
     Returns ``(items [(cycle, item)], cycles of each pass's last step, can_finish per cycle)``.
     """
-    dut = matvec_unit(config, weights)
+    dut = matvec_unit(config, weights) if dut is None else dut
     rng = np.random.default_rng(seed)
     all_steps = [step for plan in plans for step in plan.steps]
     operand_width = len(dut.issue.operand)
@@ -161,6 +161,17 @@ def run_passes(config, weights, plans, *, bubble_rate, seed=0):
 
     run_testbench(dut, testbench)
     return items, last_cycles, can_finish_trace
+
+
+def test_drain_delay_is_the_specifications():
+    """One pass alone: its first item leaves ``spec.latency.DRAIN_DELAY`` = 5 cycles after its last step."""
+    config = make_config(**CASES["rnn_relu"])
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_job(config, weights, layer=0, head=False, x=[1, 2, 3, 4], h=[5, 6])[:1]
+    dut = matvec_unit(config, weights)
+    assert dut.drain_delay == DRAIN_DELAY == 5
+    items, last_cycles, _ = run_passes(config, weights, plans, bubble_rate=0.0, dut=dut)
+    assert [cycle - last_cycles[0] for cycle, _ in items] == [5]
 
 
 def check_drain_timing(plans, items, last_cycles, can_finish_trace):
