@@ -1,12 +1,16 @@
 """Every constructor argument check of every ``rtl/`` component and interface, each message exactly."""
 
+import importlib
+import inspect
+import pkgutil
 import re
 
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment, Module, Signal, signed
-from amaranth.lib import data
+from amaranth.lib import data, wiring
 
+import rnnhw.rtl
 from rnnhw.rtl.buffers import InputBuffer, OutputBuffer
 from rnnhw.rtl.conversion import SumConverter
 from rnnhw.rtl.elementwise import ElementwiseUnit
@@ -30,6 +34,9 @@ from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.schedule import Schedule
 
 from .rtl_units import full_range_weights, make_config
+
+# A component whose constructor raised was never meant to be elaborated.
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
 CONFIG = make_config("gru", input_size=2, hidden=3, head=2, lanes=4)  # output vector: 2 elements
 WEIGHTS = full_range_weights(CONFIG, np.random.default_rng(0))
@@ -207,3 +214,36 @@ def test_signature_parameters_are_read_only():
 
 def test_output_element_layout():
     assert output_element_layout(FixedFormat(8, 4)) == data.StructLayout({"data": signed(8), "last": 1})
+
+
+def rtl_components():
+    """Every ``wiring.Component`` class defined in ``rtl/``."""
+    found = set()
+    for info in pkgutil.iter_modules(rnnhw.rtl.__path__):
+        module = importlib.import_module(f"rnnhw.rtl.{info.name}")
+        found.update(value for value in vars(module).values()
+                     if inspect.isclass(value) and issubclass(value, wiring.Component)
+                     and value.__module__ == module.__name__)
+    return found
+
+
+COMPONENTS = [InputBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, ActivationLUT, ElementwiseUnit,
+              RNNAccelerator]
+
+
+def test_every_component_is_checked_here():
+    assert rtl_components() == set(COMPONENTS)
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
+def test_component_parameters_are_read_only_properties_and_documented(component):
+    doc = inspect.getdoc(component)
+    for section in ("Parameters", "Members", "Latency", "Raises"):
+        assert f"\n{section}\n{'-' * len(section)}\n" in doc, section
+    parameters = [name for name, p in inspect.signature(component.__init__).parameters.items()
+                  if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert parameters
+    for name in parameters:
+        attribute = inspect.getattr_static(component, name)
+        assert isinstance(attribute, property) and attribute.fset is None, name
+        assert name in doc, name
