@@ -74,14 +74,37 @@ class SumConverter(wiring.Component):
             "head": Out(stream.Signature(output_element_layout(output), always_ready=True)),
         })
 
-    acc_frac = property(lambda self: self._acc_frac)
-    accum = property(lambda self: self._accum)
-    output = property(lambda self: self._output)
-    rounding = property(lambda self: self._rounding)
-    overflow = property(lambda self: self._overflow)
-    head_size = property(lambda self: self._head_size)
-    sum_shape = property(lambda self: self._sum_shape)
-    item_shape = property(lambda self: self._item_shape)
+    @property
+    def acc_frac(self):
+        return self._acc_frac
+
+    @property
+    def accum(self):
+        return self._accum
+
+    @property
+    def output(self):
+        return self._output
+
+    @property
+    def rounding(self):
+        return self._rounding
+
+    @property
+    def overflow(self):
+        return self._overflow
+
+    @property
+    def head_size(self):
+        return self._head_size
+
+    @property
+    def sum_shape(self):
+        return self._sum_shape
+
+    @property
+    def item_shape(self):
+        return self._item_shape
 
     def elaborate(self, platform):
         m = Module()

@@ -87,16 +87,39 @@ class ElementwiseUnit(wiring.Component):
             "output": Out(stream.Signature(output_element_layout(datapath.numerics.state), always_ready=True)),
         })
 
-    datapath = property(lambda self: self._datapath)
-    item_shape = property(lambda self: self._item_shape)
-    state_depth = property(lambda self: self._state_depth)
-    multipliers = property(lambda self: self._datapath.config.hardware.elementwise_multipliers,
-                           doc="``\"logic\"`` or ``\"dsp\"``: the kind of every multiplier of the unit.")
-    cell = property(lambda self: self._datapath.config.model.cell)
-    hidden = property(lambda self: self._datapath.config.model.hidden_size)
-    layers = property(lambda self: self._datapath.config.model.num_layers)
-    latency = property(lambda self: elementwise_latency(self._datapath),
-                       doc="Cycles from a unit's last item to its ``h`` write (``spec.latency``).")
+    @property
+    def datapath(self):
+        return self._datapath
+
+    @property
+    def item_shape(self):
+        return self._item_shape
+
+    @property
+    def state_depth(self):
+        return self._state_depth
+
+    @property
+    def multipliers(self):
+        """``"logic"`` or ``"dsp"``: the kind of every multiplier of the unit."""
+        return self._datapath.config.hardware.elementwise_multipliers
+
+    @property
+    def cell(self):
+        return self._datapath.config.model.cell
+
+    @property
+    def hidden(self):
+        return self._datapath.config.model.hidden_size
+
+    @property
+    def layers(self):
+        return self._datapath.config.model.num_layers
+
+    @property
+    def latency(self):
+        """Cycles from a unit's last item to its ``h`` write (``spec.latency``)."""
+        return elementwise_latency(self._datapath)
 
     # -- shared pieces -------------------------------------------------------------------------
     def _gate_luts(self, m):

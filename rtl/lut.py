@@ -71,16 +71,36 @@ class ActivationLUT(wiring.Component):
         self._table, self._in_width, self._in_frac, self._multipliers = table, in_width, in_frac, multipliers
         super().__init__({"x": In(signed(in_width)), "y": Out(format_shape(table.out_fmt))})
 
-    table = property(lambda self: self._table)
-    in_width = property(lambda self: self._in_width)
-    in_frac = property(lambda self: self._in_frac)
-    multipliers = property(lambda self: self._multipliers)
-    shift = property(lambda self: self._table.index_shift(self._in_frac),
-                     doc="Right shift of ``|x|`` to the table index (negative: a left shift).")
-    interpolated = property(lambda self: self._table.interpolate and self.shift > 0,
-                            doc="Whether lookups interpolate (the input has bits below the bin index).")
-    latency = property(lambda self: table_latency(self._table, self._in_frac),
-                       doc="Cycles from ``x`` to ``y`` (``spec.latency.table_latency``).")
+    @property
+    def table(self):
+        return self._table
+
+    @property
+    def in_width(self):
+        return self._in_width
+
+    @property
+    def in_frac(self):
+        return self._in_frac
+
+    @property
+    def multipliers(self):
+        return self._multipliers
+
+    @property
+    def shift(self):
+        """Right shift of ``|x|`` to the table index (negative: a left shift)."""
+        return self._table.index_shift(self._in_frac)
+
+    @property
+    def interpolated(self):
+        """Whether lookups interpolate (the input has bits below the bin index)."""
+        return self._table.interpolate and self.shift > 0
+
+    @property
+    def latency(self):
+        """Cycles from ``x`` to ``y`` (``spec.latency.table_latency``)."""
+        return table_latency(self._table, self._in_frac)
 
     def elaborate(self, platform):
         m = Module()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from rnnhw.spec.design import LaneParameters
 from rnnhw.spec.latency import DRAIN_DELAY
 
 from .checks import check_non_negative, check_positive, check_type
@@ -14,7 +17,14 @@ from .interfaces import IssueSignature
 from .layouts import Part
 from .pipeline import delayed
 
-__all__ = ["MatVecUnit"]
+__all__ = ["MatVecUnit", "lane_arguments"]
+
+
+def lane_arguments(lanes: LaneParameters) -> dict:
+    """:class:`MatVecUnit`'s width, shift and row arguments from :func:`rnnhw.spec.design.lane_parameters`."""
+    arguments = asdict(lanes)
+    del arguments["lanes"], arguments["acc_frac"]  # the images give the lanes; the shifts use acc_frac
+    return arguments
 
 
 class MatVecUnit(wiring.Component):
@@ -48,7 +58,7 @@ class MatVecUnit(wiring.Component):
         ``acc_width`` bits).
 
     :func:`rnnhw.spec.design.lane_parameters` derives all but the images and layouts from a
-    configuration (``MatVecUnit(**asdict(lane_parameters(config)) ...)`` minus ``lanes``/``acc_frac``).
+    configuration: ``MatVecUnit(**lane_arguments(lane_parameters(config)), ...)``.
 
     Members
     -------
@@ -101,22 +111,67 @@ class MatVecUnit(wiring.Component):
             "sums": Out(stream.Signature(sum_shape, always_ready=True)),
         })
 
-    lanes = property(lambda self: len(self._weight_images), doc="P, the lanes (one image each).")
-    weight_images = property(lambda self: self._weight_images)
-    bias_images = property(lambda self: self._bias_images)
-    weight_width = property(lambda self: self._weight_width)
-    bias_width = property(lambda self: self._bias_width)
-    operand_width = property(lambda self: self._operand_width)
-    acc_width = property(lambda self: self._acc_width)
-    product_shift_input = property(lambda self: self._product_shift_input)
-    product_shift_state = property(lambda self: self._product_shift_state)
-    bias_shift = property(lambda self: self._bias_shift)
-    gates = property(lambda self: self._gates)
-    split_rows = property(lambda self: self._split_rows)
-    issue_shape = property(lambda self: self._issue_shape)
-    sum_shape = property(lambda self: self._sum_shape)
-    drain_delay = property(lambda self: DRAIN_DELAY,
-                           doc="Cycles from a pass's last step to its first item (``spec.latency.DRAIN_DELAY``).")
+    @property
+    def lanes(self):
+        """P, the lanes (one image each)."""
+        return len(self._weight_images)
+
+    @property
+    def weight_images(self):
+        return self._weight_images
+
+    @property
+    def bias_images(self):
+        return self._bias_images
+
+    @property
+    def weight_width(self):
+        return self._weight_width
+
+    @property
+    def bias_width(self):
+        return self._bias_width
+
+    @property
+    def operand_width(self):
+        return self._operand_width
+
+    @property
+    def acc_width(self):
+        return self._acc_width
+
+    @property
+    def product_shift_input(self):
+        return self._product_shift_input
+
+    @property
+    def product_shift_state(self):
+        return self._product_shift_state
+
+    @property
+    def bias_shift(self):
+        return self._bias_shift
+
+    @property
+    def gates(self):
+        return self._gates
+
+    @property
+    def split_rows(self):
+        return self._split_rows
+
+    @property
+    def issue_shape(self):
+        return self._issue_shape
+
+    @property
+    def sum_shape(self):
+        return self._sum_shape
+
+    @property
+    def drain_delay(self):
+        """Cycles from a pass's last step to its first item (``spec.latency.DRAIN_DELAY``)."""
+        return DRAIN_DELAY
 
     def elaborate(self, platform):
         m = Module()

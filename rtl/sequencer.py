@@ -68,7 +68,7 @@ class Sequencer(wiring.Component):
     Latency
     -------
     The issue decision is combinational (stage 0); the operand follows one cycle later. A reported
-    ``h`` write can be read by a step issued two cycles after the report.
+    ``h`` write can be read by a step issued in the cycle after the report.
 
     Raises
     ------

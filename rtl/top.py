@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from amaranth.back import verilog
 from amaranth.hdl import Module, signed
 from amaranth.lib import wiring
@@ -12,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.config import Config
 from rnnhw.spec.datapath import datapath
-from rnnhw.spec.design import LaneParameters, lane_parameters, memory_sizes, ports
+from rnnhw.spec.design import lane_parameters, memory_sizes, ports
 from rnnhw.spec.schedule import Schedule
 from rnnhw.spec.weights import QuantizedWeights
 
@@ -22,10 +20,10 @@ from .conversion import SumConverter
 from .elementwise import ElementwiseUnit
 from .fixed import format_shape
 from .layouts import design_layouts
-from .matvec import MatVecUnit
+from .matvec import MatVecUnit, lane_arguments
 from .sequencer import Sequencer
 
-__all__ = ["RNNAccelerator", "generate_verilog", "lane_arguments"]
+__all__ = ["RNNAccelerator", "generate_verilog"]
 
 
 class RNNAccelerator(wiring.Component):
@@ -93,9 +91,17 @@ class RNNAccelerator(wiring.Component):
             members[port.name] = In(shape) if port.direction == "input" else Out(shape)
         super().__init__(members)
 
-    config = property(lambda self: self._config)
-    weights = property(lambda self: self._weights)
-    schedule = property(lambda self: Schedule(self._config))
+    @property
+    def config(self):
+        return self._config
+
+    @property
+    def weights(self):
+        return self._weights
+
+    @property
+    def schedule(self):
+        return Schedule(self._config)
 
     def elaborate(self, platform):
         m = Module()
@@ -142,13 +148,6 @@ class RNNAccelerator(wiring.Component):
             output.output.ready.eq(self.m_axis_tready),
         ]
         return m
-
-
-def lane_arguments(lanes: LaneParameters) -> dict:
-    """:class:`MatVecUnit`'s width, shift and row arguments from :func:`rnnhw.spec.design.lane_parameters`."""
-    arguments = asdict(lanes)
-    del arguments["lanes"], arguments["acc_frac"]  # the images give the lanes; the shifts use acc_frac
-    return arguments
 
 
 #: Verilator ``-Wall`` warnings waived in the generated file, and why. They are properties of the

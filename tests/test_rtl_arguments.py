@@ -24,10 +24,10 @@ from rnnhw.rtl.interfaces import (
 )
 from rnnhw.rtl.layouts import design_layouts, output_element_layout
 from rnnhw.rtl.lut import ActivationLUT
-from rnnhw.rtl.matvec import MatVecUnit
+from rnnhw.rtl.matvec import MatVecUnit, lane_arguments
 from rnnhw.rtl.multiply import multiply
 from rnnhw.rtl.sequencer import Sequencer
-from rnnhw.rtl.top import RNNAccelerator, lane_arguments
+from rnnhw.rtl.top import RNNAccelerator
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import lane_parameters, memory_sizes
 from rnnhw.spec.fixed import FixedFormat

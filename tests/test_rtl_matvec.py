@@ -8,8 +8,7 @@ import pytest
 
 from rnnhw.golden.model import matvec_products
 from rnnhw.rtl.layouts import Part, design_layouts
-from rnnhw.rtl.matvec import MatVecUnit
-from rnnhw.rtl.top import lane_arguments
+from rnnhw.rtl.matvec import MatVecUnit, lane_arguments
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.fixed import align
