@@ -1,17 +1,15 @@
 """The interfaces between the accelerator's components, as named ``wiring.Signature`` classes.
 
-``RNNAccelerator`` connects its components with ``wiring.connect`` through these:
+``RNNAccelerator`` connects its components with ``wiring.connect`` through these (from the ``Out``
+side to the ``In`` side):
 
-=========================== ============================== =============================================
-signature                   from (``Out``)                 to (``In``)
-=========================== ============================== =============================================
-:class:`IssueSignature`     ``Sequencer.issue``            ``MatVecUnit.issue``
-:class:`InputReadSignature` ``Sequencer.input``            ``InputBuffer.read``
-:class:`WrittenSignature`   ``ElementwiseUnit.written``    ``Sequencer.written``
-:class:`ReservationSignature` ``OutputBuffer.reservation`` ``Sequencer.reservation``
-``stream.Signature``        ``MatVecUnit.sums``            ``SumConverter.sums``; ``SumConverter.gates``
-                                                           to ``ElementwiseUnit.items``
-=========================== ============================== =============================================
+* :class:`IssueSignature`: ``Sequencer.issue`` -> ``MatVecUnit.issue``;
+* :class:`InputReadSignature`: ``Sequencer.input`` -> ``InputBuffer.read``;
+* :class:`WrittenSignature`: ``ElementwiseUnit.written`` -> ``Sequencer.written``;
+* :class:`ReservationSignature`: ``OutputBuffer.reservation`` -> ``Sequencer.reservation``;
+* ``stream.Signature(..., always_ready=True)``: ``MatVecUnit.sums`` -> ``SumConverter.sums``,
+  ``SumConverter.gates`` -> ``ElementwiseUnit.items``, and ``SumConverter.head`` (with a head) or
+  ``ElementwiseUnit.output`` -> ``OutputBuffer.input``.
 
 The state memory's ports are Amaranth's own :class:`amaranth.lib.memory.ReadPort.Signature` and
 :class:`~amaranth.lib.memory.WritePort.Signature` (members seen from the memory), flipped in the
