@@ -1,6 +1,7 @@
 """The ASIC benchmark (issue 14): the digits LSTM in sky130hd area and OSU018 timing, next to ECP5.
 
-Run ``python bench/asic.py`` (``--no-write`` to only print). For the digits LSTM of
+Run ``python bench/asic.py`` (``--no-write`` to only print; ``--jobs N`` syntheses at once). For the
+digits LSTM of
 ``examples/digits_lstm.toml`` (I=8 H=32 head=10, its trained weights) at P = 1, 4, 8, 16 lanes:
 
 * ``rnnhw.asic.synthesize_asic`` onto sky130hd (cell area per block, no timing) and osu018 (cell area and,
@@ -15,6 +16,7 @@ minutes; the suite needs the ``asic`` extra, Debian's ``qflow-tech-osu018`` and 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import functools
 import sys
 import tomllib
@@ -28,7 +30,7 @@ except ImportError:  # run as a script
     from benchmarks_md import replace_section
     from hardware import synthesize_cached
 
-__all__ = ["LANES", "DigitsLSTM", "measure", "table", "section", "main"]
+__all__ = ["LANES", "DigitsLSTM", "run", "table", "blocks_table", "section", "main"]
 
 LANES = (1, 4, 8, 16)
 CACHE = Path("build") / "bench" / "asic"
@@ -73,18 +75,29 @@ class DigitsLSTM:
         return (memories.weight_bits + memories.bias_bits) * lane_parameters(self.config).lanes
 
 
-def measure(design: DigitsLSTM) -> dict:
-    """sky130hd and osu018 results (:class:`rnnhw.asic.AsicResult`) and the ECP5 outcome of one design."""
+def _synthesize(design: DigitsLSTM, kind: str):
+    """One synthesis (through the caches): ``kind`` is an ASIC library or ``ecp5``."""
     from rnnhw.asic import synthesize_asic
 
-    row = {}
-    for library in ("sky130hd", "osu018"):
-        _say(f"{design.label} in {library} ...")
-        row[library] = synthesize_asic(design.verilog, library=library, storage_bits=design.storage_bits,
-                                       cache=CACHE, quiet=True)
-        _say(f"{design.label} in {library}: {row[library].area_um2:,.0f} um2 ({row[library].seconds:.0f} s)")
-    row["ecp5"] = synthesize_cached(design, "ecp5")
-    return row
+    if kind == "ecp5":
+        return synthesize_cached(design, "ecp5")
+    _say(f"{design.label} in {kind} ...")
+    result = synthesize_asic(design.verilog, library=kind, storage_bits=design.storage_bits, cache=CACHE,
+                             quiet=True)
+    _say(f"{design.label} in {kind}: {result.area_um2:,.0f} um2 ({result.seconds:.0f} s)")
+    return result
+
+
+def run(lanes: list[int], jobs: int) -> dict[int, dict]:
+    """{P: {"sky130hd": AsicResult, "osu018": AsicResult, "ecp5": SynthOutcome}}, ``jobs`` syntheses at a
+    time (worker threads; the tools run as child processes), sky130hd first, ECP5 last."""
+    designs = {p: DigitsLSTM(p) for p in lanes}
+    for design in designs.values():
+        _ = design.verilog  # generated here: Amaranth is not thread-safe
+    kinds = ("sky130hd", "osu018", "ecp5")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {(p, kind): pool.submit(_synthesize, designs[p], kind) for kind in kinds for p in lanes}
+        return {p: {kind: futures[(p, kind)].result() for kind in kinds} for p in lanes}
 
 
 def _number(value, spec: str) -> str:
@@ -147,8 +160,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-write", action="store_true", help="print the section, do not write docs/BENCHMARKS.md")
     parser.add_argument("--lanes", type=int, nargs="*", default=list(LANES), help="lanes to measure")
+    parser.add_argument("--jobs", type=int, default=2, help="syntheses at once (default 2)")
     args = parser.parse_args(argv)
-    rows = {lanes: measure(DigitsLSTM(lanes)) for lanes in args.lanes}
+    rows = run(args.lanes, max(1, args.jobs))
     text = section(rows)
     print(text)
     if not args.no_write:

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnhw.liberty import LibertyCell, read_liberty, sky130hd_liberty
+from rnnhw.liberty import LibertyCell, read_liberty, sky130hd_liberty, sky130hd_root
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_dir, atomic_file
 from rnnhw.synth import DEFAULT_WORK_ROOT, SynthesisError, _first_error, _Flow, _read, _yosys_id
@@ -204,18 +204,23 @@ def check_asic_options(library: str, clock_ns: float | None = None, keep=None) -
     if keep is not None and not Path(keep).parent.is_dir():
         raise UserError(f"cannot keep the work files in {str(keep)!r}: directory {str(Path(keep).parent)!r} "
                         "does not exist")
-    library_text(lib)  # a missing package is an error now, not after minutes
+    _check_installed(lib)  # a missing package is an error now, not after minutes
     return lib, float(clock_ns) if clock_ns is not None else DEFAULT_CLOCK_NS
+
+
+def _check_installed(library: Library) -> None:
+    """A UserError naming the package to install if ``library`` is missing."""
+    if library.name == "sky130hd":
+        sky130hd_root()
+    elif not OSU018_LIB.is_file():
+        raise UserError(f"the osu018 library needs Debian's qflow-tech-osu018 ({OSU018_LIB} is missing): "
+                        f"{library.install}")
 
 
 def library_text(library: Library) -> str:
     """The Liberty text of ``library``; a UserError naming the package to install if it is missing."""
-    if library.name == "sky130hd":
-        return sky130hd_liberty()
-    if not OSU018_LIB.is_file():
-        raise UserError(f"the osu018 library needs Debian's qflow-tech-osu018 ({OSU018_LIB} is missing): "
-                        f"{library.install}")
-    return OSU018_LIB.read_text()
+    _check_installed(library)
+    return sky130hd_liberty() if library.name == "sky130hd" else OSU018_LIB.read_text()
 
 
 def sta_available() -> bool:
