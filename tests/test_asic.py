@@ -398,9 +398,41 @@ def test_command_errors_before_any_work(tmp_path, capsys, monkeypatch):
     status, out, err = run_cli(capsys, *common, "--target", "ecp5", "--clock-ns", "5")
     assert status == 2 and err == ("rnnhw synth: error: --clock-ns does not apply to --target ecp5: --library "
                                    "and --clock-ns are for --target asic\n")
+    status, out, err = run_cli(capsys, *common, "--target", "asic", "--library", "tsmc")
+    assert status == 2
+    assert err == "rnnhw synth: error: unknown ASIC library 'tsmc'; choose one of sky130hd, osu018\n"
     status, out, err = run_cli(capsys, *common, "--target", "asic", "--clock-ns", "-1")
     assert status == 2 and err.endswith("the clock period must be between 0.1 and 1000 ns, not -1.0\n")
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     status, out, err = run_cli(capsys, *common, "--target", "asic")
     assert status == 2 and err.count("\n") == 1 and "pip install 'rnnhw[asic]'" in err
     assert calls == [] and not (tmp_path / "r.json").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# The benchmark's tables (canned results)
+
+
+def test_bench_tables():
+    from bench.asic import DigitsLSTM, blocks_table, table
+    from bench.hardware import SynthOutcome
+    from rnnhw.asic import AsicResult
+
+    def result(library, area, path):
+        return AsicResult(library=library, area_um2=area, sequential_area_um2=area / 4, cells=1000,
+                          blocks={"lanes": area / 2, "weight storage": area / 2}, critical_path=path,
+                          fmax_mhz=None if path is None else round(1000 / path[2], 2), clock_ns=10.0,
+                          weight_storage={"bits": 100, "rom_logic_um2": area / 2, "flip_flop_um2": 2001.92},
+                          seconds=1.0)
+
+    rows = {4: {"sky130hd": result("sky130hd", 100000.0, None),
+                "osu018": result("osu018", 500000.0, ("a", "b", 8.0)),
+                "ecp5": SynthOutcome("ecp5", "LFE5UM-85F", 3000, 2000, 4, 11, 150.25, 60.0)}}
+    assert table(rows).splitlines()[2] == (
+        "| 4 | 100,000 | 25 % | 50,000 | 2,002 | 500,000 | 8.00 | 125.0 | 3,000 | 2,000 | 4 | 11 | 150.2 |")
+    assert blocks_table(rows).splitlines()[2] == "| 4 | 50,000 | 50,000 | 100,000 |"
+    design = DigitsLSTM(4)
+    assert design.label == "digits LSTM I=8 H=32 head=10 P=4"
+    # Per lane: 128 gate rows / 4 lanes x (8 + 32) weights, the head's 10 rows padded to 3 per lane x 32;
+    # biases 32 + 3; 16 bits each, 4 lanes.
+    assert design.storage_bits == 4 * ((32 * 40 + 3 * 32) + (32 + 3)) * 16 == 90304

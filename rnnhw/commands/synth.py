@@ -54,8 +54,8 @@ def register(subparsers):
     parser.add_argument("--freq", metavar="MHZ", type=float,
                         help=f"clock constraint for place and route in MHz (default: {freqs}); Fmax is "
                              "reported whether or not it is met")
-    parser.add_argument("--library", choices=list(LIBRARIES),
-                        help="ASIC cell library (default sky130hd; only with --target asic)")
+    parser.add_argument("--library", metavar="LIB",
+                        help=f"ASIC cell library: {', '.join(LIBRARIES)} (default sky130hd; only with --target asic)")
     parser.add_argument("--clock-ns", metavar="NS", type=float,
                         help=f"ASIC clock period for ABC's delay target and OpenSTA (default {DEFAULT_CLOCK_NS:g} ns; "
                              "only with --target asic)")
