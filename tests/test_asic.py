@@ -44,6 +44,7 @@ from rnnhw.spec.design import lane_parameters, memory_sizes
 from rnnhw.spec.errors import UserError
 
 from .test_cli import run_cli, write
+from .test_synth import SMALL_RNN  # the smallest accelerator: Elman tanh I=2 H=4 P=1
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "test-asic"
@@ -333,17 +334,6 @@ def test_without_opensta_the_area_still_works(tmp_path, monkeypatch):
     assert (report["critical_path_ns"], report["fmax_mhz"], report["timing_note"]) == (
         None, None, "timing needs OpenSTA (command sta): apt-get install opensta")
     assert list(tmp_path.iterdir()) == []  # the work directory is gone
-
-
-SMALL_RNN = """\
-[model]
-cell = "rnn_tanh"
-input_size = 2
-hidden_size = 4
-
-[hardware]
-lanes = 1
-"""
 
 
 @pytest.fixture
