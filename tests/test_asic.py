@@ -404,7 +404,7 @@ def test_command_errors_before_any_work(tmp_path, capsys, monkeypatch):
 
 
 def test_bench_tables():
-    from bench.asic import DigitsLSTM, blocks_table, table
+    from bench.asic import DigitsLSTM, blocks_table, findings, section, table
     from bench.hardware import SynthOutcome
     from rnnhw.asic import AsicResult
 
@@ -412,15 +412,25 @@ def test_bench_tables():
         return AsicResult(library=library, area_um2=area, sequential_area_um2=area / 4, cells=1000,
                           blocks={"lanes": area / 2, "weight storage": area / 2}, critical_path=path,
                           fmax_mhz=None if path is None else round(1000 / path[2], 2), clock_ns=10.0,
-                          weight_storage={"bits": 100, "rom_logic_um2": area / 2, "flip_flop_um2": 2001.92},
+                          weight_storage={"bits": 100, "rom_logic_um2": area / 2, "flip_flop_um2": area * 10},
                           seconds=1.0)
 
     rows = {4: {"sky130hd": result("sky130hd", 100000.0, None),
                 "osu018": result("osu018", 500000.0, ("a", "b", 8.0)),
                 "ecp5": SynthOutcome("ecp5", "LFE5UM-85F", 3000, 2000, 4, 11, 150.25, 60.0)}}
     assert table(rows).splitlines()[2] == (
-        "| 4 | 100,000 | 25 % | 50,000 | 2,002 | 500,000 | 8.00 | 125.0 | 3,000 | 2,000 | 4 | 11 | 150.2 |")
+        "| 4 | 100,000 | 25 % | 50,000 | 1,000,000 | 500,000 | 8.00 | 125.0 | 3,000 | 2,000 | 4 | 11 | 150.2 |")
     assert blocks_table(rows).splitlines()[2] == "| 4 | 50,000 | 50,000 | 100,000 |"
+    rows[1] = {"sky130hd": result("sky130hd", 40000.0, None), "osu018": None, "ecp5": None}
+    assert table(rows).splitlines()[3] == "| 1 | 40,000 | 25 % | 20,000 | 400,000 | — | — | — | — | — | — | — | — |"
+    # Lanes 50,000 at P=4 and 20,000 at P=1; flip-flops 20 times the ROM logic.
+    rows[1]["sky130hd"].blocks["buffers"] = 0.0
+    assert findings(rows)[:2] == [
+        "Each lane adds 10,000 µm² of sky130hd cells (multiplier, accumulator, drain register); the other "
+        "blocks hardly change with P.",
+        "The weights as ROM logic take 20-20x less area than the same bits in flip-flops would: a constant table "
+        "minimises to a fraction of a cell per bit."]
+    assert "P=1 ecp5, P=1 osu018" in section(rows) or "P=1 osu018, P=1 ecp5" in section(rows)
     design = DigitsLSTM(4)
     assert design.label == "digits LSTM I=8 H=32 head=10 P=4"
     # Per lane: 128 gate rows / 4 lanes x (8 + 32) weights, the head's 10 rows padded to 3 per lane x 32;
