@@ -216,7 +216,8 @@ OSU018 critical paths: {"; ".join(paths) or "none"}.
 
 {chr(10).join("- " + line for line in findings(rows))}
 
-Wall time of each synthesis (2 cores shared with other jobs and with the other syntheses of this run): {_times(rows)}.{note}
+Wall time of each synthesis (2 cores shared with other jobs and this run's other syntheses):
+{_times(rows)}.{note}
 """
 
 
