@@ -44,7 +44,7 @@ from rnnhw.spec.outputs import atomic_dir
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
            "parse_utilisation", "overflow_message", "capacity_overflow", "wrapper_verilog", "WRAPPER_NAME",
-           "DEFAULT_WORK_ROOT"]
+           "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id"]
 
 #: Name of the generated wrapper module (see :func:`wrapper_verilog`).
 WRAPPER_NAME = "rnnhw_synth_wrapper"
@@ -376,7 +376,7 @@ def _does_not_fit(device: str, needs: list[tuple[int, str, int]]) -> str | None:
     return f"the design does not fit the {device}: it " + "; it ".join(parts) if parts else None
 
 
-def _first_error(log: str) -> str:
+def first_error(log: str) -> str:
     """The first ``ERROR:`` line of a tool's log (Yosys puts ``file:line:`` before it), else its last line."""
     for line in log.splitlines():
         if "ERROR:" in line:
@@ -460,7 +460,7 @@ def _escape(name: str) -> str:
 # The flow
 
 
-class _Flow:
+class Flow:
     """Runs the tools in one work directory, logging each and reporting progress on stderr."""
 
     def __init__(self, work_dir: Path, quiet: bool):
@@ -516,13 +516,26 @@ def synthesize(verilog, *, target: str, device: str | None = None, top: str = "r
     """
     spec, dev, freq = check_options(target, device, freq_mhz, keep)
     text = Path(verilog).read_text() if isinstance(verilog, Path) else str(verilog)
+    (resources, fmax), seconds, log_dir = run_in_work_dir(
+        lambda flow: _run_flow(flow, text, spec, dev, top, freq, clock, reset), prefix=f"{spec.name}-",
+        keep=keep, work_root=work_root, quiet=quiet)
+    return SynthResult(target=spec.name, device=dev.name, fmax_mhz=None if fmax is None else round(fmax, 2),
+                       seconds=seconds, log_dir=log_dir, **resources)
+
+
+def run_in_work_dir(body, *, prefix: str, keep, work_root, quiet: bool):
+    """``body(flow)`` in a new work directory below ``work_root``: (its value, seconds, kept directory).
+
+    The directory is deleted afterwards, or moved to ``keep`` if given; when a tool fails
+    (:class:`SynthesisError`) it stays where it is, and the error names it.
+    """
     work_root = Path(work_root)
     work_root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=work_root))
-    flow = _Flow(work_dir, quiet)
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=work_root))
+    flow = Flow(work_dir, quiet)
     start = time.monotonic()
     try:
-        resources, fmax = _run_flow(flow, text, spec, dev, top, freq, clock, reset)
+        value = body(flow)
         seconds = round(time.monotonic() - start, 1)
         log_dir = None
         if keep is not None:
@@ -537,27 +550,26 @@ def synthesize(verilog, *, target: str, device: str | None = None, top: str = "r
         raise
     shutil.rmtree(work_dir, ignore_errors=True)
     flow.say(f"done in {seconds:.1f} s")
-    return SynthResult(target=spec.name, device=dev.name, fmax_mhz=None if fmax is None else round(fmax, 2),
-                       seconds=seconds, log_dir=log_dir, **resources)
+    return value, seconds, log_dir
 
 
-def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq: float, clock: str,
+def _run_flow(flow: Flow, text: str, spec: Target, dev: Device, top: str, freq: float, clock: str,
               reset: str) -> tuple[dict[str, int], float | None]:
     """Yosys, then nextpnr if the target has it: (resource counts of the core, Fmax or ``None``)."""
     work_dir = flow.work_dir
     (work_dir / "core.v").write_text(text)
     flow.say(f"{spec.name} {dev.name} in {work_dir}")
     if spec.nextpnr is None:
-        script = ["read_verilog core.v", f"hierarchy -top {_yosys_id(top)}"]
+        script = ["read_verilog core.v", f"hierarchy -top {yosys_id(top)}"]
         synth_top = top
     else:
         ports = _core_ports(flow, top)
         (work_dir / "wrapper.v").write_text(wrapper_verilog(top, ports, clock, reset))
         script = ["read_verilog core.v", "read_verilog wrapper.v", f"hierarchy -top {WRAPPER_NAME}",
-                  f"setattr -mod -set keep_hierarchy 1 {_yosys_id(top)}"]
+                  f"setattr -mod -set keep_hierarchy 1 {yosys_id(top)}"]
         synth_top = WRAPPER_NAME
     script += [
-        " ".join([spec.synth_command, *dev.synth_args, "-top", _yosys_id(synth_top)]),
+        " ".join([spec.synth_command, *dev.synth_args, "-top", yosys_id(synth_top)]),
         "tee -q -o stat.json stat -json",
         "flatten",
         "write_json netlist.json",
@@ -566,7 +578,7 @@ def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq:
     status, log = flow.run("yosys", ["-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys.out",
                            f"yosys {spec.synth_command.split()[0]}")
     if status != 0 or not (work_dir / "netlist.json").exists():
-        flow.fail(f"yosys failed: {_first_error(_read(work_dir / 'yosys.log') or log)}")
+        flow.fail(f"yosys failed: {first_error(read_log(work_dir / 'yosys.log') or log)}")
     resources = count_resources(parse_stat_json((work_dir / "stat.json").read_text(), top), spec.name)
     if spec.nextpnr is None:
         overflow = capacity_overflow(resources, dev)
@@ -577,10 +589,10 @@ def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq:
             "--seed", "1", "--report", "report.json", "-l", "nextpnr.log", "-q",
             "--lpf-allow-unconstrained" if spec.name == "ecp5" else "--pcf-allow-unconstrained"]
     status, log = flow.run(spec.nextpnr, args, "nextpnr.out", f"{spec.nextpnr} place and route")
-    pnr_log = _read(work_dir / "nextpnr.log") or log
+    pnr_log = read_log(work_dir / "nextpnr.log") or log
     if status != 0 or not (work_dir / "report.json").exists():
         flow.fail(overflow_message(parse_utilisation(pnr_log), dev.name)
-                  or f"{spec.nextpnr} failed: {_first_error(pnr_log)}")
+                  or f"{spec.nextpnr} failed: {first_error(pnr_log)}")
     report = (work_dir / "report.json").read_text()
     critical = parse_critical_path(report, clock="clk")
     if critical is not None:
@@ -588,20 +600,21 @@ def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq:
     return resources, parse_fmax(report, clock="clk")
 
 
-def _read(path: Path) -> str:
+def read_log(path: Path) -> str:
+    """A tool's log file, or "" if it wrote none."""
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _yosys_id(name: str) -> str:
+def yosys_id(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name) else "\\" + name
 
 
-def _core_ports(flow: _Flow, top: str) -> dict[str, tuple[str, int]]:
+def _core_ports(flow: Flow, top: str) -> dict[str, tuple[str, int]]:
     """Ports of module ``top`` of ``core.v``, read by Yosys as a black box (fast: no elaboration)."""
     status, log = flow.run("yosys", ["-q", "-p", "read_verilog -lib core.v; write_json ports.json"],
                            "ports.log", "yosys reading ports")
     if status != 0:
-        flow.fail(f"yosys cannot read the Verilog: {_first_error(log)}")
+        flow.fail(f"yosys cannot read the Verilog: {first_error(log)}")
     modules = json.loads((flow.work_dir / "ports.json").read_text())["modules"]
     if top not in modules:
         names = ", ".join(sorted(modules)) or "none"
