@@ -51,12 +51,16 @@ def register(subparsers):
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the Verilog, netlist, logs and reports in DIR (default: delete them; "
                              "they are always kept, and named, when a tool fails)")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="keep each result in DIR and reuse it, without running the tools, when the "
+                             "Verilog, device, clock constraint and tool versions are the same (not with "
+                             "--keep, which always runs the tools)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Every option is checked before the slow work.
-    spec, device, _ = check_options(args.target, args.device, args.freq, args.keep)
+    spec, device, _ = check_options(args.target, args.device, args.freq, args.keep, args.cache)
     if args.json is not None:
         output_path(args.json, "--json", (".json",))
     config = load_config(args.config)
@@ -67,13 +71,13 @@ def run(args: argparse.Namespace) -> int:
 
     verilog = generate_verilog(config, qweights, name=TOP)
     result = synthesize(verilog, target=spec.name, device=device.name, top=TOP, freq_mhz=args.freq,
-                        keep=args.keep)
+                        keep=args.keep, cache=args.cache)
     if args.json is not None:
         with atomic_file(args.json) as tmp:
             tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     fmax = "no Fmax (synthesis only)" if result.fmax_mhz is None else f"Fmax {result.fmax_mhz:.1f} MHz"
     print(f"{result.target} {result.device}: {result.luts:,} LUTs, {result.ffs:,} FFs, {result.dsps} DSPs, "
-          f"{result.brams} BRAMs, {fmax} ({result.seconds:.1f} s)")
+          f"{result.brams} BRAMs, {fmax} ({result.seconds:.1f} s{' when first made' if result.reused else ''})")
     if result.log_dir is not None:
         print(f"work files kept in {result.log_dir}", file=sys.stderr)
     return 0
