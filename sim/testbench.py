@@ -40,9 +40,10 @@ every clock edge while ``tvalid`` is high and ``tready`` low, and the accelerato
 for the hundreds of cycles each timestep computes (about 98 % of all cycles). Measured on LSTM I=12
 H=32 head=9 P=8, 2,000 steps on Verilator (CPU time of the simulator process, start-up taken out):
 600 steps/s with :class:`StallAwareSource`, 165 steps/s with the public ``AxiStreamSource`` (3.6
-times slower), same outputs and cycles. Keeping ``tvalid`` low during a stall instead (feeding the
-public source only once ``tready`` has risen) would cost a cycle at every stall and so change the
-cycle counts. Hence ``pyproject.toml`` pins the exact release this loop is written against,
+times slower), same outputs and cycles. Keeping ``tvalid`` low during a stall instead (handing the
+public source its next elements only once ``tready`` has risen) would change the cycle counts: that
+source drives new data only on the clock edge after it is given some, so every stall would end a
+cycle late. Hence ``pyproject.toml`` pins the exact release this loop is written against,
 :func:`rnnhw.sim.runner.run_testbench` refuses to run with another one (a one-line error naming the
 fix), and ``tests/test_sim_runner.py`` checks that the installed release is the pinned one. To move
 to a new release: compare its ``AxiStreamSource._run`` with :meth:`StallAwareSource._run`, then
