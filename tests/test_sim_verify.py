@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from cocotb_tools.runner import Runner
 
 from rnnhw.sim.runner import build_model
