@@ -23,11 +23,17 @@ xc7       LUT1..LUT6 + LUT-RAM/SRL (in LUT sites)    FD*         DSP48E1       R
 ========  =========================================  ==========  ============  =====================
 
 ``brams`` counts blocks of the target's smallest block RAM (ECP5 18 kbit, iCE40 4 kbit, xc7 18 kbit).
+
+With a ``cache`` directory, :func:`synthesize` stores each result there under :func:`cache_key` (a hash
+of the Verilog, target, device, clock constraint, port names and tool versions) and returns a stored
+result instead of running the tools again.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import importlib.metadata
 import json
 import re
 import shutil
@@ -39,12 +45,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_dir
+from rnnhw.spec.outputs import atomic_dir, atomic_file
 
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
            "parse_utilisation", "overflow_message", "capacity_overflow", "wrapper_verilog", "WRAPPER_NAME",
-           "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id"]
+           "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id", "cache_key"]
 
 #: Name of the generated wrapper module (see :func:`wrapper_verilog`).
 WRAPPER_NAME = "rnnhw_synth_wrapper"
@@ -79,8 +85,9 @@ class SynthResult:
     luts, ffs, dsps, brams : resource counts of the core (see the module docstring for what counts).
     fmax_mhz : highest clock rate of ``clk`` after routing, ``None`` for synthesis-only targets
         or a design without registers.
-    seconds : wall time of the whole flow.
+    seconds : wall time of the whole flow (of the run that made it, for a result from the cache).
     log_dir : where logs, netlists and reports were kept (``None`` unless asked to keep them).
+    reused : the result comes from the cache (no tool ran).
     """
 
     target: str
@@ -92,9 +99,10 @@ class SynthResult:
     fmax_mhz: float | None
     seconds: float
     log_dir: Path | None = None
+    reused: bool = False
 
     def to_json(self) -> dict:
-        """The report's JSON keys (``log_dir`` is not part of it)."""
+        """The report's JSON keys (``log_dir`` and ``reused`` are not part of it)."""
         return {"target": self.target, "device": self.device, "luts": self.luts, "ffs": self.ffs,
                 "dsps": self.dsps, "brams": self.brams, "fmax_mhz": self.fmax_mhz,
                 "seconds": self.seconds}
@@ -255,7 +263,7 @@ def resolve_device(target: str, device: str | None = None) -> tuple[Target, Devi
 
 
 def check_options(target: str, device: str | None = None, freq_mhz: float | None = None,
-                  keep=None) -> tuple[Target, Device, float]:
+                  keep=None, cache=None) -> tuple[Target, Device, float]:
     """Validate the options of :func:`synthesize` before any slow work: (target, device, clock in MHz)."""
     spec, dev = resolve_device(target, device)
     if freq_mhz is not None and (isinstance(freq_mhz, bool) or not isinstance(freq_mhz, (int, float))
@@ -264,6 +272,8 @@ def check_options(target: str, device: str | None = None, freq_mhz: float | None
     if keep is not None and not Path(keep).parent.is_dir():
         raise UserError(f"cannot keep the work files in {str(keep)!r}: directory {str(Path(keep).parent)!r} "
                         "does not exist")
+    if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
+        raise UserError(f"cannot keep synthesis results in {str(cache)!r}: it is a file, not a directory")
     return spec, dev, float(freq_mhz) if freq_mhz is not None else spec.default_freq_mhz
 
 
@@ -486,9 +496,29 @@ class Flow:
         raise SynthesisError(f"{message}; logs kept in {self.work_dir}", log_dir=self.work_dir)
 
 
+def _tool_version(tool: str) -> str:
+    """Version of the YoWASP package that runs ``tool`` (``yosys``, ``nextpnr-ecp5``...)."""
+    try:
+        return importlib.metadata.version(f"yowasp-{tool}")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cache_key(verilog: str, target: str, device: str, freq_mhz: float, *, top: str = "rnnhw_top",
+              clock: str = "clk", reset: str = "rst") -> str:
+    """Hash of everything a synthesis result depends on: the Verilog text, target, device (canonical
+    name), clock constraint, the core's port names and the versions of the tools the target runs."""
+    spec = TARGETS[target]
+    tools = ["yosys", *([spec.nextpnr] if spec.nextpnr else [])]
+    recipe = {"verilog": hashlib.sha256(verilog.encode()).hexdigest(), "target": target, "device": device,
+              "freq_mhz": float(freq_mhz), "top": top, "clock": clock, "reset": reset,
+              "tools": {tool: _tool_version(tool) for tool in tools}}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def synthesize(verilog, *, target: str, device: str | None = None, top: str = "rnnhw_top",
                freq_mhz: float | None = None, clock: str = "clk", reset: str = "rst", keep=None,
-               work_root=DEFAULT_WORK_ROOT, quiet: bool = False) -> SynthResult:
+               work_root=DEFAULT_WORK_ROOT, quiet: bool = False, cache=None) -> SynthResult:
     """Synthesise (and for ECP5/iCE40 place and route) a Verilog design; count resources, find Fmax.
 
     Parameters
@@ -502,6 +532,9 @@ def synthesize(verilog, *, target: str, device: str | None = None, top: str = "r
     keep : directory to keep the work files in (Verilog, netlist, logs, reports); ``None`` deletes them.
     work_root : where the temporary work directory is made.
     quiet : no progress lines on stderr.
+    cache : directory of stored results (``None``: no cache). A result stored under the same
+        :func:`cache_key` is returned (``reused=True``) without running any tool, unless ``keep`` asks
+        for the work files; every new result is stored. Failures are not stored.
 
     Returns
     -------
@@ -514,13 +547,31 @@ def synthesize(verilog, *, target: str, device: str | None = None, top: str = "r
     SynthesisError
         A tool failed or the design does not fit the device (its logs are kept and named).
     """
-    spec, dev, freq = check_options(target, device, freq_mhz, keep)
+    spec, dev, freq = check_options(target, device, freq_mhz, keep, cache)
     text = Path(verilog).read_text() if isinstance(verilog, Path) else str(verilog)
+    stored = None
+    if cache is not None:
+        key = cache_key(text, spec.name, dev.name, freq, top=top, clock=clock, reset=reset)
+        stored = Path(cache) / f"{spec.name}-{key}.json"
+        if keep is None and stored.is_file():
+            try:
+                result = SynthResult(**json.loads(stored.read_text()), reused=True)
+            except (ValueError, TypeError):
+                pass  # an unreadable entry is made again
+            else:
+                if not quiet:
+                    print(f"  synth: {spec.name} {dev.name}: result reused from {stored}", file=sys.stderr)
+                return result
     (resources, fmax), seconds, log_dir = run_in_work_dir(
         lambda flow: _run_flow(flow, text, spec, dev, top, freq, clock, reset), prefix=f"{spec.name}-",
         keep=keep, work_root=work_root, quiet=quiet)
-    return SynthResult(target=spec.name, device=dev.name, fmax_mhz=None if fmax is None else round(fmax, 2),
-                       seconds=seconds, log_dir=log_dir, **resources)
+    result = SynthResult(target=spec.name, device=dev.name, fmax_mhz=None if fmax is None else round(fmax, 2),
+                         seconds=seconds, log_dir=log_dir, **resources)
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(stored) as tmp:
+            tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return result
 
 
 def run_in_work_dir(body, *, prefix: str, keep, work_root, quiet: bool):

@@ -66,6 +66,10 @@ def register(subparsers):
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the Verilog, netlist, logs and reports in DIR (default: delete them; "
                              "they are always kept, and named, when a tool fails)")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="keep each result in DIR and reuse it, without running the tools, when the "
+                             "Verilog, device, clock constraint and tool versions are the same (not with "
+                             "--keep, which always runs the tools)")
     parser.set_defaults(func=run)
 
 
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.target == "asic":
         check_asic_options(args.library or "sky130hd", args.clock_ns, args.keep)
     else:
-        spec, device, _ = check_options(args.target, args.device, args.freq, args.keep)
+        spec, device, _ = check_options(args.target, args.device, args.freq, args.keep, args.cache)
     if args.json is not None:
         output_path(args.json, "--json", (".json",))
     config = load_config(args.config)
@@ -100,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
         memories = memory_sizes(config)
         result = synthesize_asic(verilog, library=args.library or "sky130hd", top=TOP, clock_ns=args.clock_ns,
                                  storage_bits=(memories.weight_bits + memories.bias_bits)
-                                 * lane_parameters(config).lanes, keep=args.keep)
+                                 * lane_parameters(config).lanes, keep=args.keep, cache=args.cache)
     else:
         result = synthesize(verilog, target=spec.name, device=device.name, top=TOP, freq_mhz=args.freq,
-                            keep=args.keep)
+                            keep=args.keep, cache=args.cache)
     if args.json is not None:
         with atomic_file(args.json) as tmp:
             tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     fmax = "no Fmax (synthesis only)" if result.fmax_mhz is None else f"Fmax {result.fmax_mhz:.1f} MHz"
     print(f"{result.target} {result.device}: {result.luts:,} LUTs, {result.ffs:,} FFs, {result.dsps} DSPs, "
-          f"{result.brams} BRAMs, {fmax} ({result.seconds:.1f} s)")
+          f"{result.brams} BRAMs, {fmax} ({result.seconds:.1f} s{' when first made' if result.reused else ''})")
     if result.log_dir is not None:
         print(f"work files kept in {result.log_dir}", file=sys.stderr)
     return 0
