@@ -33,7 +33,7 @@ from rnnhw.spec.children import terminate_descendants, working_directory
 from rnnhw.spec.errors import UserError, VerificationError
 from rnnhw.spec.outputs import cannot_write, check_output_dir, file_lock
 
-from .tools import Simulator, find_simulator, icarus_source, verilator_flags
+from .tools import Simulator, check_cocotbext_axi, find_simulator, icarus_source, verilator_flags
 
 __all__ = ["Model", "build_model", "run_folder", "prune_runs", "run_testbench", "prepare_build_dir",
            "TESTBENCH_MODULE", "TIMESCALE", "DEFAULT_BUILD_DIR", "KEPT_RUNS"]
@@ -344,11 +344,14 @@ def run_testbench(model: Model, run_dir: Path, env: Mapping[str, str], *, waves_
 
     Raises
     ------
+    UserError
+        The installed cocotbext-axi is not the release the testbench is written against.
     VerificationError
         The simulator or the testbench failed (the message names the log).
     """
     if waves_file is not None and not model.waves:
         raise ValueError("waves_file needs a model built with waves=True")
+    check_cocotbext_axi()
     log = run_dir / "sim.log"
     test_args, plusargs = [], []
     if waves_file is not None:
