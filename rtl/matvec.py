@@ -7,6 +7,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from rnnhw.spec.registers import WINDOW_REGIONS
+
+from .csr import WeightAccessSignature
 from .layouts import Part
 from .pipeline import delayed
 
@@ -32,6 +35,8 @@ class MatVecUnit(wiring.Component):
     bias_shift : left shift of a bias to the accumulator's fixed point.
     gates : gates per unit (G); ``split_rows`` enables the GRU's second sum per n row.
     issue_shape, item_shape : ``rtl.layouts`` layouts.
+    writable : bool
+        Runtime weights: the memories get a write port and a read-back path (``weight_access``).
 
     Members
     -------
@@ -43,6 +48,8 @@ class MatVecUnit(wiring.Component):
         Completed sums in row order; GRU n rows give a ``Part.X`` item then a ``Part.H`` item.
     can_finish : Out(1)
         A pass may issue its last step now: the drain will be free when its sums complete.
+    weight_access : In(rtl.csr.WeightAccessSignature), only if ``writable``
+        Writes and reads the memories; its reads take the read ports, so only while no pass runs.
 
     Latency: a pass's sums are captured 4 cycles after its last step is issued; the first item
     leaves the next cycle (``rtl.schedule.DRAIN_DELAY`` = 5 cycles after the last step).
@@ -50,7 +57,8 @@ class MatVecUnit(wiring.Component):
 
     def __init__(self, *, weight_images, bias_images, weight_width: int, bias_width: int, operand_width: int,
                  acc_width: int, product_shift_input: int, product_shift_state: int, bias_shift: int,
-                 gates: int, split_rows: bool, issue_shape: data.StructLayout, item_shape: data.StructLayout):
+                 gates: int, split_rows: bool, issue_shape: data.StructLayout, item_shape: data.StructLayout,
+                 writable: bool = False):
         if not weight_images or len(weight_images) != len(bias_images):
             raise ValueError(f"need one weight and one bias image per lane, got {len(weight_images)!r} "
                              f"and {len(bias_images)!r}")
@@ -64,15 +72,21 @@ class MatVecUnit(wiring.Component):
         self.acc_width = acc_width
         self.shifts = (product_shift_state, product_shift_input)
         self.bias_shift, self.gates, self.split_rows = bias_shift, gates, split_rows
-        super().__init__({
+        self.writable = bool(writable)
+        members = {
             "issue": In(issue_shape),
             "operand": In(signed(operand_width)),
             "items": Out(stream.Signature(item_shape, always_ready=True)),
             "can_finish": Out(1),
-        })
+        }
+        if self.writable:
+            depth = max(len(weight_images[0]), len(bias_images[0]))
+            members["weight_access"] = In(WeightAccessSignature(lanes=self.lanes, depth=depth))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
+        self._read_ports = {}  # runtime weights: region -> each lane's read port
         issue_shape = self.issue.shape()
         # Stage 1: memory data and operand; 2: multiplier inputs; 3: product; 4: complete sums.
         stages = [Signal(issue_shape, name=f"step{s}") for s in (1, 2, 3, 4)]
@@ -87,7 +101,34 @@ class MatVecUnit(wiring.Component):
             x_sums.append(x_total)
 
         self._drain(m, sums, x_sums, stages)
+        if self.writable:
+            self._read_back(m)
         return m
+
+    def _writable(self, m, memory, lane, region, read_port, address):
+        """Runtime weights: a write port on ``memory``; the read port takes the window's address on reads.
+
+        Returns the read port's address (``address`` for ROM cores).
+        """
+        if not self.writable:
+            return address
+        access = self.weight_access
+        write = memory.write_port()
+        m.d.comb += [write.addr.eq(access.addr), write.data.eq(access.w_data),
+                     write.en.eq(access.w_en & (access.region == WINDOW_REGIONS.index(region))
+                                 & (access.lane == lane))]
+        self._read_ports.setdefault(region, []).append(read_port)
+        return Mux(access.r_en, access.addr, address)
+
+    def _read_back(self, m):
+        access = self.weight_access
+        with m.Switch(access.region):
+            for region, ports in self._read_ports.items():
+                with m.Case(WINDOW_REGIONS.index(region)):
+                    with m.Switch(access.lane):
+                        for lane, port in enumerate(ports):
+                            with m.Case(lane):
+                                m.d.comb += access.r_data.eq(port.data)
 
     def _lane(self, m, lane, operand, stage):
         """One lane: weight memory, multiplier, accumulator. Returns its sum (and GRU x-part sum)."""
@@ -98,7 +139,8 @@ class MatVecUnit(wiring.Component):
         m.submodules[f"weights{lane}"] = weights
         m.submodules[f"bias{lane}"] = firsts
         w_port, b_port = weights.read_port(), firsts.read_port()
-        m.d.comb += [w_port.addr.eq(self.issue.w_addr), b_port.addr.eq(self.issue.b_addr)]
+        m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", w_port, self.issue.w_addr)),
+                     b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", b_port, self.issue.b_addr))]
 
         # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
         # a cycle of their own (and map into the DSP block's input and output registers).
@@ -119,7 +161,7 @@ class MatVecUnit(wiring.Component):
                                    for _, second, flag in self.bias_images[lane]])
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()
-            m.d.comb += s_port.addr.eq(self.issue.b_addr)
+            m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", s_port, self.issue.b_addr))
             second = delayed(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
             is_split_row = delayed(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
             x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}")

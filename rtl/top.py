@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.back import verilog
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, ResetInserter, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -16,6 +16,7 @@ from rnnhw.spec.schedule import Schedule
 from rnnhw.spec.weights import QuantizedWeights
 
 from .buffers import InputBuffer
+from .csr import ControlRegisters
 from .elementwise import ElementwiseUnit
 from .fixed import convert, format_shape
 from .layouts import issue_layout, item_layout, job_layout
@@ -31,8 +32,9 @@ class RNNAccelerator(wiring.Component):
     Parameters
     ----------
     config : Config
-    weights : QuantizedWeights
-        Baked into the lanes' weight memories.
+    weights : QuantizedWeights or None
+        Baked into the lanes' weight memories; ``None`` for ``hardware.weights = "runtime"``, whose
+        memories start at zero and are written through the AXI4-Lite slave.
 
     Members
     -------
@@ -47,6 +49,7 @@ class RNNAccelerator(wiring.Component):
     m_axis_tvalid, m_axis_tlast : Out(1)
         ``tlast`` on the last element of each output vector.
     m_axis_tready : In(1)
+    s_axil_* : the AXI4-Lite slave of :class:`rnnhw.rtl.csr.ControlRegisters`, for runtime weights only.
 
     The ``sync`` domain's ``clk`` and synchronous, active-high ``rst`` complete the ports. The
     state is zero at the start of every sequence. Cycles per timestep: see ``docs/architecture.md``.
@@ -55,7 +58,12 @@ class RNNAccelerator(wiring.Component):
     def __init__(self, *, config: Config, weights: QuantizedWeights):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
-        if not isinstance(weights, QuantizedWeights) or len(weights.layers) != config.model.num_layers:
+        runtime = config.hardware.weights == "runtime"
+        if runtime and weights is not None:
+            raise TypeError('a core with hardware.weights = "runtime" is built without weights (weights=None); '
+                            "they are written through its AXI4-Lite slave")
+        if not runtime and (not isinstance(weights, QuantizedWeights)
+                            or len(weights.layers) != config.model.num_layers):
             raise TypeError(f"weights must be QuantizedWeights for {config.model.num_layers} layer(s), "
                             f"not {weights!r}")
         self.config, self.weights = config, weights
@@ -90,9 +98,14 @@ class RNNAccelerator(wiring.Component):
             self.s_axis_tready.eq(inputs.input.ready),
         ]
 
-        weights = self.weights
+        weights, runtime = self.weights, config.hardware.weights == "runtime"
+        if runtime:  # zero until the host writes them
+            weight_images = [[0] * sch.weight_depth for _ in range(sch.lanes)]
+            bias_images = [[(0, 0, 0)] * sch.bias_depth for _ in range(sch.lanes)]
+        else:
+            weight_images, bias_images = sch.weight_images(weights), sch.bias_images(weights)
         m.submodules.matvec = matvec = MatVecUnit(
-            weight_images=sch.weight_images(weights), bias_images=sch.bias_images(weights),
+            weight_images=weight_images, bias_images=bias_images, writable=runtime,
             weight_width=lanes.weight_width, bias_width=lanes.bias_width,
             operand_width=lanes.operand_width, acc_width=acc_width,
             product_shift_input=lanes.product_shift_input, product_shift_state=lanes.product_shift_state,
@@ -171,6 +184,24 @@ class RNNAccelerator(wiring.Component):
             fifo.r_en.eq(self.m_axis_tready),
             sequencer.output_pop.eq(fifo.r_rdy & self.m_axis_tready),
         ]
+        if runtime:
+            return self._with_registers(m, matvec)
+        return m
+
+    def _with_registers(self, core, matvec):
+        """The AXI4-Lite register file beside the datapath ``core``, which its soft reset resets."""
+        m = Module()
+        m.submodules.csr = csr = ControlRegisters(config=self.config)
+        m.submodules.core = ResetInserter({"sync": csr.soft_reset})(core)
+        for name, member in csr.bus.signature.members.items():
+            port, inner = getattr(self, f"s_axil_{name}"), getattr(csr.bus, name)
+            m.d.comb += inner.eq(port) if member.flow == In else port.eq(inner)
+        wiring.connect(m, csr.weight_access, matvec.weight_access)
+        m.d.comb += [
+            csr.input_beat.eq(self.s_axis_tvalid & self.s_axis_tready),
+            csr.input_last.eq(self.s_axis_tlast),
+            csr.output_vector.eq(self.m_axis_tvalid & self.m_axis_tready & self.m_axis_tlast),
+        ]
         return m
 
 
@@ -186,8 +217,11 @@ LINT_WAIVERS = {
 }
 
 
-def generate_verilog(config: Config, weights: QuantizedWeights, *, name: str = "rnnhw_top") -> str:
-    """Verilog of the accelerator: deterministic (no source paths or timestamps inside)."""
+def generate_verilog(config: Config, weights: QuantizedWeights | None, *, name: str = "rnnhw_top") -> str:
+    """Verilog of the accelerator: deterministic (no source paths or timestamps inside).
+
+    ``weights`` is ``None`` for ``hardware.weights = "runtime"``.
+    """
     top = RNNAccelerator(config=config, weights=weights)
     body = verilog.convert(top, name=name, emit_src=False, strip_internal_attrs=True)
     header = [f"// {name}: fixed-point {config.model.cell} accelerator generated by rnnhw.",
