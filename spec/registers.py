@@ -10,19 +10,7 @@ is the memory depth rounded up to a power of two, and each region is aligned to 
 so the hardware decodes a window address by slicing bits. The words' contents are the lanes' memory
 images of :meth:`rnnhw.spec.schedule.Schedule.weight_images` / ``bias_images`` (:func:`window_words`).
 
-Accesses (32-bit, little-endian, ``wstrb`` ignored: a write writes the whole word; the low two address
-bits are ignored):
-
-* a read of any register or mapped window word answers OKAY;
-* a write to a read-only register, and any access to an address that maps to nothing (a gap in the
-  register space, a lane ``p >= P`` or a word beyond a memory's depth), answers SLVERR, changes
-  nothing and sets ``STATUS.BAD_ACCESS``;
-* while the core is busy (``STATUS.BUSY``: a sequence has entered and its last output has not left),
-  every weight-window access answers SLVERR, changes nothing and sets ``STATUS.WINDOW_REFUSED``: the
-  weights cannot change under a running sequence. Wait for ``BUSY = 0`` (or soft-reset) and retry.
-
-Every access is answered: the slave takes one read and one write at a time and needs no more than 3
-cycles to answer either.
+The rules of access are :data:`ACCESS_RULES`.
 """
 
 from __future__ import annotations
@@ -37,7 +25,7 @@ from .fixed import Overflow, Rounding
 from .schedule import Schedule
 from .weights import QuantizedWeights
 
-__all__ = ["Field", "Register", "WindowRegion", "IDENTIFICATION", "MAP_VERSION", "REGISTER_SPACE", "WORD_BYTES",
+__all__ = ["ACCESS_RULES", "LAYOUT_RULES", "image_constants", "Field", "Register", "WindowRegion", "IDENTIFICATION", "MAP_VERSION", "REGISTER_SPACE", "WORD_BYTES",
            "registers", "register", "weight_window", "window_words", "address_width", "config_crc",
            "check_runtime", "FORMAT_REGISTERS", "ACCESSES", "CONTROL_SPACE", "CYCLES_BITS", "COUNTER_BITS",
            "WINDOW_REGIONS", "axil_ports"]
@@ -49,6 +37,21 @@ MAP_VERSION = (1 << 16) | 0
 WORD_BYTES = 4
 #: Bytes of the register space at the bottom of the address map; the weight window lies above.
 REGISTER_SPACE = 0x100
+#: How the slave answers; the integration README and the C header quote these.
+ACCESS_RULES = (
+    "Accesses are 32-bit words, little-endian; the low two address bits are ignored and so is wstrb "
+    "(a write writes the whole word).",
+    "A read of a register or of a mapped window word answers OKAY.",
+    "A write to a read-only register, and any access to an address that maps to nothing (a gap in the "
+    "register space, a lane beyond the last, a word beyond a memory's depth), answers SLVERR, changes nothing "
+    "and sets STATUS.BAD_ACCESS.",
+    "While the core is busy (STATUS.BUSY: a sequence has entered and its last output has not left), every "
+    "weight-window access answers SLVERR, changes nothing and sets STATUS.WINDOW_REFUSED: weights never change "
+    "under a running sequence. Wait for BUSY = 0 (or write CONTROL.SOFT_RESET) and retry.",
+    "One access is served at a time (a write first if both come together); a write is answered 2 cycles after "
+    "it is taken, a register read 2 cycles and a window read 3 cycles after: nothing waits for anything else.",
+)
+
 #: Registers below this offset are constants (identification and configuration); control, status and
 #: counters start here.
 CONTROL_SPACE = 0x80
@@ -281,3 +284,38 @@ def axil_ports(config: Config) -> tuple[tuple[str, str, int, str], ...]:
     width = address_width(config)
     return tuple((f"s_axil_{suffix}", direction, bits or width, meaning)
                  for suffix, direction, bits, meaning in _AXIL_SIGNALS)
+
+
+#: Where each weight and bias goes in the window (numbers: :func:`image_constants`).
+LAYOUT_RULES = (
+    "Gate rows are unit-major: row r = unit * GATES + gate, gates in PyTorch's order (LSTM i f g o, GRU r z n). "
+    "Row r of a layer is computed by lane r % LANES in pass r // LANES (PASSES passes per layer, HEAD_PASSES for "
+    "the head, whose rows are its outputs).",
+    "WEIGHTS word of lane p for layer k, pass q, operand j: index LAYER<k>_WEIGHT_BASE + q * LAYER<k>_OPERANDS + j, "
+    "holding W_ih[row, j] for j < the layer's input size, else W_hh[row, j - input size] (row = q * LANES + p). "
+    "The head: index HEAD_WEIGHT_BASE + q * HIDDEN_SIZE + j holds head.weight[q * LANES + p, j].",
+    "BIASES word of lane p for layer k, pass q: index LAYER<k>_BIAS_BASE + q, holding b_ih[row] + b_hh[row] "
+    "(GRU n rows: b_in[row] alone); the head's: HEAD_BIAS_BASE + q holds head.bias[q * LANES + p].",
+    "BIAS_HN (GRU only), same index as BIASES: b_hn of an n row and the flag bit set, else 0.",
+    "Rows past the last (when LANES does not divide the rows) hold 0. Values are two's complement in the "
+    "numerics.weight / numerics.bias formats (integer = value * 2^fraction bits, rounded and saturated as "
+    "rnnhw golden does).",
+)
+
+
+def image_constants(config: Config) -> tuple[tuple[str, int, str], ...]:
+    """``(name, value, meaning)`` of the numbers :data:`LAYOUT_RULES` refer to."""
+    model, sch = config.model, Schedule(config)
+    out = [("GATES", model.gates, "gates per hidden unit"),
+           ("LANES", config.hardware.lanes, "lanes (P)"),
+           ("HIDDEN_SIZE", model.hidden_size, "hidden units (H)"),
+           ("PASSES", sch.passes, "passes per layer: ceil(GATES * H / P)"),
+           ("HEAD_PASSES", sch.head_passes, "passes of the head: ceil(head / P)")]
+    for k in range(model.num_layers):
+        out += [(f"LAYER{k}_OPERANDS", sch.operands(k), f"operands of layer {k}: its input size + H"),
+                (f"LAYER{k}_WEIGHT_BASE", sch.weight_base(k), f"first WEIGHTS index of layer {k}"),
+                (f"LAYER{k}_BIAS_BASE", sch.bias_base(k), f"first BIASES index of layer {k}")]
+    if model.head:
+        out += [("HEAD_WEIGHT_BASE", sch.weight_base(model.num_layers), "first WEIGHTS index of the head"),
+                ("HEAD_BIAS_BASE", sch.bias_base(model.num_layers), "first BIASES index of the head")]
+    return tuple(out)

@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 
-from rnnhw.commands._options import add_config_argument, add_weights_options, output_path, weights_from_args
+from rnnhw.commands._options import add_config_argument, add_weights_options, baked_weights, output_path
 from rnnhw.spec.config import load_config
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.outputs import atomic_file
-from rnnhw.spec.weights import quantize_weights
 from rnnhw.synth import TARGETS, check_options, synthesize
 
 __all__ = ["register", "run", "TOP"]
@@ -35,7 +34,7 @@ def register(subparsers):
         epilog=f"Devices: {targets}.",
     )
     add_config_argument(parser)
-    add_weights_options(parser)
+    add_weights_options(parser, required=False)
     parser.add_argument("--target", required=True, choices=sorted(TARGETS), help="FPGA family")
     defaults = ", ".join(f"{spec.default_device.name} for {name}" for name, spec in TARGETS.items())
     parser.add_argument("--device", metavar="DEV", help=f"device of the family (default: {defaults}; "
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         output_path(args.json, "--json", (".json",))
     config = load_config(args.config)
     datapath(config)  # refuses impossible numerics
-    qweights = quantize_weights(weights_from_args(args, config), config)
+    qweights = baked_weights(args, config)
 
     from rnnhw.rtl.top import generate_verilog  # Amaranth is imported only when needed
 
