@@ -25,10 +25,10 @@ from .fixed import Overflow, Rounding
 from .schedule import Schedule
 from .weights import QuantizedWeights
 
-__all__ = ["ACCESS_RULES", "LAYOUT_RULES", "image_constants", "Field", "Register", "WindowRegion", "IDENTIFICATION", "MAP_VERSION", "REGISTER_SPACE", "WORD_BYTES",
-           "registers", "register", "weight_window", "window_words", "address_width", "config_crc",
-           "check_runtime", "FORMAT_REGISTERS", "ACCESSES", "CONTROL_SPACE", "CYCLES_BITS", "COUNTER_BITS",
-           "WINDOW_REGIONS", "axil_ports"]
+__all__ = ["ACCESS_RULES", "LAYOUT_RULES", "image_constants", "Field", "Register", "WindowRegion", "IDENTIFICATION",
+           "MAP_VERSION", "REGISTER_SPACE", "WORD_BYTES", "registers", "register", "weight_window", "window_words",
+           "address_width", "config_crc", "check_runtime", "FORMAT_REGISTERS", "ACCESSES", "CONTROL_SPACE",
+           "CYCLES_BITS", "COUNTER_BITS", "WINDOW_REGIONS", "axil_ports"]
 
 #: ``ID`` register: ASCII "RNNH".
 IDENTIFICATION = 0x524E4E48
