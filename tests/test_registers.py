@@ -334,3 +334,12 @@ def test_c_header_compiles_and_its_numbers_are_the_specs(tmp_path, config):
     assert result.returncode == 0, result.stderr
     names = re.findall(r"#define (\w+)", (tmp_path / "core.h").read_text())
     assert len(names) == len(set(names))
+
+
+def test_check_reports_runtime_weights(tmp_path, capsys):
+    config_path = write(tmp_path / "gru.toml", GRU.to_toml())
+    status, out, _ = run_cli(capsys, "check", config_path)
+    words = sum(r.lanes * r.depth for r in weight_window(GRU))
+    assert status == 0 and out.rstrip().endswith(
+        f"weights: loaded at run time through AXI4-Lite ({address_width(GRU)}-bit addresses): {words:,} words "
+        "of the weight window")
