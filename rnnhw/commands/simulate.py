@@ -149,61 +149,53 @@ def run(args) -> int:
     options = dict(simulator=args.sim, waves=args.waves, backpressure=args.backpressure, progress=True,
                    build_dir=args.build_dir, verilog=verilog, seed=args.seed)
     if runtime:
-        return _run_models(args, config, models, x_int, lengths, options, out_dir, json_path)
+        from rnnhw.runtime import simulate_models
+
+        run = simulate_models(config, models, x_int, lengths, **options)
+        results = [(("" if len(run.runs) == 1 else f"model{k}_"), model.result) for k, model in enumerate(run.runs)]
+        lines = []
+        for model in run.runs:
+            lines.append(f"{model.weights}: loaded {model.words:,} words through AXI4-Lite in "
+                         f"{model.load_cycles:,} cycles")
+            lines += [f"  {line}" for line in summary_lines(model.result)]
+        lines.append(f"{len(run.runs)} model(s) on {run.builds} build: bit-exact: {'yes' if run.bit_exact else 'NO'}")
+        _write(out_dir, json_path, results, run.summary)
+        return _finish(lines, out_dir, json_path, run)
     result = run_simulation(config, qweights, x_int, lengths, **options)
+    if out_dir is not None and result.waves_path is not None:  # the summary names where the waves go
+        moved = dataclasses.replace(result, waves_path=(out_dir / result.waves_path.name).resolve())
+        _write(out_dir, json_path, [("", result)], moved.summary)
+        result = moved
+    else:
+        _write(out_dir, json_path, [("", result)], result.summary)
+    return _finish(summary_lines(result), out_dir, json_path, result)
+
+
+def _write(out_dir, json_path, results, summary) -> None:
+    """``-o DIR``: each result's outputs and waves (names prefixed), ``summary()``; ``--json``: ``summary()``."""
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:
-            if result.waves_path is not None:
-                name = result.waves_path.name
-                shutil.move(result.waves_path, tmp / name)
-                result = dataclasses.replace(result, waves_path=(out_dir / name).resolve())
-            np.save(tmp / "rtl_outputs.npy", result.outputs)
-            np.save(tmp / "golden_outputs.npy", result.expected)
-            (tmp / "summary.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
+            for prefix, result in results:
+                if result.waves_path is not None:
+                    shutil.move(result.waves_path, tmp / f"{prefix}{result.waves_path.name}")
+                np.save(tmp / f"{prefix}rtl_outputs.npy", result.outputs)
+                np.save(tmp / f"{prefix}golden_outputs.npy", result.expected)
+            (tmp / "summary.json").write_text(json.dumps(summary(), indent=1) + "\n")
     if json_path is not None:
         with atomic_file(json_path) as tmp:
-            tmp.write_text(json.dumps(result.summary(), indent=1) + "\n")
-    for line in summary_lines(result):
+            tmp.write_text(json.dumps(summary(), indent=1) + "\n")
+
+
+def _finish(lines, out_dir, json_path, outcome) -> int:
+    """Print the summary and the files written; VerificationError unless ``outcome`` is bit-exact."""
+    for line in lines:
         print(line)
     if out_dir is not None:
         print(f"wrote {out_dir}/")
     if json_path is not None:
         print(f"wrote {json_path}")
     sys.stdout.flush()
-    if not result.bit_exact:
-        raise VerificationError(f"the RTL differs from the golden model in {result.mismatches:,} element(s); "
-                                f"first: {result.first_mismatch}")
-    return 0
-
-
-def _run_models(args, config, models, x_int, lengths, options, out_dir, json_path) -> int:
-    """Runtime core: one build, each weights file loaded through AXI4-Lite in turn."""
-    from rnnhw.runtime import simulate_models
-
-    run = simulate_models(config, models, x_int, lengths, **options)
-    if out_dir is not None:
-        with atomic_dir(out_dir) as tmp:
-            for k, model in enumerate(run.runs):
-                prefix = "" if len(run.runs) == 1 else f"model{k}_"
-                if model.result.waves_path is not None:
-                    shutil.move(model.result.waves_path, tmp / f"{prefix}{model.result.waves_path.name}")
-                np.save(tmp / f"{prefix}rtl_outputs.npy", model.result.outputs)
-                np.save(tmp / f"{prefix}golden_outputs.npy", model.result.expected)
-            (tmp / "summary.json").write_text(json.dumps(run.summary(), indent=1) + "\n")
-    if json_path is not None:
-        with atomic_file(json_path) as tmp:
-            tmp.write_text(json.dumps(run.summary(), indent=1) + "\n")
-    for model in run.runs:
-        print(f"{model.weights}: loaded {model.words:,} words through AXI4-Lite in {model.load_cycles:,} cycles")
-        for line in summary_lines(model.result):
-            print(f"  {line}")
-    print(f"{len(run.runs)} model(s) on {run.builds} build: bit-exact: {'yes' if run.bit_exact else 'NO'}")
-    if out_dir is not None:
-        print(f"wrote {out_dir}/")
-    if json_path is not None:
-        print(f"wrote {json_path}")
-    sys.stdout.flush()
-    if not run.bit_exact:
-        raise VerificationError(f"the RTL differs from the golden model in {run.mismatches:,} element(s); "
-                                f"first: {run.first_mismatch}")
+    if not outcome.bit_exact:
+        raise VerificationError(f"the RTL differs from the golden model in {outcome.mismatches:,} element(s); "
+                                f"first: {outcome.first_mismatch}")
     return 0
