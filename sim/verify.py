@@ -446,6 +446,9 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
     if x_int.size and (x_int.min() < fmt.min_int or x_int.max() > fmt.max_int):
         raise UserError(f"input integers must lie in {fmt.min_int}..{fmt.max_int} (numerics.input = {fmt}); "
                         f"found {x_int.min()}..{x_int.max()}")
+    if config.hardware.weights == "runtime" and host is None:
+        raise UserError('a core with hardware.weights = "runtime" computes with the weights a host program loads '
+                        "through AXI4-Lite; pass host= (e.g. rnnhw.runtime.load_program)")
     expected = GoldenModel(config, qweights).run(x_int, lengths).outputs
     if verilog is None:
         try:
