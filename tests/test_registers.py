@@ -343,3 +343,10 @@ def test_check_reports_runtime_weights(tmp_path, capsys):
     assert status == 0 and out.rstrip().endswith(
         f"weights: loaded at run time through AXI4-Lite ({address_width(GRU)}-bit addresses): {words:,} words "
         "of the weight window")
+
+
+def test_run_simulation_needs_a_host_program_for_runtime_cores():
+    from rnnhw.sim.verify import run_simulation
+
+    with pytest.raises(UserError, match=r"pass host= \(e.g. rnnhw.runtime.load_program\)"):
+        run_simulation(GRU, numbered_weights(GRU), np.zeros((1, 2, 3), dtype=np.int64))
