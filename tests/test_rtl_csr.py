@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rnnhw.rtl.csr import ControlRegisters
 from rnnhw.spec.config import config_from_dict
-from rnnhw.spec.registers import WINDOW_REGIONS, register, weight_window
+from rnnhw.spec.registers import WINDOW_REGIONS, register, weight_window, window_words
 
 from .hdl import run_testbench
 
@@ -15,11 +15,23 @@ SEQUENCES_CONFIG = config_from_dict({"model": {"cell": "rnn_tanh", "input_size":
                                      "hardware": {"lanes": 2, "weights": "runtime"}})
 
 
-class Bus:
-    """One AXI4-Lite access at a time from an Amaranth testbench; every access is answered in a few cycles."""
+class _Signals:
+    def __init__(self, lookup):
+        self._lookup = lookup
 
-    def __init__(self, ctx, dut):
-        self.ctx, self.dut, self.log = ctx, dut, []
+    def __getattr__(self, name):
+        return self._lookup(name)
+
+
+class Bus:
+    """One AXI4-Lite access at a time from an Amaranth testbench; every access is answered in a few cycles.
+
+    ``signal(name)`` gives the bus signal ``name`` (``awaddr``, ...); default: ``dut.bus``'s.
+    """
+
+    def __init__(self, ctx, dut, signal=None):
+        self.ctx = ctx
+        self.bus = _Signals(signal or (lambda name: getattr(dut.bus, name)))
 
     async def _handshake(self, ready, valid_signals):
         for _ in range(8):
@@ -42,7 +54,7 @@ class Bus:
         raise AssertionError("no response within 8 cycles")
 
     async def write(self, address, value) -> int:
-        bus = self.dut.bus
+        bus = self.bus
         self.ctx.set(bus.awaddr, address)
         self.ctx.set(bus.wdata, value)
         self.ctx.set(bus.awvalid, 1)
@@ -55,7 +67,7 @@ class Bus:
         return response
 
     async def read(self, address) -> tuple[int, int]:
-        bus = self.dut.bus
+        bus = self.bus
         self.ctx.set(bus.araddr, address)
         self.ctx.set(bus.arvalid, 1)
         await self._handshake(bus.arready, (bus.arvalid,))
@@ -193,3 +205,64 @@ def test_return_sequences_owes_a_vector_per_timestep():
 
     run_testbench(dut, testbench, deadline_cycles=100)
     assert seen == [1, 1, 0]
+
+
+def test_whole_core_loads_weights_and_soft_reset_drops_the_sequence_in_flight():
+    """The runtime ``RNNAccelerator``: weights written through the port, a partial sequence dropped by
+    ``CONTROL.SOFT_RESET``, the next sequence bit-exact against the golden model."""
+    import numpy as np
+
+    from rnnhw.golden.model import GoldenModel
+    from rnnhw.rtl.top import RNNAccelerator
+    from rnnhw.spec.weights import quantize_weights, random_weights
+
+    config = config_from_dict({"model": {"cell": "rnn_tanh", "input_size": 2, "hidden_size": 2},
+                               "hardware": {"lanes": 2, "weights": "runtime"}})
+    qweights = quantize_weights(random_weights(config, 7, scale=1.0), config)
+    words = window_words(config, qweights)
+    sequence = np.random.default_rng(1).integers(-900, 900, size=(1, 3, 2))
+    expected = GoldenModel(config, qweights).run(sequence).outputs[0].tolist()
+    dut = RNNAccelerator(config=config, weights=None)
+    control, status = register(config, "CONTROL"), register(config, "STATUS")
+    seen = {}
+
+    async def send(ctx, values, lasts):
+        for value, last in zip(values, lasts, strict=True):
+            ctx.set(dut.s_axis_tdata, value)
+            ctx.set(dut.s_axis_tlast, last)
+            ctx.set(dut.s_axis_tvalid, 1)
+            while True:
+                taken = ctx.get(dut.s_axis_tready)
+                await ctx.tick()
+                if taken:
+                    break
+        ctx.set(dut.s_axis_tvalid, 0)
+
+    async def testbench(ctx):
+        bus = Bus(ctx, dut, lambda name: getattr(dut, f"s_axil_{name}"))
+        for region in weight_window(config):
+            for lane in range(region.lanes):
+                for index in range(region.depth):
+                    assert await bus.write(region.address(lane, index), words[region.name][lane][index]) == 0
+        ctx.set(dut.m_axis_tready, 1)
+        await send(ctx, [500, -500, 300], [0, 0, 0])  # a timestep and a half, then the host gives up
+        for _ in range(20):
+            await ctx.tick()
+        seen["busy"] = (await bus.read(status.offset))[0]
+        assert await bus.write(control.offset, control.field("SOFT_RESET").mask) == 0
+        seen["after_reset"] = (await bus.read(status.offset))[0]
+        flat = sequence.reshape(-1).tolist()
+        await send(ctx, flat, [0] * (len(flat) - 1) + [1])
+        vectors, current = [], []
+        for _ in range(400):
+            if ctx.get(dut.m_axis_tvalid):
+                current.append(ctx.get(dut.m_axis_tdata))
+                if ctx.get(dut.m_axis_tlast):
+                    vectors.append(current)
+                    current = []
+            await ctx.tick()
+        seen["vectors"] = vectors
+
+    run_testbench(dut, testbench, deadline_cycles=6000)
+    assert seen["busy"] == status.field("BUSY").mask and seen["after_reset"] == 0
+    assert seen["vectors"] == [expected]
