@@ -55,7 +55,7 @@ class RNNAccelerator(wiring.Component):
     state is zero at the start of every sequence. Cycles per timestep: see ``docs/architecture.md``.
     """
 
-    def __init__(self, *, config: Config, weights: QuantizedWeights):
+    def __init__(self, *, config: Config, weights: QuantizedWeights | None):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a Config, not {config!r}")
         runtime = config.hardware.weights == "runtime"
