@@ -113,8 +113,8 @@ Yosys `synth_ecp5`, nextpnr with a 150 MHz constraint, seed 1; counts are of the
 cocotbext-axi's `AxiLiteMaster`, Verilator, one access at a time): {load.words:,} words in {load.cycles:,} clock
 cycles ({per_word:.2f} cycles per word; the slave answers a write 2 cycles after taking it, the rest is the
 master's handshakes). Afterwards {SEQUENCES} digits sequences ran bit-exact against the golden model:
-{'yes' if load.bit_exact else 'NO'}. At the rom core's Fmax that is {load.cycles / runtime.fmax_mhz:.1f} µs
-per model at the runtime core's Fmax.
+{'yes' if load.bit_exact else 'NO'}. That is {load.cycles / runtime.fmax_mhz:.1f} µs per model at the
+runtime core's Fmax.
 
 {machine_line()}. Tools: {tool_versions(simulators=("verilator",), synthesis=True)}.
 """
