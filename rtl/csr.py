@@ -65,8 +65,8 @@ class WeightAccessSignature(wiring.Signature):
 
     ``region`` indexes :data:`rnnhw.spec.registers.WINDOW_REGIONS`. A write (``w_en``) stores the low
     bits of ``w_data`` at word ``addr`` of lane ``lane``'s memory. While ``r_en`` is high the memories'
-    read ports take ``addr``; the next cycle ``r_data`` holds that word, extended to 32 bits (signed
-    memories sign-extended), for as long as ``region``, ``lane`` and ``addr`` stay put.
+    read ports take ``addr``; two cycles later ``r_data`` holds that word (from a register behind the
+    read port), extended to 32 bits (signed memories sign-extended), for one cycle.
 
     Parameters
     ----------
@@ -119,7 +119,8 @@ class ControlRegisters(wiring.Component):
     bus : In(AXI4LiteSignature(addr_width=address_width(config)))
         The ``s_axil_*`` ports.
     weight_access : Out(WeightAccessSignature)
-        To :class:`rnnhw.rtl.matvec.MatVecUnit`; ``r_en`` only while idle (not ``busy``).
+        To :class:`rnnhw.rtl.matvec.MatVecUnit`; ``w_en`` and ``r_en`` come from registers, only while
+        idle (decided while not ``busy`` and no input is taken).
     input_beat, input_last : In(1)
         An input element was accepted (``s_axis`` handshake) and its ``tlast``.
     output_vector : In(1)
@@ -129,8 +130,8 @@ class ControlRegisters(wiring.Component):
     soft_reset : Out(1)
         One-cycle pulse after a write of ``CONTROL.SOFT_RESET``: resets the datapath.
 
-    Latency: a write is answered (``bvalid``) 2 cycles after its address and data are taken, a
-    register read (``rvalid``) 2 cycles and a window read 3 cycles after its address is taken.
+    Latency: ``bvalid`` comes 2 cycles (window: 3) after a write's address and data are taken, ``rvalid``
+    2 cycles (window: 5) after a read's address is taken.
     """
 
     def __init__(self, *, config: Config):
@@ -210,6 +211,13 @@ class ControlRegisters(wiring.Component):
             if error_flag is not None:
                 m.d.sync += error_flag.eq(1)
 
+        # Window accesses are decided one cycle and carried out the next, from registers only: the
+        # memories' address and write enable must not wait for the decode. A sequence whose first input
+        # is taken in the deciding cycle could issue no earlier than the cycle after the access.
+        refuse = self.busy | self.input_beat
+        select, commit = Signal(), Signal()
+        m.d.sync += [select.eq(0), commit.eq(0)]
+        m.d.comb += [access.r_en.eq(select), access.w_en.eq(commit)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(bus.awvalid & bus.wvalid):
@@ -223,11 +231,11 @@ class ControlRegisters(wiring.Component):
             with m.State("WRITE"):
                 m.next = "WRITE_RESPONSE"
                 with m.If(in_window):
-                    with m.If(self.busy):
+                    with m.If(refuse):
                         answer(refused)
                     with m.Else():
-                        m.d.comb += access.w_en.eq(1)
-                        answer()
+                        m.d.sync += commit.eq(1)
+                        m.next = "WRITE_WINDOW"
                 with m.Else():
                     with m.Switch(addr[2:]):
                         for reg in self._registers:
@@ -245,6 +253,9 @@ class ControlRegisters(wiring.Component):
                                     answer()
                         with m.Default():
                             answer(bad_access)
+            with m.State("WRITE_WINDOW"):  # commit: the memory takes the word at the end of this cycle
+                answer()
+                m.next = "WRITE_RESPONSE"
             with m.State("WRITE_RESPONSE"):
                 m.d.comb += bus.bvalid.eq(1)
                 with m.If(bus.bready):
@@ -253,11 +264,11 @@ class ControlRegisters(wiring.Component):
                 m.next = "READ_RESPONSE"
                 m.d.sync += rdata.eq(0)
                 with m.If(in_window):
-                    with m.If(self.busy):
+                    with m.If(refuse):
                         answer(refused)
                     with m.Else():
-                        m.d.comb += access.r_en.eq(1)
-                        m.next = "READ_WINDOW"
+                        m.d.sync += select.eq(1)
+                        m.next = "READ_SELECT"
                 with m.Else():
                     with m.Switch(addr[2:]):
                         for reg in self._registers:
@@ -266,6 +277,10 @@ class ControlRegisters(wiring.Component):
                                 answer()
                         with m.Default():
                             answer(bad_access)
+            with m.State("READ_SELECT"):  # select: the read ports take the window's address
+                m.next = "READ_MEMORY"
+            with m.State("READ_MEMORY"):  # the memories answer; the lanes register it
+                m.next = "READ_WINDOW"
             with m.State("READ_WINDOW"):
                 m.d.sync += rdata.eq(access.r_data)
                 answer()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -11,7 +11,7 @@ from rnnhw.spec.registers import WINDOW_REGIONS
 
 from .csr import WeightAccessSignature
 from .layouts import Part
-from .pipeline import delayed
+from .pipeline import delayed_stages
 
 __all__ = ["MatVecUnit"]
 
@@ -86,7 +86,7 @@ class MatVecUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        self._read_ports = {}  # runtime weights: region -> each lane's read port
+        self._read_back_registers = {}  # runtime weights: region -> each lane's read data, registered
         issue_shape = self.issue.shape()
         # Stage 1: memory data and operand; 2: multiplier inputs; 3: product; 4: complete sums.
         stages = [Signal(issue_shape, name=f"step{s}") for s in (1, 2, 3, 4)]
@@ -105,7 +105,7 @@ class MatVecUnit(wiring.Component):
             self._read_back(m)
         return m
 
-    def _writable(self, m, memory, lane, region, read_port, address):
+    def _writable(self, m, memory, lane, region, address):
         """Runtime weights: a write port on ``memory``; the read port takes the window's address on reads.
 
         Returns the read port's address (``address`` for ROM cores).
@@ -117,18 +117,19 @@ class MatVecUnit(wiring.Component):
         m.d.comb += [write.addr.eq(access.addr), write.data.eq(access.w_data),
                      write.en.eq(access.w_en & (access.region == WINDOW_REGIONS.index(region))
                                  & (access.lane == lane))]
-        self._read_ports.setdefault(region, []).append(read_port)
         return Mux(access.r_en, access.addr, address)
 
     def _read_back(self, m):
+        """``r_data``: the datapath's own register one cycle behind each read port (block RAM outputs are
+        slow; no logic may follow them)."""
         access = self.weight_access
         with m.Switch(access.region):
-            for region, ports in self._read_ports.items():
+            for region, registers in self._read_back_registers.items():
                 with m.Case(WINDOW_REGIONS.index(region)):
                     with m.Switch(access.lane):
-                        for lane, port in enumerate(ports):
+                        for lane, register in enumerate(registers):
                             with m.Case(lane):
-                                m.d.comb += access.r_data.eq(port.data)
+                                m.d.comb += access.r_data.eq(register)
 
     def _lane(self, m, lane, operand, stage):
         """One lane: weight memory, multiplier, accumulator. Returns its sum (and GRU x-part sum)."""
@@ -139,15 +140,17 @@ class MatVecUnit(wiring.Component):
         m.submodules[f"weights{lane}"] = weights
         m.submodules[f"bias{lane}"] = firsts
         w_port, b_port = weights.read_port(), firsts.read_port()
-        m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", w_port, self.issue.w_addr)),
-                     b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", b_port, self.issue.b_addr))]
+        m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", self.issue.w_addr)),
+                     b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", self.issue.b_addr))]
 
         # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
         # a cycle of their own (and map into the DSP block's input and output registers).
         weight = Signal(signed(self.weight_width), name=f"weight{lane}")
         product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
         m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
-        bias = delayed(m, b_port.data, 2, f"bias{lane}")
+        bias_stages = delayed_stages(m, b_port.data, 2, f"bias{lane}")
+        bias = bias_stages[-1]
+        read_back = {"WEIGHTS": weight, "BIASES": bias_stages[0]}
 
         total = Signal(signed(self.acc_width), name=f"sum{lane}")
         term = Mux(stage.from_input, product << self.shifts[1], product << self.shifts[0])
@@ -161,12 +164,16 @@ class MatVecUnit(wiring.Component):
                                    for _, second, flag in self.bias_images[lane]])
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()
-            m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", s_port, self.issue.b_addr))
-            second = delayed(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
-            is_split_row = delayed(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
+            m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", self.issue.b_addr))
+            second_stages = delayed_stages(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
+            split_stages = delayed_stages(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
+            second, is_split_row = second_stages[-1], split_stages[-1]
+            read_back["BIAS_HN"] = Cat(second_stages[0], split_stages[0])
             x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}")
             with m.If(stage.valid & stage.split & is_split_row):
                 m.d.sync += [x_total.eq(total), total.eq((second << self.bias_shift) + term)]
+        for region, value in read_back.items():
+            self._read_back_registers.setdefault(region, []).append(value)
         with m.If(stage.valid):
             with m.If(restart):
                 m.d.sync += total.eq((bias << self.bias_shift) + term)
