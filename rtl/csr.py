@@ -131,7 +131,7 @@ class ControlRegisters(wiring.Component):
         One-cycle pulse after a write of ``CONTROL.SOFT_RESET``: resets the datapath.
 
     Latency: ``bvalid`` comes 2 cycles (window: 3) after a write's address and data are taken, ``rvalid``
-    2 cycles (window: 5) after a read's address is taken.
+    3 cycles (window: 5) after a read's address is taken.
     """
 
     def __init__(self, *, config: Config):
@@ -198,8 +198,10 @@ class ControlRegisters(wiring.Component):
         addr = Signal(self.bus.awaddr.shape())
         wdata = Signal(32)
         region, lane, index, in_window = self._decode(m, addr)
-        m.d.comb += [access.region.eq(region), access.lane.eq(lane), access.addr.eq(index),
-                     access.w_data.eq(wdata)]
+        # The memories see the decoded address from registers (it is used from the second cycle on).
+        m.d.sync += [access.region.eq(region), access.lane.eq(lane), access.addr.eq(index)]
+        m.d.comb += access.w_data.eq(wdata)
+        register_value = Signal(32)  # a register read, one cycle before it goes out
         rdata, resp = Signal(32), Signal(Response)
         m.d.comb += [bus.rdata.eq(rdata), bus.rresp.eq(resp), bus.bresp.eq(resp)]
         m.d.sync += [clear_counters.eq(0), clear_errors.eq(0), soft_reset.eq(0)]
@@ -273,10 +275,15 @@ class ControlRegisters(wiring.Component):
                     with m.Switch(addr[2:]):
                         for reg in self._registers:
                             with m.Case(reg.offset // WORD_BYTES):
-                                m.d.sync += rdata.eq(Const(reg.reset, 32) if reg.constant else live[reg.name])
+                                m.d.sync += register_value.eq(Const(reg.reset, 32) if reg.constant
+                                                              else live[reg.name])
                                 answer()
+                                m.next = "READ_REGISTER"
                         with m.Default():
                             answer(bad_access)
+            with m.State("READ_REGISTER"):
+                m.d.sync += rdata.eq(register_value)
+                m.next = "READ_RESPONSE"
             with m.State("READ_SELECT"):  # select: the read ports take the window's address
                 m.next = "READ_MEMORY"
             with m.State("READ_MEMORY"):  # the memories answer; the lanes register it

@@ -49,7 +49,7 @@ ACCESS_RULES = (
     "weight-window access answers SLVERR, changes nothing and sets STATUS.WINDOW_REFUSED: weights never change "
     "under a running sequence. Wait for BUSY = 0 (or write CONTROL.SOFT_RESET) and retry.",
     "One access is served at a time (a write first if both come together); a write is answered 2 cycles after "
-    "it is taken (a window write 3), a register read 2 cycles (a window read 5): nothing waits for anything else.",
+    "it is taken (a window write 3), a register read 3 cycles (a window read 5): nothing waits for anything else.",
 )
 
 #: Registers below this offset are constants (identification and configuration); control, status and
