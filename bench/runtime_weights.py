@@ -98,6 +98,15 @@ def table(rom: SynthOutcome, runtime: SynthOutcome) -> str:
     return "\n".join(lines)
 
 
+def _cost(rom: SynthOutcome, runtime: SynthOutcome) -> str:
+    if rom.error or runtime.error:
+        return ""
+    return (f"\nThe register file, the write ports and the read-back path cost {runtime.luts - rom.luts:+,} LUTs "
+            f"({100 * (runtime.luts - rom.luts) / rom.luts:+.0f} %) and {runtime.ffs - rom.ffs:+,} FFs; the small "
+            "bias memories, read-only (LUT logic) in the rom core, become distributed RAM. Block RAMs and DSPs "
+            "are unchanged.\n")
+
+
 def section(rom: SynthOutcome, runtime: SynthOutcome, load: LoadMeasurement) -> str:
     per_word = load.cycles / load.words if load.words else 0.0
     return f"""## Runtime weights: cost and load time
@@ -108,11 +117,12 @@ slave, register map, writable weight and bias memories; `rnnhw synth` of each). 
 Yosys `synth_ecp5`, nextpnr with a 150 MHz constraint, seed 1; counts are of the accelerator alone.
 
 {table(rom, runtime)}
+{_cost(rom, runtime)}
 
 **Load time.** Loading the trained weights into the runtime core through AXI4-Lite (`rnnhw.driver.CoreDriver` on
 cocotbext-axi's `AxiLiteMaster`, Verilator, one access at a time): {load.words:,} words in {load.cycles:,} clock
-cycles ({per_word:.2f} cycles per word; the slave answers a write 2 cycles after taking it, the rest is the
-master's handshakes). Afterwards {SEQUENCES} digits sequences ran bit-exact against the golden model:
+cycles ({per_word:.2f} cycles per word; the slave answers a window write 3 cycles after taking it, the rest is
+the master's handshakes). Afterwards {SEQUENCES} digits sequences ran bit-exact against the golden model:
 {'yes' if load.bit_exact else 'NO'}. That is {load.cycles / runtime.fmax_mhz:.1f} µs per model at the
 runtime core's Fmax.
 

@@ -160,4 +160,5 @@ def test_runtime_weights_table_and_load_line():
         "| rom | 4,267 | 2,675 | 8 | 11 | 163.2 | |\n| runtime | 5,000 | 3,000 | 8 | 11 | 150.0 | |")
     text = section(rom, runtime, LoadMeasurement(words=5776, cycles=23104, bit_exact=True))
     assert "5,776 words in 23,104 clock\ncycles (4.00 cycles per word" in text
+    assert "cost +733 LUTs (+17 %) and +325 FFs" in text
     assert "That is 154.0 µs per model at the\nruntime core's Fmax." in text
