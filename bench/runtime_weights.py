@@ -104,7 +104,7 @@ def _cost(rom: SynthOutcome, runtime: SynthOutcome) -> str:
     return (f"\nThe register file, the write ports and the read-back path cost {runtime.luts - rom.luts:+,} LUTs "
             f"({100 * (runtime.luts - rom.luts) / rom.luts:+.0f} %) and {runtime.ffs - rom.ffs:+,} FFs; the small "
             "bias memories, read-only (LUT logic) in the rom core, become distributed RAM. Block RAMs and DSPs "
-            "are unchanged.\n")
+            "are unchanged.")
 
 
 def section(rom: SynthOutcome, runtime: SynthOutcome, load: LoadMeasurement) -> str:
