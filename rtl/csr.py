@@ -18,7 +18,10 @@ from rnnhw.spec.registers import (
     weight_window,
 )
 
-__all__ = ["AXI4LiteSignature", "WeightAccessSignature", "ControlRegisters", "Response"]
+from .checks import check_type
+from .interfaces import WeightAccessSignature
+
+__all__ = ["AXI4LiteSignature", "ControlRegisters", "Response"]
 
 
 class Response(enum.Enum, shape=2):
@@ -60,47 +63,6 @@ class AXI4LiteSignature(wiring.Signature):
         return f"AXI4LiteSignature(addr_width={self.addr_width})"
 
 
-class WeightAccessSignature(wiring.Signature):
-    """Access to the lanes' weight and bias memories, seen from the register file.
-
-    ``region`` indexes :data:`rnnhw.spec.registers.WINDOW_REGIONS`. A write (``w_en``) stores the low
-    bits of ``w_data`` at word ``addr`` of lane ``lane``'s memory. While ``r_en`` is high the memories'
-    read ports take ``addr``; two cycles later ``r_data`` holds that word (from a register behind the
-    read port), extended to 32 bits (signed memories sign-extended), for one cycle.
-
-    Parameters
-    ----------
-    lanes : int
-    depth : int
-        Words of the deepest memory.
-    """
-
-    def __init__(self, *, lanes: int, depth: int):
-        for name, value in (("lanes", lanes), ("depth", depth)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        self._lanes, self._depth = lanes, depth
-        super().__init__({
-            "region": Out(range(len(WINDOW_REGIONS))), "lane": Out(range(max(lanes, 2))),
-            "addr": Out(range(max(depth, 2))), "w_en": Out(1), "w_data": Out(32), "r_en": Out(1),
-            "r_data": In(32),
-        })
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def depth(self) -> int:
-        return self._depth
-
-    def __eq__(self, other):
-        return isinstance(other, WeightAccessSignature) and (other.lanes, other.depth) == (self.lanes, self.depth)
-
-    def __repr__(self):
-        return f"WeightAccessSignature(lanes={self.lanes}, depth={self.depth})"
-
-
 class ControlRegisters(wiring.Component):
     """AXI4-Lite slave with the register map and weight window of ``spec/registers.py``.
 
@@ -118,7 +80,7 @@ class ControlRegisters(wiring.Component):
     -------
     bus : In(AXI4LiteSignature(addr_width=address_width(config)))
         The ``s_axil_*`` ports.
-    weight_access : Out(WeightAccessSignature)
+    weight_access : Out(WeightAccessSignature(lanes=hardware.lanes, depth=deepest window memory))
         To :class:`rnnhw.rtl.matvec.MatVecUnit`; ``w_en`` and ``r_en`` come from registers, only while
         idle (decided while not ``busy`` and no input is taken).
     input_beat, input_last : In(1)
@@ -130,13 +92,21 @@ class ControlRegisters(wiring.Component):
     soft_reset : Out(1)
         One-cycle pulse after a write of ``CONTROL.SOFT_RESET``: resets the datapath.
 
-    Latency: ``bvalid`` comes 2 cycles (window: 3) after a write's address and data are taken, ``rvalid``
+    Latency
+    -------
+    ``bvalid`` comes 2 cycles (window: 3) after a write's address and data are taken, ``rvalid``
     3 cycles (window: 5) after a read's address is taken.
+
+    Raises
+    ------
+    TypeError
+        If ``config`` is not a ``Config``.
+    rnnhw.spec.errors.ConfigError
+        If ``config`` has ``hardware.weights = "rom"`` (no registers).
     """
 
     def __init__(self, *, config: Config):
-        if not isinstance(config, Config):
-            raise TypeError(f"config must be a Config, not {config!r}")
+        check_type("config", config, Config, "a Config")
         self._registers = registers(config)  # raises ConfigError for a "rom" configuration
         self._window = weight_window(config)
         self._config = config

@@ -10,8 +10,10 @@ from amaranth.lib.wiring import In, Out
 from rnnhw.spec.datapath import Datapath
 from rnnhw.spec.latency import MULTIPLIER_LATENCY, elementwise_latency, gate_latency
 
+from .checks import check_positive, check_type
 from .fixed import align, convert, format_shape
-from .layouts import Part
+from .interfaces import WrittenSignature, state_read_signature, state_write_signature
+from .layouts import Part, output_element_layout
 from .lut import ActivationLUT
 from .multiply import multiply
 from .pipeline import delayed, delayed_all
@@ -26,58 +28,112 @@ class ElementwiseUnit(wiring.Component):
     rounding happens at the same point and in the same format. Each completed unit writes its new
     ``h`` to the state memory (bank = the step generation's low bit), reports it to the sequencer
     (``written``), and, when the job says so, sends it to the output stream. LSTM cell states live in
-    a memory inside this unit.
+    a memory inside this unit. Its products (and its tables' interpolation) use multipliers of the
+    kind ``hardware.elementwise_multipliers`` names.
+
+    Parameters
+    ----------
+    datapath : Datapath
+        Formats, tables and the configuration (cell, hidden size, layers, multiplier kind).
+    item_shape : data.StructLayout
+        Layout of an incoming item (:func:`rtl.layouts.item_layout`, values in the accumulator format).
+    state_depth : int
+        Words of the state memory (``2 * layers * hidden``: two banks per layer).
 
     Members
     -------
     items : In(stream.Signature(item_shape, always_ready=True))
         Pre-activations in the accumulator format (GRU n rows: ``Part.X`` then ``Part.H``).
-    h_write : Out({addr, data, en})
-        Write port of the state memory (address ``layer*2H + bank*H + unit``).
-    h_read_addr : Out, h_read_data : In
-        A read port of the state memory (GRU: ``h_{t-1}[unit]``; one cycle latency).
-    written : Out({valid, layer, gen, count})
-        ``count = unit + 1`` of the ``h`` just written.
-    output : Out(stream.Signature({data, last}, always_ready=True))
+    h_write : In(WritePort.Signature(...))
+        Drives the state memory's write port (address ``layer*2H + bank*H + unit``).
+    h_read : In(ReadPort.Signature(...))
+        Drives a read port of the state memory (GRU: ``h_{t-1}[unit]``; one cycle latency; the
+        other cells leave it idle).
+    written : Out(WrittenSignature(layers=L, hidden=H))
+        Each ``h`` write: its layer, step generation and ``count = unit + 1``.
+    output : Out(stream.Signature({data: state, last: 1}, always_ready=True))
         New ``h`` values of emitting jobs; ``last`` on the last unit.
 
-    Latency: from the last item of a unit to its ``h`` write, :attr:`latency` cycles.
+    Latency
+    -------
+    From the last item of a unit to its ``h`` write, :attr:`latency` =
+    :func:`rnnhw.spec.latency.elementwise_latency` cycles (LSTM 19, GRU 18, Elman 6 with plain tables
+    on the default formats); ``written`` and ``output`` in the same cycle as the write.
+
+    Raises
+    ------
+    TypeError
+        If ``datapath`` is not a ``Datapath``, ``item_shape`` not a ``StructLayout`` or ``state_depth``
+        not an integer.
+    ValueError
+        If ``state_depth`` is less than ``2 * layers * hidden``.
     """
 
     def __init__(self, *, datapath: Datapath, item_shape: data.StructLayout, state_depth: int):
-        if not isinstance(datapath, Datapath):
-            raise TypeError(f"datapath must be a Datapath, not {datapath!r}")
-        self.dp = datapath
-        self.multipliers = datapath.config.hardware.elementwise_multipliers
-        self.cell = datapath.config.model.cell
-        self.hidden = datapath.config.model.hidden_size
-        self.layers = datapath.config.model.num_layers
-        n = datapath.numerics
-        self._gate_latency = gate_latency(datapath)
-        self.latency = elementwise_latency(datapath)
-        state = format_shape(n.state)
+        check_type("datapath", datapath, Datapath, "a Datapath")
+        check_type("item_shape", item_shape, data.StructLayout, "a StructLayout")
+        check_positive("state_depth", state_depth)
+        model = datapath.config.model
+        if state_depth < 2 * model.num_layers * model.hidden_size:
+            raise ValueError(f"state_depth must hold two banks of every layer's h "
+                             f"({2 * model.num_layers * model.hidden_size}), not {state_depth!r}")
+        self._datapath, self._item_shape, self._state_depth = datapath, item_shape, state_depth
+        state = format_shape(datapath.numerics.state)
         super().__init__({
             "items": In(stream.Signature(item_shape, always_ready=True)),
-            "h_write": Out(data.StructLayout({"addr": range(state_depth), "data": state, "en": 1})),
-            "h_read_addr": Out(range(state_depth)),
-            "h_read_data": In(state),
-            "written": Out(data.StructLayout({"valid": 1, "layer": range(max(self.layers, 2)), "gen": 2,
-                                              "count": range(self.hidden + 1)})),
-            "output": Out(stream.Signature(data.StructLayout({"data": state, "last": 1}), always_ready=True)),
+            "h_write": In(state_write_signature(depth=state_depth, shape=state)),
+            "h_read": In(state_read_signature(depth=state_depth, shape=state)),
+            "written": Out(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
+            "output": Out(stream.Signature(output_element_layout(datapath.numerics.state), always_ready=True)),
         })
+
+    @property
+    def datapath(self):
+        return self._datapath
+
+    @property
+    def item_shape(self):
+        return self._item_shape
+
+    @property
+    def state_depth(self):
+        return self._state_depth
+
+    @property
+    def multipliers(self):
+        """``"logic"`` or ``"dsp"``: the kind of every multiplier of the unit."""
+        return self._datapath.config.hardware.elementwise_multipliers
+
+    @property
+    def cell(self):
+        return self._datapath.config.model.cell
+
+    @property
+    def hidden(self):
+        return self._datapath.config.model.hidden_size
+
+    @property
+    def layers(self):
+        return self._datapath.config.model.num_layers
+
+    @property
+    def latency(self):
+        """Cycles from a unit's last item to its ``h`` write (``spec.latency``)."""
+        return elementwise_latency(self._datapath)
 
     # -- shared pieces -------------------------------------------------------------------------
     def _gate_luts(self, m):
         """Sigmoid and tanh of every incoming item, aligned to the slower table's latency."""
-        n, dp = self.dp.numerics, self.dp
+        n, dp = self.datapath.numerics, self.datapath
         outputs = {}
         for function in ("sigmoid", "tanh"):
-            lut = ActivationLUT(table=dp.table(function), in_width=n.accum.width, in_frac=n.accum.frac_bits)
+            lut = ActivationLUT(table=dp.table(function), in_width=n.accum.width, in_frac=n.accum.frac_bits,
+                                multipliers=self.multipliers)
             m.submodules[f"{function}_lut"] = lut
             m.d.comb += lut.x.eq(self.items.p.value)
-            outputs[function] = delayed(m, lut.y, self._gate_latency - lut.latency, f"{function}_y")
-        valid = delayed(m, self.items.valid, self._gate_latency, "item_valid")
-        item = delayed(m, self.items.p, self._gate_latency, "item")
+            outputs[function] = delayed(m, lut.y, gate_latency(self.datapath) - lut.latency, f"{function}_y")
+        valid = delayed(m, self.items.valid, gate_latency(self.datapath), "item_valid")
+        item = delayed(m, self.items.p, gate_latency(self.datapath), "item")
         return valid, item, outputs
 
     def _state_address(self, layer, bank, unit):
@@ -85,7 +141,7 @@ class ElementwiseUnit(wiring.Component):
 
     def _write_h(self, m, valid, job, unit, h):
         # The final rounding gets a cycle of its own before the state memory's write port.
-        h_new = Signal(format_shape(self.dp.numerics.state), name="h_new")
+        h_new = Signal(format_shape(self.datapath.numerics.state), name="h_new")
         m.d.sync += h_new.eq(h)
         h = h_new
         valid, job, unit = (delayed(m, s, 1, name) for s, name in ((valid, "w_valid"), (job, "w_job"),
@@ -110,7 +166,7 @@ class ElementwiseUnit(wiring.Component):
 
     # -- cells ---------------------------------------------------------------------------------
     def _elaborate_lstm(self, m):
-        dp, n = self.dp, self.dp.numerics
+        dp, n = self.datapath, self.datapath.numerics
         af = n.activation.frac_bits
         valid, item, act = self._gate_luts(m)
         value = Mux(item.gate == 2, act["tanh"], act["sigmoid"])  # i, f, o: sigmoid; g: tanh
@@ -155,7 +211,8 @@ class ElementwiseUnit(wiring.Component):
                      c_write.en.eq(v2)]
 
         # U2: tanh(c_t), then h_t = round(o * tanh(c_t)).
-        cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits)
+        cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits,
+                                 multipliers=self.multipliers)
         m.submodules.cell_tanh = cell_lut
         m.d.comb += cell_lut.x.eq(c_reg)
         v3, meta3, o3 = delayed_all(m, cell_lut.latency, "u3", v2, meta2, o2)
@@ -165,7 +222,7 @@ class ElementwiseUnit(wiring.Component):
         self._write_h(m, v4, meta4.job, meta4.unit, h)
 
     def _elaborate_gru(self, m):
-        dp, n = self.dp, self.dp.numerics
+        dp, n = self.datapath, self.datapath.numerics
         af, gf = n.accum.frac_bits, n.activation.frac_bits
         valid, item, act = self._gate_luts(m)
         r_gate, z_gate = (Signal(format_shape(n.activation), name=name) for name in "rz")
@@ -189,15 +246,15 @@ class ElementwiseUnit(wiring.Component):
         m.d.sync += a_n.eq(convert(exact, af + gf, n.accum, n.rounding, n.overflow))
 
         # U1: n = tanh(a_n); h_{t-1}[unit] is read meanwhile.
-        lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af)
+        lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af, multipliers=self.multipliers)
         m.submodules.n_tanh = lut
         m.d.comb += lut.x.eq(a_n)
         # The read address goes out one cycle before tanh(a_n) arrives, so both are there together.
         # h_{t-1}[unit] is read two cycles ahead and registered out of the memory.
         early = delayed(m, meta0, lut.latency - 1, "read_item")
         prev_bank = early.job.wgen[0] ^ 1
-        m.d.comb += self.h_read_addr.eq(self._state_address(early.job.layer, prev_bank, early.unit))
-        h_read = delayed(m, self.h_read_data, 1, "h_read")
+        m.d.comb += self.h_read.addr.eq(self._state_address(early.job.layer, prev_bank, early.unit))
+        h_read = delayed(m, self.h_read.data, 1, "h_read")
         v2, meta2, z2 = delayed_all(m, lut.latency, "u2", v0, meta0, z0)
         v3, meta3, z3 = delayed_all(m, 1, "u3", v2, meta2, z2)
 
@@ -216,7 +273,7 @@ class ElementwiseUnit(wiring.Component):
         self._write_h(m, v5, meta5.job, meta5.unit, h)
 
     def _elaborate_elman(self, m):
-        n = self.dp.numerics
+        n = self.datapath.numerics
         valid, item, act = self._gate_luts(m)
         if self.cell == "rnn_relu":
             relu = Mux(item.value < 0, 0, item.value)

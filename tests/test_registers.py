@@ -13,7 +13,8 @@ import pytest
 from rnnhw.cheader import c_header
 from rnnhw.driver import CoreDriver, MappedBus
 from rnnhw.integration import register_map
-from rnnhw.rtl.csr import AXI4LiteSignature, ControlRegisters, WeightAccessSignature
+from rnnhw.rtl.csr import AXI4LiteSignature, ControlRegisters
+from rnnhw.rtl.interfaces import WeightAccessSignature
 from rnnhw.rtl.top import RNNAccelerator, generate_verilog
 from rnnhw.spec.config import Config, config_from_dict
 from rnnhw.spec.design import ports
