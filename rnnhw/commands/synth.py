@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         output_path(args.json, "--json", (".json",))
     config = load_config(args.config)
     datapath(config)  # refuses impossible numerics
+    if args.target == "asic" and config.hardware.weights == "runtime":
+        # Its writable memories would map to flip-flops and its blocks sit under the soft-reset wrapper.
+        raise UserError('--target asic maps cores with hardware.weights = "rom" only; synthesise a runtime core '
+                        "for an FPGA target (ecp5, ice40, xc7)")
     qweights = baked_weights(args, config)
 
     from rnnhw.rtl.top import generate_verilog  # Amaranth is imported only when needed
