@@ -296,7 +296,13 @@ def check_rtl(config: Config, weights: Weights, data: Dataset, count: int, progr
     subset = data.subset(min(count, data.size))
     qweights = quantize_weights(weights, config, warn=False)
     x_int, _ = GoldenModel(config, qweights).quantize_inputs(subset.x)
-    result = run_simulation(config, qweights, x_int, subset.lengths, progress=progress, simulator=simulator)
+    host = None
+    if config.hardware.weights == "runtime":  # the weights go in through AXI4-Lite first
+        from rnnhw.runtime import load_program
+
+        host = load_program(config, qweights)
+    result = run_simulation(config, qweights, x_int, subset.lengths, progress=progress, simulator=simulator,
+                            host=host)
     fmt = config.output_format
     accuracy, mse = _score(config, fmt.to_float(np.asarray(result.outputs)), subset)
     return RtlCheck(subset.size, bool(result.bit_exact), int(result.mismatches),

@@ -6,6 +6,7 @@ from rnnhw.spec.config import Config, default_lanes_note
 from rnnhw.spec.datapath import INT64_SAFE_BITS, datapath
 from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding, quantize
 from rnnhw.spec.formatting import number, shape, value_range
+from rnnhw.spec.registers import address_width, weight_window
 from rnnhw.spec.schedule import Schedule, bound_cycles_per_step, layer_bound_cycles, macs_per_step
 from rnnhw.spec.weights import Weights, expected_shapes, quantize_weights
 
@@ -104,6 +105,10 @@ def _hardware_lines(config: Config) -> list[str]:
     if model.head:
         head_macs = model.head * model.hidden_size
         lines.append(f"  head: {model.head}*{model.hidden_size} = {head_macs:,} MACs per sequence")
+    if config.hardware.weights == "runtime":
+        words = sum(region.lanes * region.depth for region in weight_window(config))
+        lines.append(f"  weights: loaded at run time through AXI4-Lite ({address_width(config)}-bit addresses): "
+                     f"{words:,} words of the weight window")
     return lines
 
 

@@ -7,6 +7,8 @@ side to the ``In`` side):
 * :class:`InputReadSignature`: ``Sequencer.input`` -> ``InputBuffer.read``;
 * :class:`WrittenSignature`: ``ElementwiseUnit.written`` -> ``Sequencer.written``;
 * :class:`ReservationSignature`: ``OutputBuffer.reservation`` -> ``Sequencer.reservation``;
+* :class:`WeightAccessSignature` (runtime weights only): ``ControlRegisters.weight_access`` ->
+  ``MatVecUnit.weight_access``;
 * ``stream.Signature(..., always_ready=True)``: ``MatVecUnit.sums`` -> ``SumConverter.sums``,
   ``SumConverter.gates`` -> ``ElementwiseUnit.items``, and ``SumConverter.head`` (with a head) or
   ``ElementwiseUnit.output`` -> ``OutputBuffer.input``.
@@ -30,10 +32,12 @@ from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from rnnhw.spec.registers import WINDOW_REGIONS
+
 from .checks import check_positive, check_type
 
 __all__ = ["IssueSignature", "InputReadSignature", "WrittenSignature", "ReservationSignature",
-           "state_read_signature", "state_write_signature"]
+           "WeightAccessSignature", "state_read_signature", "state_write_signature"]
 
 
 class _ParameterizedSignature(wiring.Signature):
@@ -212,6 +216,56 @@ class ReservationSignature(_ParameterizedSignature):
 
     def __init__(self):
         super().__init__({"pop": Out(1)})
+
+
+class WeightAccessSignature(_ParameterizedSignature):
+    """Register file to lanes (runtime weights): writes and reads of the weight and bias memories.
+
+    Parameters
+    ----------
+    lanes : int
+        P, the lanes.
+    depth : int
+        Words of the deepest memory.
+
+    Members
+    -------
+    region : Out(range(len(WINDOW_REGIONS)))
+        Index into :data:`rnnhw.spec.registers.WINDOW_REGIONS`: which memory of each lane.
+    lane, addr : Out
+        The lane and the word in its memory.
+    w_en, w_data : Out(1), Out(32)
+        A write stores the low bits of ``w_data`` at word ``addr``.
+    r_en : Out(1)
+        While high, the memories' read ports take ``addr``.
+    r_data : In(32)
+        Two cycles after ``r_en``: that word (from a register behind the read port), extended to 32
+        bits (signed memories sign-extended), for one cycle.
+
+    Raises
+    ------
+    TypeError
+        If ``lanes`` or ``depth`` is not an integer.
+    ValueError
+        If ``lanes`` or ``depth`` is less than 1.
+    """
+
+    def __init__(self, *, lanes: int, depth: int):
+        check_positive("lanes", lanes)
+        check_positive("depth", depth)
+        super().__init__({
+            "region": Out(range(len(WINDOW_REGIONS))), "lane": Out(range(max(lanes, 2))),
+            "addr": Out(range(max(depth, 2))), "w_en": Out(1), "w_data": Out(32), "r_en": Out(1),
+            "r_data": In(32),
+        }, lanes=lanes, depth=depth)
+
+    @property
+    def lanes(self) -> int:
+        return self._parameters["lanes"]
+
+    @property
+    def depth(self) -> int:
+        return self._parameters["depth"]
 
 
 def state_read_signature(*, depth: int, shape) -> ReadPort.Signature:

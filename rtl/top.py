@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.back import verilog
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, ResetInserter, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,6 +17,7 @@ from rnnhw.spec.weights import QuantizedWeights
 from .buffers import InputBuffer, OutputBuffer
 from .checks import check_type
 from .conversion import SumConverter
+from .csr import ControlRegisters
 from .elementwise import ElementwiseUnit
 from .fixed import format_shape
 from .layouts import design_layouts
@@ -43,8 +44,9 @@ class RNNAccelerator(wiring.Component):
     Parameters
     ----------
     config : Config
-    weights : QuantizedWeights
-        Baked into the lanes' weight memories.
+    weights : QuantizedWeights or None
+        Baked into the lanes' weight memories; ``None`` for ``hardware.weights = "runtime"``, whose
+        memories start at zero and are written through the AXI4-Lite slave.
 
     Members
     -------
@@ -59,6 +61,7 @@ class RNNAccelerator(wiring.Component):
     m_axis_tvalid, m_axis_tlast : Out(1)
         ``tlast`` on the last element of each output vector.
     m_axis_tready : In(1)
+    s_axil_* : the AXI4-Lite slave of :class:`rnnhw.rtl.csr.ControlRegisters`, for runtime weights only.
 
     The ``sync`` domain's ``clk`` and synchronous, active-high ``rst`` complete the ports
     (:func:`rnnhw.spec.design.ports`). The state is zero at the start of every sequence.
@@ -71,17 +74,23 @@ class RNNAccelerator(wiring.Component):
     Raises
     ------
     TypeError
-        If ``config`` is not a ``Config`` or ``weights`` not ``QuantizedWeights``.
+        If ``config`` is not a ``Config``, ``weights`` not ``QuantizedWeights`` (``rom``), or not
+        ``None`` (``runtime``).
     ValueError
         If ``weights`` has a different number of layers than ``config``.
     """
 
-    def __init__(self, *, config: Config, weights: QuantizedWeights):
+    def __init__(self, *, config: Config, weights: QuantizedWeights | None):
         check_type("config", config, Config, "a Config")
-        check_type("weights", weights, QuantizedWeights, "QuantizedWeights")
-        if len(weights.layers) != config.model.num_layers:
-            raise ValueError(f"weights must have model.num_layers = {config.model.num_layers} layer(s), "
-                             f"not {len(weights.layers)}")
+        if config.hardware.weights == "runtime":
+            if weights is not None:
+                raise TypeError('a core with hardware.weights = "runtime" is built without weights (weights=None); '
+                                "they are written through its AXI4-Lite slave")
+        else:
+            check_type("weights", weights, QuantizedWeights, "QuantizedWeights")
+            if len(weights.layers) != config.model.num_layers:
+                raise ValueError(f"weights must have model.num_layers = {config.model.num_layers} layer(s), "
+                                 f"not {len(weights.layers)}")
         self._config, self._weights = config, weights
         members = {}
         for port in ports(config):
@@ -112,8 +121,14 @@ class RNNAccelerator(wiring.Component):
         m.submodules.inputs = inputs = InputBuffer(features=model.input_size, width=n.input.width)
         m.submodules.sequencer = sequencer = Sequencer(
             schedule=sch, issue_shape=layouts.issue, output_depth=memories.output_fifo_depth)
+        runtime = config.hardware.weights == "runtime"
+        if runtime:  # zero until the host writes them
+            weight_images = [[0] * sch.weight_depth for _ in range(sch.lanes)]
+            bias_images = [[(0, 0, 0)] * sch.bias_depth for _ in range(sch.lanes)]
+        else:
+            weight_images, bias_images = sch.weight_images(self.weights), sch.bias_images(self.weights)
         m.submodules.matvec = matvec = MatVecUnit(
-            weight_images=sch.weight_images(self.weights), bias_images=sch.bias_images(self.weights),
+            weight_images=weight_images, bias_images=bias_images, writable=runtime,
             **lane_arguments(lanes), issue_shape=layouts.issue, sum_shape=layouts.sums)
         m.submodules.converter = converter = SumConverter(
             acc_frac=lanes.acc_frac, accum=n.accum, output=n.output, rounding=n.rounding, overflow=n.overflow,
@@ -147,6 +162,24 @@ class RNNAccelerator(wiring.Component):
             self.m_axis_tlast.eq(output.output.p.last),
             output.output.ready.eq(self.m_axis_tready),
         ]
+        if runtime:
+            return self._with_registers(m, matvec)
+        return m
+
+    def _with_registers(self, core, matvec):
+        """The AXI4-Lite register file beside the datapath ``core``, which its soft reset resets."""
+        m = Module()
+        m.submodules.csr = csr = ControlRegisters(config=self.config)
+        m.submodules.core = ResetInserter({"sync": csr.soft_reset})(core)
+        for name, member in csr.bus.signature.members.items():
+            port, inner = getattr(self, f"s_axil_{name}"), getattr(csr.bus, name)
+            m.d.comb += inner.eq(port) if member.flow == In else port.eq(inner)
+        wiring.connect(m, csr.weight_access, matvec.weight_access)
+        m.d.comb += [
+            csr.input_beat.eq(self.s_axis_tvalid & self.s_axis_tready),
+            csr.input_last.eq(self.s_axis_tlast),
+            csr.output_vector.eq(self.m_axis_tvalid & self.m_axis_tready & self.m_axis_tlast),
+        ]
         return m
 
 
@@ -162,8 +195,11 @@ LINT_WAIVERS = {
 }
 
 
-def generate_verilog(config: Config, weights: QuantizedWeights, *, name: str = "rnnhw_top") -> str:
-    """Verilog of the accelerator: deterministic (no source paths or timestamps inside)."""
+def generate_verilog(config: Config, weights: QuantizedWeights | None, *, name: str = "rnnhw_top") -> str:
+    """Verilog of the accelerator: deterministic (no source paths or timestamps inside).
+
+    ``weights`` is ``None`` for ``hardware.weights = "runtime"``.
+    """
     top = RNNAccelerator(config=config, weights=weights)
     body = verilog.convert(top, name=name, emit_src=False, strip_internal_attrs=True)
     header = [f"// {name}: fixed-point {config.model.cell} accelerator generated by rnnhw.",

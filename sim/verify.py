@@ -13,9 +13,11 @@ final state). :class:`StreamLayout` maps positions in that stream back to (seque
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import Heartbeat, Progress
 from rnnhw.spec.schedule import bound_cycles_per_step
 
+from .axil import RemoteBus, serve
 from .runner import build_model, run_folder, run_testbench
 from .testbench import PROGRESS_ENV, RESULTS_ENV, STIMULUS_ENV
 from .tools import waves_format
@@ -150,6 +153,7 @@ class SimResult:
     simulation_seconds: float
     waves_path: Path | None
     log_path: Path | None
+    host_result: object = None  # what the ``host`` program returned (runtime cores)
 
     def summary(self) -> dict:
         """The JSON summary (``rnnhw simulate --json``)."""
@@ -246,7 +250,8 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
                     waves: bool = False, backpressure: bool = False, progress: bool = True,
                     build_dir="build/sim", seed: int = 0, toplevel: str = "rnnhw_top",
                     bound_cycles_per_step: int = 0, timeout_cycles: int | None = None,
-                    reset_after: int | None = None, waves_dir=None) -> SimResult:
+                    reset_after: int | None = None, waves_dir=None,
+                    host: Callable[[RemoteBus], object] | None = None) -> SimResult:
     """Stream ``x_int`` through the design in ``verilog`` and compare its outputs with ``expected``.
 
     Parameters
@@ -283,6 +288,11 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         elements; then run the whole batch from the clean state.
     waves_dir : str or Path, optional
         Where to put the wave file (default: the run's folder under ``build_dir``).
+    host : callable, optional
+        A host program for the design's AXI4-Lite port (``s_axil_*``, runtime cores):
+        ``host(bus)`` with a :class:`rnnhw.sim.axil.RemoteBus` runs after the reset and before any
+        input is sent (e.g. it loads the weights); it may call ``bus.go()`` to start the stream and
+        go on accessing the port while it runs. What it returns is ``SimResult.host_result``.
 
     Returns
     -------
@@ -348,7 +358,11 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         env = {STIMULUS_ENV: str(stimulus), RESULTS_ENV: str(results_path), PROGRESS_ENV: str(progress_path)}
         simulation_started = time.monotonic()
         try:
-            run_testbench(model, run_dir, env, waves_file=waves_path, seed=seed, on_wait=show_progress)
+            with serve(host) if host is not None else contextlib.nullcontext(({}, lambda: None)) as (bus_env,
+                                                                                                 finish):
+                run_testbench(model, run_dir, {**env, **bus_env}, waves_file=waves_path, seed=seed,
+                              on_wait=show_progress)
+                host_result = finish()
         except BaseException:
             if waves_path is not None:  # a partial trace is of no use and may be huge
                 waves_path.unlink(missing_ok=True)
@@ -378,6 +392,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         utilization=bound_cycles_per_step / cycles_per_step if cycles_per_step else 0.0,
         simulator=model.simulator.name, wall_seconds=time.monotonic() - started,
         simulation_seconds=simulation_seconds, waves_path=waves_path, log_path=log_path,
+        host_result=host_result,
     )
 
 
@@ -385,7 +400,7 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
                    waves: bool = False, backpressure: bool = False, progress: bool = True,
                    build_dir="build/sim", verilog: str | None = None, seed: int = 0,
                    reset_after: int | None = None, waves_dir=None,
-                   timeout_cycles: int | None = None) -> SimResult:
+                   timeout_cycles: int | None = None, host=None) -> SimResult:
     """Simulate the accelerator for ``config`` and compare it bit for bit with the golden model.
 
     Parameters
@@ -411,8 +426,9 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
         top-level module must be ``rnnhw_top``.
     seed : int
         Seed of the random pauses.
-    reset_after, waves_dir, timeout_cycles
-        As for :func:`simulate_stream`.
+    reset_after, waves_dir, timeout_cycles, host
+        As for :func:`simulate_stream`. A runtime core (``hardware.weights = "runtime"``) computes with
+        the weights its ``host`` program loads (see :mod:`rnnhw.driver`); ``qweights`` are the golden model's.
 
     Returns
     -------
@@ -437,6 +453,9 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
     if x_int.size and (x_int.min() < fmt.min_int or x_int.max() > fmt.max_int):
         raise UserError(f"input integers must lie in {fmt.min_int}..{fmt.max_int} (numerics.input = {fmt}); "
                         f"found {x_int.min()}..{x_int.max()}")
+    if config.hardware.weights == "runtime" and host is None:
+        raise UserError('a core with hardware.weights = "runtime" computes with the weights a host program loads '
+                        "through AXI4-Lite; pass host= (e.g. rnnhw.runtime.load_program)")
     expected = GoldenModel(config, qweights).run(x_int, lengths).outputs
     if verilog is None:
         try:
@@ -444,11 +463,12 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
         except ImportError as exc:
             raise UserError(f"the RTL generator is not available ({exc}); pass the Verilog explicitly"
                             ) from None
+        runtime = config.hardware.weights == "runtime"
         with Heartbeat("generating the Verilog", quiet=not progress):
-            verilog = generate_verilog(config, qweights, name="rnnhw_top")
+            verilog = generate_verilog(config, None if runtime else qweights, name="rnnhw_top")
     return simulate_stream(
         verilog, x_int, lengths, expected, mode=output_mode(config), simulator=simulator, waves=waves,
         backpressure=backpressure, progress=progress, build_dir=build_dir, seed=seed,
         bound_cycles_per_step=bound_cycles_per_step(config), timeout_cycles=timeout_cycles,
-        reset_after=reset_after, waves_dir=waves_dir,
+        reset_after=reset_after, waves_dir=waves_dir, host=host,
     )

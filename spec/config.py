@@ -18,11 +18,13 @@ from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
-           "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note"]
+           "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "WEIGHT_STORAGE"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",)}
 CELLS = tuple(GATES)
+#: Where the weights live: baked into the memories ("rom") or written through AXI4-Lite ("runtime").
+WEIGHT_STORAGE = ("rom", "runtime")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ DEFAULT_LANES = 8
 class HardwareConfig:
     lanes: int = DEFAULT_LANES
     elementwise_multipliers: str = "logic"
+    weights: str = "rom"  # "runtime": loaded through the AXI4-Lite port (spec/registers.py)
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,7 @@ SCHEMA = {
     "hardware": {
         "lanes": _positive_int("hardware.lanes", 1, 4096),
         "elementwise_multipliers": _choice("hardware.elementwise_multipliers", ("logic", "dsp")),
+        "weights": _choice("hardware.weights", WEIGHT_STORAGE),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}
@@ -264,6 +268,11 @@ def _check_consistency(config: Config):
             f"numerics.activation = {numerics.activation} cannot hold tanh's range [-1, 1]; "
             "use a signed format with at least 1 integer bit, e.g. fixed<16,2>"
         )
+    if config.hardware.weights == "runtime":
+        for key in ("weight", "bias"):  # the GRU's b_hn word carries a flag bit above the bias
+            if getattr(numerics, key).width > 31:
+                raise ConfigError(f'hardware.weights = "runtime" needs numerics.{key} of at most 31 bits (one '
+                                  f"32-bit AXI4-Lite word), not {getattr(numerics, key)}")
     for key in ("input", "weight", "bias", "state", "cell_state", "accum", "output"):
         if not getattr(numerics, key).signed:
             raise ConfigError(f"numerics.{key} must be signed (fixed<W,I>); unsigned formats are for the future")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from .config import Config
 from .datapath import datapath, lane_accumulator
+from .registers import axil_ports
 from .schedule import Schedule, bound_cycles_per_step, macs_per_step
 
 __all__ = ["Port", "ports", "LaneParameters", "lane_parameters", "MemorySizes", "memory_sizes",
@@ -36,6 +37,9 @@ def ports(config: Config) -> tuple[Port, ...]:
     """The top level's ports in declaration order (``clk`` and ``rst`` are the ``sync`` domain's)."""
     n = config.numerics
     out = config.output_format
+    control = ()
+    if config.hardware.weights == "runtime":  # the AXI4-Lite slave (spec/registers.py)
+        control = tuple(Port(name, direction, width, meaning) for name, direction, width, meaning in axil_ports(config))
     return (
         Port("clk", "input", 1, "clock (rising edge)"),
         Port("rst", "input", 1, "synchronous reset, active high"),
@@ -47,7 +51,7 @@ def ports(config: Config) -> tuple[Port, ...]:
         Port("m_axis_tvalid", "output", 1, "output element valid"),
         Port("m_axis_tready", "input", 1, "output element accepted"),
         Port("m_axis_tlast", "output", 1, "last element of an output vector"),
-    )
+    ) + control
 
 
 @dataclass(frozen=True)

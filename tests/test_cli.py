@@ -99,6 +99,7 @@ lut_interpolate = false
 [hardware]
 lanes = 4
 elementwise_multipliers = "logic"
+weights = "rom"
 
 numerics
   format      type          range                          resolution           holds

@@ -13,11 +13,13 @@ from amaranth.lib import data, wiring
 import rnnhw.rtl
 from rnnhw.rtl.buffers import InputBuffer, OutputBuffer
 from rnnhw.rtl.conversion import SumConverter
+from rnnhw.rtl.csr import ControlRegisters
 from rnnhw.rtl.elementwise import ElementwiseUnit
 from rnnhw.rtl.interfaces import (
     InputReadSignature,
     IssueSignature,
     ReservationSignature,
+    WeightAccessSignature,
     WrittenSignature,
     state_read_signature,
     state_write_signature,
@@ -30,6 +32,7 @@ from rnnhw.rtl.sequencer import Sequencer
 from rnnhw.rtl.top import RNNAccelerator
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import lane_parameters, memory_sizes
+from rnnhw.spec.errors import ConfigError
 from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.schedule import Schedule
 
@@ -40,6 +43,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable
 
 CONFIG = make_config("gru", input_size=2, hidden=3, head=2, lanes=4)  # output vector: 2 elements
 WEIGHTS = full_range_weights(CONFIG, np.random.default_rng(0))
+RUNTIME = CONFIG.replace("hardware", weights="runtime")
 LAYOUTS = design_layouts(CONFIG)
 LAYOUT = data.StructLayout({"a": 1})
 
@@ -83,6 +87,10 @@ def accelerator(**changes):
     return RNNAccelerator(**dict(config=CONFIG, weights=WEIGHTS) | changes)
 
 
+def registers(**changes):
+    return ControlRegisters(**dict(config=RUNTIME) | changes)
+
+
 def multiplier(kind):
     m = Module()
     try:
@@ -108,6 +116,8 @@ CHECKS = [
     (lambda: WrittenSignature(layers=1, hidden=[3]), TypeError, "hidden must be a positive integer, not [3]"),
     (lambda: state_read_signature(depth=0, shape=8), ValueError, "depth must be a positive integer, not 0"),
     (lambda: state_write_signature(depth=2.5, shape=8), TypeError, "depth must be a positive integer, not 2.5"),
+    (lambda: WeightAccessSignature(lanes=0, depth=4), ValueError, "lanes must be a positive integer, not 0"),
+    (lambda: WeightAccessSignature(lanes=2, depth=4.0), TypeError, "depth must be a positive integer, not 4.0"),
     # InputBuffer
     (lambda: input_buffer(features=0), ValueError, "features must be a positive integer, not 0"),
     (lambda: input_buffer(features=1.5), TypeError, "features must be a positive integer, not 1.5"),
@@ -167,6 +177,13 @@ CHECKS = [
     (lambda: accelerator(weights=full_range_weights(make_config("gru", input_size=2, hidden=3, layers=2),
                                                      np.random.default_rng(0))),
      ValueError, "weights must have model.num_layers = 1 layer(s), not 2"),
+    (lambda: accelerator(config=RUNTIME), TypeError,
+     'a core with hardware.weights = "runtime" is built without weights (weights=None); '
+     "they are written through its AXI4-Lite slave"),
+    # ControlRegisters
+    (lambda: registers(config="gru.toml"), TypeError, "config must be a Config, not 'gru.toml'"),
+    (lambda: registers(config=CONFIG), ConfigError,
+     'only cores with hardware.weights = "runtime" have registers; this one has "rom"'),
     # multiply()
     (lambda: multiplier("lut"), ValueError, "kind must be one of ('dsp', 'logic'), not 'lut'"),
 ]
@@ -180,7 +197,8 @@ def test_argument_check(build, error, message):
 
 def test_valid_arguments_build():
     """The base arguments of the checks above are valid: each check fails for its one argument only."""
-    for build in (input_buffer, output_buffer, sequencer, matvec, converter, lut, elementwise, accelerator):
+    for build in (input_buffer, output_buffer, sequencer, matvec, converter, lut, elementwise, accelerator,
+                  registers, lambda: matvec(writable=True), lambda: accelerator(config=RUNTIME, weights=None)):
         Fragment.get(build(), None)
 
 
@@ -192,6 +210,8 @@ def test_valid_arguments_build():
      InputReadSignature(features=2, width=8), "InputReadSignature(features=3, width=8)"),
     (WrittenSignature(layers=2, hidden=3), WrittenSignature(layers=2, hidden=3), WrittenSignature(layers=2, hidden=4),
      "WrittenSignature(layers=2, hidden=3)"),
+    (WeightAccessSignature(lanes=4, depth=6), WeightAccessSignature(lanes=4, depth=6),
+     WeightAccessSignature(lanes=4, depth=7), "WeightAccessSignature(lanes=4, depth=6)"),
     (ReservationSignature(), ReservationSignature(), IssueSignature(issue_shape=LAYOUT, operand_width=1),
      "ReservationSignature()"),
 ])
@@ -228,7 +248,7 @@ def rtl_components():
 
 
 COMPONENTS = [InputBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, ActivationLUT, ElementwiseUnit,
-              RNNAccelerator]
+              ControlRegisters, RNNAccelerator]
 
 
 def test_every_component_is_checked_here():

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import check_output_path
-from rnnhw.spec.weights import load_weights, random_weights
+from rnnhw.spec.weights import load_weights, quantize_weights, random_weights
 
 __all__ = ["DATA_HELP", "output_path", "integer_option", "positive_float_option", "add_config_argument",
            "add_weights_options", "weights_from_args", "add_fit_options", "check_fit_options",
-           "report_fit"]
+           "report_fit", "baked_weights"]
 
 DATA_HELP = ("'digits' (the bundled scikit-learn digits: 8 rows of 8 pixels per sequence) or a .npz file "
              "with X [N, T, F] float, y [N] integer labels or Y float targets, and optionally lengths [N]")
@@ -47,11 +47,17 @@ def add_config_argument(parser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="TOML configuration file (keys: docs/config.md)")
 
 
-def add_weights_options(parser) -> None:
-    """``--weights W`` or ``--random-weights SEED`` (exactly one), shared by the hardware commands."""
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--weights", metavar="W",
-                       help="weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG")
+def add_weights_options(parser, *, required: bool = True, several: bool = False) -> None:
+    """``--weights W`` or ``--random-weights SEED`` (exactly one), shared by the hardware commands.
+
+    ``required=False`` for commands that also build runtime cores (no weights); ``several``: ``--weights``
+    may be repeated (a list).
+    """
+    group = parser.add_mutually_exclusive_group(required=required)
+    more = "; repeat it to run several weights files through one runtime core" if several else ""
+    runtime = '; not for hardware.weights = "runtime" cores' if not required and not several else ""
+    group.add_argument("--weights", metavar="W", action="append" if several else "store",
+                       help=f"weights file (.npz, .pt or .pth with PyTorch names) matching CONFIG{more}{runtime}")
     group.add_argument("--random-weights", metavar="SEED", type=int,
                        help="instead of a file: PyTorch-style random weights U(-1/sqrt(H), 1/sqrt(H)) from SEED")
 
@@ -90,6 +96,20 @@ def report_fit(args, config, stream=None) -> None:
         print(line, file=stream or sys.stdout, flush=True)
     for problem in problems:
         warnings.warn(problem, UserWarning, stacklevel=1)
+
+
+def baked_weights(args, config):
+    """Quantized weights to bake into a ``rom`` core, or None for a ``runtime`` core (which takes none)."""
+    given = args.weights is not None or args.random_weights is not None
+    if config.hardware.weights == "runtime":
+        if given:
+            raise UserError('hardware.weights = "runtime" cores are built without weights (they are loaded at '
+                            "run time through AXI4-Lite, see rnnhw.driver); drop --weights/--random-weights")
+        return None
+    if not given:
+        raise UserError('give --weights W or --random-weights SEED: hardware.weights = "rom" bakes them into '
+                        "the design")
+    return quantize_weights(weights_from_args(args, config), config)
 
 
 def weights_from_args(args, config):
