@@ -206,9 +206,10 @@ def elman_elementwise(dp: Datapath, pre: np.ndarray, relu: bool) -> np.ndarray:
 class GoldenResult:
     """Integer outputs of a batch and the format they are in.
 
-    ``outputs``: head ``[N, head]`` (``output`` format); return_sequences ``[N, T, H]``; else ``[N, H]``
-    (``state`` format). Timesteps past a sequence's length hold zeros. ``final_h[k]`` is layer ``k``'s
-    hidden state at each sequence's last step, ``[N, H]``.
+    ``outputs``: head ``[N, head]`` (``output`` format); return_sequences ``[N, T, H]``, with a head
+    ``[N, T, head]`` (the head at every step); else ``[N, H]`` (``state`` format). Timesteps past a
+    sequence's length hold zeros. ``final_h[k]`` is layer ``k``'s hidden state at each sequence's last
+    step, ``[N, H]``.
     """
 
     outputs: np.ndarray
@@ -298,7 +299,13 @@ class GoldenModel:
             keep_sequence = k < model.num_layers - 1 or model.return_sequences
             layer_in, final = self._layer(k, layer_in, lengths, keep_sequence)
             finals.append(final.T)
-        if model.head:
+        if model.head and model.return_sequences:  # the head at every step, 0 past a sequence's length
+            steps, hidden, batch = layer_in.shape
+            operands = self._head.operands(steps * batch)
+            operands[:-1] = layer_in.transpose(1, 0, 2).reshape(hidden, steps * batch)
+            outputs = self._head.result(operands, numerics.output, numerics).reshape(-1, steps, batch)
+            outputs = np.where(np.arange(steps)[:, None] < lengths, outputs, 0).transpose(2, 1, 0)
+        elif model.head:
             operands = self._head.operands(len(lengths))
             operands[:-1] = finals[-1].T
             outputs = self._head.result(operands, numerics.output, numerics).T

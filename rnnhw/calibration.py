@@ -145,9 +145,9 @@ def activation_ranges(config: Config, weights: Weights, x: np.ndarray,
         for kind, value in ranges.items():
             if value is not None:
                 found[kind] = max(found[kind] or 0.0, value)
-    if model.head:
-        final_h = layer_in[np.arange(batch), lengths - 1]
-        found["output"] = _max_abs(final_h @ weights.head_weight.T + weights.head_bias)
+    if model.head:  # the head reads the final h, or with return_sequences h at every step
+        read = layer_in[valid] if model.return_sequences else layer_in[np.arange(batch), lengths - 1]
+        found["output"] = _max_abs(read @ weights.head_weight.T + weights.head_bias)
     return found
 
 

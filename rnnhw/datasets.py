@@ -116,7 +116,7 @@ class Dataset:
         if self.labels is not None:
             if model.return_sequences:
                 raise UserError(f"{self.name}: labels y [N] need one output vector per sequence, but the "
-                                "model has model.return_sequences = true; use regression targets Y [N, T, H]")
+                                "model has model.return_sequences = true; use regression targets Y [N, T, K]")
             limit = 2 if outputs == 1 else outputs
             if self.classes > limit:
                 what = "one output (class 1 when it is > 0)" if outputs == 1 else f"{outputs} outputs"
@@ -132,7 +132,7 @@ class Dataset:
 def _output_shape(config: Config, batch: int, steps: int) -> tuple[int, ...]:
     model = config.model
     if model.return_sequences:
-        return (batch, steps, model.hidden_size)
+        return (batch, steps, model.output_size)
     return (batch, model.output_size)
 
 

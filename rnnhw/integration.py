@@ -5,11 +5,21 @@ from __future__ import annotations
 __all__ = ["integration_readme"]
 
 
+def _head_cycles(model: dict, summary: dict) -> str:
+    if not model["head"]:
+        return ""
+    if model["return_sequences"]:
+        return "The head's passes at every timestep are included."
+    return f"With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles."
+
+
 def integration_readme(summary: dict) -> str:
     """``README.md`` for someone integrating the generated core."""
     model = summary["config"]["model"]
     name, vector = summary["name"], summary["output_vector"]
-    if model["head"]:
+    if model["head"] and model["return_sequences"]:
+        outputs = f"one vector of {vector} head outputs per timestep (the head applied to the last layer's h_t)"
+    elif model["head"]:
         outputs = f"one vector of {vector} head outputs per sequence"
     elif model["return_sequences"]:
         outputs = f"one vector of {vector} hidden-state values per timestep (the last layer's h_t)"
@@ -47,7 +57,7 @@ multiply-accumulate lanes. Weights are in on-chip memories; nothing needs loadin
 
 {summary['expected_cycles_per_step']} clock cycles per timestep in steady state (bound
 ceil(G*H*(I+H)/P) summed over layers: {summary['bound_cycles_per_step']}); {summary['macs_per_step']:,}
-multiply-accumulates per timestep. With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles.
+multiply-accumulates per timestep. {_head_cycles(model, summary)}
 The input of timestep t+1 is accepted while timestep t computes.
 
 ## Memories

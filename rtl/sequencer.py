@@ -28,7 +28,8 @@ class Sequencer(wiring.Component):
     """Issues one multiply-accumulate step per cycle whenever its operand is ready.
 
     Order: for each timestep, for each layer, passes ``q = 0 .. Q-1`` over the operands
-    ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h``.
+    ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h`` (with
+    ``return_sequences``, after every timestep, over that step's ``h``).
     There is no gap between passes, layers or timesteps: a pass only waits when an operand it needs
     is not there yet. Operands are checked in pass 0 only (later passes read what pass 0 read):
 
@@ -188,7 +189,9 @@ class Sequencer(wiring.Component):
             with m.Default():
                 m.d.comb += self.issue.operand.eq(0)
 
-        emits = head_mode | ((layer == top) & (model.return_sequences | (step_last & (model.head == 0))))
+        # The head's outputs go out (every step with return_sequences, else at a sequence's end);
+        # without a head, the top layer's h does.
+        emits = head_mode | ((layer == top) & (model.head == 0) & (model.return_sequences | step_last))
         reserving = (pass_ == 0) & last_op & emits
         room = reserved <= self.output_depth - vector
         go = Signal()
@@ -253,15 +256,15 @@ class Sequencer(wiring.Component):
                         m.d.sync += [gate0.eq(gate0 + lanes % gates), unit0.eq(unit0 + lanes // gates)]
                 with m.Else():
                     m.d.sync += [pass_.eq(0), unit0.eq(0), gate0.eq(0)]
-                    with m.If(head_mode):
-                        start(0, False, True)
+                    with m.If(head_mode):  # step_last still names the step the head read
+                        start(0, False, step_last)
                     with m.Else():
                         m.d.sync += gen[layer].eq(gen[layer] + 1)
                         m.d.sync += Array(gen_step)[layer].eq(1)
                         m.d.comb += self.input.release.eq(layer == 0)
                         with m.If(layer != top):
                             start(layer + 1, False, t0)
-                        with m.Elif(step_last & (model.head != 0)):
+                        with m.Elif((step_last | model.return_sequences) & (model.head != 0)):
                             start(0, True, t0)
                         with m.Else():
                             start(0, False, step_last)

@@ -7,7 +7,7 @@ model once (:mod:`rnnhw.sim.runner`), streams the inputs through the cocotb test
 the accelerator's ports and any expected outputs (the tests use a small stand-in design).
 
 The output stream is a series of vectors (one AXI-Stream frame each): ``head`` elements per sequence
-with a head, ``H`` per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
+with a head, ``H`` (or ``head``) per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
 final state). :class:`StreamLayout` maps positions in that stream back to (sequence, timestep, unit).
 """
 
@@ -40,9 +40,9 @@ BACKPRESSURE_PAUSE = 0.3
 
 
 def output_mode(config: Config) -> str:
-    """``"head"``, ``"sequences"`` (return_sequences) or ``"final"`` (the last layer's final state)."""
+    """``"sequences"`` (return_sequences: ``H`` or, with a head, ``head`` per step), ``"head"`` or ``"final"``."""
     model = config.model
-    return "head" if model.head else ("sequences" if model.return_sequences else "final")
+    return "sequences" if model.return_sequences else ("head" if model.head else "final")
 
 
 @dataclass(frozen=True)
