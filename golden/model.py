@@ -36,6 +36,7 @@ import numpy as np
 
 from rnnhw.spec.batch import check_batch
 from rnnhw.spec.config import Config
+from rnnhw.spec.ctc import greedy_decode
 from rnnhw.spec.datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, Datapath, MatVecShape, datapath, signed_bits
 from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding, align, convert, quantize
 from rnnhw.spec.lut import ActivationTable
@@ -207,7 +208,8 @@ class GoldenResult:
     """Integer outputs of a batch and the format they are in.
 
     ``outputs``: head ``[N, head]`` (``output`` format); return_sequences ``[N, T, H]``, with a head
-    ``[N, T, head]`` (the head at every step); else ``[N, H]`` (``state`` format). Timesteps past a
+    ``[N, T, head]`` (the head at every step); else ``[N, H]`` (``state`` format). With
+    ``model.ctc_blank``, ``labels`` holds the greedy decoding of these logits (:mod:`rnnhw.spec.ctc`). Timesteps past a
     sequence's length hold zeros. ``final_h[k]`` is layer ``k``'s hidden state at each sequence's last
     step, ``[N, H]``.
     """
@@ -215,6 +217,7 @@ class GoldenResult:
     outputs: np.ndarray
     output_format: FixedFormat
     final_h: tuple[np.ndarray, ...]
+    labels: np.ndarray | None = None  # with model.ctc_blank: decoded labels [N, T] (spec/ctc.py)
 
     def to_float(self) -> np.ndarray:
         return self.output_format.to_float(self.outputs)
@@ -288,7 +291,9 @@ class GoldenModel:
                      for s in range(0, max(len(x_int), 1), block)]
         outputs, finals = zip(*parts, strict=True)
         finals = tuple(np.concatenate(layer) for layer in zip(*finals, strict=True))
-        return GoldenResult(np.concatenate(outputs), self.config.output_format, finals)
+        outputs = np.concatenate(outputs)
+        labels = greedy_decode(outputs, lengths, model.ctc_blank) if model.ctc else None
+        return GoldenResult(outputs, self.config.output_format, finals, labels)
 
     def _run_block(self, x_int: np.ndarray, lengths: np.ndarray):
         """Outputs and final states of a block of sequences."""

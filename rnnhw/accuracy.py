@@ -202,8 +202,9 @@ def run_golden(model: GoldenModel, x_int: np.ndarray, lengths,
         parts.append(model.run(x_int[part], None if lengths is None else lengths[part]))
         if progress is not None:
             progress.update(part.stop)
+    labels = np.concatenate([p.labels for p in parts]) if parts[0].labels is not None else None
     return GoldenResult(np.concatenate([p.outputs for p in parts]), parts[0].output_format,
-                        _join_layers(p.final_h for p in parts))
+                        _join_layers(p.final_h for p in parts), labels)
 
 
 def predictions(outputs: np.ndarray) -> np.ndarray:

@@ -7,9 +7,11 @@ side to the ``In`` side):
 * :class:`InputReadSignature`: ``Sequencer.input`` -> ``InputBuffer.read``;
 * :class:`WrittenSignature`: ``ElementwiseUnit.written`` -> ``Sequencer.written``;
 * :class:`ReservationSignature`: ``OutputBuffer.reservation`` -> ``Sequencer.reservation``;
+* :class:`RefundSignature`: ``CTCDecoder.refund`` -> ``Sequencer.refund`` (with CTC decoding);
 * ``stream.Signature(..., always_ready=True)``: ``MatVecUnit.sums`` -> ``SumConverter.sums``,
   ``SumConverter.gates`` -> ``ElementwiseUnit.items``, and ``SumConverter.head`` (with a head) or
-  ``ElementwiseUnit.output`` -> ``OutputBuffer.input``.
+  ``ElementwiseUnit.output`` -> ``OutputBuffer.input``; with CTC decoding ``SumConverter.head`` ->
+  ``CTCDecoder.logits`` and ``CTCDecoder.labels`` -> ``OutputBuffer.input``.
 
 The state memory's ports are Amaranth's own :class:`amaranth.lib.memory.ReadPort.Signature` and
 :class:`~amaranth.lib.memory.WritePort.Signature` (members seen from the memory), flipped in the
@@ -32,7 +34,7 @@ from amaranth.utils import ceil_log2
 
 from .checks import check_positive, check_type
 
-__all__ = ["IssueSignature", "InputReadSignature", "WrittenSignature", "ReservationSignature",
+__all__ = ["IssueSignature", "InputReadSignature", "WrittenSignature", "ReservationSignature", "RefundSignature",
            "state_read_signature", "state_write_signature"]
 
 
@@ -212,6 +214,39 @@ class ReservationSignature(_ParameterizedSignature):
 
     def __init__(self):
         super().__init__({"pop": Out(1)})
+
+
+class RefundSignature(_ParameterizedSignature):
+    """CTC decoder to sequencer: reserved output places a head vector did not use.
+
+    The sequencer reserves the most places a head vector can need; the decoder returns the rest once
+    it knows how many labels the vector sends.
+
+    Parameters
+    ----------
+    most : int
+        Places reserved per vector.
+
+    Members
+    -------
+    count : Out(range(most + 1))
+        Places returned this cycle.
+
+    Raises
+    ------
+    TypeError
+        If ``most`` is not an integer.
+    ValueError
+        If ``most`` is less than 1.
+    """
+
+    def __init__(self, *, most: int):
+        check_positive("most", most)
+        super().__init__({"count": Out(range(most + 1))}, most=most)
+
+    @property
+    def most(self) -> int:
+        return self._parameters["most"]
 
 
 def state_read_signature(*, depth: int, shape) -> ReadPort.Signature:

@@ -6,12 +6,19 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.spec.design import lane_parameters, memory_sizes
+from rnnhw.spec.design import lane_parameters, memory_sizes, output_places
 from rnnhw.spec.schedule import Schedule
 
 from .checks import check_positive, check_type
 from .fixed import format_shape
-from .interfaces import InputReadSignature, IssueSignature, ReservationSignature, WrittenSignature, state_read_signature
+from .interfaces import (
+    InputReadSignature,
+    IssueSignature,
+    RefundSignature,
+    ReservationSignature,
+    WrittenSignature,
+    state_read_signature,
+)
 
 __all__ = ["Sequencer", "OperandSource"]
 
@@ -65,6 +72,9 @@ class Sequencer(wiring.Component):
         ``h`` writes reported by the elementwise unit.
     reservation : In(ReservationSignature())
         ``pop``: an element left the output buffer (returns one reserved place).
+    refund : In(RefundSignature(most=2))
+        With CTC decoding only: reserved places a head vector left unused (the sequencer reserves
+        :data:`~rnnhw.spec.ctc.MOST_BEATS_PER_STEP` per vector).
 
     Latency
     -------
@@ -86,8 +96,8 @@ class Sequencer(wiring.Component):
         check_positive("output_depth", output_depth)
         config = schedule.config
         model, n = config.model, config.numerics
-        if output_depth < model.output_size:
-            raise ValueError(f"output_depth must hold one output vector ({model.output_size}), "
+        if output_depth < output_places(config):
+            raise ValueError(f"output_depth must hold one output vector ({output_places(config)}), "
                              f"not {output_depth!r}")
         self._schedule, self._issue_shape, self._output_depth = schedule, issue_shape, output_depth
         super().__init__({
@@ -97,6 +107,7 @@ class Sequencer(wiring.Component):
             "state": In(state_read_signature(depth=memory_sizes(config).state_depth, shape=format_shape(n.state))),
             "written": In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
             "reservation": In(ReservationSignature()),
+            **({"refund": In(RefundSignature(most=output_places(config)))} if model.ctc else {}),
         })
 
     @property
@@ -116,7 +127,7 @@ class Sequencer(wiring.Component):
         sch = self.schedule
         model, lanes = sch.config.model, sch.lanes
         layers, hidden, gates = model.num_layers, model.hidden_size, model.gates
-        vector, top = model.output_size, model.num_layers - 1
+        vector, top = output_places(sch.config), model.num_layers - 1
 
         def const_table(values):
             return Array(Const(v, range(max(values) + 1)) for v in values)
@@ -212,7 +223,7 @@ class Sequencer(wiring.Component):
             step.w_addr.eq(w_addr),
             step.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(gen[layer] + 1), job.t0.eq(t0),
-            job.emit.eq(emits), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
+            job.emit.eq(emits), job.end.eq(step_last), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
         ]
 
         weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
@@ -233,7 +244,8 @@ class Sequencer(wiring.Component):
         # reserving steps are at least two cycles apart, so the next decision sees it.
         reserve = Signal()
         m.d.sync += [reserve.eq(go & reserving),
-                     reserved.eq(reserved - self.reservation.pop + Mux(reserve, vector, 0))]
+                     reserved.eq(reserved - self.reservation.pop + Mux(reserve, vector, 0) -
+                                 (self.refund.count if model.ctc else 0))]
         m.d.sync += [stepped.eq(0) for stepped in gen_step]
         with m.If(go):
             m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]

@@ -9,6 +9,8 @@ the accelerator's ports and any expected outputs (the tests use a small stand-in
 The output stream is a series of vectors (one AXI-Stream frame each): ``head`` elements per sequence
 with a head, ``H`` (or ``head``) per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
 final state). :class:`StreamLayout` maps positions in that stream back to (sequence, timestep, unit).
+With CTC decoding (mode ``"labels"``) each sequence is one frame of its decoded labels
+(:func:`rnnhw.spec.ctc.stream_frames`), compared as label sequences.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from rnnhw.spec.batch import check_batch
 from rnnhw.spec.config import Config
+from rnnhw.spec.ctc import PAD, labels_from_frames, stream_frames
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import Progress
 from rnnhw.spec.schedule import bound_cycles_per_step
@@ -34,14 +37,16 @@ from .tools import waves_format
 __all__ = ["SimResult", "StreamLayout", "OUTPUT_MODES", "run_simulation", "simulate_stream", "output_mode",
            "bound_cycles_per_step", "BACKPRESSURE_PAUSE"]
 
-OUTPUT_MODES = ("head", "sequences", "final")
+OUTPUT_MODES = ("head", "sequences", "final", "labels")
 #: Probability of a pause per clock cycle on each stream with ``backpressure=True``.
 BACKPRESSURE_PAUSE = 0.3
 
 
 def output_mode(config: Config) -> str:
-    """``"sequences"`` (return_sequences: ``H`` or, with a head, ``head`` per step), ``"head"`` or ``"final"``."""
+    """``"labels"`` (CTC), ``"sequences"`` (return_sequences: ``H``, or ``head``, per step), ``"head"``, ``"final"``."""
     model = config.model
+    if model.ctc:
+        return "labels"
     return "sequences" if model.return_sequences else ("head" if model.head else "final")
 
 
@@ -78,8 +83,10 @@ class StreamLayout:
         return int(self.vectors_per_sequence.sum())
 
     def shape(self) -> tuple[int, ...]:
-        """Shape of the outputs in the golden model's layout."""
+        """Shape of the outputs in the golden model's layout (labels: ``[N, longest sequence]`` at least)."""
         batch = len(self.lengths)
+        if self.mode == "labels":
+            return (batch, int(self.lengths.max()))
         if self.mode == "sequences":
             return (batch, int(self.lengths.max()), self.vector_size)
         return (batch, self.vector_size)
@@ -224,6 +231,34 @@ def _compare(layout: StreamLayout, expected_vectors: np.ndarray, received: list[
     return got, mismatches, first, tuple(notes)
 
 
+def _compare_labels(expected: np.ndarray, received: list[np.ndarray], results: dict, timeout_cycles: int):
+    """Frame-by-frame comparison of decoded label sequences (CTC): the received labels ``[N, T]``
+    (padded with -1; missing sequences decode to nothing), the count of sequences that differ (plus
+    extra frames), the first difference and the protocol notes."""
+    want = stream_frames(expected)
+    got = labels_from_frames(received[: len(want)], expected.shape[1])
+    got = np.vstack([got, np.full((len(want) - len(got), expected.shape[1]), PAD, dtype=np.int64)])
+    mismatches, first, notes = 0, "", []
+    for n, frame in enumerate(want):
+        rtl = [int(v) for v in received[n]] if n < len(received) else None
+        if rtl != frame:
+            mismatches += 1
+            shown = "nothing" if rtl is None else str(rtl)
+            first = first or _place(f"sequence {n} labels", shown, str(frame))
+    if len(received) < len(want):
+        missing = f" (timed out after {timeout_cycles:,} cycles)" if bool(results["timed_out"]) else ""
+        notes.append(f"the RTL sent {len(received)} of {len(want)} label sequences{missing}")
+    extra = int(results["extra_frames"]) + max(0, len(received) - len(want))
+    if extra:
+        notes.append(f"the RTL sent {extra} label sequence(s) more than the {len(want)} expected")
+        mismatches += extra
+        first = first or notes[-1]
+    if bool(results["inputs_left"]):
+        notes.append("the RTL did not accept every input element (s_axis_tready stayed low)")
+        first = first or notes[-1]
+    return got, mismatches, first, tuple(notes)
+
+
 def _cycle_counts(layout: StreamLayout, results: dict) -> tuple[int, np.ndarray]:
     in_start, out_end = results["in_start"], results["out_end"]
     sequences = len(layout.lengths)
@@ -260,8 +295,9 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         Timesteps of each sequence (default all ``T``).
     expected : array_like of int
         Expected outputs in the golden model's layout for ``mode``.
-    mode : {"head", "sequences", "final"}
-        Output layout (see :class:`StreamLayout`).
+    mode : {"head", "sequences", "final", "labels"}
+        Output layout (see :class:`StreamLayout`); ``"labels"``: ``expected`` holds decoded CTC labels
+        ``[N, T]`` padded with -1, each sequence one frame (:mod:`rnnhw.spec.ctc`).
     simulator : {"verilator", "icarus"}
     waves : bool
         Write a wave trace (``SimResult.waves_path``): FST, or VCD where Verilator cannot write FST
@@ -295,8 +331,11 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     lengths = check_batch(x_int, x_int.shape[2], lengths)
     batch, _, inputs = x_int.shape
     expected = np.asarray(expected, dtype=np.int64)
-    layout = StreamLayout(mode, int(expected.shape[-1]), lengths)
-    if expected.shape != layout.shape():
+    layout = StreamLayout(mode, 1 if mode == "labels" else int(expected.shape[-1]), lengths)
+    if mode == "labels" and (expected.ndim != 2 or expected.shape[0] != batch or
+                             expected.shape[1] < int(lengths.max())):
+        raise ValueError(f"expected labels have shape {expected.shape}, not [{batch}, T]")
+    if mode != "labels" and expected.shape != layout.shape():
         raise ValueError(f"expected outputs have shape {expected.shape}, not {layout.shape()} "
                          f"for mode {mode!r}")
     timesteps = int(lengths.sum())
@@ -355,8 +394,12 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     out_data = _signed(results["out_data"], int(results["output_width"]))
     bounds = np.concatenate([[0], np.cumsum(results["out_counts"])])
     received = [out_data[bounds[k]:bounds[k + 1]] for k in range(len(results["out_counts"]))]
-    expected_vectors = layout.flatten(expected)
-    got, mismatches, first, notes = _compare(layout, expected_vectors, received, results, timeout_cycles)
+    if mode == "labels":
+        got, mismatches, first, notes = _compare_labels(expected, received, results, timeout_cycles)
+    else:
+        got, mismatches, first, notes = _compare(layout, layout.flatten(expected), received, results,
+                                                 timeout_cycles)
+        got = layout.unflatten(got)
     cycles, sequence_cycles = _cycle_counts(layout, results)
     cycles_per_step = cycles / timesteps if timesteps else 0.0
     bit_exact = mismatches == 0 and not notes
@@ -365,7 +408,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         shutil.rmtree(run_dir, ignore_errors=True)
         log_path = None
     return SimResult(
-        outputs=layout.unflatten(got), expected=expected, bit_exact=bit_exact, mismatches=mismatches,
+        outputs=got, expected=expected, bit_exact=bit_exact, mismatches=mismatches,
         first_mismatch=first, notes=notes, sequences=batch, timesteps=timesteps, cycles=cycles,
         cycles_per_step=cycles_per_step, sequence_cycles=sequence_cycles,
         bound_cycles_per_step=bound_cycles_per_step,
@@ -431,7 +474,8 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
     if x_int.size and (x_int.min() < fmt.min_int or x_int.max() > fmt.max_int):
         raise UserError(f"input integers must lie in {fmt.min_int}..{fmt.max_int} (numerics.input = {fmt}); "
                         f"found {x_int.min()}..{x_int.max()}")
-    expected = GoldenModel(config, qweights).run(x_int, lengths).outputs
+    golden = GoldenModel(config, qweights).run(x_int, lengths)
+    expected = golden.labels if config.model.ctc else golden.outputs
     if verilog is None:
         try:
             from rnnhw.rtl.top import generate_verilog
