@@ -157,6 +157,7 @@ class SimResult:
     simulation_seconds: float
     waves_path: Path | None
     log_path: Path | None
+    compared: str = "element"  # what ``mismatches`` counts: output elements, or (CTC) label sequences
 
     def summary(self) -> dict:
         """The JSON summary (``rnnhw simulate --json``)."""
@@ -166,7 +167,7 @@ class SimResult:
             "cycles": self.cycles, "cycles_per_step": self.cycles_per_step,
             "bound_cycles_per_step": self.bound_cycles_per_step, "utilization": self.utilization,
             "simulator": self.simulator, "wall_seconds": self.wall_seconds,
-            "simulation_seconds": self.simulation_seconds,
+            "simulation_seconds": self.simulation_seconds, "compared": self.compared,
             "waves_path": str(self.waves_path) if self.waves_path else None,
         }
 
@@ -415,6 +416,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         utilization=bound_cycles_per_step / cycles_per_step if cycles_per_step else 0.0,
         simulator=model.simulator.name, wall_seconds=time.monotonic() - started,
         simulation_seconds=simulation_seconds, waves_path=waves_path, log_path=log_path,
+        compared="label sequence" if mode == "labels" else "element",
     )
 
 

@@ -62,3 +62,63 @@ def test_golden_model_decodes_its_bit_exact_logits():
     assert result.outputs.shape == (6, 9, 4)
     assert np.array_equal(result.labels, greedy_decode(result.outputs, lengths, 1))
     assert result.labels.dtype == np.int64 and (result.labels[1, 1:] == PAD).all()
+
+
+# -- rnnhw golden ------------------------------------------------------------------------------------
+CTC_TOML = """\
+[model]
+cell = "lstm"
+input_size = 3
+hidden_size = 6
+head = 5
+return_sequences = true
+ctc_blank = 4
+"""
+
+
+def _golden(tmp_path, capsys, *extra):
+    from .test_cli import golden_argv, make_case, run_cli
+
+    config_path, weights_path, inputs_path, config = make_case(tmp_path, CTC_TOML, batch=4, steps=6, seed=3)
+    np.save(tmp_path / "l.npy", np.array([6, 1, 3, 6]))
+    argv = golden_argv(config_path, weights_path, inputs_path, tmp_path / "y.npy", "--lengths", tmp_path / "l.npy",
+                       *extra)
+    status, out, err = run_cli(capsys, *argv)
+    return config, weights_path, np.load(inputs_path), status, out, err
+
+
+def test_golden_writes_decoded_labels(tmp_path, capsys):
+    from rnnhw.spec.weights import load_weights
+
+    config, weights_path, x, status, out, err = _golden(tmp_path, capsys)
+    assert (status, err) == (0, "")
+    assert out.startswith("4 sequence(s) of 6 timestep(s) -> outputs [4, 6] int64 (golden model, CTC-decoded "
+                          "labels padded with -1)\n")
+    y = np.load(tmp_path / "y.npy")
+    model = GoldenModel(config, quantize_weights(load_weights(weights_path, config), config, warn=False))
+    lengths = np.array([6, 1, 3, 6])
+    result = model.run(model.quantize_inputs(x)[0], lengths)
+    assert y.dtype == np.int64 and np.array_equal(y, greedy_decode(result.outputs, lengths, 4))
+    assert ((y >= -1) & (y < 4)).all() and (y[1, 1:] == PAD).all()
+
+
+def test_golden_float_decodes_the_float_logits(tmp_path, capsys):
+    from rnnhw.golden.float_ref import float_forward
+    from rnnhw.spec.weights import load_weights
+
+    config, weights_path, x, status, out, err = _golden(tmp_path, capsys, "--float")
+    assert (status, err) == (0, "")
+    lengths = np.array([6, 1, 3, 6])
+    logits = float_forward(config, load_weights(weights_path, config), x, lengths).outputs
+    assert np.array_equal(np.load(tmp_path / "y.npy"), greedy_decode(logits, lengths, 4))
+
+
+@pytest.mark.parametrize("model", ['head = 5\nctc_blank = 1', 'return_sequences = true\nctc_blank = 0',
+                                   'head = 3\nreturn_sequences = true\nctc_blank = 3'])
+def test_bad_ctc_configuration_exits_2_without_outputs(tmp_path, capsys, model):
+    from .test_cli import golden_argv, run_cli
+
+    (tmp_path / "m.toml").write_text(f"[model]\n{model}\n")
+    status, out, err = run_cli(capsys, *golden_argv(tmp_path / "m.toml", "w.npz", "x.npy", tmp_path / "y.npy"))
+    assert status == 2 and out == "" and "model.ctc_blank" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "y.npy").exists()

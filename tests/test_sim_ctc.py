@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rnnhw.cli import main
 from rnnhw.golden.model import GoldenModel
 from rnnhw.rtl.top import generate_verilog
 from rnnhw.sim.verify import run_simulation
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.ctc import EMPTY, stream_frames
 from rnnhw.spec.schedule import Schedule
-from rnnhw.spec.weights import quantize_weights, random_weights, weights_from_tensors
+from rnnhw.spec.weights import quantize_weights, random_weights, save_weights, weights_from_tensors
 
 from .test_sim_accelerator import BITS_8, BUILD
 
@@ -26,15 +27,17 @@ pytestmark = pytest.mark.sim
 BLANK = 2
 
 
+def _identity_weights(config):
+    eye, zeros = np.eye(4), np.zeros((4, 4))
+    return weights_from_tensors({"weight_ih_l0": eye, "weight_hh_l0": zeros, "bias_ih_l0": np.zeros(4),
+                                 "bias_hh_l0": np.zeros(4), "head.weight": eye, "head.bias": np.zeros(4)}, config)
+
+
 def _identity_design():
     config = config_from_dict({"model": {"cell": "rnn_relu", "input_size": 4, "hidden_size": 4, "head": 4,
                                          "return_sequences": True, "ctc_blank": BLANK},
                                "hardware": {"lanes": 3}})  # two head passes of 3 and 1 rows
-    eye, zeros = np.eye(4), np.zeros((4, 4))
-    weights = weights_from_tensors({"weight_ih_l0": eye, "weight_hh_l0": zeros, "bias_ih_l0": np.zeros(4),
-                                    "bias_hh_l0": np.zeros(4), "head.weight": eye, "head.bias": np.zeros(4)},
-                                   config)
-    return config, quantize_weights(weights, config, warn=False)
+    return config, quantize_weights(_identity_weights(config), config, warn=False)
 
 
 # Best paths (one class per step; "tie" is a step whose logits are all equal: class 0) and the labels.
@@ -59,7 +62,7 @@ def _inputs(paths, steps, rng):
     return x
 
 
-def test_identity_head_decodes_every_case_under_backpressure():
+def test_identity_head_decodes_every_case_under_backpressure(tmp_path, capsys):
     config, qweights = _identity_design()
     verilog = generate_verilog(config, qweights)
     model = GoldenModel(config, qweights)
@@ -81,6 +84,17 @@ def test_identity_head_decodes_every_case_under_backpressure():
                             progress=False, seed=4)
     assert result.bit_exact, result.first_mismatch
     assert stream_frames(result.outputs) == [[EMPTY], [EMPTY], [0], [EMPTY]]
+    # rnnhw simulate compares label sequences (the same design: the build is reused).
+    (tmp_path / "m.toml").write_text(config.to_toml())
+    save_weights(_identity_weights(config), tmp_path / "w.npz")
+    np.save(tmp_path / "x.npy", _inputs(paths, int(max(map(len, paths))), np.random.default_rng(0)))
+    np.save(tmp_path / "l.npy", np.array([len(p) for p in paths]))
+    status = main(["simulate", str(tmp_path / "m.toml"), "--weights", str(tmp_path / "w.npz"), "--inputs",
+                   str(tmp_path / "x.npy"), "--lengths", str(tmp_path / "l.npy"), "--backpressure",
+                   "--build-dir", str(BUILD), "-o", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert status == 0 and "bit-exact: yes (every output label sequence equals the golden model's)" in out
+    assert stream_frames(np.load(tmp_path / "out" / "rtl_outputs.npy")) == [want or [EMPTY] for _, want in PATHS]
 
 
 def test_random_8bit_lstm_decodes_bit_exact_at_its_expected_cycles():

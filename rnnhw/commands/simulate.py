@@ -63,7 +63,8 @@ def register(subparsers) -> None:
                         "simulator, wall_seconds, simulation_seconds, waves_path")
     parser.add_argument("-o", "--output-dir", metavar="DIR",
                         help="also write into DIR (created if needed): rtl_outputs.npy and "
-                        "golden_outputs.npy (integers in the golden model's layout), summary.json and, with "
+                        "golden_outputs.npy (integers in the golden model's layout; with CTC, decoded labels "
+                        "[N, T] padded with -1), summary.json and, with "
                         "--waves, the wave file")
     parser.add_argument("--backpressure", action="store_true",
                         help="random pauses on both AXI streams (input valid and output ready low 30%% of "
@@ -83,9 +84,9 @@ def summary_lines(result) -> list[str]:
     lines = [f"simulated {result.sequences} sequence(s), {result.timesteps:,} timestep(s) on "
              f"{result.simulator} in {result.wall_seconds:.1f} s"]
     if result.bit_exact:
-        lines.append("bit-exact: yes (every output element equals the golden model's)")
+        lines.append(f"bit-exact: yes (every output {result.compared} equals the golden model's)")
     else:
-        lines.append(f"bit-exact: NO ({result.mismatches:,} mismatching element(s)); "
+        lines.append(f"bit-exact: NO ({result.mismatches:,} mismatching {result.compared}(s)); "
                      f"first: {result.first_mismatch}")
         lines.extend(f"  {note}" for note in result.notes)
     bound = result.bound_cycles_per_step
@@ -159,6 +160,7 @@ def run(args) -> int:
         print(f"wrote {json_path}")
     sys.stdout.flush()
     if not result.bit_exact:
-        raise VerificationError(f"the RTL differs from the golden model in {result.mismatches:,} element(s); "
+        raise VerificationError(f"the RTL differs from the golden model in {result.mismatches:,} "
+                                f"{result.compared}(s); "
                                 f"first: {result.first_mismatch}")
     return 0
