@@ -5,6 +5,18 @@ from __future__ import annotations
 __all__ = ["integration_readme"]
 
 
+def _output_numbers(model: dict, summary: dict) -> str:
+    if model.get("ctc_blank") is not None:
+        return "a two's complement label index"
+    return f"`{summary['output_format']}`"
+
+
+def _framing(model: dict) -> str:
+    if model.get("ctc_blank") is not None:
+        return ""
+    return ", one element per beat, `m_axis_tlast`\n  on the last element of each vector"
+
+
 def _head_cycles(model: dict, summary: dict) -> str:
     if not model["head"]:
         return ""
@@ -17,7 +29,12 @@ def integration_readme(summary: dict) -> str:
     """``README.md`` for someone integrating the generated core."""
     model = summary["config"]["model"]
     name, vector = summary["name"], summary["output_vector"]
-    if model["head"] and model["return_sequences"]:
+    if model.get("ctc_blank") is not None:
+        outputs = (f"each sequence's CTC-decoded labels (classes 0..{model['head'] - 1}, blank "
+                   f"{model['ctc_blank']}: per step the argmax of the head's logits, lowest index on ties, repeats "
+                   "collapsed, blanks dropped) as one frame, one label per beat, `m_axis_tlast` on the last label; a "
+                   "sequence that decodes to nothing sends one beat of -1 (all ones) with `m_axis_tlast`")
+    elif model["head"] and model["return_sequences"]:
         outputs = f"one vector of {vector} head outputs per timestep (the head applied to the last layer's h_t)"
     elif model["head"]:
         outputs = f"one vector of {vector} head outputs per sequence"
@@ -46,11 +63,11 @@ multiply-accumulate lanes. Weights are in on-chip memories; nothing needs loadin
   Send each timestep's {model['input_size']} features in order, timesteps in order. Assert `s_axis_tlast`
   with the last feature of a sequence's last timestep. Sequences of any length follow each other back to back;
   the state is zero at the start of every sequence. `tlast` on any other beat is ignored.
-- **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}, one element per beat, `m_axis_tlast`
-  on the last element of each vector. `m_axis_tready` may be held low for any time: nothing is lost,
+- **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}{_framing(model)}.
+  `m_axis_tready` may be held low for any time: nothing is lost,
   duplicated or reordered (the core stalls).
 - **Numbers.** `s_axis_tdata` is a two's complement `{summary['input_format']}` (value = integer /
-  2^fraction bits); `m_axis_tdata` is `{summary['output_format']}`. Quantize inputs with the configured rounding
+  2^fraction bits); `m_axis_tdata` is {_output_numbers(model, summary)}. Quantize inputs with the configured rounding
   and saturation (`rnnhw golden` does exactly this).
 
 ## Performance

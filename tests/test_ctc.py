@@ -122,3 +122,17 @@ def test_bad_ctc_configuration_exits_2_without_outputs(tmp_path, capsys, model):
     status, out, err = run_cli(capsys, *golden_argv(tmp_path / "m.toml", "w.npz", "x.npy", tmp_path / "y.npy"))
     assert status == 2 and out == "" and "model.ctc_blank" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "y.npy").exists()
+
+
+def test_design_ports_and_integration_readme_describe_the_label_stream():
+    from rnnhw.integration import integration_readme
+    from rnnhw.spec.design import design_summary, memory_sizes, ports
+
+    config = config_from_dict({"model": {"head": 5, "return_sequences": True, "ctc_blank": 4}})
+    tdata = {p.name: p for p in ports(config)}["m_axis_tdata"]
+    assert (tdata.width, tdata.signed) == (label_width(5), True) == (4, True)
+    assert memory_sizes(config).output_fifo_depth == 4  # two steps of at most two labels
+    readme = integration_readme(design_summary(config, "core"))
+    assert "one label per beat, `m_axis_tlast` on the last label" in readme
+    assert "a\nsequence that decodes to nothing" not in readme
+    assert "a sequence that decodes to nothing sends one beat of -1 (all ones) with `m_axis_tlast`" in readme
