@@ -105,7 +105,7 @@ def _layer_ranges(config: Config, k: int, layer: LayerWeights, x: np.ndarray, le
     model = config.model
     hidden, cell = model.hidden_size, model.cell
     single = config.replace("model", input_size=model.layer_input_size(k), num_layers=1, head=0,
-                            return_sequences=True)
+                            return_sequences=True, ctc_blank=None)
     h_seq = float_forward(single, Weights((layer,)), x, lengths).outputs
     batch, steps, _ = x.shape
     valid = valid_steps(lengths, steps)

@@ -87,12 +87,16 @@ class Config:
     def replace(self, section: str, **changes) -> Config:
         """A copy with some keys of one section changed (validated like a loaded file).
 
-        Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``).
+        Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``);
+        ``None`` unsets an optional key (``ctc_blank=None``).
         """
         data = self.to_dict()
         objects = (FixedFormat, Rounding, Overflow)
         changes = {k: _plain(v) if isinstance(v, objects) else v for k, v in changes.items()}
-        data.setdefault(section, {}).update(changes)
+        values = data.setdefault(section, {})
+        values.update(changes)
+        for key in [k for k, v in values.items() if v is None]:  # None unsets an optional key (ctc_blank)
+            del values[key]
         return config_from_dict(data)
 
     def to_dict(self) -> dict:

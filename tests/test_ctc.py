@@ -136,3 +136,18 @@ def test_design_ports_and_integration_readme_describe_the_label_stream():
     assert "one label per beat, `m_axis_tlast` on the last label" in readme
     assert "a\nsequence that decodes to nothing" not in readme
     assert "a sequence that decodes to nothing sends one beat of -1 (all ones) with `m_axis_tlast`" in readme
+
+
+# -- sequence metrics --------------------------------------------------------------------------------
+def test_edit_distance_and_label_error_rate_by_hand():
+    from rnnhw.sequence_metrics import agreement, edit_distance, label_error_rate, sequence_accuracy
+
+    assert edit_distance([], []) == 0 and edit_distance([1, 2, 3], []) == 3 and edit_distance([], [4]) == 1
+    assert edit_distance([1, 2, 3], [1, 3]) == 1 and edit_distance([1, 2], [2, 1]) == 2
+    assert edit_distance([7, 1, 1, 2], [1, 1, 2, 3]) == 2
+    decoded = np.array([[1, 2, -1], [3, -1, -1], [-1, -1, -1], [5, 5, 5]])
+    reference = np.array([[1, 2, -1], [4, 3, -1], [6, -1, -1], [5, 5, -1]])
+    assert sequence_accuracy(decoded, reference) == 0.25
+    # Edits 0 + 1 + 1 + 1 over reference labels 2 + 2 + 1 + 2.
+    assert label_error_rate(decoded, reference) == 3 / 7
+    assert agreement(decoded, decoded) == 1.0 and agreement(decoded, reference) == 0.25
