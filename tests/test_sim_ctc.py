@@ -120,3 +120,21 @@ def test_random_8bit_lstm_decodes_bit_exact_at_its_expected_cycles():
         assert result.bit_exact, result.first_mismatch
         cycles[steps] = result.cycles
     assert cycles[40] - cycles[20] == 20 * Schedule(config).cycles_per_step()
+
+
+def test_accuracy_rtl_check_compares_decoded_labels():
+    from rnnhw.accuracy import check_rtl
+    from rnnhw.datasets import digit_strings
+    from rnnhw.golden.model import GoldenModel
+    from rnnhw.sequence_metrics import label_error_rate, sequence_accuracy
+
+    config = config_from_dict({"model": {"cell": "gru", "input_size": 8, "hidden_size": 6, "head": 11,
+                                         "return_sequences": True, "ctc_blank": 10}, "hardware": {"lanes": 6}})
+    weights = random_weights(config, 4, scale=1.5)
+    data = digit_strings("test").subset(5)
+    rtl = check_rtl(config, weights, data, 5, progress=False)
+    assert rtl.bit_exact and rtl.mismatches == 0 and rtl.sequences == 5
+    model = GoldenModel(config, quantize_weights(weights, config, warn=False))
+    labels = model.run(model.quantize_inputs(data.x)[0], data.lengths).labels
+    assert rtl.accuracy == sequence_accuracy(labels, data.sequences)
+    assert rtl.label_error_rate == label_error_rate(labels, data.sequences)
