@@ -31,6 +31,8 @@ __all__ = ["EpochStats", "TrainingResult", "train", "head_size", "model_config",
 
 #: Lanes of the configurations ``train`` writes (fewer when a layer has fewer gate rows).
 DEFAULT_LANES = 8
+#: Added to the blank's initial head bias in CTC training.
+CTC_BLANK_BIAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ def _build_module(torch, config: Config):
             kind, extra = kinds[model.cell]
             self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
             self.head = nn.Linear(model.hidden_size, model.head)
+            if model.ctc:  # blanks likely from the start: no label is emitted before its input is seen
+                with torch.no_grad():
+                    self.head.bias[model.ctc_blank] += CTC_BLANK_BIAS
 
         def forward(self, x, last_step):
             sequence, _ = self.rnn(x)

@@ -309,3 +309,18 @@ def test_ctc_model_calibrates_on_label_sequence_data():
     report = measure_accuracy(config, weights, data, calibration_data=data, widths=(8,))
     assert report.ranges is not None and report.fixed.config.model.ctc_blank == 10
     assert report.ranges.output is not None and report.sweep[0].evaluation.label_error_rate is not None
+
+
+def test_bundled_ctc_example_decodes_digit_strings():
+    """``examples/digit_strings_lstm`` (numbers in docs/BENCHMARKS.md): a CTC model that reads digit strings."""
+    from rnnhw.accuracy import measure_accuracy
+    from rnnhw.datasets import digit_strings
+    from rnnhw.examples import CTC_EXAMPLES
+
+    assert CTC_EXAMPLES == ("digit_strings_lstm",)
+    config, weights = example_config("digit_strings_lstm"), example_weights("digit_strings_lstm")
+    assert (config.model.cell, config.model.head, config.model.ctc_blank) == ("lstm", 11, 10)
+    report = measure_accuracy(config, weights, digit_strings("test"))
+    assert report.float_label_error_rate < 0.025 and report.float_accuracy > 0.93
+    assert report.fixed.label_error_rate < report.float_label_error_rate + 0.002
+    assert report.fixed.agreement >= 0.99
