@@ -324,3 +324,19 @@ def test_bundled_ctc_example_decodes_digit_strings():
     assert report.float_label_error_rate < 0.025 and report.float_accuracy > 0.93
     assert report.fixed.label_error_rate < report.float_label_error_rate + 0.002
     assert report.fixed.agreement >= 0.99
+
+
+def test_accuracy_command_on_the_ctc_example(tmp_path, capsys):
+    config_path, weights_path = example_paths("digit_strings_lstm")
+    status = main(["accuracy", str(config_path), "--weights", str(weights_path), "--data", "digit-strings",
+                   "--calibrate", "--sweep", "8,10", "--json", str(tmp_path / "r.json"), "--plot",
+                   str(tmp_path / "p.png")])
+    out = capsys.readouterr().out
+    assert status == 0 and "(integer bits calibrated on digit-strings (train split))" in out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["data"]["task"] == "ctc" and doc["calibration"]["data"] == "digit-strings (train split)"
+    assert [p["bits"] for p in doc["sweep"]] == [8, 10] and all(p["label_error_rate"] < 0.05 for p in doc["sweep"])
+    assert f"label error rate {100 * doc['float']['label_error_rate']:.2f}%" in out
+    status = main(["accuracy", str(config_path), "--weights", str(weights_path), "--data", "digits"])
+    err = capsys.readouterr().err
+    assert status == 2 and "the model decodes CTC label sequences (model.ctc_blank)" in err
