@@ -1,7 +1,8 @@
 """The float64 reference: what PyTorch computes, in NumPy, for measuring the cost of quantization.
 
 It equals ``torch.nn.LSTM``/``nn.GRU``/``nn.RNN`` (``nonlinearity="tanh"``/``"relu"``) followed by an
-optional ``nn.Linear`` head on the last layer's final hidden state, for the same weights (PyTorch's
+optional ``nn.Linear`` head on the last layer's final hidden state (with ``return_sequences``, on its
+hidden state at every step, as ``head(output)``), for the same weights (PyTorch's
 names and gate order, :class:`rnnhw.spec.weights.Weights`). Its pieces mirror :mod:`rnnhw.golden.model`
 without the rounding, so the two can be read side by side:
 
@@ -36,9 +37,9 @@ __all__ = ["FloatResult", "float_forward"]
 class FloatResult:
     """Float64 outputs of a batch, shaped like :class:`rnnhw.golden.model.GoldenResult`'s.
 
-    ``outputs``: head ``[N, head]``; return_sequences ``[N, T, H]`` (0 past a sequence's length);
-    else ``[N, H]``. ``final_h[k]`` is layer ``k``'s hidden state at each sequence's last step
-    ``[N, H]``; ``final_c[k]`` its LSTM cell state (``None`` for other cells).
+    ``outputs``: head ``[N, head]``; return_sequences ``[N, T, H]``, with a head ``[N, T, head]``
+    (0 past a sequence's length); else ``[N, H]``. ``final_h[k]`` is layer ``k``'s hidden state at
+    each sequence's last step ``[N, H]``; ``final_c[k]`` its LSTM cell state (``None`` for other cells).
     """
 
     outputs: np.ndarray
@@ -84,7 +85,10 @@ def float_forward(config: Config, weights: Weights, x: np.ndarray, lengths=None)
         finals_h.append(h)
         finals_c.append(c)
     last = finals_h[-1]
-    if model.head:
+    if model.head and model.return_sequences:  # the head at every step; 0 past a sequence's length
+        outputs = np.where((np.arange(x.shape[1]) < lengths[:, None])[..., None],
+                           layer_in @ weights.head_weight.T + weights.head_bias, 0.0)
+    elif model.head:
         outputs = last @ weights.head_weight.T + weights.head_bias
     elif model.return_sequences:
         outputs = layer_in

@@ -104,7 +104,11 @@ def _hardware_lines(config: Config) -> list[str]:
                  f"expected {expected:,} cycles per step (schedule model), MAC utilization {bound / expected:.3f}")
     if model.head:
         head_macs = model.head * model.hidden_size
-        lines.append(f"  head: {model.head}*{model.hidden_size} = {head_macs:,} MACs per sequence")
+        when = "per step (return_sequences: the head at every step, in the expected cycles)" \
+            if model.return_sequences else "per sequence"
+        lines.append(f"  head: {model.head}*{model.hidden_size} = {head_macs:,} MACs {when}")
+        if model.ctc:
+            lines.append(f"  CTC: greedy decoding in hardware, blank {model.ctc_blank}; outputs are label streams")
     if config.hardware.weights == "runtime":
         words = sum(region.lanes * region.depth for region in weight_window(config))
         lines.append(f"  weights: loaded at run time through AXI4-Lite ({address_width(config)}-bit addresses): "

@@ -73,11 +73,38 @@ word's low bits; a read returns them sign-extended (signed regions) or zero-exte
 """
 
 
+def _output_numbers(model: dict, summary: dict) -> str:
+    if model.get("ctc_blank") is not None:
+        return "a two's complement label index"
+    return f"`{summary['output_format']}`"
+
+
+def _framing(model: dict) -> str:
+    if model.get("ctc_blank") is not None:
+        return ""
+    return ", one element per beat, `m_axis_tlast`\n  on the last element of each vector"
+
+
+def _head_cycles(model: dict, summary: dict) -> str:
+    if not model["head"]:
+        return ""
+    if model["return_sequences"]:
+        return "The head's passes at every timestep are included."
+    return f"With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles."
+
+
 def integration_readme(summary: dict) -> str:
     """``README.md`` for someone integrating the generated core."""
     model = summary["config"]["model"]
     name, vector = summary["name"], summary["output_vector"]
-    if model["head"]:
+    if model.get("ctc_blank") is not None:
+        outputs = (f"each sequence's CTC-decoded labels (classes 0..{model['head'] - 1}, blank "
+                   f"{model['ctc_blank']}: per step the argmax of the head's logits, lowest index on ties, repeats "
+                   "collapsed, blanks dropped) as one frame, one label per beat, `m_axis_tlast` on the last label; a "
+                   "sequence that decodes to nothing sends one beat of -1 (all ones) with `m_axis_tlast`")
+    elif model["head"] and model["return_sequences"]:
+        outputs = f"one vector of {vector} head outputs per timestep (the head applied to the last layer's h_t)"
+    elif model["head"]:
         outputs = f"one vector of {vector} head outputs per sequence"
     elif model["return_sequences"]:
         outputs = f"one vector of {vector} hidden-state values per timestep (the last layer's h_t)"
@@ -109,18 +136,18 @@ multiply-accumulate lanes. {storage}
   Send each timestep's {model['input_size']} features in order, timesteps in order. Assert `s_axis_tlast`
   with the last feature of a sequence's last timestep. Sequences of any length follow each other back to back;
   the state is zero at the start of every sequence. `tlast` on any other beat is ignored.
-- **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}, one element per beat, `m_axis_tlast`
-  on the last element of each vector. `m_axis_tready` may be held low for any time: nothing is lost,
+- **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}{_framing(model)}.
+  `m_axis_tready` may be held low for any time: nothing is lost,
   duplicated or reordered (the core stalls).
 - **Numbers.** `s_axis_tdata` is a two's complement `{summary['input_format']}` (value = integer /
-  2^fraction bits); `m_axis_tdata` is `{summary['output_format']}`. Quantize inputs with the configured rounding
+  2^fraction bits); `m_axis_tdata` is {_output_numbers(model, summary)}. Quantize inputs with the configured rounding
   and saturation (`rnnhw golden` does exactly this).
 
 ## Performance
 
 {summary['expected_cycles_per_step']} clock cycles per timestep in steady state (bound
 ceil(G*H*(I+H)/P) summed over layers: {summary['bound_cycles_per_step']}); {summary['macs_per_step']:,}
-multiply-accumulates per timestep. With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles.
+multiply-accumulates per timestep. {_head_cycles(model, summary)}
 The input of timestep t+1 is accepted while timestep t computes.
 
 ## Memories

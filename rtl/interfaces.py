@@ -9,9 +9,11 @@ side to the ``In`` side):
 * :class:`ReservationSignature`: ``OutputBuffer.reservation`` -> ``Sequencer.reservation``;
 * :class:`WeightAccessSignature` (runtime weights only): ``ControlRegisters.weight_access`` ->
   ``MatVecUnit.weight_access``;
+* :class:`RefundSignature`: ``CTCDecoder.refund`` -> ``Sequencer.refund`` (with CTC decoding);
 * ``stream.Signature(..., always_ready=True)``: ``MatVecUnit.sums`` -> ``SumConverter.sums``,
   ``SumConverter.gates`` -> ``ElementwiseUnit.items``, and ``SumConverter.head`` (with a head) or
-  ``ElementwiseUnit.output`` -> ``OutputBuffer.input``.
+  ``ElementwiseUnit.output`` -> ``OutputBuffer.input``; with CTC decoding ``SumConverter.head`` ->
+  ``CTCDecoder.logits`` and ``CTCDecoder.labels`` -> ``OutputBuffer.input``.
 
 The state memory's ports are Amaranth's own :class:`amaranth.lib.memory.ReadPort.Signature` and
 :class:`~amaranth.lib.memory.WritePort.Signature` (members seen from the memory), flipped in the
@@ -37,7 +39,7 @@ from rnnhw.spec.registers import WINDOW_REGIONS
 from .checks import check_positive, check_type
 
 __all__ = ["IssueSignature", "InputReadSignature", "WrittenSignature", "ReservationSignature",
-           "WeightAccessSignature", "state_read_signature", "state_write_signature"]
+           "WeightAccessSignature", "RefundSignature", "state_read_signature", "state_write_signature"]
 
 
 class _ParameterizedSignature(wiring.Signature):
@@ -266,6 +268,39 @@ class WeightAccessSignature(_ParameterizedSignature):
     @property
     def depth(self) -> int:
         return self._parameters["depth"]
+
+
+class RefundSignature(_ParameterizedSignature):
+    """CTC decoder to sequencer: reserved output places a head vector did not use.
+
+    The sequencer reserves the most places a head vector can need; the decoder returns the rest once
+    it knows how many labels the vector sends.
+
+    Parameters
+    ----------
+    most : int
+        Places reserved per vector.
+
+    Members
+    -------
+    count : Out(range(most + 1))
+        Places returned this cycle.
+
+    Raises
+    ------
+    TypeError
+        If ``most`` is not an integer.
+    ValueError
+        If ``most`` is less than 1.
+    """
+
+    def __init__(self, *, most: int):
+        check_positive("most", most)
+        super().__init__({"count": Out(range(most + 1))}, most=most)
+
+    @property
+    def most(self) -> int:
+        return self._parameters["most"]
 
 
 def state_read_signature(*, depth: int, shape) -> ReadPort.Signature:

@@ -18,6 +18,7 @@ from .buffers import InputBuffer, OutputBuffer
 from .checks import check_type
 from .conversion import SumConverter
 from .csr import ControlRegisters
+from .ctc import CTCDecoder
 from .elementwise import ElementwiseUnit
 from .fixed import format_shape
 from .layouts import design_layouts
@@ -39,6 +40,8 @@ class RNNAccelerator(wiring.Component):
         SumConverter.gates -> ElementwiseUnit.items           ElementwiseUnit.h_write/h_read -> state memory
         ElementwiseUnit.written -> Sequencer.written
         SumConverter.head (with a head) or ElementwiseUnit.output -> OutputBuffer.input
+        with CTC: SumConverter.head -> CTCDecoder.logits, CTCDecoder.labels -> OutputBuffer.input,
+                  CTCDecoder.refund -> Sequencer.refund
         OutputBuffer.output -> m_axis     OutputBuffer.reservation -> Sequencer.reservation
 
     Parameters
@@ -56,10 +59,10 @@ class RNNAccelerator(wiring.Component):
         ``tlast`` on the last element of a sequence's last timestep.
     s_axis_tready : Out(1)
     m_axis_tdata : Out(signed(output width))
-        Output elements; ``head`` per sequence, or ``H`` per timestep (``return_sequences``), or the
-        final ``H`` per sequence.
+        Output elements; ``head`` per sequence, or ``H`` (``head``) per timestep (``return_sequences``),
+        or the final ``H`` per sequence; with CTC decoding, each sequence's labels (``spec/ctc.py``).
     m_axis_tvalid, m_axis_tlast : Out(1)
-        ``tlast`` on the last element of each output vector.
+        ``tlast`` on the last element of each output vector (CTC: of each sequence's labels).
     m_axis_tready : In(1)
     s_axil_* : the AXI4-Lite slave of :class:`rnnhw.rtl.csr.ControlRegisters`, for runtime weights only.
 
@@ -132,7 +135,7 @@ class RNNAccelerator(wiring.Component):
             **lane_arguments(lanes), issue_shape=layouts.issue, sum_shape=layouts.sums)
         m.submodules.converter = converter = SumConverter(
             acc_frac=lanes.acc_frac, accum=n.accum, output=n.output, rounding=n.rounding, overflow=n.overflow,
-            head_size=model.head, sum_shape=layouts.sums, item_shape=layouts.gate_items)
+            head_size=model.head, sum_shape=layouts.sums, item_shape=layouts.gate_items, sequence_end=model.ctc)
         m.submodules.elementwise = elementwise = ElementwiseUnit(
             datapath=datapath(config), item_shape=layouts.gate_items, state_depth=memories.state_depth)
         m.submodules.output = output = OutputBuffer(
@@ -149,7 +152,14 @@ class RNNAccelerator(wiring.Component):
         if model.cell == "gru":
             wiring.connect(m, elementwise.h_read, state.read_port())
         wiring.connect(m, elementwise.written, sequencer.written)
-        wiring.connect(m, converter.head if model.head else elementwise.output, output.input)
+        if model.ctc:  # the head's logits are decoded into labels on their way out
+            m.submodules.decoder = decoder = CTCDecoder(classes=model.head, blank=model.ctc_blank,
+                                                        logit_format=n.output)
+            wiring.connect(m, converter.head, decoder.logits)
+            wiring.connect(m, decoder.labels, output.input)
+            wiring.connect(m, decoder.refund, sequencer.refund)
+        else:
+            wiring.connect(m, converter.head if model.head else elementwise.output, output.input)
         wiring.connect(m, output.reservation, sequencer.reservation)
 
         m.d.comb += [

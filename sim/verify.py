@@ -7,8 +7,10 @@ model once (:mod:`rnnhw.sim.runner`), streams the inputs through the cocotb test
 the accelerator's ports and any expected outputs (the tests use a small stand-in design).
 
 The output stream is a series of vectors (one AXI-Stream frame each): ``head`` elements per sequence
-with a head, ``H`` per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
+with a head, ``H`` (or ``head``) per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
 final state). :class:`StreamLayout` maps positions in that stream back to (sequence, timestep, unit).
+With CTC decoding (mode ``"labels"``) each sequence is one frame of its decoded labels
+(:func:`rnnhw.spec.ctc.stream_frames`), compared as label sequences.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from rnnhw.spec.batch import check_batch
 from rnnhw.spec.config import Config
+from rnnhw.spec.ctc import PAD, labels_from_frames, stream_frames
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import Heartbeat, Progress
 from rnnhw.spec.schedule import bound_cycles_per_step
@@ -37,15 +40,17 @@ from .tools import waves_format
 __all__ = ["SimResult", "StreamLayout", "OUTPUT_MODES", "run_simulation", "simulate_stream", "output_mode",
            "bound_cycles_per_step", "BACKPRESSURE_PAUSE"]
 
-OUTPUT_MODES = ("head", "sequences", "final")
+OUTPUT_MODES = ("head", "sequences", "final", "labels")
 #: Probability of a pause per clock cycle on each stream with ``backpressure=True``.
 BACKPRESSURE_PAUSE = 0.3
 
 
 def output_mode(config: Config) -> str:
-    """``"head"``, ``"sequences"`` (return_sequences) or ``"final"`` (the last layer's final state)."""
+    """``"labels"`` (CTC), ``"sequences"`` (return_sequences: ``H``, or ``head``, per step), ``"head"``, ``"final"``."""
     model = config.model
-    return "head" if model.head else ("sequences" if model.return_sequences else "final")
+    if model.ctc:
+        return "labels"
+    return "sequences" if model.return_sequences else ("head" if model.head else "final")
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,10 @@ class StreamLayout:
         return int(self.vectors_per_sequence.sum())
 
     def shape(self) -> tuple[int, ...]:
-        """Shape of the outputs in the golden model's layout."""
+        """Shape of the outputs in the golden model's layout (labels: ``[N, longest sequence]`` at least)."""
         batch = len(self.lengths)
+        if self.mode == "labels":
+            return (batch, int(self.lengths.max()))
         if self.mode == "sequences":
             return (batch, int(self.lengths.max()), self.vector_size)
         return (batch, self.vector_size)
@@ -154,6 +161,7 @@ class SimResult:
     waves_path: Path | None
     log_path: Path | None
     host_result: object = None  # what the ``host`` program returned (runtime cores)
+    compared: str = "element"  # what ``mismatches`` counts: output elements, or (CTC) label sequences
 
     def summary(self) -> dict:
         """The JSON summary (``rnnhw simulate --json``)."""
@@ -163,7 +171,7 @@ class SimResult:
             "cycles": self.cycles, "cycles_per_step": self.cycles_per_step,
             "bound_cycles_per_step": self.bound_cycles_per_step, "utilization": self.utilization,
             "simulator": self.simulator, "wall_seconds": self.wall_seconds,
-            "simulation_seconds": self.simulation_seconds,
+            "simulation_seconds": self.simulation_seconds, "compared": self.compared,
             "waves_path": str(self.waves_path) if self.waves_path else None,
         }
 
@@ -228,6 +236,34 @@ def _compare(layout: StreamLayout, expected_vectors: np.ndarray, received: list[
     return got, mismatches, first, tuple(notes)
 
 
+def _compare_labels(expected: np.ndarray, received: list[np.ndarray], results: dict, timeout_cycles: int):
+    """Frame-by-frame comparison of decoded label sequences (CTC): the received labels ``[N, T]``
+    (padded with -1; missing sequences decode to nothing), the count of sequences that differ (plus
+    extra frames), the first difference and the protocol notes."""
+    want = stream_frames(expected)
+    got = labels_from_frames(received[: len(want)], expected.shape[1])
+    got = np.vstack([got, np.full((len(want) - len(got), expected.shape[1]), PAD, dtype=np.int64)])
+    mismatches, first, notes = 0, "", []
+    for n, frame in enumerate(want):
+        rtl = [int(v) for v in received[n]] if n < len(received) else None
+        if rtl != frame:
+            mismatches += 1
+            shown = "nothing" if rtl is None else str(rtl)
+            first = first or _place(f"sequence {n} labels", shown, str(frame))
+    if len(received) < len(want):
+        missing = f" (timed out after {timeout_cycles:,} cycles)" if bool(results["timed_out"]) else ""
+        notes.append(f"the RTL sent {len(received)} of {len(want)} label sequences{missing}")
+    extra = int(results["extra_frames"]) + max(0, len(received) - len(want))
+    if extra:
+        notes.append(f"the RTL sent {extra} label sequence(s) more than the {len(want)} expected")
+        mismatches += extra
+        first = first or notes[-1]
+    if bool(results["inputs_left"]):
+        notes.append("the RTL did not accept every input element (s_axis_tready stayed low)")
+        first = first or notes[-1]
+    return got, mismatches, first, tuple(notes)
+
+
 def _cycle_counts(layout: StreamLayout, results: dict) -> tuple[int, np.ndarray]:
     in_start, out_end = results["in_start"], results["out_end"]
     sequences = len(layout.lengths)
@@ -265,8 +301,9 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         Timesteps of each sequence (default all ``T``).
     expected : array_like of int
         Expected outputs in the golden model's layout for ``mode``.
-    mode : {"head", "sequences", "final"}
-        Output layout (see :class:`StreamLayout`).
+    mode : {"head", "sequences", "final", "labels"}
+        Output layout (see :class:`StreamLayout`); ``"labels"``: ``expected`` holds decoded CTC labels
+        ``[N, T]`` padded with -1, each sequence one frame (:mod:`rnnhw.spec.ctc`).
     simulator : {"verilator", "icarus"}
     waves : bool
         Write a wave trace (``SimResult.waves_path``): FST, or VCD where Verilator cannot write FST
@@ -305,8 +342,11 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     lengths = check_batch(x_int, x_int.shape[2], lengths)
     batch, _, inputs = x_int.shape
     expected = np.asarray(expected, dtype=np.int64)
-    layout = StreamLayout(mode, int(expected.shape[-1]), lengths)
-    if expected.shape != layout.shape():
+    layout = StreamLayout(mode, 1 if mode == "labels" else int(expected.shape[-1]), lengths)
+    if mode == "labels" and (expected.ndim != 2 or expected.shape[0] != batch or
+                             expected.shape[1] < int(lengths.max())):
+        raise ValueError(f"expected labels have shape {expected.shape}, not [{batch}, T]")
+    if mode != "labels" and expected.shape != layout.shape():
         raise ValueError(f"expected outputs have shape {expected.shape}, not {layout.shape()} "
                          f"for mode {mode!r}")
     timesteps = int(lengths.sum())
@@ -375,8 +415,12 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     out_data = _signed(results["out_data"], int(results["output_width"]))
     bounds = np.concatenate([[0], np.cumsum(results["out_counts"])])
     received = [out_data[bounds[k]:bounds[k + 1]] for k in range(len(results["out_counts"]))]
-    expected_vectors = layout.flatten(expected)
-    got, mismatches, first, notes = _compare(layout, expected_vectors, received, results, timeout_cycles)
+    if mode == "labels":
+        got, mismatches, first, notes = _compare_labels(expected, received, results, timeout_cycles)
+    else:
+        got, mismatches, first, notes = _compare(layout, layout.flatten(expected), received, results,
+                                                 timeout_cycles)
+        got = layout.unflatten(got)
     cycles, sequence_cycles = _cycle_counts(layout, results)
     cycles_per_step = cycles / timesteps if timesteps else 0.0
     bit_exact = mismatches == 0 and not notes
@@ -385,7 +429,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         shutil.rmtree(run_dir, ignore_errors=True)
         log_path = None
     return SimResult(
-        outputs=layout.unflatten(got), expected=expected, bit_exact=bit_exact, mismatches=mismatches,
+        outputs=got, expected=expected, bit_exact=bit_exact, mismatches=mismatches,
         first_mismatch=first, notes=notes, sequences=batch, timesteps=timesteps, cycles=cycles,
         cycles_per_step=cycles_per_step, sequence_cycles=sequence_cycles,
         bound_cycles_per_step=bound_cycles_per_step,
@@ -393,6 +437,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         simulator=model.simulator.name, wall_seconds=time.monotonic() - started,
         simulation_seconds=simulation_seconds, waves_path=waves_path, log_path=log_path,
         host_result=host_result,
+        compared="label sequence" if mode == "labels" else "element",
     )
 
 
@@ -456,7 +501,8 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
     if config.hardware.weights == "runtime" and host is None:
         raise UserError('a core with hardware.weights = "runtime" computes with the weights a host program loads '
                         "through AXI4-Lite; pass host= (e.g. rnnhw.runtime.load_program)")
-    expected = GoldenModel(config, qweights).run(x_int, lengths).outputs
+    golden = GoldenModel(config, qweights).run(x_int, lengths)
+    expected = golden.labels if config.model.ctc else golden.outputs
     if verilog is None:
         try:
             from rnnhw.rtl.top import generate_verilog

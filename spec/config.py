@@ -35,6 +35,7 @@ class ModelConfig:
     num_layers: int = 1
     head: int = 0
     return_sequences: bool = False
+    ctc_blank: int | None = None  # CTC greedy decoding of the head's outputs (spec/ctc.py); None: off
 
     @property
     def gates(self) -> int:
@@ -46,6 +47,11 @@ class ModelConfig:
     @property
     def output_size(self) -> int:
         return self.head if self.head else self.hidden_size
+
+    @property
+    def ctc(self) -> bool:
+        """Whether the outputs are CTC-decoded labels (``ctc_blank`` set)."""
+        return self.ctc_blank is not None
 
 
 @dataclass(frozen=True)
@@ -93,20 +99,25 @@ class Config:
     def replace(self, section: str, **changes) -> Config:
         """A copy with some keys of one section changed (validated like a loaded file).
 
-        Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``).
+        Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``);
+        ``None`` unsets an optional key (``ctc_blank=None``).
         """
         data = self.to_dict()
         if "hardware.lanes" not in self.given:
             del data["hardware"]["lanes"]  # still the default: derived again for the changed model
         objects = (FixedFormat, Rounding, Overflow)
         changes = {k: _plain(v) if isinstance(v, objects) else v for k, v in changes.items()}
-        data.setdefault(section, {}).update(changes)
+        values = data.setdefault(section, {})
+        values.update(changes)
+        for key in [k for k, v in values.items() if v is None]:  # None unsets an optional key (ctc_blank)
+            del values[key]
         return config_from_dict(data)
 
     def to_dict(self) -> dict:
         out = {}
         for section in ("model", "numerics", "hardware"):
-            out[section] = {k: _plain(v) for k, v in dataclasses.asdict(getattr(self, section)).items()}
+            out[section] = {k: _plain(v) for k, v in dataclasses.asdict(getattr(self, section)).items()
+                            if v is not None}  # an unset optional key (model.ctc_blank) is left out
         return out
 
     def to_toml(self) -> str:
@@ -189,6 +200,7 @@ SCHEMA = {
         "num_layers": _positive_int("model.num_layers", 1, 16),
         "head": _positive_int("model.head", 0, 4096),
         "return_sequences": _boolean("model.return_sequences"),
+        "ctc_blank": _positive_int("model.ctc_blank", 0, 4095),
     },
     "numerics": {
         **{key: _format(f"numerics.{key}") for key in _FORMAT_KEYS},
@@ -255,8 +267,12 @@ def default_lanes_note(config: Config) -> str | None:
 
 def _check_consistency(config: Config):
     model, numerics = config.model, config.numerics
-    if model.return_sequences and model.head:
-        raise ConfigError("model.return_sequences needs model.head = 0 (the head reads only the final state)")
+    if model.ctc and not (model.head and model.return_sequences):
+        raise ConfigError("model.ctc_blank needs a head on every step: set model.head to the number of CTC "
+                          "classes (blank included) and model.return_sequences = true")
+    if model.ctc and model.ctc_blank >= model.head:
+        raise ConfigError(f"model.ctc_blank = {model.ctc_blank} is not one of the head's {model.head} outputs; "
+                          f"use 0 to {model.head - 1}")
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .config import Config
+from .ctc import MOST_BEATS_PER_STEP, label_width
 from .datapath import datapath, lane_accumulator
 from .registers import axil_ports
 from .schedule import Schedule, bound_cycles_per_step, macs_per_step
 
-__all__ = ["Port", "ports", "LaneParameters", "lane_parameters", "MemorySizes", "memory_sizes",
+__all__ = ["Port", "ports", "output_places", "LaneParameters", "lane_parameters", "MemorySizes", "memory_sizes",
            "design_summary"]
 
 
@@ -47,11 +48,20 @@ def ports(config: Config) -> tuple[Port, ...]:
         Port("s_axis_tvalid", "input", 1, "input element valid"),
         Port("s_axis_tready", "output", 1, "input element accepted"),
         Port("s_axis_tlast", "input", 1, "last element of a sequence (with element I-1 of its last timestep)"),
+        Port("m_axis_tdata", "output", label_width(config.model.head), "decoded CTC label, two's complement "
+             "(-1: the sequence decoded to nothing)", signed=True) if config.model.ctc else
         Port("m_axis_tdata", "output", out.width, f"output element, {out} two's complement", signed=True),
         Port("m_axis_tvalid", "output", 1, "output element valid"),
         Port("m_axis_tready", "input", 1, "output element accepted"),
-        Port("m_axis_tlast", "output", 1, "last element of an output vector"),
+        Port("m_axis_tlast", "output", 1, "last label of a sequence" if config.model.ctc else
+             "last element of an output vector"),
     ) + control
+
+
+def output_places(config: Config) -> int:
+    """Output buffer places the sequencer reserves per output vector: its elements, or with CTC
+    decoding the most labels one step can send."""
+    return MOST_BEATS_PER_STEP if config.model.ctc else config.model.output_size
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ class MemorySizes:
     bias_values_per_word: int  # GRU: the n rows' second bias b_hn rides along
     state_depth: int  # h of every layer, two banks (this step's and the previous step's)
     state_word_bits: int
-    output_fifo_depth: int  # two output vectors
+    output_fifo_depth: int  # two output vectors (two steps' labels with CTC)
 
     @property
     def weight_bits(self) -> int:
@@ -119,7 +129,7 @@ def memory_sizes(config: Config) -> MemorySizes:
         bias_words_per_lane=sch.bias_depth, bias_word_bits=n.bias.width,
         bias_values_per_word=2 if model.cell == "gru" else 1,
         state_depth=2 * model.num_layers * model.hidden_size, state_word_bits=n.state.width,
-        output_fifo_depth=2 * model.output_size)
+        output_fifo_depth=2 * output_places(config))
 
 
 def design_summary(config: Config, name: str) -> dict:

@@ -109,7 +109,8 @@ class Schedule:
         rules: one step per cycle; pass 0 waits for each operand's ``h`` (an ``h[u]`` is readable
         ``DRAIN_DELAY + 2 + position + E`` cycles after its pass's last step: drain position, one
         conversion register, the elementwise latency ``E``, one write); a pass's last step waits for
-        the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step).
+        the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step). With a head
+        and ``return_sequences``, the head's passes over the top layer's ``h`` follow every step.
         """
         model = self.config.model
         latency = h_ready_delay(datapath(self.config))
@@ -136,6 +137,16 @@ class Schedule:
                     for unit, position in self.drain_positions(rows).items():
                         written[unit] = time + latency + position
                 ready[k] = written
+            if model.head and model.return_sequences:  # the head's passes over this step's top h
+                for q in range(self.head_passes):
+                    for j in range(model.hidden_size):
+                        time += 1
+                        if q == 0:
+                            time = max(time, ready[model.num_layers - 1][j])
+                        if j == model.hidden_size - 1:
+                            time = max(time, drain_free)
+                    rows = min(self.lanes, model.head - q * self.lanes)
+                    drain_free = time + DRAIN_DELAY + rows
             ends.append(time)
         return ends
 

@@ -150,6 +150,8 @@ BAD_VALUES = [
     ("model", "head", False, "model.head must be an integer from 0 to 4,096, not False"),
     ("model", "return_sequences", 1, "model.return_sequences must be true or false, not 1"),
     ("model", "return_sequences", "true", "model.return_sequences must be true or false, not 'true'"),
+    ("model", "ctc_blank", -1, "model.ctc_blank must be an integer from 0 to 4,095, not -1"),
+    ("model", "ctc_blank", "0", "model.ctc_blank must be an integer from 0 to 4,095, not '0'"),
     ("numerics", "input", "fixed16", f"numerics.input: 'fixed16' {_NOT_FORMAT}"),
     ("numerics", "weight", "fixed<16>", f"numerics.weight: 'fixed<16>' {_NOT_FORMAT}"),
     ("numerics", "bias", "fixed<16,6", f"numerics.bias: 'fixed<16,6' {_NOT_FORMAT}"),
@@ -217,7 +219,7 @@ def test_unknown_section_and_key():
     config_error(
         {"model": {"hidden": 3}},
         "unknown key model.hidden (did you mean model.hidden_size?); allowed in [model]: cell, input_size, "
-        "hidden_size, num_layers, head, return_sequences",
+        "hidden_size, num_layers, head, return_sequences, ctc_blank",
     )
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
@@ -238,11 +240,28 @@ def test_not_a_table():
 # -------------------------------------------------------------------------------------- consistency
 
 
-def test_return_sequences_with_head():
-    config_error(
-        {"model": {"head": 3, "return_sequences": True}},
-        "model.return_sequences needs model.head = 0 (the head reads only the final state)",
-    )
+def test_return_sequences_with_head_is_a_head_at_every_step():
+    config = config_from_dict({"model": {"head": 3, "return_sequences": True}})
+    assert config.model.output_size == 3 and not config.model.ctc
+    assert "ctc_blank" not in config.to_dict()["model"] and "ctc_blank" not in config.to_toml()
+
+
+_CTC_NEEDS = ("model.ctc_blank needs a head on every step: set model.head to the number of CTC classes "
+              "(blank included) and model.return_sequences = true")
+
+
+@pytest.mark.parametrize("model", [{"ctc_blank": 0}, {"ctc_blank": 0, "head": 3},
+                                   {"ctc_blank": 0, "return_sequences": True}])
+def test_ctc_blank_needs_a_head_on_every_step(model):
+    config_error({"model": model}, _CTC_NEEDS)
+
+
+def test_ctc_blank_is_a_head_output():
+    config_error({"model": {"ctc_blank": 3, "head": 3, "return_sequences": True}},
+                 "model.ctc_blank = 3 is not one of the head's 3 outputs; use 0 to 2")
+    config = config_from_dict({"model": {"ctc_blank": 2, "head": 3, "return_sequences": True}})
+    assert config.model.ctc and config.model.ctc_blank == 2
+    assert config_from_dict(config.to_dict()) == config and "ctc_blank = 2" in config.to_toml()
 
 
 @pytest.mark.parametrize(("cell", "rows"), [("lstm", 8), ("gru", 6), ("rnn_tanh", 2), ("rnn_relu", 2)])

@@ -13,7 +13,7 @@ from rnnhw.spec.config import CELLS, config_from_dict
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.weights import random_weights, weights_from_tensors
 
-OUTPUTS = ("final", "head", "sequences")
+OUTPUTS = ("final", "head", "sequences", "head_sequences")
 
 
 class TorchNet(nn.Module):
@@ -49,7 +49,7 @@ def make_case(cell, num_layers, output, with_lengths, seed, dtype=torch.float64)
     """A random-size configuration, a torch module built from ``seed`` and its weights in rnnhw."""
     rng = np.random.default_rng(seed)
     input_size, hidden_size = int(rng.integers(1, 10)), int(rng.integers(1, 13))
-    head = int(rng.integers(1, 6)) if output == "head" else 0
+    head = int(rng.integers(1, 6)) if output.startswith("head") else 0
     config = config_from_dict(
         {
             "model": {
@@ -58,7 +58,7 @@ def make_case(cell, num_layers, output, with_lengths, seed, dtype=torch.float64)
                 "hidden_size": hidden_size,
                 "num_layers": num_layers,
                 "head": head,
-                "return_sequences": output == "sequences",
+                "return_sequences": output.endswith("sequences"),
             },
             "hardware": {"lanes": 1},
         }
@@ -79,7 +79,11 @@ def torch_outputs(config, net, x, lengths, dtype):
     """What PyTorch gives for the outputs rnnhw defines, plus the final states per layer."""
     with torch.no_grad():
         out, h_n, c_n = net(torch.as_tensor(x, dtype=dtype), lengths)
-        if config.model.head:
+        if config.model.head and config.model.return_sequences:  # head(output), 0 past the lengths
+            outputs = getattr(net, net.head_name)(out)
+            if lengths is not None:
+                outputs = outputs * (torch.arange(out.shape[1])[None, :] < torch.as_tensor(lengths)[:, None])[..., None]
+        elif config.model.head:
             outputs = getattr(net, net.head_name)(h_n[-1])
         elif config.model.return_sequences:
             outputs = out

@@ -283,7 +283,7 @@ def small_cases(draw, tiny=False):
         "lut_interpolate": draw(st.booleans()),
     }
     config = _config(cell, input_size=draw(st.integers(1, 3)), hidden_size=draw(st.integers(1, 3)), head=head,
-                     return_sequences=not head and draw(st.booleans()), num_layers=draw(st.integers(1, 2)),
+                     return_sequences=draw(st.booleans()), num_layers=draw(st.integers(1, 2)),
                      **numerics)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     scale = draw(st.sampled_from([0.5, 1.0, 3.0]))

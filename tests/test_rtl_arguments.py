@@ -14,10 +14,12 @@ import rnnhw.rtl
 from rnnhw.rtl.buffers import InputBuffer, OutputBuffer
 from rnnhw.rtl.conversion import SumConverter
 from rnnhw.rtl.csr import ControlRegisters
+from rnnhw.rtl.ctc import CTCDecoder
 from rnnhw.rtl.elementwise import ElementwiseUnit
 from rnnhw.rtl.interfaces import (
     InputReadSignature,
     IssueSignature,
+    RefundSignature,
     ReservationSignature,
     WeightAccessSignature,
     WrittenSignature,
@@ -72,6 +74,10 @@ def converter(**changes):
     return SumConverter(**dict(acc_frac=10, accum=n.accum, output=n.output, rounding=n.rounding,
                                overflow=n.overflow, head_size=2, sum_shape=LAYOUTS.sums,
                                item_shape=LAYOUTS.gate_items) | changes)
+
+
+def decoder(**changes):
+    return CTCDecoder(**dict(classes=3, blank=1, logit_format=FixedFormat(8, 4)) | changes)
 
 
 def lut(**changes):
@@ -159,6 +165,15 @@ CHECKS = [
     (lambda: converter(head_size=-2), ValueError, "head_size must be a non-negative integer, not -2"),
     (lambda: converter(sum_shape=1), TypeError, "sum_shape must be a StructLayout, not 1"),
     (lambda: converter(item_shape=1), TypeError, "item_shape must be a StructLayout, not 1"),
+    (lambda: converter(sequence_end=1), TypeError, "sequence_end must be a bool, not 1"),
+    # CTCDecoder
+    (lambda: decoder(classes=0), ValueError, "classes must be a positive integer, not 0"),
+    (lambda: decoder(classes=3.0), TypeError, "classes must be a positive integer, not 3.0"),
+    (lambda: decoder(blank=-1), ValueError, "blank must be a non-negative integer, not -1"),
+    (lambda: decoder(blank=3), ValueError, "blank must be a class index below classes (3), not 3"),
+    (lambda: decoder(blank=None), TypeError, "blank must be a non-negative integer, not None"),
+    (lambda: decoder(logit_format="fixed<8,4>"), TypeError, "logit_format must be a FixedFormat, not 'fixed<8,4>'"),
+    (lambda: RefundSignature(most=0), ValueError, "most must be a positive integer, not 0"),
     # ActivationLUT
     (lambda: lut(table="tanh"), TypeError, "table must be an ActivationTable, not 'tanh'"),
     (lambda: lut(in_width=1), ValueError, "in_width must be an integer of at least 2, not 1"),
@@ -197,8 +212,9 @@ def test_argument_check(build, error, message):
 
 def test_valid_arguments_build():
     """The base arguments of the checks above are valid: each check fails for its one argument only."""
-    for build in (input_buffer, output_buffer, sequencer, matvec, converter, lut, elementwise, accelerator,
-                  registers, lambda: matvec(writable=True), lambda: accelerator(config=RUNTIME, weights=None)):
+    for build in (input_buffer, output_buffer, sequencer, matvec, converter, decoder, lut, elementwise, accelerator,
+                  registers, lambda: matvec(writable=True), lambda: accelerator(config=RUNTIME, weights=None),
+                  lambda: converter(sequence_end=True)):
         Fragment.get(build(), None)
 
 
@@ -214,6 +230,7 @@ def test_valid_arguments_build():
      WeightAccessSignature(lanes=4, depth=7), "WeightAccessSignature(lanes=4, depth=6)"),
     (ReservationSignature(), ReservationSignature(), IssueSignature(issue_shape=LAYOUT, operand_width=1),
      "ReservationSignature()"),
+    (RefundSignature(most=2), RefundSignature(most=2), RefundSignature(most=3), "RefundSignature(most=2)"),
 ])
 def test_signatures_compare_by_parameters(signature, same, other, text):
     assert signature == same and signature.flip() == same.flip()
@@ -247,8 +264,8 @@ def rtl_components():
     return found
 
 
-COMPONENTS = [InputBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, ActivationLUT, ElementwiseUnit,
-              ControlRegisters, RNNAccelerator]
+COMPONENTS = [InputBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, CTCDecoder, ActivationLUT,
+              ElementwiseUnit, ControlRegisters, RNNAccelerator]
 
 
 def test_every_component_is_checked_here():

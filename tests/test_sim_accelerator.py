@@ -38,7 +38,8 @@ def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, b
 
 
 # name: (config, weight scale or "limits"); together they cover every cell, I != H, P = 1, P dividing
-# and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences, 8- and 16-bit numerics,
+# and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences (with a head: at every step,
+# in several passes), 8- and 16-bit numerics,
 # every rounding and overflow mode, interpolated tables, both elementwise multiplier kinds.
 DESIGNS = {
     "lstm_p1_head": (_config("lstm", 5, 7, 1, head=3), 1.0),
@@ -50,6 +51,7 @@ DESIGNS = {
                                                 lut_interpolate=True, lut_size=256), 1.0),
     "gru_full_lanes_8bit_wrap": (_config("gru", 3, 8, 24, bits8=True, overflow="WRAP"), 2.0),
     "rnn_tanh_2layers_head_trn": (_config("rnn_tanh", 2, 9, 3, layers=2, head=2, rounding="TRN"), 1.0),
+    "lstm_2layers_head_every_step": (_config("lstm", 3, 5, 3, layers=2, head=7, sequences=True), 1.0),
     "rnn_relu_3layers_seq_8bit_rndconv_wrap": (_config("rnn_relu", 7, 4, 3, layers=3, sequences=True, bits8=True,
                                                        rounding="RND_CONV", overflow="WRAP"), 1.0),
 }

@@ -13,8 +13,10 @@ __all__ = ["DATA_HELP", "output_path", "integer_option", "positive_float_option"
            "add_weights_options", "weights_from_args", "add_fit_options", "check_fit_options",
            "report_fit", "baked_weights"]
 
-DATA_HELP = ("'digits' (the bundled scikit-learn digits: 8 rows of 8 pixels per sequence) or a .npz file "
-             "with X [N, T, F] float, y [N] integer labels or Y float targets, and optionally lengths [N]")
+DATA_HELP = ("'digits' (the bundled scikit-learn digits: 8 rows of 8 pixels per sequence), 'digit-strings' "
+             "(1-5 of those digits side by side, read column by column, label sequences for CTC) or a .npz file "
+             "with X [N, T, F] float, y [N] integer labels, Y float targets or labels [N, Lmax] label sequences "
+             "padded with -1, and optionally lengths [N]")
 
 
 def output_path(path, option: str, suffixes: tuple[str, ...], inputs=()) -> Path:

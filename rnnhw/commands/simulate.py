@@ -68,7 +68,8 @@ def register(subparsers) -> None:
                         "bit_exact, mismatches, sequences, first_mismatch, cycles, load_words, load_cycles")
     parser.add_argument("-o", "--output-dir", metavar="DIR",
                         help="also write into DIR (created if needed): rtl_outputs.npy and "
-                        "golden_outputs.npy (integers in the golden model's layout), summary.json and, with "
+                        "golden_outputs.npy (integers in the golden model's layout; with CTC, decoded labels "
+                        "[N, T] padded with -1), summary.json and, with "
                         "--waves, the wave file")
     parser.add_argument("--backpressure", action="store_true",
                         help="random pauses on both AXI streams (input valid and output ready low 30%% of "
@@ -95,9 +96,9 @@ def summary_lines(result, total_seconds: float | None = None) -> list[str]:
              f"{result.simulator} in {total:.1f} s: {startup:.1f} s start-up (loading, generating the Verilog, "
              f"building or finding the model), {result.simulation_seconds:.1f} s simulating"]
     if result.bit_exact:
-        lines.append("bit-exact: yes (every output element equals the golden model's)")
+        lines.append(f"bit-exact: yes (every output {result.compared} equals the golden model's)")
     else:
-        lines.append(f"bit-exact: NO ({result.mismatches:,} mismatching element(s)); "
+        lines.append(f"bit-exact: NO ({result.mismatches:,} mismatching {result.compared}(s)); "
                      f"first: {result.first_mismatch}")
         lines.extend(f"  {note}" for note in result.notes)
     bound = result.bound_cycles_per_step
@@ -209,6 +210,7 @@ def _finish(lines, out_dir, json_path, outcome) -> int:
         print(f"wrote {json_path}")
     sys.stdout.flush()
     if not outcome.bit_exact:
-        raise VerificationError(f"the RTL differs from the golden model in {outcome.mismatches:,} element(s); "
+        compared = getattr(outcome, "compared", "element")
+        raise VerificationError(f"the RTL differs from the golden model in {outcome.mismatches:,} {compared}(s); "
                                 f"first: {outcome.first_mismatch}")
     return 0
