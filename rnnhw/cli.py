@@ -15,7 +15,7 @@ import warnings
 from rnnhw.spec.errors import UserError, VerificationError
 
 #: Command modules in the order ``rnnhw --help`` lists them.
-COMMANDS = ("check", "golden", "generate", "simulate", "accuracy", "calibrate", "train", "synth", "demo")
+COMMANDS = ("check", "golden", "generate", "simulate", "accuracy", "calibrate", "train", "synth", "sweep", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
