@@ -10,6 +10,9 @@ Like the real design it takes ``I`` elements per timestep (``s_axis_tready`` low
 (``return_sequences``) or one per sequence (final state or head), ``m_axis_tlast`` on each vector's
 last element. ``wrong_at = (vector, unit)`` adds 1 to one output element, counted from reset, for
 testing mismatch reports.
+
+:func:`standin_synthesizer` stands in for synthesis in tests of ``rnnhw sweep``'s orchestration:
+resources by fixed rules from the configuration, and the real flow's "does not fit" failure.
 """
 
 from __future__ import annotations

@@ -409,3 +409,53 @@ def test_evaluation_equals_rnnhw_accuracy_sweep(tmp_path):
     assert [r["accuracy"] for r in outcome.rows] == [round(100 * p.evaluation.accuracy, 4) for p in report.sweep]
     assert outcome.rows[0]["accuracy_loss"] == round(100 * report.float_accuracy - 100 *
                                                      report.sweep[0].evaluation.accuracy, 4)
+
+
+def test_the_readme_specification_is_valid():
+    import tomllib
+
+    from rnnhw.sweep.spec import spec_from_dict
+
+    text = (ROOT / "README.md").read_text().split("## Design-space exploration", 1)[1]
+    spec = spec_from_dict(tomllib.loads(text.split("```toml\n", 1)[1].split("```", 1)[0]), ROOT / "spec.toml")
+    assert (spec.points, spec.synth, spec.device, spec.max_accuracy_loss) == (12, "ecp5", "LFE5UM-85F", 1.0)
+
+
+TINY = """\
+[model]
+cell = "rnn_tanh"
+input_size = 8
+hidden_size = 4
+head = 10
+
+[hardware]
+lanes = 2
+"""
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_one_real_ecp5_point_with_rtl_check():
+    """Real synthesis, place and route and a Verilator run of one small point, through the command.
+
+    The output directory is kept under build/, so a re-run takes the point from the sweep's cache (a
+    first run takes a minute or more: Yosys, nextpnr and a Verilator build).
+    """
+    from rnnhw.spec.config import load_config
+    from rnnhw.spec.weights import random_weights, save_weights
+
+    work = ROOT / "build" / "tests" / "sweep-ecp5"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "m.toml").write_text(TINY)
+    save_weights(random_weights(load_config(work / "m.toml"), 3), work / "w.npz")
+    (work / "s.toml").write_text('[base]\nconfig = "m.toml"\nweights = "w.npz"\ndata = "digits"\nsequences = 20\n'
+                                 '[axes]\nwidth = [8]\n[evaluate]\nsynth = "ecp5"\nrtl_sequences = 2\n')
+    status = subprocess.run([str(Path(sys.executable).parent / "rnnhw"), "sweep", str(work / "s.toml"), "-o",
+                             str(work / "out"), "--serial", "--quiet"], cwd=ROOT).returncode
+    assert status == 0
+    [row] = read_csv(work / "out" / "results.csv")
+    assert (row["status"], row["rtl_bit_exact"], row["dsps"], row["cycles_per_step"]) == ("ok", "true", "2", "26")
+    assert int(row["luts"]) > 0 and int(row["ffs"]) > 0 and float(row["fmax_mhz"]) > 0
+    assert float(row["latency_us"]) == round(26 / float(row["fmax_mhz"]), 6)
+    report = (work / "out" / "report.md").read_text()
+    assert "latency per timestep = cycles per step / the point's Fmax after place and route (ecp5" in report
