@@ -458,4 +458,5 @@ def test_one_real_ecp5_point_with_rtl_check():
     assert int(row["luts"]) > 0 and int(row["ffs"]) > 0 and float(row["fmax_mhz"]) > 0
     assert float(row["latency_us"]) == round(26 / float(row["fmax_mhz"]), 6)
     report = (work / "out" / "report.md").read_text()
-    assert "latency per timestep = cycles per step / the point's Fmax after place and route (ecp5" in report
+    assert ("Latency per timestep = cycles per step / the point's Fmax after place and route (ecp5 LFE5UM-85F, "
+            "clock constraint 150 MHz).") in report

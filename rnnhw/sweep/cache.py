@@ -2,9 +2,10 @@
 
 The key (:func:`point_key`) is a SHA-256 of the point's full configuration, what is measured (and on
 which device), the weights, the data (and the float reference it is compared with), the versions of
-the tools involved and a hash of rnnhw's own source files, so a changed generator never reuses an old
-result. Results are written atomically (:func:`rnnhw.spec.outputs.atomic_file`): a sweep killed at any
-moment leaves whole files only, and the next run takes them instead of recomputing the points.
+the tools involved and a hash of the rnnhw sources that compute a point (``_SOURCES``), so a changed
+generator never reuses an old result. Results are written atomically
+(:func:`rnnhw.spec.outputs.atomic_file`): a sweep killed at any moment leaves whole files only, and the
+next run takes them instead of recomputing the points.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from .points import PointResult, PointTask
 __all__ = ["point_key", "array_digest", "source_digest", "tool_versions", "ResultCache"]
 
 _ROOT = Path(__file__).resolve().parent.parent.parent
-#: rnnhw's source folders (the pyproject mapping): a change in any of them changes every key.
-_SOURCES = ("spec", "golden", "rtl", "sim", "rnnhw")
+#: The sources that compute a point's numbers: a change in any of them changes every key (a change in
+#: the reports or the command line does not).
+_SOURCES = ("spec", "golden", "rtl", "sim", "rnnhw/accuracy.py", "rnnhw/calibration.py", "rnnhw/datasets.py",
+            "rnnhw/synth.py", "rnnhw/sweep/points.py")
 
 
 def array_digest(*arrays) -> str:
@@ -43,10 +46,11 @@ def array_digest(*arrays) -> str:
 
 @functools.cache
 def source_digest() -> str:
-    """SHA-256 of rnnhw's Python sources (path and content of every ``.py`` file)."""
+    """SHA-256 of the sources that compute a point (path and content of every ``.py`` file of them)."""
     digest = hashlib.sha256()
-    for folder in _SOURCES:
-        for path in sorted((_ROOT / folder).rglob("*.py")):
+    for source in _SOURCES:
+        paths = [_ROOT / source] if source.endswith(".py") else sorted((_ROOT / source).rglob("*.py"))
+        for path in paths:
             digest.update(str(path.relative_to(_ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

@@ -130,9 +130,11 @@ def recommend(table: list[dict], spec: SweepSpec) -> dict | None:
 def clock_text(spec: SweepSpec, baseline: Baseline) -> str:
     """How latency was computed, for the report."""
     if _measures_fmax(spec):
-        freq = f"{spec.synth_freq_mhz:g} MHz" if spec.synth_freq_mhz else "the target's default"
-        return (f"latency per timestep = cycles per step / the point's Fmax after place and route ({spec.synth}, "
-                f"clock constraint {freq})")
+        target = TARGETS[spec.synth]
+        freq = spec.synth_freq_mhz or target.default_freq_mhz
+        device = spec.device or target.default_device.name
+        return (f"latency per timestep = cycles per step / the point's Fmax after place and route ({spec.synth} "
+                f"{device}, clock constraint {freq:g} MHz)")
     return f"latency per timestep = cycles per step / an assumed {baseline.clock_mhz:g} MHz clock" + (
         f" ({spec.synth} is synthesis only: no Fmax)" if spec.synth else " (no synthesis; evaluate.clock_mhz)")
 
@@ -226,9 +228,10 @@ def report_markdown(table: list[dict], spec: SweepSpec, baseline: Baseline, reco
                     runner: str, counts: dict, plots: list[str]) -> str:
     """``report.md``: what was swept, the recommended point, the Pareto fronts, the failures."""
     ok = sum(r["status"] == "ok" for r in table)
+    points = f"{len(table)} point{'s' if len(table) != 1 else ''}"
     lines = [f"# Sweep of {spec.source}", "",
-             f"{len(table)} points ({ok} ok, {len(table) - ok} failed), run {runner}; {counts['cached']} taken "
-             f"from the cache, {counts['computed']} computed.", ""]
+             f"{points} ({ok} ok, {len(table) - ok} failed), run {runner}; {counts['cached']} taken from the cache, "
+             f"{counts['computed']} computed.", ""]
     if baseline.float_accuracy is not None:
         lines.append(f"Float model: accuracy {baseline.float_accuracy:.2f}% on {spec.data}"
                      f"{f' (first {spec.sequences} sequences)' if spec.sequences else ''}.")
