@@ -14,7 +14,6 @@ results table and the Pareto plots (copied to ``docs/``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -94,6 +93,7 @@ def phase_record(phase: str) -> dict | None:
     record = json.loads(path.read_text())
     cached = sorted((WORK / phase / "points").glob("*.json")) if (WORK / phase / "points").is_dir() else []
     record["points_done"] = len(cached)
+    record["point_seconds"] = round(sum(json.loads(p.read_text())["result"]["seconds"] for p in cached), 1)
     if record["end"] is None and cached:
         record["last_point_after"] = round(max(p.stat().st_mtime for p in cached) - record["start"], 1)
     return record
@@ -103,16 +103,41 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def _rows(phase: str) -> list[dict]:
-    path = WORK / phase / "results.csv"
-    if not path.exists():
-        return []
-    with open(path) as handle:
-        return list(csv.DictReader(handle))
+def finished_rows(phase: str):
+    """(rows as in results.csv, the spec, the recommended row) of the points a phase finished, in grid order.
+
+    Read from the run's per-point cache files, so a run stopped half-way gives the points it finished.
+    """
+    from rnnhw.sweep.points import Point, PointResult
+    from rnnhw.sweep.report import Baseline, recommend, rows
+    from rnnhw.sweep.run import prepare
+    from rnnhw.sweep.spec import load_spec
+
+    folder = WORK / phase / "points"
+    if not (WORK / "spec.toml").exists() or not folder.is_dir():
+        return [], None, None
+    spec = load_spec(WORK / "spec.toml")
+    points, _, baseline = prepare(spec)
+    found = {}
+    for path in folder.glob("[0-9a-f]*.json"):
+        doc = json.loads(path.read_text())
+        found[json.dumps(doc["point"], sort_keys=True)] = PointResult.from_json(doc["result"])
+    done, results = [], {}
+    for point in points:
+        result = found.get(json.dumps(point.values, sort_keys=True))
+        if result is not None:
+            done.append(Point(point.index, point.values, None))
+            results[point.index] = result
+    table = rows(done, results, spec, Baseline(baseline.float_accuracy, baseline.float_mse, spec.clock_mhz))
+    return table, spec, recommend(table, spec)
 
 
-def _number(text: str, spec: str) -> str:
-    return format(float(text), spec) if text else "—"
+def _number(value, spec: str) -> str:
+    return "—" if value is None or value == "" else format(float(value), spec)
+
+
+def _plain(value) -> str:
+    return "—" if value is None else str(value)
 
 
 def results_table(rows: list[dict]) -> str:
@@ -120,8 +145,8 @@ def results_table(rows: list[dict]) -> str:
              "| latency/step (µs) | status |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['lanes']} | {r['width']} | {_number(r['accuracy'], '.2f')} "
-                     f"| {_number(r['accuracy_loss'], '+.2f')} | {r['cycles_per_step']} | {r['luts'] or '—'} "
-                     f"| {r['ffs'] or '—'} | {r['dsps'] or '—'} | {r['brams'] or '—'} "
+                     f"| {_number(r['accuracy_loss'], '+.2f')} | {_plain(r['cycles_per_step'])} "
+                     f"| {_plain(r['luts'])} | {_plain(r['ffs'])} | {_plain(r['dsps'])} | {_plain(r['brams'])} "
                      f"| {_number(r['fmax_mhz'], '.1f')} | {_number(r['latency_us'], '.2f')} "
                      f"| {r['status']}{': ' + r['reason'] if r['reason'] else ''} |")
     return "\n".join(lines)
@@ -136,16 +161,25 @@ def _time_line(phase: str, record: dict | None) -> str:
         return f"| {what} | {_minutes(record['seconds'])} | all {record['points_done']} points |"
     last = record.get("last_point_after")
     done = f"{record['points_done']} of {len(LANES) * len(WIDTHS)} points"
-    return f"| {what} | stopped | {done}" + (f", the last after {_minutes(last)}" if last else "") + " |"
+    if last:
+        done += (f", the last after {_minutes(last)}; their evaluations took {_minutes(record['point_seconds'])} "
+                 "together")
+    return f"| {what} | stopped unfinished | {done} |"
 
 
-def section(records: dict, rows: list[dict], report: str) -> str:
-    recommended = report.split("## Recommended point", 1)[1].split("## Pareto", 1)[0].strip() if report else ""
-    equal = ""
-    serial, cluster = _rows("serial"), _rows("cluster")
-    if serial and cluster:
-        equal = ("The serial run's results.csv equals the cluster run's." if serial == cluster
-                 else "**The serial and cluster results differ.**")
+def _recommended_text(row: dict | None, spec) -> str:
+    if spec is None:
+        return ""
+    head = "Recommended under max_accuracy_loss = 1.0, max_latency_us = 5.0, device = LFE5UM-85F"
+    if row is None:
+        return f"{head}: no finished point meets the constraints."
+    return (f"{head} (the fewest LUTs, then DSPs, block RAMs, flip-flops, latency, among the finished points): "
+            f"**lanes = {row['lanes']}, W = {row['width']}**: accuracy {row['accuracy']:.2f}% "
+            f"({row['accuracy_loss']:+.2f} points), {row['latency_us']:.2f} µs per step at {row['fmax_mhz']:.1f} MHz, "
+            f"{row['luts']:,} LUTs, {row['dsps']} DSPs, {row['brams']} BRAMs.")
+
+
+def section(records: dict, rows: list[dict], recommended: str, equal: str) -> str:
     lines = [
         "## Design-space exploration (`rnnhw sweep`)", "",
         "Written by `bench/sweep.py`. `examples/digits_lstm` (LSTM, hidden 32, head 10) over lanes "
@@ -153,8 +187,10 @@ def section(records: dict, rows: list[dict], report: str) -> str:
         "the digits train split, accuracy on the test split; accum 2W+9 bits), each point synthesised, placed "
         "and routed for the ECP5 LFE5UM-85F (150 MHz constraint). Each run starts from an empty output "
         "directory (nothing cached).", "",
-        f"Machine: {machine_line()}, {os.cpu_count()} cores shared with other jobs (the timings are "
-        f"noisy). Tools: {tool_versions(synthesis=True)}.", "",
+        f"Machine: {machine_line()}, {os.cpu_count()} cores shared with other jobs (load average "
+        f"{os.getloadavg()[1]:.1f} over the 5 minutes before this was written; the runs were niced, so the "
+        f"timings say more about the machine's load than about the sweep). "
+        f"Tools: {tool_versions(synthesis=True)}.", "",
         "| run | wall time | points |", "|---|---:|---|",
         *(_time_line(phase, records.get(phase)) for phase in PHASES), "",
     ]
@@ -163,25 +199,34 @@ def section(records: dict, rows: list[dict], report: str) -> str:
     if rows:
         lines += [results_table(rows), ""]
     if recommended:
-        lines += ["Recommended under max_accuracy_loss = 1.0, max_latency_us = 5.0, device = LFE5UM-85F: "
-                  + recommended.replace("\n\n", "\n\n", 1), ""]
+        lines += [recommended, ""]
     for source, target in PLOTS.items():
         if (DOCS / target).exists():
             lines.append(f"![{source}]({target})")
     return "\n".join(lines) + "\n"
 
 
-def write(source_phase: str | None) -> None:
+def write() -> None:
+    """The section from the runs' directories: the table and plots from the first phase with results."""
+    from rnnhw.sweep.report import write_plots
+
     records = {phase: phase_record(phase) for phase in PHASES}
-    rows, report = [], ""
-    if source_phase is not None:
-        rows = _rows(source_phase)
-        report_path = WORK / source_phase / "report.md"
-        report = report_path.read_text() if report_path.exists() else ""
-        for source, target in PLOTS.items():
-            if (WORK / source_phase / source).exists():
-                shutil.copyfile(WORK / source_phase / source, DOCS / target)
-    replace_section("sweep", section(records, rows, report))
+    tables = {phase: finished_rows(phase) for phase in PHASES}
+    source = next((phase for phase in PHASES if tables[phase][0]), None)
+    rows, spec, recommended = tables[source] if source else ([], None, None)
+    equal = ""
+    serial, cluster = tables["serial"][0], tables["cluster"][0]
+    common = [(a, b) for a in serial for b in cluster if a["lanes"] == b["lanes"] and a["width"] == b["width"]]
+    if common:
+        same = all(a == b for a, b in common)
+        equal = (f"The {len(common)} points both runs finished have {'equal' if same else '**different**'} "
+                 "results.")
+    if rows:
+        plots = WORK / source / "plots"
+        plots.mkdir(exist_ok=True)
+        for name in write_plots(rows, spec, recommended, plots):
+            shutil.copyfile(plots / name, DOCS / PLOTS[name])
+    replace_section("sweep", section(records, rows, _recommended_text(recommended, spec), equal))
     _say(f"wrote the sweep section of {BENCHMARKS_MD}")
 
 
@@ -199,19 +244,10 @@ def main(argv=None) -> int:
         for phase in phases:
             run_phase(phase)
             if not args.no_write:
-                write(_finished_phase())
+                write()
     elif not args.no_write:
-        write(_finished_phase())
+        write()
     return 0
-
-
-def _finished_phase() -> str | None:
-    """The phase whose results fill the table: a finished one, the cluster's first."""
-    for phase in PHASES:
-        record = phase_record(phase)
-        if record is not None and record["end"] is not None and (WORK / phase / "results.csv").exists():
-            return phase
-    return None
 
 
 if __name__ == "__main__":

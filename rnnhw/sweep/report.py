@@ -181,7 +181,10 @@ def _front_panel(axes, table, cost: str, label: str, regression: bool, recommend
         axes.scatter([recommended[cost]], [recommended[metric]], marker="*", s=220, color="tab:green", zorder=3,
                      label="recommended")
     if log and ok and min(r[cost] for r in ok) > 0:
+        from matplotlib.ticker import NullFormatter
+
         axes.set_xscale("log")
+        axes.xaxis.set_minor_formatter(NullFormatter())  # labels on every minor tick overlap
     axes.set_xlabel(label)
     axes.set_ylabel("mean squared error" if regression else "accuracy (%)")
     if regression:
