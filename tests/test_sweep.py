@@ -368,9 +368,12 @@ def test_sweep_through_dask_scheduler_and_worker_processes(tmp_path, capsys):
                                   env=env)
         processes.append(worker)
         address = f"tcp://127.0.0.1:{port}"
-        status, out, _ = run_cli(capsys, "sweep", spec, "-o", tmp_path / "remote", "--scheduler", address,
-                                 "--quiet")
-        assert status == 0 and out.startswith("4 points: 4 ok, 0 failed; 4 computed, 0 from the cache\n")
+        # A subprocess, so that the test ends (and tears the cluster down) even if no worker ever comes.
+        sweep = subprocess.run([str(Path(sys.executable).parent / "rnnhw"), "sweep", str(spec), "-o",
+                                str(tmp_path / "remote"), "--scheduler", address, "--quiet"], capture_output=True,
+                               text=True, timeout=300)
+        assert sweep.returncode == 0, sweep.stderr
+        assert sweep.stdout.startswith("4 points: 4 ok, 0 failed; 4 computed, 0 from the cache\n")
         status, _, _ = run_cli(capsys, "sweep", spec, "-o", tmp_path / "serial", "--serial", "--quiet")
         assert status == 0
         assert (tmp_path / "remote" / "results.csv").read_text() == (tmp_path / "serial" / "results.csv").read_text()
