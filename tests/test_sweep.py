@@ -280,8 +280,11 @@ def test_two_worker_cluster_equals_serial_and_failing_points_are_recorded(tmp_pa
 
 def test_rerun_takes_every_point_from_the_cache(tmp_path, capsys):
     spec = write_spec(tmp_path, "[axes]\nlanes = [4, 8]\n")
-    status, out, _ = run_cli(capsys, "sweep", spec, "-o", tmp_path / "out", "--serial")
+    status, out, err = run_cli(capsys, "sweep", spec, "-o", tmp_path / "out", "--serial")
     assert status == 0 and out.startswith("2 points: 2 ok, 0 failed; 2 computed, 0 from the cache\n")
+    # Not a terminal: one progress line per point instead of the bar.
+    assert re.fullmatch(r"  sweep: \[1/2\] lanes=4: ok \(\d+\.\d s\); done 1, running 0, failed 0\n"
+                        r"  sweep: \[2/2\] lanes=8: ok \(\d+\.\d s\); done 2, running 0, failed 0\n", err)
     first = (tmp_path / "out" / "results.csv").read_text()
     status, out, _ = run_cli(capsys, "sweep", spec, "-o", tmp_path / "out", "--serial")
     assert status == 0 and out.startswith("2 points: 2 ok, 0 failed; 0 computed, 2 from the cache\n")
