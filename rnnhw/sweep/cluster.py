@@ -3,8 +3,8 @@
 :func:`run_points` takes ``(key, task)`` pairs and calls ``on_result(key, result, final)`` as each
 point finishes, in the order they finish; ``final`` is false for a failure that says nothing about the
 point (a worker died, an unexpected exception), which is reported but not cached. The local cluster
-(:func:`local_cluster`) has one single-threaded worker process per core: synthesis and simulation are
-separate processes anyway, and the golden model is NumPy code that holds the GIL between calls.
+has one single-threaded worker process per core: a point is one job from start to end (synthesis and
+simulation run as child processes of the worker), so points run in parallel across processes.
 Data shared by every task (weights, data, float reference) is sent to the cluster once.
 """
 
