@@ -194,6 +194,11 @@ def section(records: dict, rows: list[dict], recommended: str, equal: str) -> st
         "| run | wall time | points |", "|---|---:|---|",
         *(_time_line(phase, records.get(phase)) for phase in PHASES), "",
     ]
+    unfinished = [p for p in PHASES if records.get(p) is None or records[p]["end"] is None]
+    if unfinished:
+        lines += ["A run marked *stopped unfinished* was stopped before its end (the time available for the "
+                  "benchmark ran out); *not run* had not started, so there is no serial time to compare with yet. "
+                  "`python bench/sweep.py` runs both from scratch.", ""]
     if equal:
         lines += [equal, ""]
     if rows:
