@@ -19,7 +19,7 @@ from rnnhw.spec.errors import UserError, VerificationError
 
 #: Command modules in the order ``rnnhw --help`` lists them.
 COMMANDS = ("check", "golden", "generate", "simulate", "accuracy", "calibrate", "train", "import_model", "synth",
-            "demo")
+            "sweep", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

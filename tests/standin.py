@@ -10,9 +10,14 @@ Like the real design it takes ``I`` elements per timestep (``s_axis_tready`` low
 (``return_sequences``) or one per sequence (final state or head), ``m_axis_tlast`` on each vector's
 last element. ``wrong_at = (vector, unit)`` adds 1 to one output element, counted from reset, for
 testing mismatch reports.
+
+:func:`standin_synthesizer` stands in for synthesis in tests of ``rnnhw sweep``'s orchestration:
+resources by fixed rules from the configuration, and the real flow's "does not fit" failure.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from amaranth import Array, Module, Mux, Signal, signed
@@ -149,3 +154,47 @@ def identity_relu_weights(config: Config) -> Weights:
     w_ih[np.arange(hidden), np.arange(hidden) % inputs] = 1.0
     zeros = np.zeros(hidden)
     return Weights(layers=(LayerWeights(w_ih, np.eye(hidden), zeros, zeros),))
+
+
+# --------------------------------------------------------------------------------------------------
+# A stand-in for synthesis, for tests of the sweep's orchestration (real synthesis takes minutes)
+
+
+@dataclass(frozen=True)
+class StandInSynthesis:
+    """What :func:`standin_synthesizer` reports (the fields of :class:`rnnhw.synth.SynthResult` the sweep reads)."""
+
+    luts: int
+    ffs: int
+    dsps: int
+    brams: int
+    fmax_mhz: float
+
+
+#: DSP blocks of the devices the stand-in knows (as nextpnr reports them).
+STANDIN_DSPS = {"LFE5UM-25F": 28, "LFE5UM-45F": 72, "LFE5UM-85F": 156}
+
+
+def standin_synthesizer(config: Config, weights: Weights, options) -> StandInSynthesis:
+    """Resources from the configuration by fixed rules: a DSP per lane, LUTs growing with lanes and width.
+
+    Fmax falls with the lanes (``200 - lanes`` MHz). A design needing more DSP blocks than the device has
+    fails as :func:`rnnhw.synth.synthesize` does.
+    """
+    from rnnhw.synth import SynthesisError
+
+    lanes, width = config.hardware.lanes, config.numerics.weight.width
+    device = options.device or "LFE5UM-85F"
+    if lanes > STANDIN_DSPS[device]:
+        raise SynthesisError(f"the design does not fit the {device}: it needs {lanes} DSP blocks (MULT18X18D), "
+                             f"the {device} has {STANDIN_DSPS[device]}; logs kept in build/synth/x")
+    return StandInSynthesis(luts=100 * lanes + 10 * width, ffs=50 * lanes + width, dsps=lanes, brams=2,
+                            fmax_mhz=float(200 - lanes))
+
+
+def slow_standin_synthesizer(config: Config, weights: Weights, options) -> StandInSynthesis:
+    """:func:`standin_synthesizer` taking 0.4 s, so that a sweep can be stopped half-way."""
+    import time
+
+    time.sleep(0.4)
+    return standin_synthesizer(config, weights, options)
