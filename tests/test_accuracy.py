@@ -132,7 +132,7 @@ def test_regression_reports_mse(return_sequences):
     assert report.fixed.mean_abs_err == np.abs(fixed - reference)[valid].mean()
     assert report.float_accuracy is None and report.fixed.accuracy is None and report.fixed.agreement is None
     doc = report.to_json()
-    assert doc["float"] == {"accuracy": None, "mse": report.float_mse}
+    assert doc["float"] == {"accuracy": None, "mse": report.float_mse, "label_error_rate": None}
     sweep = [(p["bits"], p["accuracy"], p["agreement"]) for p in doc["sweep"]]
     assert sweep == [(8, None, None), (12, None, None)]
     assert report_lines(report)[2] == f"float reference: MSE {report.float_mse:.6g}"
@@ -232,7 +232,7 @@ def test_accuracy_command_errors(tmp_path, capsys):
         ([str(tmp_path / "c.toml"), "--weights", weights_path, "--data", "digits"], "configuration file"),
         ([config_path, "--weights", gru_weights, "--data", "digits"],
          "weight_ih_l0 has shape [96, 8], expected"),
-        ([config_path, "--weights", weights_path, "--data", str(unlabelled)], "no y or Y"),
+        ([config_path, "--weights", weights_path, "--data", str(unlabelled)], "no y, Y or labels"),
         ([config_path, "--weights", weights_path, "--data", str(wide)],
          "X has shape [2, 8, 5] but the model reads 8"),
         ([config_path, "--weights", weights_path, "--data", str(many)],
