@@ -52,6 +52,8 @@ DESIGNS = (
     *(Design("lstm", 12, 32, lanes=p, head=9) for p in SWEEP_LANES),
     Design("lstm", 64, 128, lanes=16),
     Design("gru", 12, 32, lanes=8),
+    Design("gru", 12, 32, lanes=8, gru_reset="before"),
+    Design("gru", 12, 32, lanes=12, gru_reset="before"),
     Design("rnn_tanh", 1, 16, lanes=4),
 )
 #: Designs also synthesised for iCE40 and xc7 (default devices).

@@ -1,6 +1,7 @@
 """The float64 reference: what PyTorch computes, in NumPy, for measuring the cost of quantization.
 
-It equals ``torch.nn.LSTM``/``nn.GRU``/``nn.RNN`` (``nonlinearity="tanh"``/``"relu"``) followed by an
+It equals ``torch.nn.LSTM``/``nn.GRU``/``nn.RNN`` (``nonlinearity="tanh"``/``"relu"``), or for
+``gru_reset = "before"`` :class:`rnnhw.models.ResetBeforeGRU` (Cho et al. 2014), followed by an
 optional ``nn.Linear`` head on the last layer's final hidden state, for the same weights (PyTorch's
 names and gate order, :class:`rnnhw.spec.weights.Weights`). Its pieces mirror :mod:`rnnhw.golden.model`
 without the rounding, so the two can be read side by side:
@@ -10,6 +11,7 @@ float_ref                  golden model
 =========================  ===============================================================
 :func:`lstm_elementwise`   :func:`rnnhw.golden.model.lstm_elementwise`
 :func:`gru_elementwise`    :func:`rnnhw.golden.model.gru_elementwise`
+:func:`gru_before_...`     :func:`rnnhw.golden.model.gru_reset_elementwise`, ``gru_candidate_elementwise``
 :func:`elman_elementwise`  :func:`rnnhw.golden.model.elman_elementwise`
 :func:`float_forward`      :meth:`rnnhw.golden.model.GoldenModel.run`
 =========================  ===============================================================
@@ -68,6 +70,15 @@ def gru_elementwise(pre_rz: np.ndarray, xn: np.ndarray, hn: np.ndarray, h: np.nd
     return (1.0 - z) * n_gate + z * h
 
 
+def gru_before_elementwise(pre_rz: np.ndarray, x_n: np.ndarray, w_hn: np.ndarray, b_hn: np.ndarray,
+                           h: np.ndarray) -> np.ndarray:
+    """GRU with the reset before ``W_hn`` (Cho et al. 2014): ``n = tanh(x_n + W_hn (r*h) + b_hn)``,
+    ``h_t = (1-z)*n + z*h``, where ``x_n = W_in x + b_in``."""
+    r, z = np.split(sigmoid(pre_rz), 2, axis=-1)
+    n_gate = np.tanh(x_n + (r * h) @ w_hn.T + b_hn)
+    return (1.0 - z) * n_gate + z * h
+
+
 def elman_elementwise(pre: np.ndarray, relu: bool) -> np.ndarray:
     """Elman update: ``h_t = tanh(a)`` or ``h_t = max(a, 0)``."""
     return np.maximum(pre, 0.0) if relu else np.tanh(pre)
@@ -105,7 +116,11 @@ def _layer(config: Config, lw: LayerWeights, x: np.ndarray, lengths: np.ndarray)
     rz, n_rows = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
     for t in range(steps):
         h_pre = h @ lw.weight_hh.T + lw.bias_hh
-        if cell == "gru":
+        if config.model.reset_before:
+            pre_rz = x_pre[:, t, rz] + h_pre[:, rz]
+            h_new = gru_before_elementwise(pre_rz, x_pre[:, t, n_rows], lw.weight_hh[n_rows], lw.bias_hh[n_rows], h)
+            c_new = c
+        elif cell == "gru":
             pre_rz = x_pre[:, t, rz] + h_pre[:, rz]
             h_new, c_new = gru_elementwise(pre_rz, x_pre[:, t, n_rows], h_pre[:, n_rows], h), c
         elif cell == "lstm":

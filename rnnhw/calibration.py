@@ -81,9 +81,9 @@ def _max_abs(*arrays) -> float:
     return max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
 
 
-def hardware_biases(layer: LayerWeights, cell: str, hidden: int) -> tuple[np.ndarray, ...]:
+def hardware_biases(layer: LayerWeights, cell: str, hidden: int, reset_before: bool = False) -> tuple[np.ndarray, ...]:
     """The bias vectors the hardware adds, as :func:`rnnhw.spec.weights.quantize_weights` forms them."""
-    if cell == "gru":
+    if cell == "gru" and not reset_before:
         rz = slice(0, 2 * hidden)
         return layer.bias_ih[rz] + layer.bias_hh[rz], layer.bias_ih[2 * hidden:], layer.bias_hh[2 * hidden:]
     return (layer.bias_ih + layer.bias_hh,)
@@ -93,7 +93,8 @@ def weight_ranges(config: Config, weights: Weights) -> dict[str, float]:
     """Largest magnitude of the weights and of the biases (as the hardware adds them)."""
     model = config.model
     matrices = [m for layer in weights.layers for m in (layer.weight_ih, layer.weight_hh)]
-    biases = [b for layer in weights.layers for b in hardware_biases(layer, model.cell, model.hidden_size)]
+    biases = [b for layer in weights.layers
+              for b in hardware_biases(layer, model.cell, model.hidden_size, model.reset_before)]
     if model.head:
         matrices.append(weights.head_weight)
         biases.append(weights.head_bias)
@@ -113,7 +114,13 @@ def _layer_ranges(config: Config, k: int, layer: LayerWeights, x: np.ndarray, le
     x_pre = x @ layer.weight_ih.T + layer.bias_ih
     h_pre = h_prev @ layer.weight_hh.T + layer.bias_hh
     cell_max = None
-    if cell == "gru":
+    if model.reset_before:  # r, z over [x; h]; n over [x; r*h]
+        rz, n_rows = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+        pre_rz = x_pre[..., rz] + h_pre[..., rz]
+        rh = sigmoid(pre_rz[..., :hidden]) * h_prev
+        a_n = x_pre[..., n_rows] + rh @ layer.weight_hh[n_rows].T + layer.bias_hh[n_rows]
+        accum = _max_abs(*(a[valid] for a in (pre_rz, a_n)))
+    elif cell == "gru":
         rz, n_rows = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
         pre_rz, xn, hn = x_pre[..., rz] + h_pre[..., rz], x_pre[..., n_rows], h_pre[..., n_rows]
         a_n = xn + sigmoid(pre_rz[..., :hidden]) * hn

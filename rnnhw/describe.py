@@ -98,6 +98,11 @@ def _hardware_lines(config: Config) -> list[str]:
     bound, expected = bound_cycles_per_step(config), Schedule(config).cycles_per_step()
     lines.append(f"  {'all layers' if model.num_layers > 1 else 'per step'}: bound {bound:,} cycles; "
                  f"expected {expected:,} cycles per step (schedule model), MAC utilization {bound / expected:.3f}")
+    if model.reset_before:
+        sch = Schedule(config)
+        lines.append(f"  GRU reset before W_hn: per layer {sch.reset_passes} pass(es) over the r, z rows, then "
+                     f"{sch.passes - sch.reset_passes} over the n rows reading r*h from the state memory "
+                     f"({sch.passes} passes; {-(-sch.rows // lanes)} with the reset after)")
     if model.head:
         head_macs = model.head * model.hidden_size
         lines.append(f"  head: {model.head}*{model.hidden_size} = {head_macs:,} MACs per sequence")

@@ -1,6 +1,7 @@
 """Training small PyTorch sequence models whose weights rnnhw turns into hardware.
 
-The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``) followed by an ``nn.Linear`` head on
+The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``), or :class:`rnnhw.models.ResetBeforeGRU`
+for ``gru_reset = "before"``, followed by an ``nn.Linear`` head on
 the last layer's hidden state at each sequence's last step: exactly what :mod:`rnnhw.golden.float_ref`
 and the golden model compute. Classification (labels ``y``) trains with cross-entropy, one head output
 per class; regression (targets ``Y [N]`` or ``[N, K]``) with mean squared error.
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnhw.datasets import Dataset
-from rnnhw.spec.config import CELLS, GATES, Config, config_from_dict
+from rnnhw.spec.config import CELLS, GATES, GRU_RESETS, Config, config_from_dict
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.weights import Weights, weights_from_tensors
 
@@ -69,12 +70,14 @@ def head_size(data: Dataset) -> int:
     return 1 if data.targets.ndim == 1 else data.targets.shape[1]
 
 
-def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int) -> Config:
+def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int,
+                 gru_reset: str = "after") -> Config:
     """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes."""
     lanes = min(DEFAULT_LANES, len(GATES[cell]) * hidden)
+    reset = {"gru_reset": gru_reset} if gru_reset != "after" else {}
     return config_from_dict({
         "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
-                  "head": head},
+                  "head": head, **reset},
         "hardware": {"lanes": lanes},
     })
 
@@ -92,8 +95,13 @@ def _build_module(torch, config: Config):
                 "rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}),
                 "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}),
             }
-            kind, extra = kinds[model.cell]
-            self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
+            if model.reset_before:
+                from rnnhw.models import ResetBeforeGRU
+
+                self.rnn = ResetBeforeGRU(model.input_size, model.hidden_size, model.num_layers)
+            else:
+                kind, extra = kinds[model.cell]
+                self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
             self.head = nn.Linear(model.hidden_size, model.head)
 
         def forward(self, x, last_step):
@@ -118,7 +126,7 @@ def _deterministic(torch):
 
 def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int = 40, seed: int = 0,
           learning_rate: float = 0.01, batch_size: int = 32, test: Dataset | None = None,
-          progress: Callable[[EpochStats, str], None] | None = None) -> TrainingResult:
+          progress: Callable[[EpochStats, str], None] | None = None, gru_reset: str = "after") -> TrainingResult:
     """Train a sequence model with a linear head on ``data``.
 
     Parameters
@@ -127,6 +135,9 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
         Training sequences with labels or targets.
     cell, hidden, layers : str, int, int
         ``model.cell``, ``model.hidden_size``, ``model.num_layers``.
+    gru_reset : str
+        ``model.gru_reset`` of a GRU: ``"after"`` trains ``nn.GRU``, ``"before"``
+        :class:`rnnhw.models.ResetBeforeGRU`.
     epochs, seed, learning_rate, batch_size : int, int, float, int
         Adam with a cosine-annealed learning rate over ``epochs`` passes through shuffled mini-batches.
     test : Dataset, optional
@@ -141,6 +152,9 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
     """
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, not {cell!r}")
+    if gru_reset not in GRU_RESETS or (gru_reset != "after" and cell != "gru"):
+        raise ValueError(f"gru_reset must be one of {GRU_RESETS} (not 'after' only for cell 'gru'), "
+                         f"not {gru_reset!r}")
     sizes = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size}
     for name, value in sizes.items():
         if not isinstance(value, int) or value < 1:
@@ -148,7 +162,7 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
     if data.task is None:
         raise ValueError("training data needs labels or targets")
     torch = _import_torch()
-    config = model_config(cell, data.features, hidden, layers, head_size(data))
+    config = model_config(cell, data.features, hidden, layers, head_size(data), gru_reset)
     if test is not None:
         test.check_against(config)
     task = data.task

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.datapath import Datapath
 from rnnhw.spec.latency import MULTIPLIER_LATENCY, elementwise_latency, gate_latency
+from rnnhw.spec.schedule import Schedule
 
 from .fixed import align, convert, format_shape
 from .layouts import Part
@@ -28,6 +29,9 @@ class ElementwiseUnit(wiring.Component):
     (``written``), and, when the job says so, sends it to the output stream. LSTM cell states live in
     a memory inside this unit.
 
+    With ``gru_reset = "before"``, r items write ``r*h_{t-1}`` (rounded to ``state``), z items keep
+    ``z`` in a memory of their own, and n items (``a_n = W_in x + W_hn (r*h) + b``) write ``h``.
+
     Members
     -------
     items : In(stream.Signature(item_shape, always_ready=True))
@@ -38,6 +42,9 @@ class ElementwiseUnit(wiring.Component):
         A read port of the state memory (GRU: ``h_{t-1}[unit]``; one cycle latency).
     written : Out({valid, layer, gen, count})
         ``count = unit + 1`` of the ``h`` just written.
+    reset_written : Out({valid, layer, gen, count})
+        GRU with ``gru_reset = "before"`` only: ``count = unit + 1`` of the ``r*h`` just written (at
+        ``reset_base + layer*H + unit``, generation of the r item's job).
     output : Out(stream.Signature({data, last}, always_ready=True))
         New ``h`` values of emitting jobs; ``last`` on the last unit.
 
@@ -55,15 +62,20 @@ class ElementwiseUnit(wiring.Component):
         n = datapath.numerics
         self._gate_latency = gate_latency(datapath)
         self.latency = elementwise_latency(datapath)
+        self.reset_before = datapath.config.model.reset_before
+        self.reset_base = Schedule(datapath.config).reset_base
         state = format_shape(n.state)
+        written = data.StructLayout({"valid": 1, "layer": range(max(self.layers, 2)), "gen": 2,
+                                     "count": range(self.hidden + 1)})
+        reset_members = {"reset_written": Out(written)} if self.reset_before else {}
         super().__init__({
             "items": In(stream.Signature(item_shape, always_ready=True)),
             "h_write": Out(data.StructLayout({"addr": range(state_depth), "data": state, "en": 1})),
             "h_read_addr": Out(range(state_depth)),
             "h_read_data": In(state),
-            "written": Out(data.StructLayout({"valid": 1, "layer": range(max(self.layers, 2)), "gen": 2,
-                                              "count": range(self.hidden + 1)})),
+            "written": Out(written),
             "output": Out(stream.Signature(data.StructLayout({"data": state, "last": 1}), always_ready=True)),
+            **reset_members,
         })
 
     # -- shared pieces -------------------------------------------------------------------------
@@ -83,17 +95,25 @@ class ElementwiseUnit(wiring.Component):
     def _state_address(self, layer, bank, unit):
         return layer * (2 * self.hidden) + bank * self.hidden + unit
 
-    def _write_h(self, m, valid, job, unit, h):
+    def _write_h(self, m, valid, job, unit, h, reset=None):
+        """Write ``h`` (or, where ``reset``, the reset-before GRU's ``r*h``) one register later."""
         # The final rounding gets a cycle of its own before the state memory's write port.
         h_new = Signal(format_shape(self.dp.numerics.state), name="h_new")
         m.d.sync += h_new.eq(h)
         h = h_new
         valid, job, unit = (delayed(m, s, 1, name) for s, name in ((valid, "w_valid"), (job, "w_job"),
                                                                     (unit, "w_unit")))
+        address, write = self._state_address(job.layer, job.wgen[0], unit), valid
+        if reset is not None:
+            reset = delayed(m, reset, 1, "w_reset")
+            address = Mux(reset, self.reset_base + job.layer * self.hidden + unit, address)
+            m.d.comb += [self.reset_written.valid.eq(valid & reset), self.reset_written.layer.eq(job.layer),
+                         self.reset_written.gen.eq(job.wgen), self.reset_written.count.eq(unit + 1)]
+            valid = valid & ~reset
         m.d.comb += [
-            self.h_write.addr.eq(self._state_address(job.layer, job.wgen[0], unit)),
+            self.h_write.addr.eq(address),
+            self.h_write.en.eq(write),
             self.h_write.data.eq(h),
-            self.h_write.en.eq(valid),
             self.written.valid.eq(valid),
             self.written.layer.eq(job.layer),
             self.written.gen.eq(job.wgen),
@@ -105,7 +125,10 @@ class ElementwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        getattr(self, f"_elaborate_{self.cell}" if self.cell in ("lstm", "gru") else "_elaborate_elman")(m)
+        if self.reset_before:
+            self._elaborate_gru_reset_before(m)
+        else:
+            getattr(self, f"_elaborate_{self.cell}" if self.cell in ("lstm", "gru") else "_elaborate_elman")(m)
         return m
 
     # -- cells ---------------------------------------------------------------------------------
@@ -214,6 +237,46 @@ class ElementwiseUnit(wiring.Component):
         v5, meta5 = delayed_all(m, MULTIPLIER_LATENCY, "u5", v4, meta4)
         h = convert(align(n4, gf, gf + d) + zd, gf + d, n.state, n.rounding, n.overflow)
         self._write_h(m, v5, meta5.job, meta5.unit, h)
+
+    def _elaborate_gru_reset_before(self, m):
+        """GRU with the reset before ``W_hn``: r items write ``r*h``, z items keep ``z``, n items write ``h``.
+
+        Both writes come :attr:`latency` cycles after their item, so the one write port never
+        collides; the sequencer reads ``r*h`` back as the n rows' operand.
+        """
+        dp, n = self.dp, self.dp.numerics
+        sf, gf = n.state.frac_bits, n.activation.frac_bits
+        valid, item, act = self._gate_luts(m)
+        # h_{t-1}[unit] of r and n items: read two cycles ahead and registered out of the memory.
+        early = delayed(m, self.items.p, self._gate_latency - 2, "read_item")
+        m.d.comb += self.h_read_addr.eq(self._state_address(early.job.layer, early.job.wgen[0] ^ 1, early.unit))
+        h_prev = Mux(item.job.t0, 0, delayed(m, self.h_read_data, 1, "h_read"))
+        is_reset, is_update = valid & (item.gate == 0), valid & (item.gate == 1)
+
+        # z waits in a memory for its unit's n item, which comes at least a pass later.
+        updates = Memory(shape=format_shape(n.activation), depth=self.layers * self.hidden, init=[])
+        m.submodules.update_gate = updates
+        z_write, z_read = updates.write_port(), updates.read_port()
+        slot = item.job.layer * self.hidden + item.unit
+        m.d.comb += [z_write.addr.eq(slot), z_write.data.eq(act["sigmoid"]), z_write.en.eq(is_update),
+                     z_read.addr.eq(slot)]
+
+        # r items: r*h, rounded to state.
+        rh = multiply(m, act["sigmoid"], h_prev, kind=self.multipliers, name="r_times_h")
+        rh = delayed(m, convert(rh, gf + sf, n.state, n.rounding, n.overflow), 1, "r_h")
+
+        # n items: n = tanh(a_n); h_t = round(n + z * (h_{t-1} - n)).
+        d = dp.gru_state_frac
+        diff = Signal(signed(max(n.state.width + d - sf, n.activation.width + d - gf) + 1), name="h_minus_n")
+        n1 = Signal(format_shape(n.activation), name="n_gate")
+        m.d.sync += [diff.eq(align(h_prev, sf, d) - align(act["tanh"], gf, d)), n1.eq(act["tanh"])]
+        zd = multiply(m, z_read.data, diff, kind=self.multipliers, name="z_times_diff")
+        n3 = delayed(m, n1, MULTIPLIER_LATENCY, "n_gate")
+        h = convert(align(n3, gf, gf + d) + zd, gf + d, n.state, n.rounding, n.overflow)
+
+        cycles = 1 + MULTIPLIER_LATENCY
+        v3, meta3, reset3 = delayed_all(m, cycles, "u3", valid & ~is_update, item, is_reset)
+        self._write_h(m, v3, meta3.job, meta3.unit, Mux(reset3, rh, h), reset=reset3)
 
     def _elaborate_elman(self, m):
         n = self.dp.numerics

@@ -27,6 +27,7 @@ def job_layout(*, layers: int, lanes: int, units: int, gates: int) -> data.Struc
         "wgen": 2,  # step generation the results belong to (its low bit is the h bank)
         "t0": 1,  # first timestep of a sequence: previous state is zero
         "emit": 1,  # the new h (or head output) goes to the output stream
+        "whole_units": 1,  # every row of the pass is a whole unit (the reset-before GRU's n rows)
         "rows": range(lanes + 1),  # valid lanes in this pass
         "unit0": range(max(units, 2)),
         "gate0": range(max(gates, 2)),

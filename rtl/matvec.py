@@ -30,7 +30,8 @@ class MatVecUnit(wiring.Component):
     product_shift_input, product_shift_state : left shift of a product whose operand is in the
         input / state format, to the accumulator's fixed point.
     bias_shift : left shift of a bias to the accumulator's fixed point.
-    gates : gates per unit (G); ``split_rows`` enables the GRU's second sum per n row.
+    gates : gates per unit in a pass (G; the reset-before GRU's r, z passes: 2, its n passes have
+        ``job.whole_units``); ``split_rows`` enables the reset-after GRU's second sum per n row.
     issue_shape, item_shape : ``rtl.layouts`` layouts.
 
     Members
@@ -183,7 +184,9 @@ class MatVecUnit(wiring.Component):
                 m.d.sync += [chain[p].eq(chain[p + 1]) for p in range(lanes - 1)]
                 if self.split_rows:
                     m.d.sync += [x_chain[p].eq(x_chain[p + 1]) for p in range(lanes - 1)]
-                with m.If(job.head | (gate == gates - 1)):
+                with m.If(job.whole_units):  # the gate stays the pass's
+                    m.d.sync += unit.eq(unit + 1)
+                with m.Elif(job.head | (gate == gates - 1)):
                     m.d.sync += [gate.eq(0), unit.eq(unit + 1)]
                 with m.Else():
                     m.d.sync += gate.eq(gate + 1)

@@ -22,6 +22,8 @@ class Sequencer(wiring.Component):
 
     Order: for each timestep, for each layer, passes ``q = 0 .. Q-1`` over the operands
     ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h``.
+    The reset-before GRU's n passes (after its r, z passes) read ``[x_t; r*h_{t-1}]`` instead, and
+    the first of them checks each ``r*h`` operand (reported on ``reset_written``).
     There is no gap between passes, layers or timesteps: a pass only waits when an operand it needs
     is not there yet. Operands are checked in pass 0 only (later passes read what pass 0 read):
 
@@ -63,6 +65,7 @@ class Sequencer(wiring.Component):
             raise ValueError(f"output_depth must hold one output vector ({model.output_size}), "
                              f"not {output_depth!r}")
         self.schedule, self.output_depth = schedule, output_depth
+        reset_members = {"reset_written": In(written_shape)} if model.reset_before else {}
         super().__init__({
             "issue": Out(issue_shape),
             "input_index": Out(range(max(model.input_size, 2))),
@@ -74,6 +77,7 @@ class Sequencer(wiring.Component):
             "can_finish": In(1),
             "written": In(written_shape),
             "output_pop": In(1),
+            **reset_members,
         })
 
     def elaborate(self, platform):
@@ -120,28 +124,32 @@ class Sequencer(wiring.Component):
             next_count = Mux(mine, self.written.count, done_count[k])
             m.d.sync += [done_gen[k].eq(next_gen), done_count[k].eq(next_count)]
 
-            def units(want, next_gen=next_gen, next_count=next_count):
-                ahead = (next_gen - want)[:2]
-                return Mux(ahead == 1, hidden, Mux(ahead == 0, next_count, 0))
-
             for_now = Signal(range(hidden + 1), name=f"readable{k}")
             for_next = Signal(range(hidden + 1), name=f"readable_next{k}")
-            m.d.sync += [for_now.eq(units(gen[k])), for_next.eq(units(gen[k] + 1))]
+            m.d.sync += [for_now.eq(_units_written(next_gen, next_count, gen[k], hidden)),
+                         for_next.eq(_units_written(next_gen, next_count, gen[k] + 1, hidden))]
             readable.append(Mux(gen_step[k], for_next, for_now))
         readable = Array(readable)
+        reset_readable = self._reset_readiness(m, gen) if model.reset_before else None
 
         last_op = j == last_j
         below = (layer - 1)[: len(layer)]
         source_layer = Mux(head_mode, top, Mux(x_part, below, layer))
+        own_readable = readable[Mux(head_mode, top, layer)]
+        state_addr = (source_layer * 2 + gen[source_layer][0]) * hidden + Mux(x_part, j, h_index)
+        # The reset-before GRU's n passes: the h segment is r*h, written during this step's r, z passes.
+        n_part = Signal() if model.reset_before else Const(0, 1)
+        if model.reset_before:
+            own_readable = Mux(n_part, reset_readable[layer], own_readable)
+            state_addr = Mux(n_part & ~x_part, sch.reset_base + layer * hidden + h_index, state_addr)
         ready = Signal()
         with m.If(x_part & (layer == 0)):
             m.d.comb += [self.input_index.eq(j), ready.eq(self.input_count > j)]
         with m.Elif(x_part):
             m.d.comb += ready.eq(readable[below] > j)
         with m.Else():
-            m.d.comb += ready.eq((t0 & ~head_mode) | (readable[Mux(head_mode, top, layer)] > h_index))
-        m.d.comb += self.state_addr.eq((source_layer * 2 + gen[source_layer][0]) * hidden +
-                                       Mux(x_part, j, h_index))
+            m.d.comb += ready.eq((t0 & ~head_mode) | (own_readable > h_index))
+        m.d.comb += self.state_addr.eq(state_addr)
         source = Mux(x_part & (layer == 0), OperandSource.INPUT,
                      Mux(~head_mode & ~x_part & t0, OperandSource.ZERO, OperandSource.STATE))
         m.d.sync += self.source.eq(source)
@@ -150,12 +158,18 @@ class Sequencer(wiring.Component):
         reserving = (pass_ == 0) & last_op & emits
         room = reserved <= self.output_depth - vector
         go = Signal()
-        m.d.comb += go.eq(((pass_ != 0) | ready) & (~reserving | room) & (~last_op | self.can_finish))
+        checked = pass_ == 0
+        if model.reset_before:  # the first n pass checks its r*h operands
+            checked = checked | ((pass_ == sch.reset_passes) & ~x_part)
+        m.d.comb += go.eq((~checked | ready) & (~reserving | room) & (~last_op | self.can_finish))
 
         passes = Mux(head_mode, sch.head_passes, sch.passes)
         last_pass = pass_ == passes - 1
-        rows = Mux(head_mode, Mux(last_pass, model.head - (sch.head_passes - 1) * lanes, lanes),
-                   Mux(last_pass, sch.rows - (sch.passes - 1) * lanes, lanes))
+        if model.reset_before:
+            layer_rows = const_table([len(sch.pass_rows(q)) for q in range(sch.passes)])[pass_]
+        else:
+            layer_rows = Mux(last_pass, sch.rows - (sch.passes - 1) * lanes, lanes)
+        rows = Mux(head_mode, Mux(last_pass, model.head - (sch.head_passes - 1) * lanes, lanes), layer_rows)
         job = self.issue.job
         m.d.comb += [
             self.issue.valid.eq(go),
@@ -167,6 +181,7 @@ class Sequencer(wiring.Component):
             self.issue.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(gen[layer] + 1), job.t0.eq(t0),
             job.emit.eq(emits), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
+            job.whole_units.eq(n_part),
         ]
 
         weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
@@ -204,12 +219,22 @@ class Sequencer(wiring.Component):
                     m.d.sync += [pass_.eq(pass_ + 1), b_addr.eq(b_addr + 1)]
                     with m.If(head_mode):
                         m.d.sync += unit0.eq(unit0 + lanes)
-                    with m.Elif(gate0 + lanes % gates >= gates):
-                        m.d.sync += [gate0.eq(gate0 + lanes % gates - gates), unit0.eq(unit0 + lanes // gates + 1)]
-                    with m.Else():
-                        m.d.sync += [gate0.eq(gate0 + lanes % gates), unit0.eq(unit0 + lanes // gates)]
+                    if model.reset_before:  # the first row of each pass, from tables
+                        first_rows = [sch.pass_rows(q)[0] for q in range(sch.passes)]
+                        with m.Else():
+                            m.d.sync += [unit0.eq(const_table([unit for unit, _ in first_rows])[pass_ + 1]),
+                                         gate0.eq(const_table([gate for _, gate in first_rows])[pass_ + 1]),
+                                         n_part.eq(pass_ + 1 >= sch.reset_passes)]
+                    else:
+                        with m.Elif(gate0 + lanes % gates >= gates):
+                            m.d.sync += [gate0.eq(gate0 + lanes % gates - gates),
+                                         unit0.eq(unit0 + lanes // gates + 1)]
+                        with m.Else():
+                            m.d.sync += [gate0.eq(gate0 + lanes % gates), unit0.eq(unit0 + lanes // gates)]
                 with m.Else():
                     m.d.sync += [pass_.eq(0), unit0.eq(0), gate0.eq(0)]
+                    if model.reset_before:
+                        m.d.sync += n_part.eq(0)
                     with m.If(head_mode):
                         start(0, False, True)
                     with m.Else():
@@ -223,6 +248,33 @@ class Sequencer(wiring.Component):
                         with m.Else():
                             start(0, False, step_last)
         return m
+
+
+    def _reset_readiness(self, m, gen):
+        """Per layer, units of ``r*h`` readable for the generation being computed (``gen[k] + 1``).
+
+        Like ``h``'s readiness, one register away from the issue decision; ``gen[k]`` never steps
+        less than a pass before an n pass reads this, so no second value is needed.
+        """
+        model = self.schedule.config.model
+        report, hidden, readable = self.reset_written, model.hidden_size, []
+        for k in range(model.num_layers):
+            mine = report.valid & (report.layer == k)
+            done_gen = Signal(2, name=f"reset_gen{k}")
+            done_count = Signal(range(hidden + 1), init=hidden, name=f"reset_count{k}")
+            next_gen, next_count = Mux(mine, report.gen, done_gen), Mux(mine, report.count, done_count)
+            units = Signal(range(hidden + 1), name=f"reset_readable{k}")
+            m.d.sync += [done_gen.eq(next_gen), done_count.eq(next_count),
+                         units.eq(_units_written(next_gen, next_count, gen[k] + 1, hidden))]
+            readable.append(units)
+        return Array(readable)
+
+
+def _units_written(done_gen, done_count, want, hidden):
+    """Units of generation ``want`` written, from the latest report (``done_gen``, ``done_count``):
+    all of them when a newer generation is being written, none when an older one still is."""
+    ahead = (done_gen - want)[:2]
+    return Mux(ahead == 1, hidden, Mux(ahead == 0, done_count, 0))
 
 
 #: The sequencer is the same for every cell; the name the LSTM documentation uses.

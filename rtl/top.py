@@ -117,6 +117,8 @@ class RNNAccelerator(wiring.Component):
             previous_port = state.read_port()
             m.d.comb += [previous_port.addr.eq(elementwise.h_read_addr),
                          elementwise.h_read_data.eq(previous_port.data)]
+        if model.reset_before:
+            m.d.comb += sequencer.reset_written.eq(elementwise.reset_written)
 
         # Issue: sequencer -> lanes; operands arrive one cycle later from the input buffer or state.
         m.d.comb += [

@@ -17,11 +17,13 @@ from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
-           "CELLS", "GATES"]
+           "CELLS", "GATES", "GRU_RESETS"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",)}
 CELLS = tuple(GATES)
+#: Where the GRU applies its reset gate: to ``W_hn h + b_hn`` (PyTorch) or to ``h`` (Cho et al. 2014).
+GRU_RESETS = ("after", "before")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ class ModelConfig:
     num_layers: int = 1
     head: int = 0
     return_sequences: bool = False
+    gru_reset: str = "after"
+
+    @property
+    def reset_before(self) -> bool:
+        """A GRU with the reset gate applied to ``h`` before ``W_hn`` (Cho et al. 2014)."""
+        return self.cell == "gru" and self.gru_reset == "before"
 
     @property
     def gates(self) -> int:
@@ -175,6 +183,7 @@ SCHEMA = {
         "num_layers": _positive_int("model.num_layers", 1, 16),
         "head": _positive_int("model.head", 0, 4096),
         "return_sequences": _boolean("model.return_sequences"),
+        "gru_reset": _choice("model.gru_reset", GRU_RESETS),
     },
     "numerics": {
         **{key: _format(f"numerics.{key}") for key in _FORMAT_KEYS},
@@ -217,6 +226,9 @@ def _check_consistency(config: Config):
     model, numerics = config.model, config.numerics
     if model.return_sequences and model.head:
         raise ConfigError("model.return_sequences needs model.head = 0 (the head reads only the final state)")
+    if model.gru_reset != "after" and model.cell != "gru":
+        raise ConfigError(f'model.gru_reset = "{model.gru_reset}" applies to cell = "gru" only, not to '
+                          f'"{model.cell}"; remove the key')
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(

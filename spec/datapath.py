@@ -108,6 +108,11 @@ class Datapath:
         return max(n.activation.frac_bits + n.cell_state.frac_bits, 2 * n.activation.frac_bits)
 
     @property
+    def gru_reset_frac(self) -> int:
+        """Fractional bits of the exact ``r*h`` before it is rounded to ``state`` (GRU, reset before)."""
+        return self.numerics.activation.frac_bits + self.numerics.state.frac_bits
+
+    @property
     def gru_state_frac(self) -> int:
         """Fractional bits of ``h - n`` (the GRU update computes ``n + z*(h - n)``)."""
         return max(self.numerics.state.frac_bits, self.numerics.activation.frac_bits)
@@ -142,7 +147,10 @@ class Datapath:
                 (act * _magnitude(n.cell_state) << (frac - af - cf)) + (act * act << (frac - 2 * af))
             )
         elif cell == "gru":
-            widths["GRU xn + r*hn"] = signed_bits((acc << af) + act * acc)
+            if self.config.model.reset_before:
+                widths["GRU r*h"] = signed_bits(act * _magnitude(n.state))
+            else:
+                widths["GRU xn + r*hn"] = signed_bits((acc << af) + act * acc)
             d = self.gru_state_frac
             diff = (_magnitude(n.state) << (d - n.state.frac_bits)) + (act << (d - af))
             widths["GRU n + z*(h - n)"] = signed_bits((act << d) + act * diff)

@@ -59,8 +59,9 @@ class Weights:
 class QuantizedLayer:
     """Integers in the weight and bias formats, rows in PyTorch's gate-major order.
 
-    ``bias`` is ``b_ih + b_hh`` quantized once, except for the GRU's n rows, which hold ``b_in`` only:
-    the GRU keeps ``b_hn`` apart (``bias_hn``) because it is added inside ``r * (W_hn h + b_hn)``.
+    ``bias`` is ``b_ih + b_hh`` quantized once, except for the (reset-after) GRU's n rows, which hold
+    ``b_in`` only: that GRU keeps ``b_hn`` apart (``bias_hn``) because it is added inside
+    ``r * (W_hn h + b_hn)``. The reset-before GRU adds ``b_hn`` with ``b_in`` like the other rows.
     """
 
     w_ih: np.ndarray
@@ -233,7 +234,7 @@ def quantize_weights(weights: Weights, config: Config, warn: bool = True) -> Qua
     for layer in weights.layers:
         bias = layer.bias_ih + layer.bias_hh
         bias_hn = None
-        if config.model.cell == "gru":
+        if config.model.cell == "gru" and not config.model.reset_before:
             bias = np.concatenate([bias[: 2 * h], layer.bias_ih[2 * h :]])
             bias_hn = q(layer.bias_hh[2 * h :], "bias")
         layers.append(QuantizedLayer(q(layer.weight_ih, "weight"), q(layer.weight_hh, "weight"), q(bias, "bias"),

@@ -110,6 +110,8 @@ def reference_run(config: Config, qw: QuantizedWeights, x: list, lengths: list) 
 
                 if model.cell == "lstm":
                     h, c = _lstm(row, hidden, c, sig, th, num, acc_frac, act_frac)
+                elif model.cell == "gru" and model.gru_reset == "before":
+                    h = _gru_before(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
                 elif model.cell == "gru":
                     h = _gru(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
                 elif model.cell == "rnn_tanh":
@@ -171,5 +173,28 @@ def _gru(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac):
         frac = act_frac + max(act_frac, state_frac)
         total = ((n << (frac - act_frac)) + (z * h[j] << (frac - act_frac - state_frac))
                  - (z * n << (frac - 2 * act_frac)))
+        h_new.append(to_format(total, frac, num.state, rnd, ovf))
+    return h_new
+
+
+def _gru_before(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac):
+    """Reset before W_hn: rh = round(r*h) to state; a_n = round(W_in x + W_hn rh + b_in + b_hn);
+    n = tanh(a_n), h_t = round((1 - z)*n + z*h)."""
+    rnd, ovf = num.rounding, num.overflow
+    state_frac = num.state.frac_bits
+
+    def pre(row, operand):
+        return dot([(layer.w_ih[row], xt, in_frac), (layer.w_hh[row], operand, state_frac)],
+                   int(layer.bias[row]), num.accum)
+
+    r = [sig(pre(j, h), acc_frac) for j in range(hidden)]
+    z = [sig(pre(hidden + j, h), acc_frac) for j in range(hidden)]
+    rh = [to_format(r[j] * h[j], act_frac + state_frac, num.state, rnd, ovf) for j in range(hidden)]
+    h_new = []
+    for j in range(hidden):
+        n = th(pre(2 * hidden + j, rh), acc_frac)
+        frac = act_frac + max(act_frac, state_frac)
+        total = ((n << (frac - act_frac)) + (z[j] * h[j] << (frac - act_frac - state_frac))
+                 - (z[j] * n << (frac - 2 * act_frac)))
         h_new.append(to_format(total, frac, num.state, rnd, ovf))
     return h_new

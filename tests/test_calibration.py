@@ -79,6 +79,19 @@ def test_gru_ranges_include_the_n_gate_sum_and_separate_biases():
     assert weight_ranges(config, weights) == {"weight": 3.0, "bias": 4.0}
 
 
+def test_reset_before_gru_ranges_by_hand():
+    # r = z = sigmoid(0) = 0.5 always; a_n = x + b_in + 2 * (r * h) + b_hn = 7 + h_{t-1} for x = 1.
+    config = _single("gru", gru_reset="before")
+    weights = _one_unit(config, [0.0, 0.0, 1.0], [0.0, 0.0, 2.0], [0.5, -1.0, 2.0], [-0.5, 1.0, 4.0])
+    found = activation_ranges(config, weights, np.ones((1, 2, 1)))
+    h1 = 0.5 * np.tanh(7.0)
+    h2 = 0.5 * np.tanh(7.0 + h1) + 0.5 * h1
+    assert found["accum"] == pytest.approx(7.0 + h1, abs=1e-12)
+    assert found["state"] == pytest.approx(max(h1, h2), abs=1e-12)
+    # The hardware adds b_ih + b_hh for every row, the n rows too: 0, 0, 6.
+    assert weight_ranges(config, weights) == {"weight": 3.0, "bias": 6.0}
+
+
 def test_lstm_cell_states_follow_the_float_reference():
     config = config_from_dict({"model": {"cell": "lstm", "input_size": 3, "hidden_size": 5, "num_layers": 2,
                                          "head": 2}, "hardware": {"lanes": 4}})

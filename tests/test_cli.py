@@ -81,6 +81,7 @@ hidden_size = 4
 num_layers = 1
 head = 2
 return_sequences = false
+gru_reset = "after"
 
 [numerics]
 input = "fixed<16,6>"
@@ -175,6 +176,19 @@ def test_check_reports_only_what_the_cell_uses(tmp_path, capsys):
         "schedule bound ceil(72/4) = 18 cycles per step\n"
         "  all layers: bound 53 cycles; expected 86 cycles per step (schedule model), MAC utilization 0.616\n"
     )
+
+
+def test_check_shows_the_reset_before_gru_passes(tmp_path, capsys):
+    config_path = write(tmp_path / "gru.toml", '[model]\ncell = "gru"\ngru_reset = "before"\ninput_size = 12\n'
+                        'hidden_size = 32\n[hardware]\nlanes = 12\n')
+    status, out, err = run_cli(capsys, "check", config_path)
+    assert (status, err) == (0, "")
+    assert "  GRU r*h                32 bits\n" in out and "GRU xn + r*hn" not in out
+    # 64 r, z rows in 6 passes of 12, 32 n rows in 3: one pass more than ceil(96/12) = 8.
+    assert out.endswith(
+        "  per step: bound 352 cycles; expected 396 cycles per step (schedule model), MAC utilization 0.889\n"
+        "  GRU reset before W_hn: per layer 6 pass(es) over the r, z rows, then 3 over the n rows reading r*h "
+        "from the state memory (9 passes; 8 with the reset after)\n")
 
 
 def test_check_shows_gru_widths_and_interpolated_tables(tmp_path, capsys):

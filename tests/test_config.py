@@ -149,6 +149,8 @@ BAD_VALUES = [
     ("model", "head", False, "model.head must be an integer from 0 to 4,096, not False"),
     ("model", "return_sequences", 1, "model.return_sequences must be true or false, not 1"),
     ("model", "return_sequences", "true", "model.return_sequences must be true or false, not 'true'"),
+    ("model", "gru_reset", "before_product", 'model.gru_reset must be one of "after", "before", not '
+     "'before_product'"),
     ("numerics", "input", "fixed16", f"numerics.input: 'fixed16' {_NOT_FORMAT}"),
     ("numerics", "weight", "fixed<16>", f"numerics.weight: 'fixed<16>' {_NOT_FORMAT}"),
     ("numerics", "bias", "fixed<16,6", f"numerics.bias: 'fixed<16,6' {_NOT_FORMAT}"),
@@ -212,7 +214,7 @@ def test_unknown_section_and_key():
     config_error(
         {"model": {"hidden": 3}},
         "unknown key model.hidden; allowed in [model]: cell, input_size, "
-        "hidden_size, num_layers, head, return_sequences",
+        "hidden_size, num_layers, head, return_sequences, gru_reset",
     )
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
@@ -231,6 +233,16 @@ def test_not_a_table():
 
 
 # -------------------------------------------------------------------------------------- consistency
+
+
+def test_gru_reset_only_for_gru():
+    config_error({"model": {"cell": "lstm", "gru_reset": "before"}},
+                 'model.gru_reset = "before" applies to cell = "gru" only, not to "lstm"; remove the key')
+    config = config_from_dict({"model": {"cell": "gru", "gru_reset": "before"}})
+    assert config.model.reset_before and not Config().model.reset_before
+    assert config_from_dict({"model": {"cell": "rnn_tanh", "gru_reset": "after"}}) == Config().replace(
+        "model", cell="rnn_tanh")
+    assert config_from_dict(tomllib.loads(config.to_toml())) == config
 
 
 def test_return_sequences_with_head():
@@ -318,7 +330,7 @@ def test_load_config_errors(tmp_path):
 def test_to_toml_defaults_text():
     assert Config().to_toml() == (
         '[model]\ncell = "lstm"\ninput_size = 12\nhidden_size = 32\nnum_layers = 1\nhead = 0\n'
-        "return_sequences = false\n\n"
+        'return_sequences = false\ngru_reset = "after"\n\n'
         '[numerics]\ninput = "fixed<16,6>"\nweight = "fixed<16,6>"\nbias = "fixed<16,6>"\n'
         'state = "fixed<16,6>"\ncell_state = "fixed<16,6>"\naccum = "fixed<41,17>"\n'
         'activation = "fixed<16,2>"\noutput = "fixed<16,6>"\nrounding = "RND"\noverflow = "SAT"\n'

@@ -89,6 +89,11 @@ def test_default_intermediate_widths():
     assert gru["GRU xn + r*hn"] == 56  # accum 2**39 << 14 plus 2**15 * 2**39
     assert gru["GRU n + z*(h - n)"] == 36  # 2**15 << 14 plus 2**15 * (2**19 + 2**15)
     assert "LSTM f*c + i*g" not in gru
+    before = datapath(_config({"cell": "gru", "gru_reset": "before"}))
+    assert before.gru_reset_frac == 14 + 10  # activation fixed<16,2> times state fixed<16,6>
+    widths = before.intermediate_bits()
+    assert widths["GRU r*h"] == 32  # 2**15 * 2**15, plus the sign
+    assert widths["GRU n + z*(h - n)"] == 36 and "GRU xn + r*hn" not in widths
 
 
 def test_tables_follow_numerics():

@@ -201,3 +201,90 @@ def test_bad_inputs(x_shape, lengths, message):
     weights = random_weights(config, seed=0)
     with pytest.raises(UserError, match=f"^{message}$"):
         float_forward(config, weights, np.zeros(x_shape), None if lengths is None else np.array(lengths))
+
+
+# -- the GRU with the reset gate before W_hn (rnnhw.models.ResetBeforeGRU) --------------------------
+def _reset_before_case(num_layers, output, seed, dtype=torch.float64):
+    from rnnhw.models import ResetBeforeGRU
+
+    rng = np.random.default_rng(seed)
+    input_size, hidden_size = int(rng.integers(1, 8)), int(rng.integers(1, 10))
+    head = int(rng.integers(1, 5)) if output == "head" else 0
+    config = config_from_dict({"model": {"cell": "gru", "gru_reset": "before", "input_size": input_size,
+                                         "hidden_size": hidden_size, "num_layers": num_layers, "head": head,
+                                         "return_sequences": output == "sequences"},
+                               "hardware": {"lanes": 1}})
+    torch.manual_seed(seed)
+    net = ResetBeforeGRU(input_size, hidden_size, num_layers).to(dtype)
+    linear = nn.Linear(hidden_size, head).to(dtype) if head else None
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(2.0)
+    tensors = {k: v.numpy() for k, v in net.state_dict().items()}
+    if linear is not None:
+        tensors.update({f"head.{k}": v.numpy() for k, v in linear.state_dict().items()})
+    weights = weights_from_tensors(tensors, config)
+    batch, steps = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+    x = rng.normal(0.0, 1.5, (batch, steps, input_size))
+    lengths = rng.integers(1, steps + 1, batch)
+    return config, net, linear, weights, x, lengths
+
+
+def _reset_before_torch(config, net, linear, x, lengths, dtype):
+    """The module run on each sequence up to its length (what packing gives), outputs padded with 0."""
+    batch, steps, _ = x.shape
+    sequences, finals = np.zeros((batch, steps, config.model.hidden_size)), []
+    with torch.no_grad():
+        for n, length in enumerate(lengths):
+            out, h_n = net(torch.as_tensor(x[n : n + 1, :length], dtype=dtype))
+            sequences[n, :length] = out[0].double().numpy()
+            finals.append(h_n[:, 0].double().numpy())
+        h_n = np.stack(finals, axis=1)
+        if linear is not None:
+            outputs = linear(torch.as_tensor(h_n[-1], dtype=dtype)).double().numpy()
+        else:
+            outputs = sequences if config.model.return_sequences else h_n[-1]
+    return outputs, h_n, None
+
+
+@pytest.mark.parametrize("num_layers", (1, 2))
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_reset_before_gru_matches_its_torch_module(num_layers, output):
+    seed = 40 + 3 * num_layers + OUTPUTS.index(output)
+    config, net, linear, weights, x, lengths = _reset_before_case(num_layers, output, seed)
+    result = float_forward(config, weights, x, lengths)
+    assert parity_error(result, _reset_before_torch(config, net, linear, x, lengths, torch.float64)) <= 1e-12
+    config, net, linear, weights, x, lengths = _reset_before_case(num_layers, output, seed, torch.float32)
+    result = float_forward(config, weights, x, lengths)
+    assert parity_error(result, _reset_before_torch(config, net, linear, x, lengths, torch.float32)) <= 1e-5
+
+
+def test_reset_before_gru_follows_the_written_equations():
+    """Cho et al. 2014, unit by unit in plain Python: n = tanh(W_in x + b_in + W_hn (r*h) + b_hn)."""
+    config, _, _, weights, x, lengths = _reset_before_case(2, "sequences", 60)
+    hidden = config.model.hidden_size
+
+    def sig(v):
+        return 1.0 / (1.0 + np.exp(-v))
+
+    expected = np.zeros((x.shape[0], x.shape[1], hidden))
+    for n, length in enumerate(lengths):
+        layer_in = [list(step) for step in x[n, :length]]
+        for lw in weights.layers:
+            h, outs = [0.0] * hidden, []
+            for xt in layer_in:
+                def pre(row, v, xt=xt, lw=lw):
+                    return (sum(w * e for w, e in zip(lw.weight_ih[row], xt, strict=True)) + lw.bias_ih[row],
+                            sum(w * e for w, e in zip(lw.weight_hh[row], v, strict=True)) + lw.bias_hh[row])
+                r = [sig(sum(pre(u, h))) for u in range(hidden)]
+                z = [sig(sum(pre(hidden + u, h))) for u in range(hidden)]
+                rh = [r[u] * h[u] for u in range(hidden)]
+                h = [(1 - z[u]) * np.tanh(sum(pre(2 * hidden + u, rh))) + z[u] * h[u] for u in range(hidden)]
+                outs.append(h)
+            layer_in = outs
+        expected[n, :length] = layer_in
+    result = float_forward(config, weights, x, lengths)
+    assert np.abs(result.outputs - expected).max() <= 1e-12
+    # And it is not PyTorch's GRU: the same weights give other outputs there.
+    after = float_forward(config.replace("model", gru_reset="after"), weights, x, lengths)
+    assert np.abs(after.outputs - expected).max() > 1e-3

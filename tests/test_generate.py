@@ -71,6 +71,26 @@ def test_writes_verilog_json_and_readme(tmp_path, case, capsys):
     assert "wrote" in out
 
 
+def test_reset_before_gru_summary(tmp_path, capsys):
+    before = GRU_TWO_LAYERS.replace('cell = "gru"', 'cell = "gru"\ngru_reset = "before"')
+    config_path = write(tmp_path / "gru.toml", before)
+    config = load_config(config_path)
+    assert config.model.reset_before
+    save_weights(random_weights(config, 3), tmp_path / "w.npz")
+    status, _, err = run_cli(capsys, "generate", config_path, "--weights", tmp_path / "w.npz", "-o",
+                             tmp_path / "out")
+    assert status == 0, err
+    summary = json.loads((tmp_path / "out" / "rnnhw_top.json").read_text())
+    # 12 r, z rows in 3 passes of 4 lanes, then 6 n rows in 2: as many as ceil(18/4) = 5.
+    assert (summary["passes_per_layer"], summary["reset_passes_per_layer"]) == (5, 3)
+    assert summary["bound_cycles_per_step"] == 50 + 54
+    assert summary["expected_cycles_per_step"] == Schedule(config).cycles_per_step()
+    assert summary["config"]["model"]["gru_reset"] == "before"
+    # One bias per row (no b_hn apart); the state memory holds r*h after the two h banks of each layer.
+    assert summary["lane_parameters"]["split_rows"] is False and summary["lane_parameters"]["gates"] == 2
+    assert summary["state_memory_bits"] == (2 * 2 + 2) * 6 * 16
+
+
 def test_output_is_deterministic(tmp_path, case, capsys):
     config_path, weights = case
     for name in ("a", "b"):

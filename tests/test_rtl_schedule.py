@@ -144,3 +144,24 @@ def test_image_sizes_match_depths(case):
     weights = marked_weights(config)
     assert [len(image) for image in sch.weight_images(weights)] == [sch.weight_depth] * sch.lanes
     assert [len(image) for image in sch.bias_images(weights)] == [sch.bias_depth] * sch.lanes
+
+
+def test_reset_before_gru_passes_images_and_state_layout():
+    config = make_config(cell="gru", input_size=1, hidden=2, lanes=3).replace("model", gru_reset="before")
+    sch = Schedule(config)
+    # r, z rows unit-major in ceil(2H/P) = 2 passes, then the n rows in ceil(H/P) = 1 pass of their own.
+    assert (sch.reset_passes, sch.passes, sch.split_rows) == (2, 3, False)
+    assert [sch.pass_rows(q) for q in range(3)] == [[(0, 0), (0, 1), (1, 0)], [(1, 1)], [(0, 2), (1, 2)]]
+    assert [sch.drain_items_of(sch.pass_rows(q)) for q in range(3)] == [3, 1, 2]
+    assert sch.drain_positions(sch.pass_rows(0), gate=0) == {0: 0, 1: 2}
+    assert sch.drain_positions(sch.pass_rows(2)) == {0: 0, 1: 1}
+    assert (sch.reset_base, sch.state_depth) == (4, 6)  # r*h after the two h banks
+    # Gate-major rows: r 0, 1; z 2, 3; n 4, 5. Lane p takes pass q's row p.
+    weights = marked_weights(config)
+    lane_rows = [[0, 3, 4], [2, None, 5], [1, None, None]]
+    images = sch.weight_images(weights)
+    for lane, rows in enumerate(lane_rows):
+        assert images[lane] == [w for r in rows for w in row(r, 3)], lane
+    # One bias per row (b_ih + b_hh, also for the n rows): no second bias, no split flag.
+    assert sch.bias_images(weights) == [[(1, 0, 0), (31, 0, 0), (41, 0, 0)], [(21, 0, 0), (0, 0, 0), (51, 0, 0)],
+                                        [(11, 0, 0), (0, 0, 0), (0, 0, 0)]]

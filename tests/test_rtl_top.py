@@ -67,3 +67,17 @@ def test_dsp_elementwise_multipliers_match_golden(cell):
     config, qweights, x = _case(cell, layers=2, head=2, multipliers="dsp")
     vectors, _, expected = simulate(config, qweights, x, stall_out=0.5)
     assert vectors == expected
+
+
+@pytest.mark.parametrize(("layers", "head", "return_sequences", "lanes", "numerics"), [
+    (1, 2, False, 3, None),
+    (2, 0, True, 5, NARROW),
+    (2, 0, False, 1, None),
+])
+def test_reset_before_gru_matches_golden(layers, head, return_sequences, lanes, numerics):
+    config, qweights, x = _case("gru", layers=layers, head=head, return_sequences=return_sequences, lanes=lanes,
+                                numerics=numerics, scale=1.5)
+    config = config.replace("model", gru_reset="before")
+    qweights = quantize_weights(random_weights(config, 0, scale=1.5), config, warn=False)
+    vectors, _, expected = simulate(config, qweights, x, np.array([4, 1, 3]), stall_in=0.3, stall_out=0.4)
+    assert vectors == expected

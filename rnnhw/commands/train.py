@@ -10,7 +10,8 @@ import sys
 
 from rnnhw.commands._options import DATA_HELP, integer_option, output_path, positive_float_option
 from rnnhw.datasets import DIGITS, digits, load_data
-from rnnhw.spec.config import CELLS
+from rnnhw.spec.config import CELLS, GRU_RESETS
+from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_file
 from rnnhw.training import EpochStats, head_size, save_float32_weights, train
 
@@ -29,6 +30,9 @@ def register(subparsers) -> None:
         "configuration with default (16-bit) numerics. Progress per epoch goes to stderr.",
     )
     parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")
+    parser.add_argument("--gru-reset", choices=GRU_RESETS, default="after",
+                        help="GRU only: apply the reset gate after W_hn (PyTorch's nn.GRU, default) or before it "
+                        "(Cho et al. 2014, rnnhw.models.ResetBeforeGRU)")
     parser.add_argument("--hidden", type=int, default=32, metavar="H", help="hidden size (default: 32)")
     parser.add_argument("--layers", type=int, default=1, metavar="L", help="stacked layers (default: 1)")
     parser.add_argument("--data", default=DIGITS, metavar="D",
@@ -65,6 +69,8 @@ def _metric(name: str, value: float) -> str:
 
 
 def run(args) -> int:
+    if args.gru_reset != "after" and args.cell != "gru":
+        raise UserError(f"--gru-reset {args.gru_reset} applies to --cell gru only, not {args.cell}")
     integer_option(args.hidden, "--hidden", 1, 4096)
     integer_option(args.layers, "--layers", 1, 16)
     integer_option(args.epochs, "--epochs", 1, 100_000)
@@ -80,7 +86,7 @@ def run(args) -> int:
           f"{data.size:,} sequences of {data.steps} steps x {data.features} features", file=sys.stderr)
     result = train(data, cell=args.cell, hidden=args.hidden, layers=args.layers, epochs=args.epochs,
                    seed=args.seed, learning_rate=args.lr, batch_size=args.batch_size, test=test,
-                   progress=_print_epoch(args.epochs))
+                   progress=_print_epoch(args.epochs), gru_reset=args.gru_reset)
     last = result.history[-1]
     metric = result.metric_name
     summary = f"train {metric} {_metric(metric, last.train_metric)}"
