@@ -55,6 +55,7 @@ DESIGNS = (
     Design("gru", 12, 32, lanes=8, gru_reset="before"),
     Design("gru", 12, 32, lanes=12, gru_reset="before"),
     Design("rnn_tanh", 1, 16, lanes=4),
+    Design("jordan", 12, 32, lanes=8, output_size=10),
 )
 #: Designs also synthesised for iCE40 and xc7 (default devices).
 OTHER_TARGETS = (DESIGNS[SWEEP_LANES.index(8)],)

@@ -18,7 +18,7 @@ from pathlib import Path
 __all__ = ["EXAMPLES", "example_paths", "example_config", "example_weights"]
 
 #: Names of the bundled examples.
-EXAMPLES = ("digits_lstm", "digits_gru", "digits_gru_before")
+EXAMPLES = ("digits_lstm", "digits_gru", "digits_gru_before", "digits_jordan")
 
 
 def example_paths(name: str) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ golden                     rtl
 :func:`gru_elementwise`    ``ElementwiseUnit`` for ``cell = "gru"``
 :func:`gru_reset_...`      ``ElementwiseUnit`` for ``gru_reset = "before"``: r and z items
 :func:`gru_candidate_...`  ``ElementwiseUnit`` for ``gru_reset = "before"``: n items
-:func:`elman_elementwise`  ``ElementwiseUnit`` for ``cell = "rnn_tanh"``/``"rnn_relu"``
+:func:`elman_elementwise`  ``ElementwiseUnit`` for ``cell = "rnn_tanh"``/``"rnn_relu"`` (and Jordan's h)
 :class:`GoldenModel`       ``LSTMSequencer``/top level: layers, timesteps, head, outputs
 =========================  ===============================================================
 
@@ -282,7 +282,7 @@ class GoldenModel:
         self.weights = weights
         model, numerics = config.model, config.numerics
         shapes = [self.dp.gates_matvec(k) for k in range(model.num_layers)]
-        if model.head:
+        if self.dp.has_output_matvec:
             shapes.append(self.dp.head_matvec)
         widest = max(shape.bits for shape in shapes)
         if blas and widest > FLOAT64_EXACT_BITS:
@@ -303,6 +303,9 @@ class GoldenModel:
         if model.head:
             self._head = _MatVec(shapes[-1], (weights.head_weight,), weights.head_bias, numerics.output,
                                  use_float)
+        # The Jordan cell's output layers y = out_act(W_hy h + b_hy), pre-activations in accum.
+        self._outputs = [_MatVec(shapes[-1], (layer.w_hy,), layer.bias_hy, numerics.accum, use_float)
+                         for layer in weights.layers] if model.jordan else []
         self._units = _units(self.dp)
 
     def quantize_inputs(self, x) -> tuple[np.ndarray, int]:
@@ -329,11 +332,17 @@ class GoldenModel:
         model, numerics = self.config.model, self.config.numerics
         # Inside, every vector is a column and the batch the last axis: [T, features, N].
         layer_in, finals = x_int.transpose(1, 2, 0), []
+        final_out = None
         for k in range(model.num_layers):
             keep_sequence = k < model.num_layers - 1 or model.return_sequences
-            layer_in, final = self._layer(k, layer_in, lengths, keep_sequence)
+            if model.jordan:
+                layer_in, final_out, final = self._jordan_layer(k, layer_in, lengths, keep_sequence)
+            else:
+                layer_in, final = self._layer(k, layer_in, lengths, keep_sequence)
             finals.append(final.T)
-        if model.head:
+        if model.jordan and not model.return_sequences:
+            outputs = final_out.T
+        elif model.head:
             operands = self._head.operands(len(lengths))
             operands[:-1] = finals[-1].T
             outputs = self._head.result(operands, numerics.output, numerics).T
@@ -376,16 +385,56 @@ class GoldenModel:
                 h_new, c_new = _gru_update(u, rz, xn, hn, h), c
             else:
                 h_new, c_new = _elman_update(u, pre, relu=(cell == "rnn_relu")), c
-            if t >= first_ended:  # some sequences have ended: they keep their state
-                active = t < lengths
-                h_new, c_new = np.where(active, h_new, h), np.where(active, c_new, c)
-                if sequence is not None:
-                    sequence[t] = np.where(active, h_new, 0)
-            elif sequence is not None:
-                sequence[t] = h_new
-            h, c = h_new, c_new
+            h, c = _advance(t, lengths, first_ended, sequence, (h_new, c_new), (h, c))
             h_operand[...] = h
         return sequence, h
+
+    def _jordan_layer(self, k: int, x: np.ndarray, lengths: np.ndarray, keep_sequence: bool):
+        """One Jordan layer over all timesteps of ``x`` ``[T, I, N]``: ``y`` at every step ``[T, O, N]``
+        (if kept), the final ``y`` ``[O, N]`` and the final ``h`` ``[H, N]``.
+
+        ``h_t = act(W_ih x_t + W_yh y_{t-1} + b)`` as the Elman update; ``y_t = out_act(W_hy h_t + b_hy)``:
+        the sum rounded to ``accum``, then the identity, tanh or sigmoid rounded to ``state``.
+        """
+        numerics, u, model = self.config.numerics, self._units, self.config.model
+        gates, output = self._gates[k], self._outputs[k]
+        steps, width, batch = x.shape
+        operands, h_operands = gates.operands(batch), output.operands(batch)  # [x_t; y_{t-1}; 1], [h_t; 1]
+        y = np.zeros((model.output_size, batch), dtype=np.int64)
+        h = np.zeros((model.hidden_size, batch), dtype=np.int64)
+        sequence = np.zeros((steps, model.output_size, batch), dtype=np.int64) if keep_sequence else None
+        first_ended = lengths.min()
+        for t in range(steps):
+            operands[:width] = x[t]
+            h_new = _elman_update(u, gates.result(operands, numerics.accum, numerics),
+                                  relu=model.nonlinearity == "relu")
+            h_operands[:-1] = h_new
+            y_new = _output_activation(u, output.result(h_operands, numerics.accum, numerics),
+                                       model.output_activation)
+            y, h = _advance(t, lengths, first_ended, sequence, (y_new, h_new), (y, h))
+            operands[width:-1] = y
+        return sequence, y, h
+
+
+def _advance(t: int, lengths: np.ndarray, first_ended: int, sequence: np.ndarray | None, new: tuple, old: tuple):
+    """The states after step ``t`` (sequences that have ended keep theirs); the first of them is the
+    step's output, stored in ``sequence`` (0 past a sequence's end) if kept."""
+    if t >= first_ended:  # some sequences have ended
+        active = t < lengths
+        new = tuple(np.where(active, a, b) for a, b in zip(new, old, strict=True))
+        if sequence is not None:
+            sequence[t] = np.where(active, new[0], 0)
+    elif sequence is not None:
+        sequence[t] = new[0]
+    return new
+
+
+def _output_activation(u: _Units, pre: np.ndarray, function: str) -> np.ndarray:
+    """The Jordan cell's ``y = out_act(pre)`` rounded to ``state``: the identity, or a table lookup."""
+    if function == "identity":
+        return u.round_to(pre, u.acc_frac, u.state)
+    table = u.tanh if function == "tanh" else u.sigmoid
+    return u.round_to(table.lookup(pre, u.acc_frac), u.act_frac, u.state)
 
 
 #: Gate values (rows x sequences) per block of :meth:`GoldenModel.run`.

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnhw.datasets import Dataset, valid_steps
-from rnnhw.golden.float_ref import float_forward, lstm_elementwise, sigmoid
+from rnnhw.golden.float_ref import float_forward, jordan_elementwise, lstm_elementwise, sigmoid
 from rnnhw.spec.config import Config
 from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.outputs import Progress
@@ -95,10 +95,34 @@ def weight_ranges(config: Config, weights: Weights) -> dict[str, float]:
     matrices = [m for layer in weights.layers for m in (layer.weight_ih, layer.weight_hh)]
     biases = [b for layer in weights.layers
               for b in hardware_biases(layer, model.cell, model.hidden_size, model.reset_before)]
+    if model.jordan:  # the output layers
+        matrices += [layer.weight_hy for layer in weights.layers]
+        biases += [layer.bias_hy for layer in weights.layers]
     if model.head:
         matrices.append(weights.head_weight)
         biases.append(weights.head_bias)
     return {"weight": _max_abs(*matrices), "bias": _max_abs(*biases)}
+
+
+def _jordan_layer_ranges(config: Config, layer: LayerWeights, x: np.ndarray, lengths: np.ndarray):
+    """Outputs ``y`` ``[N, T, O]`` of a Jordan layer and the largest |h|, |y| (both ``state``) and
+    |pre-activation| (of h and of y) in it."""
+    model = config.model
+    batch, steps, _ = x.shape
+    valid = valid_steps(lengths, steps)
+    x_pre = x @ layer.weight_ih.T + layer.bias_ih
+    y = np.zeros((batch, model.output_size))
+    ys, states, accums = np.zeros((batch, steps, model.output_size)), [], []
+    for t in range(steps):
+        pre = x_pre[:, t] + y @ layer.weight_hh.T + layer.bias_hh
+        h, y_new = jordan_elementwise(pre, layer.weight_hy, layer.bias_hy, model.nonlinearity == "relu",
+                                      model.output_activation)
+        active = valid[:, t]
+        states += [h[active], y_new[active]]
+        accums += [pre[active], (h @ layer.weight_hy.T + layer.bias_hy)[active]]
+        y = np.where(active[:, None], y_new, y)
+        ys[:, t] = np.where(active[:, None], y, 0.0)
+    return ys, {"state": _max_abs(*states), "cell_state": None, "accum": _max_abs(*accums)}
 
 
 def _layer_ranges(config: Config, k: int, layer: LayerWeights, x: np.ndarray, lengths: np.ndarray):
@@ -148,7 +172,10 @@ def activation_ranges(config: Config, weights: Weights, x: np.ndarray,
     found = {"input": _max_abs(x[valid]), "state": 0.0, "cell_state": None, "accum": 0.0, "output": None}
     layer_in = np.asarray(x, dtype=np.float64)
     for k, layer in enumerate(weights.layers):
-        layer_in, ranges = _layer_ranges(config, k, layer, layer_in, lengths)
+        if model.jordan:
+            layer_in, ranges = _jordan_layer_ranges(config, layer, layer_in, lengths)
+        else:
+            layer_in, ranges = _layer_ranges(config, k, layer, layer_in, lengths)
         for kind, value in ranges.items():
             if value is not None:
                 found[kind] = max(found[kind] or 0.0, value)

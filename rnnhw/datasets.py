@@ -112,7 +112,7 @@ class Dataset:
         """Raise :class:`UserError` unless a model with ``config`` can be evaluated on this data."""
         self.check_features(config)
         model = config.model
-        outputs = model.output_size
+        outputs = model.output_vector
         if self.labels is not None:
             if model.return_sequences:
                 raise UserError(f"{self.name}: labels y [N] need one output vector per sequence, but the "
@@ -132,8 +132,8 @@ class Dataset:
 def _output_shape(config: Config, batch: int, steps: int) -> tuple[int, ...]:
     model = config.model
     if model.return_sequences:
-        return (batch, steps, model.hidden_size)
-    return (batch, model.output_size)
+        return (batch, steps, model.output_vector)
+    return (batch, model.output_vector)
 
 
 def digits(split: str = "test") -> Dataset:

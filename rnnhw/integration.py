@@ -9,7 +9,11 @@ def integration_readme(summary: dict) -> str:
     """``README.md`` for someone integrating the generated core."""
     model = summary["config"]["model"]
     name, vector = summary["name"], summary["output_vector"]
-    if model["head"]:
+    if model["cell"] == "jordan":
+        which = "per timestep (the last layer's y_t)" if model["return_sequences"] else \
+            "per sequence (the last layer's final y)"
+        outputs = f"one vector of {vector} output values {which}"
+    elif model["head"]:
         outputs = f"one vector of {vector} head outputs per sequence"
     elif model["return_sequences"]:
         outputs = f"one vector of {vector} hidden-state values per timestep (the last layer's h_t)"

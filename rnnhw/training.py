@@ -1,10 +1,12 @@
 """Training small PyTorch sequence models whose weights rnnhw turns into hardware.
 
 The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``), or :class:`rnnhw.models.ResetBeforeGRU`
-for ``gru_reset = "before"``, followed by an ``nn.Linear`` head on
-the last layer's hidden state at each sequence's last step: exactly what :mod:`rnnhw.golden.float_ref`
-and the golden model compute. Classification (labels ``y``) trains with cross-entropy, one head output
-per class; regression (targets ``Y [N]`` or ``[N, K]``) with mean squared error.
+for ``gru_reset = "before"``, followed by an ``nn.Linear`` head on the last layer's hidden state at each
+sequence's last step; or :class:`rnnhw.models.JordanRNN` (``cell = "jordan"``, tanh, identity output),
+whose own output ``y`` at the last step is the output (``output_size`` = the head's size, no head):
+exactly what :mod:`rnnhw.golden.float_ref` and the golden model compute. Classification (labels ``y``)
+trains with cross-entropy, one output per class; regression (targets ``Y [N]`` or ``[N, K]``) with mean
+squared error.
 
 Training runs on the CPU in one thread with deterministic algorithms, so a seed reproduces the weights
 on the same machine and PyTorch version (other CPUs may round differently in the last bits).
@@ -72,12 +74,17 @@ def head_size(data: Dataset) -> int:
 
 def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int,
                  gru_reset: str = "after") -> Config:
-    """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes."""
+    """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes.
+
+    The Jordan cell has no head: its output layer (``output_size = head``) gives the scores.
+    """
     lanes = min(DEFAULT_LANES, len(GATES[cell]) * hidden)
-    reset = {"gru_reset": gru_reset} if gru_reset != "after" else {}
+    extra = {"gru_reset": gru_reset} if gru_reset != "after" else {}
+    if cell == "jordan":
+        extra, head = {"output_size": head}, 0
     return config_from_dict({
         "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
-                  "head": head, **reset},
+                  "head": head, **extra},
         "hardware": {"lanes": lanes},
     })
 
@@ -99,10 +106,16 @@ def _build_module(torch, config: Config):
                 from rnnhw.models import ResetBeforeGRU
 
                 self.rnn = ResetBeforeGRU(model.input_size, model.hidden_size, model.num_layers)
+            elif model.jordan:
+                from rnnhw.models import JordanRNN
+
+                self.rnn = JordanRNN(model.input_size, model.hidden_size, model.output_size, model.num_layers,
+                                     nonlinearity=model.nonlinearity, output_activation=model.output_activation)
             else:
                 kind, extra = kinds[model.cell]
                 self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
-            self.head = nn.Linear(model.hidden_size, model.head)
+            # The Jordan cell's y is the output: no head.
+            self.head = nn.Linear(model.hidden_size, model.head) if model.head else nn.Identity()
 
         def forward(self, x, last_step):
             sequence, _ = self.rnn(x)

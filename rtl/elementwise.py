@@ -63,11 +63,17 @@ class ElementwiseUnit(wiring.Component):
         self._gate_latency = gate_latency(datapath)
         self.latency = elementwise_latency(datapath)
         self.reset_before = datapath.config.model.reset_before
-        self.reset_base = Schedule(datapath.config).reset_base
+        self.jordan = datapath.config.model.jordan
+        schedule = Schedule(datapath.config)
+        self.reset_base, self.output_base = schedule.reset_base, schedule.output_base
         state = format_shape(n.state)
         written = data.StructLayout({"valid": 1, "layer": range(max(self.layers, 2)), "gen": 2,
                                      "count": range(self.hidden + 1)})
         reset_members = {"reset_written": Out(written)} if self.reset_before else {}
+        if self.jordan:
+            outputs = datapath.config.model.output_size
+            reset_members["output_written"] = Out(data.StructLayout({
+                "valid": 1, "layer": range(max(self.layers, 2)), "gen": 2, "count": range(outputs + 1)}))
         super().__init__({
             "items": In(stream.Signature(item_shape, always_ready=True)),
             "h_write": Out(data.StructLayout({"addr": range(state_depth), "data": state, "en": 1})),
@@ -95,8 +101,9 @@ class ElementwiseUnit(wiring.Component):
     def _state_address(self, layer, bank, unit):
         return layer * (2 * self.hidden) + bank * self.hidden + unit
 
-    def _write_h(self, m, valid, job, unit, h, reset=None):
-        """Write ``h`` (or, where ``reset``, the reset-before GRU's ``r*h``) one register later."""
+    def _write_h(self, m, valid, job, unit, h, second=None):
+        """Write ``h`` one register later; where ``second``, the reset-before GRU's ``r*h`` or the Jordan
+        cell's ``y`` instead (reported on ``reset_written`` / ``output_written``)."""
         # The final rounding gets a cycle of its own before the state memory's write port.
         h_new = Signal(format_shape(self.dp.numerics.state), name="h_new")
         m.d.sync += h_new.eq(h)
@@ -104,12 +111,20 @@ class ElementwiseUnit(wiring.Component):
         valid, job, unit = (delayed(m, s, 1, name) for s, name in ((valid, "w_valid"), (job, "w_job"),
                                                                     (unit, "w_unit")))
         address, write = self._state_address(job.layer, job.wgen[0], unit), valid
-        if reset is not None:
-            reset = delayed(m, reset, 1, "w_reset")
-            address = Mux(reset, self.reset_base + job.layer * self.hidden + unit, address)
-            m.d.comb += [self.reset_written.valid.eq(valid & reset), self.reset_written.layer.eq(job.layer),
-                         self.reset_written.gen.eq(job.wgen), self.reset_written.count.eq(unit + 1)]
-            valid = valid & ~reset
+        emitting, last = valid & job.emit, unit == self.hidden - 1
+        if second is not None:
+            second = delayed(m, second, 1, "w_second")
+            if self.jordan:  # y is the output stream
+                report, outputs = self.output_written, self.dp.config.model.output_size
+                second_address = self.output_base + (job.layer * 2 + job.wgen[0]) * outputs + unit
+                emitting, last = valid & second & job.emit, unit == outputs - 1
+            else:
+                report, second_address = self.reset_written, self.reset_base + job.layer * self.hidden + unit
+                emitting = valid & ~second & job.emit
+            address = Mux(second, second_address, address)
+            m.d.comb += [report.valid.eq(valid & second), report.layer.eq(job.layer), report.gen.eq(job.wgen),
+                         report.count.eq(unit + 1)]
+            valid = valid & ~second
         m.d.comb += [
             self.h_write.addr.eq(address),
             self.h_write.en.eq(write),
@@ -118,15 +133,17 @@ class ElementwiseUnit(wiring.Component):
             self.written.layer.eq(job.layer),
             self.written.gen.eq(job.wgen),
             self.written.count.eq(unit + 1),
-            self.output.valid.eq(valid & job.emit),
+            self.output.valid.eq(emitting),
             self.output.p.data.eq(h),
-            self.output.p.last.eq(unit == self.hidden - 1),
+            self.output.p.last.eq(last),
         ]
 
     def elaborate(self, platform):
         m = Module()
         if self.reset_before:
             self._elaborate_gru_reset_before(m)
+        elif self.jordan:
+            self._elaborate_jordan(m)
         else:
             getattr(self, f"_elaborate_{self.cell}" if self.cell in ("lstm", "gru") else "_elaborate_elman")(m)
         return m
@@ -276,14 +293,26 @@ class ElementwiseUnit(wiring.Component):
 
         cycles = 1 + MULTIPLIER_LATENCY
         v3, meta3, reset3 = delayed_all(m, cycles, "u3", valid & ~is_update, item, is_reset)
-        self._write_h(m, v3, meta3.job, meta3.unit, Mux(reset3, rh, h), reset=reset3)
+        self._write_h(m, v3, meta3.job, meta3.unit, Mux(reset3, rh, h), second=reset3)
+
+    def _elman_h(self, item, act, relu):
+        """``h = round(max(a, 0))`` or ``round(tanh(a))``, to ``state``."""
+        n = self.dp.numerics
+        if relu:
+            return convert(Mux(item.value < 0, 0, item.value), n.accum.frac_bits, n.state, n.rounding, n.overflow)
+        return convert(act["tanh"], n.activation.frac_bits, n.state, n.rounding, n.overflow)
 
     def _elaborate_elman(self, m):
-        n = self.dp.numerics
         valid, item, act = self._gate_luts(m)
-        if self.cell == "rnn_relu":
-            relu = Mux(item.value < 0, 0, item.value)
-            h = convert(relu, n.accum.frac_bits, n.state, n.rounding, n.overflow)
+        self._write_h(m, valid, item.job, item.unit, self._elman_h(item, act, self.cell == "rnn_relu"))
+
+    def _elaborate_jordan(self, m):
+        """Gate items (``job.head = 0``): ``h = act(a)`` as Elman's; head items: ``y = out_act(a)``."""
+        model, n = self.dp.config.model, self.dp.numerics
+        valid, item, act = self._gate_luts(m)
+        h = self._elman_h(item, act, model.nonlinearity == "relu")
+        if model.output_activation == "identity":
+            y = convert(item.value, n.accum.frac_bits, n.state, n.rounding, n.overflow)
         else:
-            h = convert(act["tanh"], n.activation.frac_bits, n.state, n.rounding, n.overflow)
-        self._write_h(m, valid, item.job, item.unit, h)
+            y = convert(act[model.output_activation], n.activation.frac_bits, n.state, n.rounding, n.overflow)
+        self._write_h(m, valid, item.job, item.unit, Mux(item.job.head, y, h), second=item.job.head)

@@ -23,7 +23,9 @@ class Sequencer(wiring.Component):
     Order: for each timestep, for each layer, passes ``q = 0 .. Q-1`` over the operands
     ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h``.
     The reset-before GRU's n passes (after its r, z passes) read ``[x_t; r*h_{t-1}]`` instead, and
-    the first of them checks each ``r*h`` operand (reported on ``reset_written``).
+    the first of them checks each ``r*h`` operand (reported on ``reset_written``). A Jordan layer's
+    gate job reads ``[x_t; y_{t-1}]`` (``x`` = the layer below's ``y``) and is followed by a head job,
+    ``W_hy h_t``, whose results are the layer's ``y_t`` (reported on ``output_written``).
     There is no gap between passes, layers or timesteps: a pass only waits when an operand it needs
     is not there yet. Operands are checked in pass 0 only (later passes read what pass 0 read):
 
@@ -52,20 +54,26 @@ class Sequencer(wiring.Component):
         From :class:`MatVecUnit`.
     written : In({valid, layer, gen, count})
         ``h`` writes reported by the elementwise unit.
+    reset_written, output_written : In({valid, layer, gen, count})
+        The reset-before GRU's ``r*h`` writes; the Jordan cell's ``y`` writes (only those cells).
     output_pop : In(1)
         An element left the output FIFO (returns one reserved place).
     """
 
     def __init__(self, *, schedule: Schedule, issue_shape: data.StructLayout, written_shape: data.StructLayout,
-                 state_depth: int, output_depth: int):
+                 state_depth: int, output_depth: int, output_written_shape: data.StructLayout | None = None):
         if not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a Schedule, not {schedule!r}")
         model = schedule.config.model
-        if output_depth < model.output_size:
-            raise ValueError(f"output_depth must hold one output vector ({model.output_size}), "
+        if output_depth < model.output_vector:
+            raise ValueError(f"output_depth must hold one output vector ({model.output_vector}), "
                              f"not {output_depth!r}")
         self.schedule, self.output_depth = schedule, output_depth
         reset_members = {"reset_written": In(written_shape)} if model.reset_before else {}
+        if model.jordan:
+            if output_written_shape is None:
+                raise ValueError("a Jordan cell's sequencer needs output_written_shape (its y writes)")
+            reset_members["output_written"] = In(output_written_shape)
         super().__init__({
             "issue": Out(issue_shape),
             "input_index": Out(range(max(model.input_size, 2))),
@@ -85,7 +93,7 @@ class Sequencer(wiring.Component):
         sch = self.schedule
         model, lanes = sch.config.model, sch.lanes
         layers, hidden, gates = model.num_layers, model.hidden_size, model.gates
-        vector, top = model.output_size, model.num_layers - 1
+        vector, top = model.output_vector, model.num_layers - 1
 
         def const_table(values):
             return Array(Const(v, range(max(values) + 1)) for v in values)
@@ -93,14 +101,17 @@ class Sequencer(wiring.Component):
         # Where the walk is. Per-job constants are loaded into registers when a job starts, and the
         # operand's segment and index are counters, so that deciding to issue takes few logic levels.
         # Constants where the configuration fixes them, so that synthesis drops their logic.
-        head_mode = Signal() if model.head else Const(0, 1)
+        # The Jordan cell: each layer's step is a gate job over [x; y_{t-1}], then a head job (W_hy h_t).
+        jordan, recurrent = model.jordan, model.recurrent_size
+        head_mode = Signal() if model.head or jordan else Const(0, 1)
         layer = Signal(range(layers)) if layers > 1 else Const(0, 1)
         pass_ = Signal(range(max(sch.passes, sch.head_passes, 2)))
-        j = Signal(range(max(model.input_size, hidden) + hidden))
-        last_j = Signal.like(j, init=model.input_size + hidden - 1)  # operands of the job, minus one
-        in_size = Signal(range(max(model.input_size, hidden) + 1), init=model.input_size)
+        widest = max(model.input_size, recurrent, hidden)
+        j = Signal(range(widest + recurrent))
+        last_j = Signal.like(j, init=model.input_size + recurrent - 1)  # operands of the job, minus one
+        in_size = Signal(range(widest + 1), init=model.input_size)
         x_part = Signal(init=1)  # j < in_size
-        h_index = Signal(range(hidden + 1))  # j - in_size in the h segment (j in the head)
+        h_index = Signal(range(max(hidden, recurrent) + 1))  # j - in_size in the h segment (j in the head)
         w_addr = Signal.like(self.issue.w_addr)
         b_addr = Signal.like(self.issue.b_addr)
         unit0 = Signal.like(self.issue.job.unit0)
@@ -110,26 +121,8 @@ class Sequencer(wiring.Component):
         reserved = Signal(range(self.output_depth + 1))
         gen = Array(Signal(2, name=f"gen{k}") for k in range(layers))
 
-        # Readiness of h: what the elementwise unit has written, per layer ("generation 0 complete"
-        # after reset), turned into "units readable" for the generation a reader wants (gen[k]), one
-        # register stage away from the issue decision. When gen[k] steps, the value computed for
-        # gen[k] + 1 takes over.
-        done_gen = [Signal(2, name=f"done_gen{k}") for k in range(layers)]
-        done_count = [Signal(range(hidden + 1), init=hidden, name=f"done_count{k}") for k in range(layers)]
-        readable = []
         gen_step = [Signal(name=f"gen_step{k}") for k in range(layers)]
-        for k in range(layers):
-            mine = self.written.valid & (self.written.layer == k)
-            next_gen = Mux(mine, self.written.gen, done_gen[k])
-            next_count = Mux(mine, self.written.count, done_count[k])
-            m.d.sync += [done_gen[k].eq(next_gen), done_count[k].eq(next_count)]
-
-            for_now = Signal(range(hidden + 1), name=f"readable{k}")
-            for_next = Signal(range(hidden + 1), name=f"readable_next{k}")
-            m.d.sync += [for_now.eq(_units_written(next_gen, next_count, gen[k], hidden)),
-                         for_next.eq(_units_written(next_gen, next_count, gen[k] + 1, hidden))]
-            readable.append(Mux(gen_step[k], for_next, for_now))
-        readable = Array(readable)
+        readable = self._readiness(m, self.written, gen, gen_step, hidden, "")
         reset_readable = self._reset_readiness(m, gen) if model.reset_before else None
 
         last_op = j == last_j
@@ -137,6 +130,14 @@ class Sequencer(wiring.Component):
         source_layer = Mux(head_mode, top, Mux(x_part, below, layer))
         own_readable = readable[Mux(head_mode, top, layer)]
         state_addr = (source_layer * 2 + gen[source_layer][0]) * hidden + Mux(x_part, j, h_index)
+        below_readable = readable[below]
+        if jordan:  # gate jobs read y (below's, and their own of the previous step); head jobs their h_t
+            y_readable = self._readiness(m, self.output_written, gen, gen_step, recurrent, "y_")
+            source_layer = Mux(x_part & ~head_mode, below, layer)
+            own_readable = Mux(head_mode, readable[layer], y_readable[layer])
+            below_readable = y_readable[below]
+            y_addr = sch.output_base + (source_layer * 2 + gen[source_layer][0]) * recurrent + Mux(x_part, j, h_index)
+            state_addr = Mux(head_mode, (layer * 2 + gen[layer][0]) * hidden + h_index, y_addr)
         # The reset-before GRU's n passes: the h segment is r*h, written during this step's r, z passes.
         n_part = Signal() if model.reset_before else Const(0, 1)
         if model.reset_before:
@@ -146,7 +147,7 @@ class Sequencer(wiring.Component):
         with m.If(x_part & (layer == 0)):
             m.d.comb += [self.input_index.eq(j), ready.eq(self.input_count > j)]
         with m.Elif(x_part):
-            m.d.comb += ready.eq(readable[below] > j)
+            m.d.comb += ready.eq(below_readable > j)
         with m.Else():
             m.d.comb += ready.eq((t0 & ~head_mode) | (own_readable > h_index))
         m.d.comb += self.state_addr.eq(state_addr)
@@ -155,6 +156,8 @@ class Sequencer(wiring.Component):
         m.d.sync += self.source.eq(source)
 
         emits = head_mode | ((layer == top) & (model.return_sequences | (step_last & (model.head == 0))))
+        if jordan:  # y of the top layer: every step, or a sequence's last
+            emits = head_mode & (layer == top) & (model.return_sequences | step_last)
         reserving = (pass_ == 0) & last_op & emits
         room = reserved <= self.output_depth - vector
         go = Signal()
@@ -169,8 +172,11 @@ class Sequencer(wiring.Component):
             layer_rows = const_table([len(sch.pass_rows(q)) for q in range(sch.passes)])[pass_]
         else:
             layer_rows = Mux(last_pass, sch.rows - (sch.passes - 1) * lanes, lanes)
-        rows = Mux(head_mode, Mux(last_pass, model.head - (sch.head_passes - 1) * lanes, lanes), layer_rows)
+        rows = Mux(head_mode, Mux(last_pass, sch.output_rows - (sch.head_passes - 1) * lanes, lanes), layer_rows)
         job = self.issue.job
+        wgen = gen[layer] + 1
+        if jordan:  # a head job's y belongs to the step its layer has just finished
+            wgen = Mux(head_mode, gen[layer], wgen)
         m.d.comb += [
             self.issue.valid.eq(go),
             self.issue.first.eq(j == 0),
@@ -179,7 +185,7 @@ class Sequencer(wiring.Component):
             self.issue.from_input.eq(x_part & (layer == 0)),
             self.issue.w_addr.eq(w_addr),
             self.issue.b_addr.eq(b_addr),
-            job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(gen[layer] + 1), job.t0.eq(t0),
+            job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(wgen), job.t0.eq(t0),
             job.emit.eq(emits), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
             job.whole_units.eq(n_part),
         ]
@@ -187,15 +193,23 @@ class Sequencer(wiring.Component):
         weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
         bias_base = const_table([sch.bias_base(k) for k in range(layers + 1)])
         job_in_size = const_table([model.layer_input_size(k) for k in range(layers)])
+        if jordan:  # one head block per layer
+            head_weight_base = const_table([sch.head_weight_base(k) for k in range(layers)])
+            head_bias_base = const_table([sch.head_bias_base(k) for k in range(layers)])
 
         def start(next_layer, next_head, next_t0):
-            target = layers if next_head else next_layer
+            if next_head and jordan:
+                w_base, b_base = head_weight_base[next_layer], head_bias_base[next_layer]
+            else:
+                target = layers if next_head else next_layer
+                w_base, b_base = weight_base[target], bias_base[target]
             size = 0 if next_head else job_in_size[next_layer]
-            m.d.sync += [t0.eq(next_t0), w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target]),
-                         in_size.eq(size), last_j.eq(size + hidden - 1), x_part.eq(not next_head)]
+            operands = hidden if next_head else recurrent
+            m.d.sync += [t0.eq(next_t0), w_addr.eq(w_base), b_addr.eq(b_base),
+                         in_size.eq(size), last_j.eq(size + operands - 1), x_part.eq(not next_head)]
             if layers > 1:
                 m.d.sync += layer.eq(next_layer)
-            if model.head:
+            if model.head or jordan:
                 m.d.sync += head_mode.eq(next_head)
 
         # The reservation reaches the count one cycle late (keeping the adder off the issue decision);
@@ -236,19 +250,49 @@ class Sequencer(wiring.Component):
                     if model.reset_before:
                         m.d.sync += n_part.eq(0)
                     with m.If(head_mode):
-                        start(0, False, True)
+                        if jordan:  # the layer's step is done: the next layer, or the next step
+                            with m.If(layer != top):
+                                start(layer + 1, False, t0)
+                            with m.Else():
+                                start(0, False, step_last)
+                        else:
+                            start(0, False, True)
                     with m.Else():
                         m.d.sync += gen[layer].eq(gen[layer] + 1)
                         m.d.sync += Array(gen_step)[layer].eq(1)
                         m.d.comb += self.input_release.eq(layer == 0)
-                        with m.If(layer != top):
-                            start(layer + 1, False, t0)
-                        with m.Elif(step_last & (model.head != 0)):
-                            start(0, True, t0)
-                        with m.Else():
-                            start(0, False, step_last)
+                        if jordan:  # W_hy h_t of this layer
+                            start(layer, True, t0)
+                        else:
+                            with m.If(layer != top):
+                                start(layer + 1, False, t0)
+                            with m.Elif(step_last & (model.head != 0)):
+                                start(0, True, t0)
+                            with m.Else():
+                                start(0, False, step_last)
         return m
 
+    def _readiness(self, m, report, gen, gen_step, size, prefix):
+        """Per layer, units of a vector readable for the generation a reader wants (``gen[k]``).
+
+        What the elementwise unit has ``report``-ed written, per layer ("generation 0 complete" after
+        reset), one register stage away from the issue decision. When gen[k] steps, the value computed
+        for gen[k] + 1 takes over.
+        """
+        readable = []
+        for k in range(self.schedule.config.model.num_layers):
+            done_gen = Signal(2, name=f"{prefix}done_gen{k}")
+            done_count = Signal(range(size + 1), init=size, name=f"{prefix}done_count{k}")
+            mine = report.valid & (report.layer == k)
+            next_gen = Mux(mine, report.gen, done_gen)
+            next_count = Mux(mine, report.count, done_count)
+            m.d.sync += [done_gen.eq(next_gen), done_count.eq(next_count)]
+            for_now = Signal(range(size + 1), name=f"{prefix}readable{k}")
+            for_next = Signal(range(size + 1), name=f"{prefix}readable_next{k}")
+            m.d.sync += [for_now.eq(_units_written(next_gen, next_count, gen[k], size)),
+                         for_next.eq(_units_written(next_gen, next_count, gen[k] + 1, size))]
+            readable.append(Mux(gen_step[k], for_next, for_now))
+        return Array(readable)
 
     def _reset_readiness(self, m, gen):
         """Per layer, units of ``r*h`` readable for the generation being computed (``gen[k] + 1``).

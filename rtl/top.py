@@ -26,7 +26,7 @@ __all__ = ["RNNAccelerator", "generate_verilog"]
 
 
 class RNNAccelerator(wiring.Component):
-    """A fixed-point LSTM / GRU / Elman accelerator with AXI-Stream input and output.
+    """A fixed-point LSTM / GRU / Elman / Jordan accelerator with AXI-Stream input and output.
 
     Parameters
     ----------
@@ -75,7 +75,7 @@ class RNNAccelerator(wiring.Component):
         hidden, layers = model.hidden_size, model.num_layers
         lanes, memories = lane_parameters(config), memory_sizes(config)
         acc_frac, acc_width = lanes.acc_frac, lanes.acc_width
-        units = max(hidden, model.head)
+        units = max(hidden, model.head, model.output_size)
         job = job_layout(layers=layers, lanes=sch.lanes, units=units, gates=model.gates)
         issue = issue_layout(job=job, weight_depth=sch.weight_depth, bias_depth=sch.bias_depth)
         raw_item = item_layout(job=job, value_width=acc_width, units=units, gates=model.gates)
@@ -100,9 +100,10 @@ class RNNAccelerator(wiring.Component):
             issue_shape=issue, item_shape=raw_item)
         m.submodules.elementwise = elementwise = ElementwiseUnit(
             datapath=dp, item_shape=gate_item, state_depth=state_depth)
+        output_written = {"output_written_shape": elementwise.output_written.shape()} if model.jordan else {}
         m.submodules.sequencer = sequencer = Sequencer(
             schedule=sch, issue_shape=issue, written_shape=elementwise.written.shape(),
-            state_depth=state_depth, output_depth=memories.output_fifo_depth)
+            state_depth=state_depth, output_depth=memories.output_fifo_depth, **output_written)
 
         # State memory: h of every layer, two banks (this step's and the previous step's).
         m.submodules.state = state = Memory(shape=format_shape(n.state), depth=state_depth, init=[])
@@ -119,6 +120,8 @@ class RNNAccelerator(wiring.Component):
                          elementwise.h_read_data.eq(previous_port.data)]
         if model.reset_before:
             m.d.comb += sequencer.reset_written.eq(elementwise.reset_written)
+        if model.jordan:
+            m.d.comb += sequencer.output_written.eq(elementwise.output_written)
 
         # Issue: sequencer -> lanes; operands arrive one cycle later from the input buffer or state.
         m.d.comb += [
@@ -144,7 +147,8 @@ class RNNAccelerator(wiring.Component):
         to_gates = Signal(gate_item)
         to_gates_valid = Signal()
         m.d.sync += [
-            to_gates_valid.eq(raw.valid & ~raw.p.job.head),
+            # The Jordan cell's head jobs are its output layers: their sums go to the elementwise unit too.
+            to_gates_valid.eq(raw.valid & (~raw.p.job.head | model.jordan)),
             to_gates.value.eq(convert(raw.p.value, acc_frac, n.accum, n.rounding, n.overflow)),
             to_gates.part.eq(raw.p.part), to_gates.unit.eq(raw.p.unit), to_gates.gate.eq(raw.p.gate),
             to_gates.job.eq(raw.p.job),

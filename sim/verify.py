@@ -7,8 +7,9 @@ model once (:mod:`rnnhw.sim.runner`), streams the inputs through the cocotb test
 the accelerator's ports and any expected outputs (the tests use a small stand-in design).
 
 The output stream is a series of vectors (one AXI-Stream frame each): ``head`` elements per sequence
-with a head, ``H`` per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
-final state). :class:`StreamLayout` maps positions in that stream back to (sequence, timestep, unit).
+with a head, ``H`` (Jordan: ``O``) per timestep with ``return_sequences``, else ``H`` (``O``) per
+sequence (the last layer's final state). :class:`StreamLayout` maps positions in that stream back to
+(sequence, timestep, unit).
 """
 
 from __future__ import annotations

@@ -17,11 +17,15 @@ from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
-           "CELLS", "GATES", "GRU_RESETS"]
+           "CELLS", "GATES", "GRU_RESETS", "NONLINEARITIES", "OUTPUT_ACTIVATIONS"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
-GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",)}
+GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",),
+         "jordan": ("h",)}
 CELLS = tuple(GATES)
+#: The Jordan cell's nonlinearity (of h) and output activation (of y).
+NONLINEARITIES = ("tanh", "relu")
+OUTPUT_ACTIVATIONS = ("identity", "tanh", "sigmoid")
 #: Where the GRU applies its reset gate: to ``W_hn h + b_hn`` (PyTorch) or to ``h`` (Cho et al. 2014).
 GRU_RESETS = ("after", "before")
 
@@ -35,6 +39,18 @@ class ModelConfig:
     head: int = 0
     return_sequences: bool = False
     gru_reset: str = "after"
+    output_size: int = 0
+    nonlinearity: str = "tanh"
+    output_activation: str = "identity"
+
+    @property
+    def jordan(self) -> bool:
+        return self.cell == "jordan"
+
+    @property
+    def recurrent_size(self) -> int:
+        """Operands of the recurrent segment: ``y_{t-1}`` (O) for the Jordan cell, else ``h_{t-1}`` (H)."""
+        return self.output_size if self.jordan else self.hidden_size
 
     @property
     def reset_before(self) -> bool:
@@ -46,11 +62,13 @@ class ModelConfig:
         return len(GATES[self.cell])
 
     def layer_input_size(self, layer: int) -> int:
-        return self.input_size if layer == 0 else self.hidden_size
+        """Layer 0 reads x; layer k > 0 reads layer k-1's h (Jordan: its y)."""
+        return self.input_size if layer == 0 else self.recurrent_size
 
     @property
-    def output_size(self) -> int:
-        return self.head if self.head else self.hidden_size
+    def output_vector(self) -> int:
+        """Elements of one output vector: the head's, else the last layer's h (Jordan: y)."""
+        return self.head if self.head else self.recurrent_size
 
 
 @dataclass(frozen=True)
@@ -184,6 +202,9 @@ SCHEMA = {
         "head": _positive_int("model.head", 0, 4096),
         "return_sequences": _boolean("model.return_sequences"),
         "gru_reset": _choice("model.gru_reset", GRU_RESETS),
+        "output_size": _positive_int("model.output_size", 0, 4096),
+        "nonlinearity": _choice("model.nonlinearity", NONLINEARITIES),
+        "output_activation": _choice("model.output_activation", OUTPUT_ACTIVATIONS),
     },
     "numerics": {
         **{key: _format(f"numerics.{key}") for key in _FORMAT_KEYS},
@@ -229,6 +250,16 @@ def _check_consistency(config: Config):
     if model.gru_reset != "after" and model.cell != "gru":
         raise ConfigError(f'model.gru_reset = "{model.gru_reset}" applies to cell = "gru" only, not to '
                           f'"{model.cell}"; remove the key')
+    if model.jordan:
+        if not model.output_size:
+            raise ConfigError('cell = "jordan" needs model.output_size (O, the outputs y_t of each layer) of 1 or more')
+        if model.head:
+            raise ConfigError('cell = "jordan" needs model.head = 0 (its output layer W_hy is part of the cell)')
+    else:
+        for key, default in (("output_size", 0), ("nonlinearity", "tanh"), ("output_activation", "identity")):
+            if getattr(model, key) != default:
+                raise ConfigError(f'model.{key} applies to cell = "jordan" only, not to "{model.cell}"; '
+                                  "remove the key")
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(

@@ -116,7 +116,7 @@ def memory_sizes(config: Config) -> MemorySizes:
         bias_words_per_lane=sch.bias_depth, bias_word_bits=n.bias.width,
         bias_values_per_word=2 if sch.split_rows else 1,
         state_depth=sch.state_depth, state_word_bits=n.state.width,
-        output_fifo_depth=2 * model.output_size)
+        output_fifo_depth=2 * model.output_vector)
 
 
 def design_summary(config: Config, name: str) -> dict:
@@ -139,7 +139,7 @@ def design_summary(config: Config, name: str) -> dict:
         "expected_cycles_per_step": sch.cycles_per_step(),
         "passes_per_layer": sch.passes,
         **reset,
-        "head_cycles_per_sequence": sch.head_passes * model.hidden_size,
+        "head_cycles_per_sequence": sch.head_passes * model.hidden_size if model.head else 0,
         "accumulator": {"width": lanes.acc_width, "frac_bits": lanes.acc_frac},
         "lane_parameters": asdict(lanes),
         "weight_memory": {"words_per_lane": memories.weight_words_per_lane, "word_bits": memories.weight_word_bits,
@@ -149,6 +149,6 @@ def design_summary(config: Config, name: str) -> dict:
         "tables": tables,
         "input_format": str(n.input),
         "output_format": str(config.output_format),
-        "output_vector": model.output_size,
+        "output_vector": model.output_vector,
         "ports": [port.to_dict() for port in ports(config)],
     }

@@ -51,6 +51,7 @@ def elementwise_latency(datapath: Datapath) -> int:
         "gru": update + table_latency(datapath.tanh, n.accum.frac_bits),
         "rnn_tanh": gates + 1,
         "rnn_relu": gates + 1,
+        "jordan": gates + 1,  # h = act(pre) and y = out_act(pre) alike: the tables, then the write register
     }[datapath.config.model.cell]
 
 

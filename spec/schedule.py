@@ -22,13 +22,15 @@ __all__ = ["Schedule", "bound_cycles_per_step", "layer_bound_cycles", "macs_per_
 
 
 def macs_per_step(config: Config, layer: int) -> int:
-    """Multiply-accumulates of one timestep of ``layer``: ``G*H*(I_k+H)``."""
+    """Multiply-accumulates of one timestep of ``layer``: ``G*H*(I_k+H)``; the Jordan cell's
+    ``H*(I_k+O) + O*H`` (its output layer runs every step)."""
     m = config.model
-    return m.gates * m.hidden_size * (m.layer_input_size(layer) + m.hidden_size)
+    output = m.output_size * m.hidden_size if m.jordan else 0
+    return m.gates * m.hidden_size * (m.layer_input_size(layer) + m.recurrent_size) + output
 
 
 def layer_bound_cycles(config: Config, layer: int) -> int:
-    """The lower bound ``ceil(G*H*(I_k+H)/P)`` on cycles per timestep of ``layer``."""
+    """The lower bound ``ceil(macs_per_step / P)`` (``ceil(G*H*(I_k+H)/P)``) on cycles per timestep of ``layer``."""
     return math.ceil(macs_per_step(config, layer) / config.hardware.lanes)
 
 
@@ -78,8 +80,27 @@ class Schedule:
         return [(row // g, row % g) for row in range(q * lanes, min((q + 1) * lanes, self.rows))]
 
     @property
+    def output_rows(self) -> int:
+        """Rows of a head job: the head's, or the Jordan cell's output layer ``W_hy`` (O)."""
+        m = self.config.model
+        return m.output_size if m.jordan else m.head
+
+    @property
     def head_passes(self) -> int:
-        return math.ceil(self.config.model.head / self.lanes)
+        """Passes of the head (once per sequence), or of a Jordan layer's ``W_hy h_t`` (every step)."""
+        return math.ceil(self.output_rows / self.lanes)
+
+    @property
+    def head_jobs(self) -> int:
+        """Head weight blocks: one per Jordan layer, else one for the head (or none)."""
+        m = self.config.model
+        return m.num_layers if m.jordan else int(bool(m.head))
+
+    @property
+    def output_base(self) -> int:
+        """State memory address of the Jordan cell's ``y``, after every layer's two ``h`` banks;
+        layer k's ``y[u]`` of bank b is at ``output_base + (2k + b)*O + u``."""
+        return self.reset_base
 
     @property
     def reset_base(self) -> int:
@@ -90,27 +111,34 @@ class Schedule:
     @property
     def state_depth(self) -> int:
         m = self.config.model
-        return self.reset_base + (m.num_layers * m.hidden_size if m.reset_before else 0)
+        extra = m.num_layers * m.hidden_size if m.reset_before else 2 * m.num_layers * m.output_size
+        return self.reset_base + extra
 
     def operands(self, layer: int) -> int:
         m = self.config.model
-        return m.layer_input_size(layer) + m.hidden_size
+        return m.layer_input_size(layer) + m.recurrent_size
 
     def weight_base(self, layer: int) -> int:
         """First weight address of ``layer`` (``layer == num_layers`` is the head)."""
         return sum(self.passes * self.operands(k) for k in range(layer))
 
+    def head_weight_base(self, layer: int = 0) -> int:
+        """First weight address of the head (of layer ``layer``'s ``W_hy``, Jordan)."""
+        return self.weight_base(self.config.model.num_layers) + layer * self.head_passes * self.config.model.hidden_size
+
     @property
     def weight_depth(self) -> int:
-        m = self.config.model
-        return self.weight_base(m.num_layers) + self.head_passes * m.hidden_size
+        return self.head_weight_base(self.head_jobs)
 
     def bias_base(self, layer: int) -> int:
         return layer * self.passes
 
+    def head_bias_base(self, layer: int = 0) -> int:
+        return self.bias_base(self.config.model.num_layers) + layer * self.head_passes
+
     @property
     def bias_depth(self) -> int:
-        return self.config.model.num_layers * self.passes + self.head_passes
+        return self.head_bias_base(self.head_jobs)
 
     @property
     def split_rows(self) -> bool:
@@ -149,11 +177,13 @@ class Schedule:
         conversion register, the elementwise latency ``E``, one write); a pass's last step waits for
         the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step). With the
         GRU's reset before ``W_hn``, the first n pass also waits for each ``r*h[u]``, written like an
-        ``h[u]`` but from unit ``u``'s r item.
+        ``h[u]`` but from unit ``u``'s r item. The Jordan cell reads ``y`` where the others read ``h``,
+        and each layer's step ends with its ``W_hy`` passes over ``h_t`` (:meth:`_output_passes`).
         """
         model = self.config.model
         latency = h_ready_delay(datapath(self.config))
-        ready = {k: [-(10**9)] * model.hidden_size for k in range(model.num_layers)}  # h[k][u] readable at
+        # h[k][u] (Jordan: y[k][u]) readable at
+        ready = {k: [-(10**9)] * model.recurrent_size for k in range(model.num_layers)}
         time, drain_free, ends = -1, -(10**9), []
         for _ in range(steps):
             for k in range(model.num_layers):
@@ -180,9 +210,31 @@ class Schedule:
                         continue
                     for unit, position in self.drain_positions(rows).items():
                         written[unit] = time + latency + position
+                if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
+                    time, drain_free, written = self._output_passes(time, written, drain_free, latency)
                 ready[k] = written
             ends.append(time)
         return ends
+
+    def _output_passes(self, time: int, h_ready: list[int], drain_free: int, latency: int):
+        """The Jordan cell's ``W_hy`` passes after a layer's gate passes: pass 0 waits for each ``h[j]``.
+
+        Returns the last issue time, when the drain is free and when each ``y[u]`` is readable.
+        """
+        hidden, lanes = self.config.model.hidden_size, self.lanes
+        y_ready = [-(10**9)] * self.output_rows
+        for q in range(self.head_passes):
+            for j in range(hidden):
+                time += 1
+                if q == 0:
+                    time = max(time, h_ready[j])
+                if j == hidden - 1:
+                    time = max(time, drain_free)
+            units = range(q * lanes, min((q + 1) * lanes, self.output_rows))
+            drain_free = time + DRAIN_DELAY + len(units)
+            for position, unit in enumerate(units):
+                y_ready[unit] = time + latency + position
+        return time, drain_free, y_ready
 
     def cycles_per_step(self) -> int | float:
         """Cycles per timestep in steady state (all layers), from :meth:`issue_times`.
@@ -224,7 +276,9 @@ class Schedule:
     def weight_images(self, weights: QuantizedWeights) -> list[list[int]]:
         """Per lane: its weight memory contents (signed ints)."""
         blocks = [self.pass_major(np.concatenate([lw.w_ih, lw.w_hh], axis=1)) for lw in weights.layers]
-        if self.config.model.head:
+        if self.config.model.jordan:
+            blocks += [self._head_block(lw.w_hy) for lw in weights.layers]
+        elif self.config.model.head:
             blocks.append(self._head_block(weights.head_weight))
         return [[int(v) for row in rows for v in row] for rows in self._lane_images(blocks)]
 
@@ -241,7 +295,8 @@ class Schedule:
             if self.split_rows:
                 second[2 * m.hidden_size :], flag[2 * m.hidden_size :] = lw.bias_hn, 1
             blocks.append(self.pass_major(np.stack([lw.bias, second, flag], axis=1)))
-        if m.head:
-            zeros = np.zeros_like(weights.head_bias)
-            blocks.append(self._head_block(np.stack([weights.head_bias, zeros, zeros], axis=1)))
+        head_biases = [lw.bias_hy for lw in weights.layers] if m.jordan else [weights.head_bias] if m.head else []
+        for bias in head_biases:
+            zeros = np.zeros_like(bias)
+            blocks.append(self._head_block(np.stack([bias, zeros, zeros], axis=1)))
         return [[tuple(int(v) for v in row) for row in rows] for rows in self._lane_images(blocks)]

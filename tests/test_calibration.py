@@ -197,3 +197,23 @@ def test_calibrate_command_errors(tmp_path, capsys):
     ]
     for argv, message in cases:
         _expect_error(capsys, ["calibrate", *argv], message, tmp_path)
+
+
+def test_jordan_ranges_by_hand():
+    # One unit, O = 1: h1 = tanh(1 + 0.5) (y0 = 0), y1 = 2 h1 + 1; h2 = tanh(1.5 + 0.25 y1), y2 = 2 h2 + 1.
+    config = config_from_dict({"model": {"cell": "jordan", "input_size": 1, "hidden_size": 1, "output_size": 1},
+                               "hardware": {"lanes": 1}})
+    a = np.array
+    layer = LayerWeights(a([[1.0]]), a([[0.25]]), a([0.5]), a([0.0]), a([[2.0]]), a([1.0]))
+    weights = Weights((layer,))
+    found = activation_ranges(config, weights, np.ones((1, 2, 1)))
+    h1 = np.tanh(1.5)
+    y1 = 2 * h1 + 1
+    h2 = np.tanh(1.5 + 0.25 * y1)
+    y2 = 2 * h2 + 1
+    assert found["state"] == pytest.approx(max(y1, y2), abs=1e-12)  # y > h: both are stored as state
+    assert found["accum"] == pytest.approx(max(1.5 + 0.25 * y1, y2), abs=1e-12)
+    assert found["output"] is None and found["cell_state"] is None
+    assert weight_ranges(config, weights) == {"weight": 2.0, "bias": 1.0}
+    # A length of 1 never reaches step 2.
+    assert activation_ranges(config, weights, np.ones((1, 2, 1)), np.array([1]))["state"] == pytest.approx(y1)

@@ -30,15 +30,20 @@ SIGMOID_16 = (36, 43, 50, 54, 58, 60, 62, 62)
 TANH_16 = (8, 23, 35, 45, 52, 56, 59, 61)
 
 
-#: Every cell, and the GRU with its reset gate before W_hn ("gru_before").
-VARIANTS = (*CELLS, "gru_before")
+#: Every cell, the GRU with its reset gate before W_hn ("gru_before") and the Jordan cell's activations.
+JORDAN = {"jordan": ("tanh", "identity"), "jordan_relu": ("relu", "sigmoid"), "jordan_tanh": ("tanh", "tanh")}
+VARIANTS = (*(cell for cell in CELLS if cell != "jordan"), "gru_before", *JORDAN)
 
 
 def _config(cell, input_size=1, hidden_size=1, head=0, return_sequences=False, num_layers=1, **numerics):
-    reset = {"gru_reset": "before"} if cell == "gru_before" else {}
+    extra = {"gru_reset": "before"} if cell == "gru_before" else {}
+    if cell in JORDAN:  # O = 1 + H % 3; the head is the cell's own output layer
+        extra = {"output_size": 1 + hidden_size % 3, "nonlinearity": JORDAN[cell][0],
+                 "output_activation": JORDAN[cell][1]}
+        cell, return_sequences, head = "jordan", return_sequences or bool(head), 0
     return config_from_dict({
         "model": {"cell": cell.removesuffix("_before"), "input_size": input_size, "hidden_size": hidden_size,
-                  "head": head, "return_sequences": return_sequences, "num_layers": num_layers, **reset},
+                  "head": head, "return_sequences": return_sequences, "num_layers": num_layers, **extra},
         "numerics": numerics,
         "hardware": {"lanes": 1},
     })

@@ -29,8 +29,10 @@ BITS_8 = {"input": "fixed<8,3>", "weight": "fixed<8,2>", "bias": "fixed<8,3>", "
 
 
 def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, bits8=False, multipliers="logic",
-            **numerics):
+            jordan=None, **numerics):
     reset = {"gru_reset": "before"} if cell == "gru_before" else {}
+    if jordan:  # (O, nonlinearity, output activation)
+        reset = dict(zip(("output_size", "nonlinearity", "output_activation"), jordan, strict=True))
     return config_from_dict({
         "model": {"cell": cell.removesuffix("_before"), "input_size": inputs, "hidden_size": hidden,
                   "num_layers": layers, "head": head, "return_sequences": sequences, **reset},
@@ -56,6 +58,13 @@ DESIGNS = {
     "gru_before_final_8bit_rndconv": (_config("gru_before", 4, 6, 5, bits8=True, rounding="RND_CONV"), 2.0),
     "gru_before_2layers_head_8bit_dsp": (_config("gru_before", 2, 3, 1, layers=2, head=3, bits8=True,
                                                  multipliers="dsp"), 1.5),
+    # The Jordan cell: y fed back, W_hy every step.
+    "jordan_2layers_seq_relu_sigmoid": (_config("jordan", 3, 5, 2, layers=2, sequences=True,
+                                                jordan=(3, "relu", "sigmoid")), 1.5),
+    "jordan_final_8bit_identity": (_config("jordan", 4, 6, 4, bits8=True, jordan=(2, "tanh", "identity"),
+                                           rounding="RND_CONV"), 2.0),
+    "jordan_2layers_final_8bit_tanh": (_config("jordan", 2, 3, 3, layers=2, bits8=True, jordan=(4, "tanh", "tanh"),
+                                               overflow="WRAP"), 1.5),
     "rnn_tanh_2layers_head_trn": (_config("rnn_tanh", 2, 9, 3, layers=2, head=2, rounding="TRN"), 1.0),
     "rnn_relu_3layers_seq_8bit_rndconv_wrap": (_config("rnn_relu", 7, 4, 3, layers=3, sequences=True, bits8=True,
                                                        rounding="RND_CONV", overflow="WRAP"), 1.0),

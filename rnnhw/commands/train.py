@@ -27,7 +27,9 @@ def register(subparsers) -> None:
         "trains with cross-entropy, one head output per class; regression data (Y [N] or [N, K]) with mean "
         "squared error. On 'digits' it trains on the 70% train split and reports the 30% test split. "
         "Writes the weights with PyTorch names as float32 .npz and, with --config-out, a matching "
-        "configuration with default (16-bit) numerics. Progress per epoch goes to stderr.",
+        "configuration with default (16-bit) numerics. Progress per epoch goes to stderr. --cell jordan "
+        "trains a Jordan network (rnnhw.models.JordanRNN, tanh, identity output) whose output layer gives "
+        "the scores (output_size = classes, no head).",
     )
     parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")
     parser.add_argument("--gru-reset", choices=GRU_RESETS, default="after",
