@@ -123,7 +123,10 @@ class Sequencer(wiring.Component):
 
         gen_step = [Signal(name=f"gen_step{k}") for k in range(layers)]
         readable = self._readiness(m, self.written, gen, gen_step, hidden, "")
-        reset_readable = self._reset_readiness(m, gen) if model.reset_before else None
+        # The reset-before GRU's r*h: for the generation being computed; gen[k] never steps less than
+        # a pass before an n pass reads it.
+        reset_readable = self._readiness(m, self.reset_written, gen, None, hidden, "reset_", ahead=1) \
+            if model.reset_before else None
 
         last_op = j == last_j
         below = (layer - 1)[: len(layer)]
@@ -272,12 +275,12 @@ class Sequencer(wiring.Component):
                                 start(0, False, step_last)
         return m
 
-    def _readiness(self, m, report, gen, gen_step, size, prefix):
-        """Per layer, units of a vector readable for the generation a reader wants (``gen[k]``).
+    def _readiness(self, m, report, gen, gen_step, size, prefix, ahead=0):
+        """Per layer, units of a vector readable for the generation a reader wants (``gen[k] + ahead``).
 
         What the elementwise unit has ``report``-ed written, per layer ("generation 0 complete" after
         reset), one register stage away from the issue decision. When gen[k] steps, the value computed
-        for gen[k] + 1 takes over.
+        for the next generation takes over (without ``gen_step``, when no reader can come that soon).
         """
         readable = []
         for k in range(self.schedule.config.model.num_layers):
@@ -288,29 +291,13 @@ class Sequencer(wiring.Component):
             next_count = Mux(mine, report.count, done_count)
             m.d.sync += [done_gen.eq(next_gen), done_count.eq(next_count)]
             for_now = Signal(range(size + 1), name=f"{prefix}readable{k}")
+            m.d.sync += for_now.eq(_units_written(next_gen, next_count, gen[k] + ahead, size))
+            if gen_step is None:
+                readable.append(for_now)
+                continue
             for_next = Signal(range(size + 1), name=f"{prefix}readable_next{k}")
-            m.d.sync += [for_now.eq(_units_written(next_gen, next_count, gen[k], size)),
-                         for_next.eq(_units_written(next_gen, next_count, gen[k] + 1, size))]
+            m.d.sync += for_next.eq(_units_written(next_gen, next_count, gen[k] + ahead + 1, size))
             readable.append(Mux(gen_step[k], for_next, for_now))
-        return Array(readable)
-
-    def _reset_readiness(self, m, gen):
-        """Per layer, units of ``r*h`` readable for the generation being computed (``gen[k] + 1``).
-
-        Like ``h``'s readiness, one register away from the issue decision; ``gen[k]`` never steps
-        less than a pass before an n pass reads this, so no second value is needed.
-        """
-        model = self.schedule.config.model
-        report, hidden, readable = self.reset_written, model.hidden_size, []
-        for k in range(model.num_layers):
-            mine = report.valid & (report.layer == k)
-            done_gen = Signal(2, name=f"reset_gen{k}")
-            done_count = Signal(range(hidden + 1), init=hidden, name=f"reset_count{k}")
-            next_gen, next_count = Mux(mine, report.gen, done_gen), Mux(mine, report.count, done_count)
-            units = Signal(range(hidden + 1), name=f"reset_readable{k}")
-            m.d.sync += [done_gen.eq(next_gen), done_count.eq(next_count),
-                         units.eq(_units_written(next_gen, next_count, gen[k] + 1, hidden))]
-            readable.append(units)
         return Array(readable)
 
 
