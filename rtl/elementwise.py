@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -65,7 +65,8 @@ class ElementwiseUnit(wiring.Component):
         self.reset_before = datapath.config.model.reset_before
         self.jordan = datapath.config.model.jordan
         schedule = Schedule(datapath.config)
-        self.reset_base, self.output_base = schedule.reset_base, schedule.output_base
+        self.reset_base = schedule.reset_base
+        self.output_banks = schedule.output_banks if self.jordan else []
         state = format_shape(n.state)
         written = data.StructLayout({"valid": 1, "layer": range(max(self.layers, 2)), "gen": 2,
                                      "count": range(self.hidden + 1)})
@@ -116,7 +117,8 @@ class ElementwiseUnit(wiring.Component):
             second = delayed(m, second, 1, "w_second")
             if self.jordan:  # y is the output stream
                 report, outputs = self.output_written, self.dp.config.model.output_size
-                second_address = self.output_base + (job.layer * 2 + job.wgen[0]) * outputs + unit
+                banks = Array(Const(v, range(max(self.output_banks) + 1)) for v in self.output_banks)
+                second_address = banks[Cat(job.wgen[0], job.layer)] + unit
                 emitting, last = valid & second & job.emit, unit == outputs - 1
             else:
                 report, second_address = self.reset_written, self.reset_base + job.layer * self.hidden + unit

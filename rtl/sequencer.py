@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -139,7 +139,7 @@ class Sequencer(wiring.Component):
             source_layer = Mux(x_part & ~head_mode, below, layer)
             own_readable = Mux(head_mode, readable[layer], y_readable[layer])
             below_readable = y_readable[below]
-            y_addr = sch.output_base + (source_layer * 2 + gen[source_layer][0]) * recurrent + Mux(x_part, j, h_index)
+            y_addr = const_table(sch.output_banks)[Cat(gen[source_layer][0], source_layer)] + Mux(x_part, j, h_index)
             state_addr = Mux(head_mode, (layer * 2 + gen[layer][0]) * hidden + h_index, y_addr)
         # The reset-before GRU's n passes: the h segment is r*h, written during this step's r, z passes.
         n_part = Signal() if model.reset_before else Const(0, 1)

@@ -109,6 +109,13 @@ class Schedule:
         return 2 * self.config.model.num_layers * self.config.model.hidden_size
 
     @property
+    def output_banks(self) -> list[int]:
+        """The Jordan cell's first ``y`` address of bank ``2k + b`` (layer k, bank b): the hardware
+        looks these up rather than multiplying by O."""
+        m = self.config.model
+        return [self.output_base + index * m.output_size for index in range(2 * m.num_layers)]
+
+    @property
     def state_depth(self) -> int:
         m = self.config.model
         extra = m.num_layers * m.hidden_size if m.reset_before else 2 * m.num_layers * m.output_size
