@@ -177,6 +177,7 @@ def test_jordan_passes_images_and_state_layout():
     assert [sch.head_weight_base(k) for k in range(3)] == [22, 28, 34] and sch.weight_depth == 34
     assert [sch.head_bias_base(k) for k in range(3)] == [4, 6, 8] and sch.bias_depth == 8
     assert (sch.output_base, sch.state_depth) == (12, 12 + 12)  # y: two banks of O per layer after the h banks
+    assert sch.output_banks == [12, 15, 18, 21]
     assert macs_per_step(config, 0) == 3 * 5 + 3 * 3 and bound_cycles_per_step(config) == 12 + 14
     layers = []
     for k, sign in enumerate((1, -1)):
