@@ -3,7 +3,9 @@
 Rows of a layer's gate matrix are processed unit-major (``row = unit * G + gate``), so every pass of
 the P lanes completes whole hidden units as early as possible. Lane ``p`` computes rows
 ``q * P + p`` in pass ``q``; its weight memory holds, for each layer and pass, the row of
-``[W_ih | W_hh]`` it will need, one word per operand, followed by the head's rows.
+``[W_ih | W_hh]`` it will need, one word per operand, followed by the head's rows. The reset-before
+GRU's r, z rows and n rows fill passes of their own (:meth:`Schedule.pass_rows`); the Jordan cell's
+output layers ``W_hy`` take the head's place, one block per layer.
 """
 
 from __future__ import annotations
