@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 		{ echo "make: $(PYTHON) is older than Python 3.11; run make PYTHON=/path/to/python3.11" >&2; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev,torch]'
+	$(BIN)/python -m pip install -e '.[dev,torch,asic]'
 	touch $@
 
 demo: install

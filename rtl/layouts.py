@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.hdl import signed
 from amaranth.lib import data
 
-__all__ = ["job_layout", "issue_layout", "item_layout", "Part"]
+from rnnhw.spec.config import Config
+from rnnhw.spec.design import lane_parameters
+from rnnhw.spec.fixed import FixedFormat
+from rnnhw.spec.schedule import Schedule
+
+from .fixed import format_shape
+
+__all__ = ["job_layout", "issue_layout", "item_layout", "output_element_layout", "Part", "DesignLayouts",
+           "design_layouts"]
 
 
 class Part:
@@ -19,7 +29,8 @@ class Part:
 def job_layout(*, layers: int, lanes: int, units: int, gates: int) -> data.StructLayout:
     """What a pass is for; it travels with the pass's results to the elementwise unit.
 
-    ``units`` bounds the hidden size and the head size; ``unit0``/``gate0`` name the pass's first row.
+    ``units`` bounds the hidden size, the head size and the Jordan cell's O; ``unit0``/``gate0`` name
+    the pass's first row.
     """
     return data.StructLayout({
         "head": 1,  # the Linear head rather than gate rows
@@ -57,3 +68,32 @@ def item_layout(*, job: data.StructLayout, value_width: int, units: int, gates: 
         "gate": range(max(gates, 2)),
         "job": job,
     })
+
+
+def output_element_layout(fmt: FixedFormat) -> data.StructLayout:
+    """One element of the output stream: a value of ``fmt`` and ``last`` on a vector's last element."""
+    return data.StructLayout({"data": format_shape(fmt), "last": 1})
+
+
+@dataclass(frozen=True)
+class DesignLayouts:
+    """The layouts of one configuration's design (see :func:`design_layouts`)."""
+
+    job: data.StructLayout
+    issue: data.StructLayout
+    sums: data.StructLayout  # items of MatVecUnit: exact sums, the lane accumulator's width
+    gate_items: data.StructLayout  # items of ElementwiseUnit: pre-activations in the accum format
+    output_element: data.StructLayout
+
+
+def design_layouts(config: Config) -> DesignLayouts:
+    """The layouts ``RNNAccelerator`` builds for ``config`` (its tests build the same)."""
+    model, sch = config.model, Schedule(config)
+    units = max(model.hidden_size, model.head, model.output_size)  # the Jordan cell's y rows: O
+    job = job_layout(layers=model.num_layers, lanes=sch.lanes, units=units, gates=model.gates)
+    return DesignLayouts(
+        job=job,
+        issue=issue_layout(job=job, weight_depth=sch.weight_depth, bias_depth=sch.bias_depth),
+        sums=item_layout(job=job, value_width=lane_parameters(config).acc_width, units=units, gates=model.gates),
+        gate_items=item_layout(job=job, value_width=config.numerics.accum.width, units=units, gates=model.gates),
+        output_element=output_element_layout(config.output_format))

@@ -7,11 +7,13 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.spec.fixed import Overflow, Rounding
-from rnnhw.spec.latency import table_latency
+from rnnhw.spec.fixed import Overflow
+from rnnhw.spec.latency import MULTIPLIER_LATENCY, table_latency
 from rnnhw.spec.lut import INTERP_BITS, ActivationTable
 
-from .fixed import fit, format_shape, shift_round
+from .checks import check_type
+from .fixed import fit, format_shape
+from .multiply import MULTIPLIER_KINDS, multiply
 from .pipeline import delayed
 
 __all__ = ["ActivationLUT"]
@@ -21,7 +23,9 @@ class ActivationLUT(wiring.Component):
     """Pipelined lookup of one :class:`~rnnhw.spec.lut.ActivationTable`.
 
     Stores only the half table for ``x >= 0`` and reflects negative inputs (``1 - y`` for sigmoid,
-    ``-y`` for tanh), exactly as :meth:`ActivationTable.lookup`.
+    ``-y`` for tanh), exactly as :meth:`ActivationTable.lookup`. With interpolation, the slope
+    ``(T[k+1] - T[k]) * position`` is one multiplier of the kind ``multipliers`` names
+    (:func:`rtl.multiply.multiply`): a DSP block, or a shift-add tree in logic.
 
     Parameters
     ----------
@@ -30,27 +34,73 @@ class ActivationLUT(wiring.Component):
         Width of the signed input.
     in_frac : int
         Fractional bits of the input.
+    multipliers : str
+        ``"logic"`` or ``"dsp"`` (``hardware.elementwise_multipliers``); used only with interpolation.
 
     Members
     -------
     x : In(signed(in_width))
         Input, sampled every cycle.
-    y : Out(signed(out_fmt.width))
+    y : Out(signed(table.out_fmt.width))
         ``table(x)`` :attr:`latency` cycles later.
 
-    Latency: 5 cycles; 6 with interpolation. Throughput: one lookup per cycle.
+    Latency
+    -------
+    :attr:`latency` = :func:`rnnhw.spec.latency.table_latency`: 5 cycles (registered ``|x|``,
+    registered index, block RAM, registered entry, reflection); 6 with interpolation (the multiplier's
+    two stages in place of the registered entry). Throughput: one lookup per cycle.
+
+    Raises
+    ------
+    TypeError
+        If ``table`` is not an ``ActivationTable`` or ``in_width``/``in_frac`` not an integer.
+    ValueError
+        If ``in_width`` is less than 2 or ``multipliers`` is not ``"logic"`` or ``"dsp"``.
     """
 
-    def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int):
-        if not isinstance(table, ActivationTable):
-            raise TypeError(f"table must be an ActivationTable, not {table!r}")
-        if not isinstance(in_width, int) or in_width < 2:
+    def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int, multipliers: str):
+        check_type("table", table, ActivationTable, "an ActivationTable")
+        if not isinstance(in_width, int) or isinstance(in_width, bool):
+            raise TypeError(f"in_width must be an integer of at least 2, not {in_width!r}")
+        if in_width < 2:
             raise ValueError(f"in_width must be an integer of at least 2, not {in_width!r}")
-        self.table, self.in_width, self.in_frac = table, in_width, in_frac
-        self.shift = table.index_shift(in_frac)
-        self.interpolated = table.interpolate and self.shift > 0
-        self.latency = table_latency(table, in_frac)
+        if not isinstance(in_frac, int) or isinstance(in_frac, bool):
+            raise TypeError(f"in_frac must be an integer, not {in_frac!r}")
+        if multipliers not in MULTIPLIER_KINDS:
+            raise ValueError(f"multipliers must be one of {MULTIPLIER_KINDS}, not {multipliers!r}")
+        self._table, self._in_width, self._in_frac, self._multipliers = table, in_width, in_frac, multipliers
         super().__init__({"x": In(signed(in_width)), "y": Out(format_shape(table.out_fmt))})
+
+    @property
+    def table(self):
+        return self._table
+
+    @property
+    def in_width(self):
+        return self._in_width
+
+    @property
+    def in_frac(self):
+        return self._in_frac
+
+    @property
+    def multipliers(self):
+        return self._multipliers
+
+    @property
+    def shift(self):
+        """Right shift of ``|x|`` to the table index (negative: a left shift)."""
+        return self._table.index_shift(self._in_frac)
+
+    @property
+    def interpolated(self):
+        """Whether lookups interpolate (the input has bits below the bin index)."""
+        return self._table.interpolate and self.shift > 0
+
+    @property
+    def latency(self):
+        """Cycles from ``x`` to ``y`` (``spec.latency.table_latency``)."""
+        return table_latency(self._table, self._in_frac)
 
     def elaborate(self, platform):
         m = Module()
@@ -74,20 +124,23 @@ class ActivationLUT(wiring.Component):
         m.d.sync += negative_1.eq(negative_0)
 
         if self.interpolated:
+            # T[k+1] from a second read port (T[k] again past the table's end, so the slope is 0 there
+            # and the result T[k], as the specification says).
             there = rom.read_port()
             position = magnitude[self.shift - INTERP_BITS: self.shift] if self.shift >= INTERP_BITS else \
                 magnitude[: self.shift] << (INTERP_BITS - self.shift)
             position_0, inside_0 = Signal(INTERP_BITS), Signal()
             m.d.sync += [position_0.eq(position), inside_0.eq(index < table.half)]
             m.d.comb += there.addr.eq(Mux(inside_0, clamped + 1, clamped))
-            position_2, inside_2 = (delayed(m, s, 2, name) for s, name in
-                                    ((position_0, "position"), (inside_0, "inside")))
-            # Stage 2: interpolate between T[k] and T[k+1] (registered out of the block RAM).
-            low, high = delayed(m, here.data, 1, "low"), delayed(m, there.data, 1, "high")
-            interpolated = low + shift_round((high - low) * position_2, INTERP_BITS, Rounding.RND)
-            value = Signal(signed(out_fmt.width + 2))
-            m.d.sync += value.eq(Mux(inside_2, interpolated, low))
-            sign = delayed(m, negative_1, 2, "negative")
+            # Stages 2-3: the slope's multiplier, whose input registers take the block RAM's output.
+            slope = multiply(m, there.data - here.data, delayed(m, position_0, 1, "position"),
+                             kind=self.multipliers, name="slope")
+            low = delayed(m, here.data, MULTIPLIER_LATENCY, "low")
+            # T[k] + shift_round(slope, INTERP_BITS, RND) in one addition: T[k] << INTERP_BITS has no
+            # bits below INTERP_BITS, so the rounding half is an OR.
+            half = 1 << (INTERP_BITS - 1)
+            value = (((low << INTERP_BITS) | half) + slope) >> INTERP_BITS
+            sign = delayed(m, negative_1, MULTIPLIER_LATENCY, "negative")
         else:
             # The block RAM's clock-to-out gets a cycle of its own.
             value, sign = delayed(m, here.data, 1, "entry"), delayed(m, negative_1, 1, "negative")

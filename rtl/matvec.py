@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from rnnhw.spec.design import LaneParameters
+from rnnhw.spec.latency import DRAIN_DELAY
+
+from .checks import check_non_negative, check_positive, check_type
+from .interfaces import IssueSignature
 from .layouts import Part
 from .pipeline import delayed
 
-__all__ = ["MatVecUnit"]
+__all__ = ["MatVecUnit", "lane_arguments"]
+
+
+def lane_arguments(lanes: LaneParameters) -> dict:
+    """:class:`MatVecUnit`'s width, shift and row arguments from :func:`rnnhw.spec.design.lane_parameters`."""
+    arguments = asdict(lanes)
+    del arguments["lanes"], arguments["acc_frac"]  # the images give the lanes; the shifts use acc_frac
+    return arguments
 
 
 class MatVecUnit(wiring.Component):
@@ -19,67 +33,158 @@ class MatVecUnit(wiring.Component):
     All lanes see the same operand ``v[j]`` each cycle; lane ``p`` reads its own weight memory, so a
     pass of ``n`` operands completes P rows in ``n`` issue cycles. Each lane has one
     ``weight x operand`` multiplier (one DSP block for operands up to 18 bits) and an accumulator wide
-    enough that no partial sum rounds or overflows (``golden.datapath.lane_accumulator``). When a
+    enough that no partial sum rounds or overflows (``spec.datapath.lane_accumulator``). When a
     pass completes, the sums move to a shift chain that hands them out one per cycle, in row order,
     while the lanes start the next pass.
 
     Parameters
     ----------
-    weight_images, bias_images : per lane, the memory contents (``rtl.schedule.Schedule``).
-    weight_width, bias_width, operand_width, acc_width : widths of the signed quantities.
-    product_shift_input, product_shift_state : left shift of a product whose operand is in the
-        input / state format, to the accumulator's fixed point.
-    bias_shift : left shift of a bias to the accumulator's fixed point.
-    gates : gates per unit in a pass (G; the reset-before GRU's r, z passes: 2, its n passes have
-        ``job.whole_units``); ``split_rows`` enables the reset-after GRU's second sum per n row.
-    issue_shape, item_shape : ``rtl.layouts`` layouts.
+    weight_images, bias_images : list of lists
+        Per lane, the weight memory's words and the bias memory's ``(first, second, n-row flag)``
+        triples (:meth:`rnnhw.spec.schedule.Schedule.weight_images` / ``bias_images``).
+    weight_width, bias_width, operand_width, acc_width : int
+        Widths of the signed weights, biases, operands and sums.
+    product_shift_input, product_shift_state : int
+        Left shift of a product whose operand is in the input / state format, to the accumulator's
+        fixed point.
+    bias_shift : int
+        Left shift of a bias to the accumulator's fixed point.
+    gates : int
+        Gates per unit in a pass (G; the reset-before GRU's r, z passes: 2, its n passes have
+        ``job.whole_units``: each row a whole unit).
+    split_rows : bool
+        GRU: the n rows keep ``W_in x + b_in`` apart from ``W_hn h + b_hn`` (two items each).
+    issue_shape, sum_shape : data.StructLayout
+        Layouts of an issue word and of an item (``rtl.layouts``; ``sum_shape.value`` holds
+        ``acc_width`` bits).
+
+    :func:`rnnhw.spec.design.lane_parameters` derives all but the images and layouts from a
+    configuration: ``MatVecUnit(**lane_arguments(lane_parameters(config)), ...)``.
 
     Members
     -------
-    issue : In(issue_shape)
-        Stage 0: addresses and flags of the step (``valid`` = 0 is a bubble).
-    operand : In(signed(operand_width))
-        Stage 1: ``v[j]`` for the step issued one cycle earlier.
-    items : Out(stream.Signature(item_shape, always_ready=True))
+    issue : In(IssueSignature(issue_shape=issue_shape, operand_width=operand_width))
+        The step (stage 0; ``valid`` = 0 is a bubble), its operand (stage 1), and ``can_finish``: a
+        pass may issue its last step now, the drain will be free when its sums complete.
+    sums : Out(stream.Signature(sum_shape, always_ready=True))
         Completed sums in row order; GRU n rows give a ``Part.X`` item then a ``Part.H`` item.
-    can_finish : Out(1)
-        A pass may issue its last step now: the drain will be free when its sums complete.
 
-    Latency: a pass's sums are captured 4 cycles after its last step is issued; the first item
-    leaves the next cycle (``rtl.schedule.DRAIN_DELAY`` = 5 cycles after the last step).
+    Latency
+    -------
+    A pass's sums are captured 4 cycles after its last step is issued; its first item leaves
+    :data:`rnnhw.spec.latency.DRAIN_DELAY` = 5 cycles after it (:attr:`drain_delay`), one item per
+    cycle after that.
+
+    Raises
+    ------
+    TypeError
+        If a width, shift or ``gates`` is not an integer, or a layout not a ``StructLayout``.
+    ValueError
+        If the images are empty or their counts differ, a width or ``gates`` is less than 1, a shift
+        is negative, or ``sum_shape.value`` is not ``acc_width`` bits wide.
     """
 
     def __init__(self, *, weight_images, bias_images, weight_width: int, bias_width: int, operand_width: int,
                  acc_width: int, product_shift_input: int, product_shift_state: int, bias_shift: int,
-                 gates: int, split_rows: bool, issue_shape: data.StructLayout, item_shape: data.StructLayout):
+                 gates: int, split_rows: bool, issue_shape: data.StructLayout, sum_shape: data.StructLayout):
         if not weight_images or len(weight_images) != len(bias_images):
             raise ValueError(f"need one weight and one bias image per lane, got {len(weight_images)!r} "
                              f"and {len(bias_images)!r}")
+        for name, width in (("weight_width", weight_width), ("bias_width", bias_width),
+                            ("operand_width", operand_width), ("acc_width", acc_width), ("gates", gates)):
+            check_positive(name, width)
         for name, shift in (("product_shift_input", product_shift_input),
                             ("product_shift_state", product_shift_state), ("bias_shift", bias_shift)):
-            if shift < 0:
-                raise ValueError(f"{name} must be non-negative, not {shift!r}")
-        self.lanes = len(weight_images)
-        self.weight_images, self.bias_images = weight_images, bias_images
-        self.weight_width, self.bias_width = weight_width, bias_width
-        self.acc_width = acc_width
-        self.shifts = (product_shift_state, product_shift_input)
-        self.bias_shift, self.gates, self.split_rows = bias_shift, gates, split_rows
+            check_non_negative(name, shift)
+        check_type("issue_shape", issue_shape, data.StructLayout, "a StructLayout")
+        check_type("sum_shape", sum_shape, data.StructLayout, "a StructLayout")
+        if sum_shape["value"].shape != signed(acc_width):
+            raise ValueError(f"sum_shape's value must be signed({acc_width}) (acc_width), "
+                             f"not {sum_shape['value'].shape!r}")
+        self._weight_images, self._bias_images = weight_images, bias_images
+        self._weight_width, self._bias_width, self._operand_width = weight_width, bias_width, operand_width
+        self._acc_width = acc_width
+        self._product_shift_input, self._product_shift_state = product_shift_input, product_shift_state
+        self._bias_shift, self._gates, self._split_rows = bias_shift, gates, bool(split_rows)
+        self._issue_shape, self._sum_shape = issue_shape, sum_shape
         super().__init__({
-            "issue": In(issue_shape),
-            "operand": In(signed(operand_width)),
-            "items": Out(stream.Signature(item_shape, always_ready=True)),
-            "can_finish": Out(1),
+            "issue": In(IssueSignature(issue_shape=issue_shape, operand_width=operand_width)),
+            "sums": Out(stream.Signature(sum_shape, always_ready=True)),
         })
+
+    @property
+    def lanes(self):
+        """P, the lanes (one image each)."""
+        return len(self._weight_images)
+
+    @property
+    def weight_images(self):
+        return self._weight_images
+
+    @property
+    def bias_images(self):
+        return self._bias_images
+
+    @property
+    def weight_width(self):
+        return self._weight_width
+
+    @property
+    def bias_width(self):
+        return self._bias_width
+
+    @property
+    def operand_width(self):
+        return self._operand_width
+
+    @property
+    def acc_width(self):
+        return self._acc_width
+
+    @property
+    def product_shift_input(self):
+        return self._product_shift_input
+
+    @property
+    def product_shift_state(self):
+        return self._product_shift_state
+
+    @property
+    def bias_shift(self):
+        return self._bias_shift
+
+    @property
+    def gates(self):
+        return self._gates
+
+    @property
+    def split_rows(self):
+        return self._split_rows
+
+    @property
+    def issue_shape(self):
+        return self._issue_shape
+
+    @property
+    def sum_shape(self):
+        return self._sum_shape
+
+    @property
+    def drain_delay(self):
+        """Cycles from a pass's last step to its first item (``spec.latency.DRAIN_DELAY``)."""
+        return DRAIN_DELAY
 
     def elaborate(self, platform):
         m = Module()
-        issue_shape = self.issue.shape()
-        # Stage 1: memory data and operand; 2: multiplier inputs; 3: product; 4: complete sums.
-        stages = [Signal(issue_shape, name=f"step{s}") for s in (1, 2, 3, 4)]
-        m.d.sync += [stages[0].eq(self.issue)] + [b.eq(a) for a, b in zip(stages, stages[1:], strict=False)]
-        operand = Signal.like(self.operand, name="operand_reg")
-        m.d.sync += operand.eq(self.operand)
+        issue_shape = self.issue_shape
+        # The issue word travels with its step: stage 1 memory data and operand; 2 multiplier inputs;
+        # 3 product (added to the sum); 4 complete sums, captured by the drain, whose first item
+        # leaves the cycle after: DRAIN_DELAY cycles after the pass's last step.
+        stages = [Signal(issue_shape, name=f"step{s}") for s in range(1, DRAIN_DELAY)]
+        step = self.issue.step
+        m.d.sync += [stages[0].eq(step)] + [b.eq(a) for a, b in zip(stages, stages[1:], strict=False)]
+        operand = Signal.like(self.issue.operand, name="operand_reg")
+        m.d.sync += operand.eq(self.issue.operand)
 
         sums, x_sums = [], []
         for lane in range(self.lanes):
@@ -99,7 +204,7 @@ class MatVecUnit(wiring.Component):
         m.submodules[f"weights{lane}"] = weights
         m.submodules[f"bias{lane}"] = firsts
         w_port, b_port = weights.read_port(), firsts.read_port()
-        m.d.comb += [w_port.addr.eq(self.issue.w_addr), b_port.addr.eq(self.issue.b_addr)]
+        m.d.comb += [w_port.addr.eq(self.issue.step.w_addr), b_port.addr.eq(self.issue.step.b_addr)]
 
         # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
         # a cycle of their own (and map into the DSP block's input and output registers).
@@ -109,7 +214,7 @@ class MatVecUnit(wiring.Component):
         bias = delayed(m, b_port.data, 2, f"bias{lane}")
 
         total = Signal(signed(self.acc_width), name=f"sum{lane}")
-        term = Mux(stage.from_input, product << self.shifts[1], product << self.shifts[0])
+        term = Mux(stage.from_input, product << self.product_shift_input, product << self.product_shift_state)
         restart = stage.first
         x_total = None
         if self.split_rows:
@@ -120,7 +225,7 @@ class MatVecUnit(wiring.Component):
                                    for _, second, flag in self.bias_images[lane]])
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()
-            m.d.comb += s_port.addr.eq(self.issue.b_addr)
+            m.d.comb += s_port.addr.eq(self.issue.step.b_addr)
             second = delayed(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
             is_split_row = delayed(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
             x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}")
@@ -139,28 +244,28 @@ class MatVecUnit(wiring.Component):
         chain = [Signal(signed(self.acc_width), name=f"chain{p}") for p in range(lanes)]
         x_chain = [Signal(signed(self.acc_width), name=f"x_chain{p}") for p in range(lanes)] if self.split_rows \
             else None
-        job = Signal(self.items.p.job.shape())
+        job = Signal(self.sums.p.job.shape())
         remaining = Signal(range(lanes + 1))
         second_half = Signal()  # GRU n row: the X item has gone, the H item is next
-        unit = Signal.like(self.items.p.unit)
-        gate = Signal.like(self.items.p.gate)
+        unit = Signal.like(self.sums.p.unit)
+        gate = Signal.like(self.sums.p.gate)
 
         is_n_row = ~job.head & (gate == 2) if self.split_rows else 0
         capture = complete.valid & complete.last
         shifting = ~(is_n_row & ~second_half)  # this cycle's item is a row's last
         # can_finish is registered (it sits at the start of the issue decision): next cycle, the drain
         # is empty and no pass's last step is on its way (that pass would claim the chain first).
-        in_flight = self.issue.valid & self.issue.last
+        in_flight = self.issue.step.valid & self.issue.step.last
         for stage in stages[:-1]:
             in_flight = in_flight | (stage.valid & stage.last)
         empty_next = ~capture & ((remaining == 0) | ((remaining == 1) & shifting))
         can_finish = Signal(init=1)
         m.d.sync += can_finish.eq(empty_next & ~in_flight)
-        m.d.comb += self.can_finish.eq(can_finish)
+        m.d.comb += self.issue.can_finish.eq(can_finish)
 
-        item = self.items.p
+        item = self.sums.p
         m.d.comb += [
-            self.items.valid.eq(remaining != 0),
+            self.sums.valid.eq(remaining != 0),
             item.job.eq(job), item.unit.eq(unit), item.gate.eq(gate),
             item.value.eq(chain[0]),
             item.part.eq(Mux(is_n_row, Part.H, Part.WHOLE)),

@@ -6,12 +6,19 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from rnnhw.spec.design import lane_parameters, memory_sizes
 from rnnhw.spec.schedule import Schedule
 
-__all__ = ["LSTMSequencer", "Sequencer", "OperandSource"]
+from .checks import check_positive, check_type
+from .fixed import format_shape
+from .interfaces import InputReadSignature, IssueSignature, ReservationSignature, WrittenSignature, state_read_signature
+
+__all__ = ["Sequencer", "OperandSource"]
 
 
 class OperandSource:
+    """Where the operand of an issued step comes from."""
+
     ZERO = 0  #: the previous state at the first timestep of a sequence
     INPUT = 1  #: the input buffer
     STATE = 2  #: the state memory
@@ -35,58 +42,87 @@ class Sequencer(wiring.Component):
       a layer's steps modulo 4, so a report from an older step never satisfies a newer reader.
 
     A pass's last step also waits until the lanes' drain is free, and in an emitting job (one whose
-    results go to the output stream) until the output FIFO has room reserved for the whole vector,
-    so nothing downstream ever needs to stall.
+    results go to the output stream) until the output buffer has room reserved for the whole vector,
+    so nothing downstream ever needs to stall. :meth:`rnnhw.spec.schedule.Schedule.issue_times`
+    models these rules.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        The configuration's pass structure and memory layout.
+    issue_shape : data.StructLayout
+        Layout of an issue word (:func:`rtl.layouts.issue_layout`).
+    output_depth : int
+        Places of the output buffer (at least one output vector).
 
     Members
     -------
-    issue : Out(issue_shape)
-        To :class:`MatVecUnit` (stage 0).
-    input_index : Out, state_addr : Out
-        Operand read addresses for the input buffer and the state memory (stage 0).
-    source : Out(2)
-        :class:`OperandSource` of the operand, one cycle later (stage 1).
-    input_count, input_last : In
-        Arrival status of the input buffer's read slot.
-    input_release : Out(1)
-        The read slot has been consumed by every pass of layer 0.
-    can_finish : In(1)
-        From :class:`MatVecUnit`.
-    written : In({valid, layer, gen, count})
+    issue : Out(IssueSignature(issue_shape=issue_shape, operand_width=...))
+        To :class:`MatVecUnit`: the step (stage 0) and its operand (stage 1: the input element, the
+        state word, or zero at a sequence's first timestep); ``can_finish`` from the lanes' drain.
+    input : Out(InputReadSignature(features=I, width=input width))
+        Reads and releases the input buffer's read slot.
+    state : In(ReadPort.Signature(...))
+        A read port of the state memory (``h`` operands; one cycle latency).
+    written : In(WrittenSignature(layers=L, hidden=H))
         ``h`` writes reported by the elementwise unit.
-    reset_written, output_written : In({valid, layer, gen, count})
-        The reset-before GRU's ``r*h`` writes; the Jordan cell's ``y`` writes (only those cells).
-    output_pop : In(1)
-        An element left the output FIFO (returns one reserved place).
+    reset_written : In(WrittenSignature(layers=L, hidden=H))
+        GRU with ``gru_reset = "before"`` only: the elementwise unit's ``r*h`` writes.
+    output_written : In(WrittenSignature(layers=L, hidden=O))
+        Jordan cell only: the elementwise unit's ``y`` writes.
+    reservation : In(ReservationSignature())
+        ``pop``: an element left the output buffer (returns one reserved place).
+
+    Latency
+    -------
+    The issue decision is combinational (stage 0); the operand follows one cycle later. A reported
+    ``h`` write can be read by a step issued in the cycle after the report.
+
+    Raises
+    ------
+    TypeError
+        If ``schedule`` is not a ``Schedule``, ``issue_shape`` not a ``StructLayout`` or
+        ``output_depth`` not an integer.
+    ValueError
+        If ``output_depth`` cannot hold one output vector.
     """
 
-    def __init__(self, *, schedule: Schedule, issue_shape: data.StructLayout, written_shape: data.StructLayout,
-                 state_depth: int, output_depth: int, output_written_shape: data.StructLayout | None = None):
-        if not isinstance(schedule, Schedule):
-            raise TypeError(f"schedule must be a Schedule, not {schedule!r}")
-        model = schedule.config.model
+    def __init__(self, *, schedule: Schedule, issue_shape: data.StructLayout, output_depth: int):
+        check_type("schedule", schedule, Schedule, "a Schedule")
+        check_type("issue_shape", issue_shape, data.StructLayout, "a StructLayout")
+        check_positive("output_depth", output_depth)
+        config = schedule.config
+        model, n = config.model, config.numerics
         if output_depth < model.output_vector:
             raise ValueError(f"output_depth must hold one output vector ({model.output_vector}), "
                              f"not {output_depth!r}")
-        self.schedule, self.output_depth = schedule, output_depth
-        reset_members = {"reset_written": In(written_shape)} if model.reset_before else {}
+        self._schedule, self._issue_shape, self._output_depth = schedule, issue_shape, output_depth
+        cell_members = {}
+        if model.reset_before:
+            cell_members["reset_written"] = In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size))
         if model.jordan:
-            if output_written_shape is None:
-                raise ValueError("a Jordan cell's sequencer needs output_written_shape (its y writes)")
-            reset_members["output_written"] = In(output_written_shape)
+            cell_members["output_written"] = In(WrittenSignature(layers=model.num_layers, hidden=model.output_size))
         super().__init__({
-            "issue": Out(issue_shape),
-            "input_index": Out(range(max(model.input_size, 2))),
-            "state_addr": Out(range(state_depth)),
-            "source": Out(2),
-            "input_count": In(range(model.input_size + 1)),
-            "input_last": In(1),
-            "input_release": Out(1),
-            "can_finish": In(1),
-            "written": In(written_shape),
-            "output_pop": In(1),
-            **reset_members,
+            "issue": Out(IssueSignature(issue_shape=issue_shape,
+                                        operand_width=lane_parameters(config).operand_width)),
+            "input": Out(InputReadSignature(features=model.input_size, width=n.input.width)),
+            "state": In(state_read_signature(depth=memory_sizes(config).state_depth, shape=format_shape(n.state))),
+            "written": In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
+            "reservation": In(ReservationSignature()),
+            **cell_members,
         })
+
+    @property
+    def schedule(self) -> Schedule:
+        return self._schedule
+
+    @property
+    def issue_shape(self) -> data.StructLayout:
+        return self._issue_shape
+
+    @property
+    def output_depth(self) -> int:
+        return self._output_depth
 
     def elaborate(self, platform):
         m = Module()
@@ -112,10 +148,10 @@ class Sequencer(wiring.Component):
         in_size = Signal(range(widest + 1), init=model.input_size)
         x_part = Signal(init=1)  # j < in_size
         h_index = Signal(range(max(hidden, recurrent) + 1))  # j - in_size in the h segment (j in the head)
-        w_addr = Signal.like(self.issue.w_addr)
-        b_addr = Signal.like(self.issue.b_addr)
-        unit0 = Signal.like(self.issue.job.unit0)
-        gate0 = Signal.like(self.issue.job.gate0)
+        w_addr = Signal.like(self.issue.step.w_addr)
+        b_addr = Signal.like(self.issue.step.b_addr)
+        unit0 = Signal.like(self.issue.step.job.unit0)
+        gate0 = Signal.like(self.issue.step.job.gate0)
         t0 = Signal(init=1)
         step_last = Signal()
         reserved = Signal(range(self.output_depth + 1))
@@ -148,15 +184,23 @@ class Sequencer(wiring.Component):
             state_addr = Mux(n_part & ~x_part, sch.reset_base + layer * hidden + h_index, state_addr)
         ready = Signal()
         with m.If(x_part & (layer == 0)):
-            m.d.comb += [self.input_index.eq(j), ready.eq(self.input_count > j)]
+            m.d.comb += [self.input.index.eq(j), ready.eq(self.input.count > j)]
         with m.Elif(x_part):
             m.d.comb += ready.eq(below_readable > j)
         with m.Else():
             m.d.comb += ready.eq((t0 & ~head_mode) | (own_readable > h_index))
-        m.d.comb += self.state_addr.eq(state_addr)
+        m.d.comb += self.state.addr.eq(state_addr)
         source = Mux(x_part & (layer == 0), OperandSource.INPUT,
                      Mux(~head_mode & ~x_part & t0, OperandSource.ZERO, OperandSource.STATE))
-        m.d.sync += self.source.eq(source)
+        source_1 = Signal(2)  # of the step issued last cycle, whose operand is due now
+        m.d.sync += source_1.eq(source)
+        with m.Switch(source_1):
+            with m.Case(OperandSource.INPUT):
+                m.d.comb += self.issue.operand.eq(self.input.data)
+            with m.Case(OperandSource.STATE):
+                m.d.comb += self.issue.operand.eq(self.state.data)
+            with m.Default():
+                m.d.comb += self.issue.operand.eq(0)
 
         emits = head_mode | ((layer == top) & (model.return_sequences | (step_last & (model.head == 0))))
         if jordan:  # y of the top layer: every step, or a sequence's last
@@ -167,7 +211,7 @@ class Sequencer(wiring.Component):
         checked = pass_ == 0
         if model.reset_before:  # the first n pass checks its r*h operands
             checked = checked | ((pass_ == sch.reset_passes) & ~x_part)
-        m.d.comb += go.eq((~checked | ready) & (~reserving | room) & (~last_op | self.can_finish))
+        m.d.comb += go.eq((~checked | ready) & (~reserving | room) & (~last_op | self.issue.can_finish))
 
         passes = Mux(head_mode, sch.head_passes, sch.passes)
         last_pass = pass_ == passes - 1
@@ -176,18 +220,19 @@ class Sequencer(wiring.Component):
         else:
             layer_rows = Mux(last_pass, sch.rows - (sch.passes - 1) * lanes, lanes)
         rows = Mux(head_mode, Mux(last_pass, sch.output_rows - (sch.head_passes - 1) * lanes, lanes), layer_rows)
-        job = self.issue.job
+        step = self.issue.step
+        job = step.job
         wgen = gen[layer] + 1
         if jordan:  # a head job's y belongs to the step its layer has just finished
             wgen = Mux(head_mode, gen[layer], wgen)
         m.d.comb += [
-            self.issue.valid.eq(go),
-            self.issue.first.eq(j == 0),
-            self.issue.split.eq(~head_mode & ~x_part & (h_index == 0)),
-            self.issue.last.eq(last_op),
-            self.issue.from_input.eq(x_part & (layer == 0)),
-            self.issue.w_addr.eq(w_addr),
-            self.issue.b_addr.eq(b_addr),
+            step.valid.eq(go),
+            step.first.eq(j == 0),
+            step.split.eq(~head_mode & ~x_part & (h_index == 0)),
+            step.last.eq(last_op),
+            step.from_input.eq(x_part & (layer == 0)),
+            step.w_addr.eq(w_addr),
+            step.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(wgen), job.t0.eq(t0),
             job.emit.eq(emits), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
             job.whole_units.eq(n_part),
@@ -219,8 +264,8 @@ class Sequencer(wiring.Component):
         # reserving steps are at least two cycles apart, so the next decision sees it.
         reserve = Signal()
         m.d.sync += [reserve.eq(go & reserving),
-                     reserved.eq(reserved - self.output_pop + Mux(reserve, vector, 0))]
-        m.d.sync += [step.eq(0) for step in gen_step]
+                     reserved.eq(reserved - self.reservation.pop + Mux(reserve, vector, 0))]
+        m.d.sync += [stepped.eq(0) for stepped in gen_step]
         with m.If(go):
             m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]
             with m.If(x_part):
@@ -229,7 +274,7 @@ class Sequencer(wiring.Component):
             with m.Else():
                 m.d.sync += h_index.eq(h_index + 1)
             with m.If(x_part & (layer == 0) & (pass_ == 0) & (j == model.input_size - 1)):
-                m.d.sync += step_last.eq(self.input_last)
+                m.d.sync += step_last.eq(self.input.last)
             with m.If(last_op):
                 m.d.sync += [j.eq(0), h_index.eq(0), x_part.eq(~head_mode)]
                 with m.If(~last_pass):
@@ -263,7 +308,7 @@ class Sequencer(wiring.Component):
                     with m.Else():
                         m.d.sync += gen[layer].eq(gen[layer] + 1)
                         m.d.sync += Array(gen_step)[layer].eq(1)
-                        m.d.comb += self.input_release.eq(layer == 0)
+                        m.d.comb += self.input.release.eq(layer == 0)
                         if jordan:  # W_hy h_t of this layer
                             start(layer, True, t0)
                         else:
@@ -307,6 +352,3 @@ def _units_written(done_gen, done_count, want, hidden):
     ahead = (done_gen - want)[:2]
     return Mux(ahead == 1, hidden, Mux(ahead == 0, done_count, 0))
 
-
-#: The sequencer is the same for every cell; the name the LSTM documentation uses.
-LSTMSequencer = Sequencer

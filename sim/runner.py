@@ -26,7 +26,7 @@ from cocotb_tools.runner import Runner, Verilator, get_results, get_runner
 
 from rnnhw.spec.errors import VerificationError
 
-from .tools import Simulator, find_simulator, icarus_source, verilator_flags
+from .tools import Simulator, check_cocotbext_axi, find_simulator, icarus_source, verilator_flags
 
 __all__ = ["Model", "build_model", "new_run_dir", "run_testbench", "TESTBENCH_MODULE", "TIMESCALE"]
 
@@ -209,11 +209,14 @@ def run_testbench(model: Model, run_dir: Path, env: Mapping[str, str], *, waves_
 
     Raises
     ------
+    UserError
+        The installed cocotbext-axi is not the release the testbench is written against.
     VerificationError
         The simulator or the testbench failed (the message names the log).
     """
     if waves_file is not None and not model.waves:
         raise ValueError("waves_file needs a model built with waves=True")
+    check_cocotbext_axi()
     log = run_dir / "sim.log"
     test_args, plusargs = [], []
     if waves_file is not None:

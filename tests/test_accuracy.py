@@ -253,6 +253,7 @@ def test_accuracy_command_errors(tmp_path, capsys):
         assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.sim
 def test_accuracy_command_checks_the_rtl(tmp_path, capsys):
     """``--rtl N`` simulates the generated hardware (Verilator) on the first N sequences: bit-exact."""
     config_path, weights_path = example_paths("digits_lstm")

@@ -139,7 +139,7 @@ def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
 
 
 def test_run_all_table_and_order():
-    assert SCRIPTS == ("golden", "lut_error", "accuracy_digits", "sim", "hardware")
+    assert SCRIPTS == ("golden", "lut_error", "accuracy_digits", "sim", "hardware", "asic")
     assert durations_table({"golden": 12.34, "hardware": 754.0}) == (
         "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
         "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from rnnhw.cli import main
 
 
+@pytest.mark.sim
 def test_demo_writes_a_bit_exact_report(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--sequences", "6"]) == 0

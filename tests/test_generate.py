@@ -118,6 +118,7 @@ def lstm_verilog(tmp_path_factory):
     return root / "out" / "rnnhw_top.v"
 
 
+@pytest.mark.sim
 def test_verilator_lint_wall_is_clean(lstm_verilog):
     verilator = find_verilator()
     result = subprocess.run([str(verilator.executable), "--lint-only", "-Wall", str(lstm_verilog)],
@@ -134,6 +135,7 @@ def test_yosys_reads_and_elaborates(lstm_verilog):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.sim
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog is optional (apt-get install iverilog)")
 def test_icarus_compiles(lstm_verilog, tmp_path):
     result = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "a.vvp"), str(lstm_verilog)],

@@ -37,22 +37,22 @@ def run(features, steps, *, stall_in, release_rate, seed):
             if offer:
                 ctx.set(dut.input.p, {"data": beats[accepted][0], "last": beats[accepted][1]})
             arrived = accepted - step * features  # elements of this timestep and the next one
-            count, ready = ctx.get(dut.count), ctx.get(dut.input.ready)
+            count, ready = ctx.get(dut.read.count), ctx.get(dut.input.ready)
             assert count == min(arrived, features)
             # Both slots full (this timestep and the next): the stream must wait.
             assert ready == (arrived + features * just_released < 2 * features)
             stats["stalled"] += offer and not ready
             if count == features:
-                assert ctx.get(dut.last) == lasts[step]
+                assert ctx.get(dut.read.last) == lasts[step]
             read = None
             if count:
                 read = int(rng.integers(count))
-                ctx.set(dut.read_index, read)
+                ctx.set(dut.read.index, read)
             release = count == features and rng.random() < release_rate
-            ctx.set(dut.release, release)
+            ctx.set(dut.read.release, release)
             await ctx.tick()
             if read is not None:  # read_data: one cycle after read_index
-                assert ctx.get(dut.read_data) == data[step, read]
+                assert ctx.get(dut.read.data) == data[step, read]
                 stats["reads"] += 1
             accepted += offer and ready
             step += release
@@ -83,8 +83,8 @@ def test_backpressure_when_both_slots_are_full():
         ctx.set(dut.input.valid, 1)
         for cycle in range(12):
             ctx.set(dut.input.p, {"data": cycle, "last": 0})
-            ctx.set(dut.release, cycle == 8)
-            trace.append((ctx.get(dut.input.ready), ctx.get(dut.count)))
+            ctx.set(dut.read.release, cycle == 8)
+            trace.append((ctx.get(dut.input.ready), ctx.get(dut.read.count)))
             await ctx.tick()
 
     run_testbench(dut, testbench)
@@ -106,11 +106,11 @@ def test_read_data_and_last_of_two_timesteps():
         for cycle, (value, tlast) in enumerate(beats + [(0, 0)] * 6):
             ctx.set(dut.input.valid, cycle < len(beats))
             ctx.set(dut.input.p, {"data": value, "last": tlast})
-            ctx.set(dut.read_index, cycle % 2)
-            ctx.set(dut.release, cycle == 5)
-            seen.append((ctx.get(dut.count), ctx.get(dut.last)))
+            ctx.set(dut.read.index, cycle % 2)
+            ctx.set(dut.read.release, cycle == 5)
+            seen.append((ctx.get(dut.read.count), ctx.get(dut.read.last)))
             await ctx.tick()
-            seen[-1] += (ctx.get(dut.read_data),)
+            seen[-1] += (ctx.get(dut.read.data),)
 
     run_testbench(dut, testbench)
     counts_and_lasts = [(count, last) for count, last, _ in seen]

@@ -7,11 +7,13 @@ import pytest
 
 from rnnhw.golden.model import elman_elementwise, gru_elementwise, lstm_elementwise
 from rnnhw.rtl.elementwise import ElementwiseUnit
-from rnnhw.rtl.layouts import Part
+from rnnhw.rtl.layouts import Part, design_layouts
 from rnnhw.spec.datapath import datapath
+from rnnhw.spec.design import memory_sizes
+from rnnhw.spec.latency import elementwise_latency
 
 from .hdl import run_testbench
-from .rtl_units import layouts, make_config, uniform
+from .rtl_units import make_config, uniform
 
 HIDDEN = 3
 LAYERS = 2
@@ -98,8 +100,8 @@ def simulate(config, jobs, *, bubble_rate, seed=0):
     the h writes ``(cycle, addr, data)``, the ``written`` reports and the output elements.
     """
     dp = datapath(config)
-    _, _, item_shape = layouts(config, value_width=config.numerics.accum.width)
-    dut = ElementwiseUnit(datapath=dp, item_shape=item_shape, state_depth=2 * LAYERS * HIDDEN)
+    dut = ElementwiseUnit(datapath=dp, item_shape=design_layouts(config).gate_items,
+                          state_depth=memory_sizes(config).state_depth)
     rng = np.random.default_rng(seed)
     state = config.numerics.state
     memory = uniform(rng, state, 2 * LAYERS * HIDDEN).tolist()
@@ -119,19 +121,18 @@ def simulate(config, jobs, *, bubble_rate, seed=0):
             else:
                 ctx.set(dut.items.p, items[rng.integers(len(items))])  # garbage with valid low
             idle = 0 if queue else idle + 1
-            read_value = memory[ctx.get(dut.h_read_addr)]  # before this cycle's write: not transparent
+            read_value = memory[ctx.get(dut.h_read.addr)]  # before this cycle's write: not transparent
             if ctx.get(dut.h_write.en):
                 addr, data = ctx.get(dut.h_write.addr), ctx.get(dut.h_write.data)
                 writes.append((cycle, addr, data))
                 memory[addr] = data
-            report = ctx.get(dut.written)
-            if report.valid:
-                written.append((report.layer, report.gen, report.count))
+            if ctx.get(dut.written.valid):
+                written.append(tuple(ctx.get(getattr(dut.written, name)) for name in ("layer", "gen", "count")))
             if ctx.get(dut.output.valid):
                 element = ctx.get(dut.output.p)
                 outputs.append((element.data, element.last))
             await ctx.tick()
-            ctx.set(dut.h_read_data, read_value)
+            ctx.set(dut.h_read.data, read_value)
             cycle += 1
 
     run_testbench(dut, testbench)
@@ -156,12 +157,21 @@ def test_h_writes_and_outputs_equal_golden(cell, multipliers, bubble_rate):
     check(config, program(config, np.random.default_rng(3)), bubble_rate=bubble_rate)
 
 
+#: Cycles from a unit's last item to its h write (the tables' inputs have bits below the index, so
+#: interpolation lengthens every table lookup by one cycle).
+LATENCIES = {False: {"lstm": 19, "gru": 18, "rnn_tanh": 6, "rnn_relu": 6},
+             True: {"lstm": 21, "gru": 20, "rnn_tanh": 7, "rnn_relu": 7}}
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("multipliers", ["logic", "dsp"])
 @pytest.mark.parametrize("interpolate", [False, True])
 def test_h_is_written_latency_cycles_after_the_units_last_item(cell, multipliers, interpolate):
+    """The elaborated pipeline is as deep as ``spec.latency.elementwise_latency`` says (the number the
+    schedule model uses): every h write, measured, that many cycles after its unit's last item."""
     config = make_config(cell, input_size=2, hidden=HIDDEN, layers=LAYERS, lanes=1, multipliers=multipliers,
                          numerics={"lut_interpolate": interpolate})
+    assert elementwise_latency(datapath(config)) == LATENCIES[interpolate][cell]
     jobs = program(config, np.random.default_rng(3))[:2]
     dut, writes, _, _, item_cycles = simulate(config, jobs, bubble_rate=0.5)
     lasts, offset = [], 0
@@ -169,7 +179,8 @@ def test_h_is_written_latency_cycles_after_the_units_last_item(cell, multipliers
         lasts += [item_cycles[offset + i] for i in job.last_item_of_unit]
         offset += len(job.items)
     delays = [cycle - last for (cycle, _, _), last in zip(writes, lasts, strict=True)]
-    assert delays == [dut.latency] * len(lasts)
+    assert dut.latency == LATENCIES[interpolate][cell]
+    assert delays == [LATENCIES[interpolate][cell]] * len(lasts)
 
 
 @pytest.mark.parametrize("cell", CELLS)

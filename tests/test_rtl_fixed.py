@@ -7,8 +7,8 @@ import pytest
 from amaranth.hdl import Module, Shape, Signal, signed
 from amaranth.sim import Simulator
 
-from rnnhw.spec import fixed as golden
 from rnnhw.rtl import fixed as rtl
+from rnnhw.spec import fixed as golden
 from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding
 
 SHIFTS = range(-2, 5)

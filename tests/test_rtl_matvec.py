@@ -7,30 +7,24 @@ import numpy as np
 import pytest
 
 from rnnhw.golden.model import matvec_products
-from rnnhw.rtl.layouts import Part
-from rnnhw.rtl.matvec import MatVecUnit
-from rnnhw.spec.datapath import datapath, lane_accumulator
+from rnnhw.rtl.layouts import Part, design_layouts
+from rnnhw.rtl.matvec import MatVecUnit, lane_arguments
+from rnnhw.spec.datapath import datapath
+from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.fixed import align
 from rnnhw.spec.schedule import DRAIN_DELAY, Schedule
 
 from .hdl import run_testbench
-from .rtl_units import full_range_weights, layouts, make_config, uniform
+from .rtl_units import full_range_weights, make_config, uniform
 
 JOB_FIELDS = ("head", "layer", "wgen", "t0", "emit", "rows", "unit0", "gate0")
 
 
 def matvec_unit(config, weights) -> MatVecUnit:
     """The unit with the parameters ``RNNAccelerator`` gives it."""
-    sch, n = Schedule(config), config.numerics
-    acc_frac, acc_width = lane_accumulator(datapath(config))
-    _, issue, item = layouts(config)
-    return MatVecUnit(
-        weight_images=sch.weight_images(weights), bias_images=sch.bias_images(weights),
-        weight_width=n.weight.width, bias_width=n.bias.width, operand_width=max(n.input.width, n.state.width),
-        acc_width=acc_width, product_shift_input=acc_frac - n.weight.frac_bits - n.input.frac_bits,
-        product_shift_state=acc_frac - n.weight.frac_bits - n.state.frac_bits,
-        bias_shift=acc_frac - n.bias.frac_bits, gates=config.model.gates,
-        split_rows=config.model.cell == "gru", issue_shape=issue, item_shape=item)
+    sch, layouts = Schedule(config), design_layouts(config)
+    return MatVecUnit(weight_images=sch.weight_images(weights), bias_images=sch.bias_images(weights),
+                      **lane_arguments(lane_parameters(config)), issue_shape=layouts.issue, sum_shape=layouts.sums)
 
 
 @dataclass
@@ -52,7 +46,7 @@ def golden_sums(config, weights, layer, head, x, h):
     layer's own exact format, then aligned to the one accumulator format all lanes share.
     """
     dp, n = datapath(config), config.numerics
-    acc_frac = lane_accumulator(dp)[0]
+    acc_frac = lane_parameters(config).acc_frac
     if head:
         shape = dp.head_matvec
         total = matvec_products(shape, 0, weights.head_weight, h) + align(weights.head_bias, n.bias.frac_bits,
@@ -123,16 +117,16 @@ def plan_sequence(config, weights, rng, steps):
     return plans
 
 
-def run_passes(config, weights, plans, *, bubble_rate, seed=0):
+def run_passes(config, weights, plans, *, bubble_rate, seed=0, dut=None):
     """Issue the passes as the sequencer would: a last step waits for ``can_finish``; random bubbles
     (``valid`` = 0, other fields and the operand garbage) when ``bubble_rate`` > 0.
 
     Returns ``(items [(cycle, item)], cycles of each pass's last step, can_finish per cycle)``.
     """
-    dut = matvec_unit(config, weights)
+    dut = matvec_unit(config, weights) if dut is None else dut
     rng = np.random.default_rng(seed)
     all_steps = [step for plan in plans for step in plan.steps]
-    operand_width = len(dut.operand)
+    operand_width = len(dut.issue.operand)
     expected_items = sum(len(plan.expected) for plan in plans)
     items, last_cycles, can_finish_trace = [], [], []
 
@@ -142,23 +136,23 @@ def run_passes(config, weights, plans, *, bubble_rate, seed=0):
         cycle = 0
         while queue or len(items) < expected_items or cycle < last_cycles[-1] + DRAIN_DELAY + 8:
             assert cycle < 20 * len(all_steps) + 100, "timeout"
-            can_finish = ctx.get(dut.can_finish)
+            can_finish = ctx.get(dut.issue.can_finish)
             can_finish_trace.append(can_finish)
             step = None
             if queue and rng.random() >= bubble_rate and (not queue[0].token["last"] or can_finish):
                 step = queue.popleft()
             if step is None:
                 garbage = all_steps[rng.integers(len(all_steps))].token
-                ctx.set(dut.issue, dict(garbage, valid=0))
+                ctx.set(dut.issue.step, dict(garbage, valid=0))
             else:
-                ctx.set(dut.issue, step.token)
+                ctx.set(dut.issue.step, step.token)
                 if step.token["last"]:
                     last_cycles.append(cycle)
             garbage_operand = int(rng.integers(-(1 << (operand_width - 1)), 1 << (operand_width - 1)))
-            ctx.set(dut.operand, garbage_operand if previous is None else previous.operand)
+            ctx.set(dut.issue.operand, garbage_operand if previous is None else previous.operand)
             previous = step
-            if ctx.get(dut.items.valid):
-                p = ctx.get(dut.items.p)
+            if ctx.get(dut.sums.valid):
+                p = ctx.get(dut.sums.p)
                 items.append((cycle, (tuple(getattr(p.job, f) for f in JOB_FIELDS), p.unit, p.gate, p.part,
                                       p.value)))
             await ctx.tick()
@@ -166,6 +160,17 @@ def run_passes(config, weights, plans, *, bubble_rate, seed=0):
 
     run_testbench(dut, testbench)
     return items, last_cycles, can_finish_trace
+
+
+def test_drain_delay_is_the_specifications():
+    """One pass alone: its first item leaves ``spec.latency.DRAIN_DELAY`` = 5 cycles after its last step."""
+    config = make_config(**CASES["rnn_relu"])
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_job(config, weights, layer=0, head=False, x=[1, 2, 3, 4], h=[5, 6])[:1]
+    dut = matvec_unit(config, weights)
+    assert dut.drain_delay == DRAIN_DELAY == 5
+    items, last_cycles, _ = run_passes(config, weights, plans, bubble_rate=0.0, dut=dut)
+    assert [cycle - last_cycles[0] for cycle, _ in items] == [5]
 
 
 def check_drain_timing(plans, items, last_cycles, can_finish_trace):

@@ -99,28 +99,3 @@ def test_jordan_matches_golden(layers, return_sequences, lanes, activations, num
     x = np.random.default_rng(1).integers(fmt.min_int, fmt.max_int + 1, size=(3, 4, 3)) // 4
     vectors, _, expected = simulate(config, qweights, x, np.array([4, 1, 3]), stall_in=0.3, stall_out=0.4)
     assert vectors == expected
-
-
-def test_jordan_sequencer_needs_the_y_reports():
-    import gc
-    import warnings
-
-    from amaranth.hdl import UnusedElaboratable
-
-    from rnnhw.rtl.layouts import issue_layout, job_layout
-    from rnnhw.rtl.sequencer import Sequencer
-    from rnnhw.spec.schedule import Schedule
-
-    config = config_from_dict({"model": {"cell": "jordan", "input_size": 2, "hidden_size": 3, "output_size": 2},
-                               "hardware": {"lanes": 3}})
-    sch = Schedule(config)
-    issue = issue_layout(job=job_layout(layers=1, lanes=3, units=3, gates=1), weight_depth=sch.weight_depth,
-                         bias_depth=sch.bias_depth)
-    written = {"valid": 1, "layer": range(2), "gen": 2, "count": range(4)}
-    with warnings.catch_warnings():  # the refused component is never elaborated
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        message = r"^a Jordan cell's sequencer needs output_written_shape \(its y writes\)$"
-        with pytest.raises(ValueError, match=message):
-            Sequencer(schedule=sch, issue_shape=issue, written_shape=written, state_depth=sch.state_depth,
-                      output_depth=4)
-        gc.collect()

@@ -6,10 +6,12 @@ Verilator tests never skip; Icarus tests skip where iverilog is not installed.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import stat
 import threading
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -240,3 +242,24 @@ def test_missing_icarus_is_a_user_error(monkeypatch, tmp_path):
         tools.find_simulator("icarus")
     with pytest.raises(UserError, match="simulator must be one of verilator, icarus, not 'vcs'"):
         tools.find_simulator("vcs")
+
+
+def test_cocotbext_axi_is_the_pinned_release():
+    """The testbench's source uses cocotbext-axi internals: pyproject pins the release, and it is installed."""
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    pins = [d for d in project["project"]["dependencies"] if d.startswith("cocotbext-axi")]
+    assert pins == [f"cocotbext-axi=={tools.COCOTBEXT_AXI_VERSION}"]
+    assert importlib.metadata.version("cocotbext-axi") == tools.COCOTBEXT_AXI_VERSION
+    tools.check_cocotbext_axi()
+
+
+def test_another_cocotbext_axi_is_a_user_error(monkeypatch):
+    installed = importlib.metadata.version
+
+    def version(name):
+        return "0.1.29" if name == "cocotbext-axi" else installed(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    with pytest.raises(UserError, match=r"^cocotbext-axi 0\.1\.29 is installed, but the testbench is written "
+                                        r"against 0\.1\.28; pip install cocotbext-axi==0\.1\.28 \(make install"):
+        tools.check_cocotbext_axi()

@@ -1,10 +1,13 @@
-"""Output-stream bookkeeping of rnnhw.sim.verify (no simulator needed)."""
+"""Output-stream bookkeeping of rnnhw.sim.verify (no simulator needed), and the check that a test starting
+a simulator carries the ``sim`` marker (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from cocotb_tools.runner import Runner
 
+from rnnhw.sim.runner import build_model
 from rnnhw.sim.verify import StreamLayout, _compare, bound_cycles_per_step, output_mode
 from rnnhw.spec.config import config_from_dict
 
@@ -91,3 +94,12 @@ def test_compare_reports_missing_vectors_after_a_timeout():
     assert mismatches == 1 + 2
     _, _, first, _ = _compare(layout, expected, received[:1], _results(timed_out=True), 1000)
     assert first == "sequence 1, timestep 0, unit 0: rtl nothing (timed out after 1,000 cycles), golden 3"
+
+
+def test_a_test_without_the_sim_marker_cannot_start_a_simulator(tmp_path):
+    refused = r"test_sim_verify\.py::test_a_test_without_the_sim_marker_cannot_start_a_simulator starts an HDL " \
+              r"simulator: mark it @pytest\.mark\.sim$"
+    with pytest.raises(pytest.fail.Exception, match=refused):
+        build_model("module rnnhw_top(input clk);\nendmodule\n", build_dir=tmp_path)
+    with pytest.raises(pytest.fail.Exception, match=refused):
+        Runner.test(None)

