@@ -1,4 +1,5 @@
-"""Bundled example models: small LSTM and GRU classifiers of scikit-learn's digits (8 rows x 8 pixels).
+"""Bundled example models: small LSTM and GRU classifiers of scikit-learn's digits (8 rows x 8 pixels),
+and an LSTM that reads digit strings with CTC decoding.
 
 Each example is a configuration ``<name>.toml`` and its weights ``<name>.npz`` (PyTorch names), made by
 ``rnnhw train`` as ``examples/README.md`` records. Use them from Python::
@@ -15,16 +16,19 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-__all__ = ["EXAMPLES", "example_paths", "example_config", "example_weights"]
+__all__ = ["EXAMPLES", "CTC_EXAMPLES", "example_paths", "example_config", "example_weights"]
 
-#: Names of the bundled examples.
+#: Names of the bundled classifiers.
 EXAMPLES = ("digits_lstm", "digits_gru", "digits_gru_before", "digits_jordan")
+#: Names of the bundled CTC sequence labellers (digit strings, ``rnnhw.datasets.digit_strings``).
+CTC_EXAMPLES = ("digit_strings_lstm",)
 
 
 def example_paths(name: str) -> tuple[Path, Path]:
     """The configuration and weights files of a bundled example."""
-    if name not in EXAMPLES:
-        raise ValueError(f"unknown example {name!r}; the bundled examples are {', '.join(EXAMPLES)}")
+    if name not in EXAMPLES + CTC_EXAMPLES:
+        raise ValueError(f"unknown example {name!r}; the bundled examples are "
+                         f"{', '.join(EXAMPLES + CTC_EXAMPLES)}")
     root = importlib.resources.files(__name__)
     return Path(str(root / f"{name}.toml")), Path(str(root / f"{name}.npz"))
 

@@ -3,7 +3,8 @@
 It equals ``torch.nn.LSTM``/``nn.GRU``/``nn.RNN`` (``nonlinearity="tanh"``/``"relu"``), or for
 ``gru_reset = "before"`` :class:`rnnhw.models.ResetBeforeGRU` (Cho et al. 2014), or for
 ``cell = "jordan"`` :class:`rnnhw.models.JordanRNN`, followed by an optional ``nn.Linear`` head on the
-last layer's final hidden state, for the same weights (PyTorch's names and gate order,
+last layer's final hidden state (with ``return_sequences``, on its hidden state at every step, as
+``head(output)``), for the same weights (PyTorch's names and gate order,
 :class:`rnnhw.spec.weights.Weights`). Its pieces mirror :mod:`rnnhw.golden.model` without the rounding,
 so the two can be read side by side:
 
@@ -40,9 +41,9 @@ __all__ = ["FloatResult", "float_forward"]
 class FloatResult:
     """Float64 outputs of a batch, shaped like :class:`rnnhw.golden.model.GoldenResult`'s.
 
-    ``outputs``: head ``[N, head]``; return_sequences ``[N, T, H]`` (0 past a sequence's length);
-    else ``[N, H]``. ``final_h[k]`` is layer ``k``'s hidden state at each sequence's last step
-    ``[N, H]``; ``final_c[k]`` its LSTM cell state (``None`` for other cells).
+    ``outputs``: head ``[N, head]``; return_sequences ``[N, T, H]``, with a head ``[N, T, head]``
+    (0 past a sequence's length); else ``[N, H]``. ``final_h[k]`` is layer ``k``'s hidden state at
+    each sequence's last step ``[N, H]``; ``final_c[k]`` its LSTM cell state (``None`` for other cells).
     """
 
     outputs: np.ndarray
@@ -102,6 +103,9 @@ def float_forward(config: Config, weights: Weights, x: np.ndarray, lengths=None)
     last = finals_h[-1]
     if model.jordan:  # the output is y: at every step, or at each sequence's last step
         outputs = layer_in if model.return_sequences else layer_in[np.arange(len(lengths)), lengths - 1]
+    elif model.head and model.return_sequences:  # the head at every step; 0 past a sequence's length
+        outputs = np.where((np.arange(x.shape[1]) < lengths[:, None])[..., None],
+                           layer_in @ weights.head_weight.T + weights.head_bias, 0.0)
     elif model.head:
         outputs = last @ weights.head_weight.T + weights.head_bias
     elif model.return_sequences:

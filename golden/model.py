@@ -38,6 +38,7 @@ import numpy as np
 
 from rnnhw.spec.batch import check_batch
 from rnnhw.spec.config import Config
+from rnnhw.spec.ctc import greedy_decode
 from rnnhw.spec.datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, Datapath, MatVecShape, datapath, signed_bits
 from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding, align, convert, quantize
 from rnnhw.spec.lut import ActivationTable
@@ -235,14 +236,17 @@ def elman_elementwise(dp: Datapath, pre: np.ndarray, relu: bool) -> np.ndarray:
 class GoldenResult:
     """Integer outputs of a batch and the format they are in.
 
-    ``outputs``: head ``[N, head]`` (``output`` format); return_sequences ``[N, T, H]``; else ``[N, H]``
-    (``state`` format). Timesteps past a sequence's length hold zeros. ``final_h[k]`` is layer ``k``'s
-    hidden state at each sequence's last step, ``[N, H]``.
+    ``outputs``: head ``[N, head]`` (``output`` format); return_sequences ``[N, T, H]``, with a head
+    ``[N, T, head]`` (the head at every step); else ``[N, H]`` (``state`` format). With
+    ``model.ctc_blank``, ``labels`` holds the greedy decoding of these logits (:mod:`rnnhw.spec.ctc`). Timesteps past a
+    sequence's length hold zeros. ``final_h[k]`` is layer ``k``'s hidden state at each sequence's last
+    step, ``[N, H]``.
     """
 
     outputs: np.ndarray
     output_format: FixedFormat
     final_h: tuple[np.ndarray, ...]
+    labels: np.ndarray | None = None  # with model.ctc_blank: decoded labels [N, T] (spec/ctc.py)
 
     def to_float(self) -> np.ndarray:
         return self.output_format.to_float(self.outputs)
@@ -325,7 +329,9 @@ class GoldenModel:
                      for s in range(0, max(len(x_int), 1), block)]
         outputs, finals = zip(*parts, strict=True)
         finals = tuple(np.concatenate(layer) for layer in zip(*finals, strict=True))
-        return GoldenResult(np.concatenate(outputs), self.config.output_format, finals)
+        outputs = np.concatenate(outputs)
+        labels = greedy_decode(outputs, lengths, model.ctc_blank) if model.ctc else None
+        return GoldenResult(outputs, self.config.output_format, finals, labels)
 
     def _run_block(self, x_int: np.ndarray, lengths: np.ndarray):
         """Outputs and final states of a block of sequences."""
@@ -342,6 +348,12 @@ class GoldenModel:
             finals.append(final.T)
         if model.jordan and not model.return_sequences:
             outputs = final_out.T
+        elif model.head and model.return_sequences:  # the head at every step, 0 past a sequence's length
+            steps, hidden, batch = layer_in.shape
+            operands = self._head.operands(steps * batch)
+            operands[:-1] = layer_in.transpose(1, 0, 2).reshape(hidden, steps * batch)
+            outputs = self._head.result(operands, numerics.output, numerics).reshape(-1, steps, batch)
+            outputs = np.where(np.arange(steps)[:, None] < lengths, outputs, 0).transpose(2, 1, 0)
         elif model.head:
             operands = self._head.operands(len(lengths))
             operands[:-1] = finals[-1].T

@@ -13,7 +13,11 @@ when it is positive); *accuracy* is the fraction of correct predictions and *agr
 of sequences whose fixed-point prediction equals the float prediction. Regression (targets ``Y``):
 *mse* is the mean squared error against the targets; agreement does not apply. *max_abs_err* and
 *mean_abs_err* compare the fixed-point outputs (dequantized) with the float outputs, *state_* the
-final hidden states of every layer; timesteps past a sequence's length are left out.
+final hidden states of every layer; timesteps past a sequence's length are left out. Label sequences
+(``labels``, a CTC model): both models' logits are greedily decoded (:mod:`rnnhw.spec.ctc`; the fixed
+point's from its bit-exact logits); *accuracy* is the sequence accuracy (exact string match),
+*label_error_rate* the edit distance over the reference length (:mod:`rnnhw.sequence_metrics`), and
+*agreement* the fraction of sequences decoded to the same string by both.
 
 Sweep
 -----
@@ -37,7 +41,10 @@ from rnnhw.calibration import Ranges, batch_slices, calibrate_config, calibrated
 from rnnhw.datasets import Dataset
 from rnnhw.golden.float_ref import float_forward
 from rnnhw.golden.model import GoldenModel, GoldenResult
+from rnnhw.sequence_metrics import agreement as sequence_agreement
+from rnnhw.sequence_metrics import label_error_rate, sequence_accuracy
 from rnnhw.spec.config import Config, NumericsConfig
+from rnnhw.spec.ctc import greedy_decode
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.fixed import MAX_FORMAT_WIDTH, FixedFormat
 from rnnhw.spec.outputs import Progress
@@ -83,10 +90,12 @@ class FixedEvaluation:
     input_saturated: int
     inputs: int
     weights_saturated: dict[str, tuple[int, int]]
+    label_error_rate: float | None = None  # CTC
 
     def to_json(self) -> dict:
         return {
             "accuracy": self.accuracy, "mse": self.mse, "agreement": self.agreement,
+            "label_error_rate": self.label_error_rate,
             "max_abs_err": self.max_abs_err, "mean_abs_err": self.mean_abs_err,
             "state_max_abs_err": self.state_max_abs_err, "state_mean_abs_err": self.state_mean_abs_err,
             "input_saturated": self.input_saturated,
@@ -103,6 +112,7 @@ class SweepPoint:
     def to_json(self) -> dict:
         e = self.evaluation
         return {"bits": self.bits, "accuracy": e.accuracy, "mse": e.mse, "agreement": e.agreement,
+                "label_error_rate": e.label_error_rate,
                 "max_abs_err": e.max_abs_err, "numerics": _formats(e.config)}
 
 
@@ -119,10 +129,12 @@ class RtlCheck:
     cycles_per_step: float
     utilization: float | None = None
     notes: tuple[str, ...] = ()
+    label_error_rate: float | None = None  # CTC
 
     def to_json(self) -> dict:
         return {"sequences": self.sequences, "bit_exact": self.bit_exact, "mismatches": self.mismatches,
                 "first_mismatch": self.first_mismatch, "accuracy": self.accuracy, "mse": self.mse,
+                "label_error_rate": self.label_error_rate,
                 "cycles_per_step": self.cycles_per_step, "utilization": self.utilization,
                 "notes": list(self.notes)}
 
@@ -140,6 +152,7 @@ class AccuracyReport:
     calibrated_on: str | None = None
     ranges: Ranges | None = None
     original_config: Config | None = field(default=None, repr=False)
+    float_label_error_rate: float | None = None  # CTC
 
     @property
     def task(self) -> str:
@@ -153,7 +166,8 @@ class AccuracyReport:
             "numerics": _formats(self.fixed.config),
             "calibration": None if self.ranges is None else {
                 "data": self.calibrated_on, "max_abs": self.ranges.as_dict()},
-            "float": {"accuracy": self.float_accuracy, "mse": self.float_mse},
+            "float": {"accuracy": self.float_accuracy, "mse": self.float_mse,
+                      "label_error_rate": self.float_label_error_rate},
             "fixed": self.fixed.to_json(),
             "sweep": [point.to_json() for point in self.sweep],
         }
@@ -202,8 +216,9 @@ def run_golden(model: GoldenModel, x_int: np.ndarray, lengths,
         parts.append(model.run(x_int[part], None if lengths is None else lengths[part]))
         if progress is not None:
             progress.update(part.stop)
+    labels = np.concatenate([p.labels for p in parts]) if parts[0].labels is not None else None
     return GoldenResult(np.concatenate([p.outputs for p in parts]), parts[0].output_format,
-                        _join_layers(p.final_h for p in parts))
+                        _join_layers(p.final_h for p in parts), labels)
 
 
 def predictions(outputs: np.ndarray) -> np.ndarray:
@@ -218,8 +233,20 @@ def _valid_mask(config: Config, data: Dataset) -> np.ndarray | None:
     return data.valid_steps() if config.model.return_sequences else None
 
 
+def decoded(config: Config, outputs: np.ndarray, data: Dataset) -> np.ndarray:
+    """CTC greedy decoding of logits ``[N, T, C]`` (padded labels ``[N, T]``)."""
+    return greedy_decode(outputs, data.lengths, config.model.ctc_blank)
+
+
+def _ctc_score(labels: np.ndarray, data: Dataset) -> tuple[float, float]:
+    """(sequence accuracy, label error rate) of decoded ``labels`` against the data's label sequences."""
+    return sequence_accuracy(labels, data.sequences), label_error_rate(labels, data.sequences)
+
+
 def _score(config: Config, outputs: np.ndarray, data: Dataset) -> tuple[float | None, float | None]:
-    """(accuracy, mse) of ``outputs`` against the data's labels or targets."""
+    """(accuracy, mse) of ``outputs`` against the data's labels or targets (CTC: sequence accuracy)."""
+    if data.sequences is not None:
+        return _ctc_score(decoded(config, outputs, data), data)[0], None
     if data.labels is not None:
         return float(np.mean(predictions(outputs) == data.labels)), None
     targets = data.targets.reshape(outputs.shape)
@@ -244,15 +271,18 @@ def evaluate_fixed(config: Config, weights: Weights, data: Dataset, reference: R
     result = run_golden(model, x_int, data.lengths, progress)
     outputs = result.to_float()
     accuracy, mse = _score(config, outputs, data)
-    agreement = None
+    agreement, ler = None, None
     if data.labels is not None:
         agreement = float(np.mean(predictions(outputs) == predictions(reference.outputs)))
+    if data.sequences is not None:  # the fixed point's labels decode its bit-exact logits
+        accuracy, ler = _ctc_score(result.labels, data)
+        agreement = sequence_agreement(result.labels, decoded(config, reference.outputs, data))
     max_err, mean_err = _abs_errors(outputs, reference.outputs, _valid_mask(config, data))
     state = config.numerics.state
     fixed_h = np.concatenate([state.to_float(h) for h in result.final_h], axis=-1)
     state_max, state_mean = _abs_errors(fixed_h, np.concatenate(reference.final_h, axis=-1))
     return FixedEvaluation(config, outputs, accuracy, mse, agreement, max_err, mean_err, state_max,
-                           state_mean, input_saturated, data.x.size, dict(qweights.saturated))
+                           state_mean, input_saturated, data.x.size, dict(qweights.saturated), ler)
 
 
 def uniform_config(config: Config, width: int, ranges: Ranges | None = None) -> Config:
@@ -296,12 +326,21 @@ def check_rtl(config: Config, weights: Weights, data: Dataset, count: int, progr
     subset = data.subset(min(count, data.size))
     qweights = quantize_weights(weights, config, warn=False)
     x_int, _ = GoldenModel(config, qweights).quantize_inputs(subset.x)
-    result = run_simulation(config, qweights, x_int, subset.lengths, progress=progress, simulator=simulator)
-    fmt = config.output_format
-    accuracy, mse = _score(config, fmt.to_float(np.asarray(result.outputs)), subset)
+    host = None
+    if config.hardware.weights == "runtime":  # the weights go in through AXI4-Lite first
+        from rnnhw.runtime import load_program
+
+        host = load_program(config, qweights)
+    result = run_simulation(config, qweights, x_int, subset.lengths, progress=progress, simulator=simulator,
+                            host=host)
+    ler = None
+    if config.model.ctc:  # the RTL's outputs are its decoded labels
+        (accuracy, ler), mse = _ctc_score(np.asarray(result.outputs), subset), None
+    else:
+        accuracy, mse = _score(config, config.output_format.to_float(np.asarray(result.outputs)), subset)
     return RtlCheck(subset.size, bool(result.bit_exact), int(result.mismatches),
                     result.first_mismatch or None, accuracy, mse, float(result.cycles_per_step),
-                    float(result.utilization) if result.bound_cycles_per_step else None, tuple(result.notes))
+                    float(result.utilization) if result.bound_cycles_per_step else None, tuple(result.notes), ler)
 
 
 def measure_accuracy(config: Config, weights: Weights, data: Dataset, *,
@@ -340,12 +379,14 @@ def measure_accuracy(config: Config, weights: Weights, data: Dataset, *,
         config = calibrate_config(config, ranges)
     reference = float_reference(config, weights, data, progress=progress)
     float_accuracy, float_mse = _score(config, reference.outputs, data)
+    float_ler = _ctc_score(decoded(config, reference.outputs, data), data)[1] if data.sequences is not None else None
     meter = Progress("golden model", data.size, quiet=not progress)
     fixed = evaluate_fixed(config, weights, data, reference, meter)
     points = sweep(config, weights, data, reference, widths, ranges, progress=progress)
     rtl_check = check_rtl(config, weights, data, rtl, progress=progress, simulator=simulator) if rtl else None
     return AccuracyReport(data, float_accuracy, float_mse, fixed, points, rtl_check,
-                          calibration_data.name if calibration_data is not None else None, ranges, original)
+                          calibration_data.name if calibration_data is not None else None, ranges, original,
+                          float_ler)
 
 
 # -- presentation ------------------------------------------------------------------------------------------
@@ -354,25 +395,30 @@ def _percent(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
-def _metric_text(accuracy: float | None, mse: float | None) -> str:
+def _metric_text(accuracy: float | None, mse: float | None, ler: float | None = None) -> str:
+    if ler is not None:
+        return f"sequence accuracy {_percent(accuracy)}, label error rate {_percent(ler)}"
     return f"accuracy {_percent(accuracy)}" if accuracy is not None else f"MSE {mse:.6g}"
 
 
 def report_lines(report: AccuracyReport) -> list[str]:
     """The human-readable summary ``rnnhw accuracy`` prints."""
     data, fixed = report.data, report.fixed
-    what = f"{data.classes} classes" if data.task == "classification" else "regression targets"
+    what = {"classification": f"{data.classes} classes", "regression": "regression targets",
+            "ctc": "label sequences (CTC)"}[data.task]
     lines = [f"data: {data.name}: {data.size:,} sequences of {data.steps} steps x {data.features} features, "
              f"{what}"]
     formats = ", ".join(f"{kind} {fmt}" for kind, fmt in _formats(fixed.config).items())
     lines.append(f"numerics: {formats}")
     if report.ranges is not None:
         lines.append(f"  (integer bits calibrated on {report.calibrated_on})")
-    lines.append(f"float reference: {_metric_text(report.float_accuracy, report.float_mse)}")
-    text = f"fixed point:     {_metric_text(fixed.accuracy, fixed.mse)}"
+    float_text = _metric_text(report.float_accuracy, report.float_mse, report.float_label_error_rate)
+    lines.append(f"float reference: {float_text}")
+    text = f"fixed point:     {_metric_text(fixed.accuracy, fixed.mse, fixed.label_error_rate)}"
     if fixed.accuracy is not None:
+        agreeing = "decoded strings equal to float's" if data.task == "ctc" else "label agreement with float"
         text += (f" ({100 * (fixed.accuracy - report.float_accuracy):+.2f} points), "
-                 f"label agreement with float {_percent(fixed.agreement)}")
+                 f"{agreeing} {_percent(fixed.agreement)}")
     lines.append(text)
     lines.append(f"  outputs: max |fixed - float| {fixed.max_abs_err:.4g}, mean {fixed.mean_abs_err:.4g}")
     lines.append(f"  final h: max |fixed - float| {fixed.state_max_abs_err:.4g}, "
@@ -385,13 +431,15 @@ def report_lines(report: AccuracyReport) -> list[str]:
         activation = fixed.config.numerics.activation
         lines.append(f"sweep: uniform W-bit formats, accum 2W+{ACCUM_MARGIN} bits, activation {activation}, "
                      f"integer bits {source}:")
-        metric = "accuracy" if data.task == "classification" else "MSE"
-        lines.append(f"  bits  {metric:>9}  agreement  max |err|")
+        metric = {"classification": "accuracy", "regression": "MSE", "ctc": "seq. acc."}[data.task]
+        ler_column = "  label err." if data.task == "ctc" else ""
+        lines.append(f"  bits  {metric:>9}{ler_column}  agreement  max |err|")
         for point in report.sweep:
             e = point.evaluation
             value = _percent(e.accuracy) if e.accuracy is not None else f"{e.mse:.4g}"
+            ler = f"  {_percent(e.label_error_rate):>10}" if e.label_error_rate is not None else ""
             agree = _percent(e.agreement) if e.agreement is not None else "-"
-            lines.append(f"  {point.bits:>4}  {value:>9}  {agree:>9}  {e.max_abs_err:.4g}")
+            lines.append(f"  {point.bits:>4}  {value:>9}{ler}  {agree:>9}  {e.max_abs_err:.4g}")
     if report.rtl is not None:
         lines.append(rtl_line(report.rtl))
     return lines
@@ -404,20 +452,24 @@ def rtl_line(rtl: RtlCheck) -> str:
     speed = f"{rtl.cycles_per_step:.1f} cycles per step"
     if rtl.utilization is not None:
         speed += f" ({100 * rtl.utilization:.1f}% of the schedule bound)"
-    metric = _metric_text(rtl.accuracy, rtl.mse)
+    metric = _metric_text(rtl.accuracy, rtl.mse, rtl.label_error_rate)
     return f"rtl: {rtl.sequences:,} sequences simulated, {status}; {metric}, {speed}"
 
 
 def write_plot(report: AccuracyReport, path) -> None:
-    """PNG of accuracy (or MSE) against the sweep's width, with the float reference as a line."""
+    """PNG of accuracy (MSE; CTC: label error rate) against the sweep's width, the float reference a line."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     if not report.sweep:
         raise ValueError("the report has no sweep to plot")
-    classification = report.task == "classification"
+    classification = report.task in ("classification", "ctc")
     bits = [p.bits for p in report.sweep]
-    if classification:
+    if report.task == "ctc":
+        values = [100 * p.evaluation.label_error_rate for p in report.sweep]
+        reference, label = 100 * report.float_label_error_rate, "label error rate (%)"
+        reference_text = f"{reference:.2f}%"
+    elif classification:
         values = [100 * p.evaluation.accuracy for p in report.sweep]
         reference, label = 100 * report.float_accuracy, "accuracy (%)"
         reference_text = f"{reference:.2f}%"

@@ -116,9 +116,9 @@ ACCELERATOR_BLOCKS = BlockRules(
         ("elementwise.cell_state", "buffers"),
         ("elementwise.*", "activation tables"),  # the activation LUTs: address logic and ROM
         ("elementwise", "elementwise"),
-        ("inputs", "buffers"), ("output", "buffers"), ("state", "buffers"),
-        ("sequencer", "control"),
-        ("", "control"),  # the top level: operand select, sum conversion, handshakes
+        ("inputs", "buffers"), ("output", "buffers"), ("output.*", "buffers"), ("state", "buffers"),  # output.fifo
+        ("sequencer", "control"), ("converter", "control"),  # sum conversion (SumConverter)
+        ("", "control"),  # the top level: handshakes
     ),
 )
 

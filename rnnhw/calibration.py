@@ -130,7 +130,7 @@ def _layer_ranges(config: Config, k: int, layer: LayerWeights, x: np.ndarray, le
     model = config.model
     hidden, cell = model.hidden_size, model.cell
     single = config.replace("model", input_size=model.layer_input_size(k), num_layers=1, head=0,
-                            return_sequences=True)
+                            return_sequences=True, ctc_blank=None)
     h_seq = float_forward(single, Weights((layer,)), x, lengths).outputs
     batch, steps, _ = x.shape
     valid = valid_steps(lengths, steps)
@@ -179,9 +179,9 @@ def activation_ranges(config: Config, weights: Weights, x: np.ndarray,
         for kind, value in ranges.items():
             if value is not None:
                 found[kind] = max(found[kind] or 0.0, value)
-    if model.head:
-        final_h = layer_in[np.arange(batch), lengths - 1]
-        found["output"] = _max_abs(final_h @ weights.head_weight.T + weights.head_bias)
+    if model.head:  # the head reads the final h, or with return_sequences h at every step
+        read = layer_in[valid] if model.return_sequences else layer_in[np.arange(batch), lengths - 1]
+        found["output"] = _max_abs(read @ weights.head_weight.T + weights.head_bias)
     return found
 
 

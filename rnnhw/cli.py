@@ -1,8 +1,10 @@
 """The ``rnnhw`` command line.
 
 Each command lives in ``rnnhw/commands/<name>.py`` with ``register(subparsers)`` (adds its parser and
-sets ``func``) and a ``run(args)`` that returns an exit status. Errors: :class:`UserError` → one line on
-stderr and exit 2; :class:`VerificationError` → one line and exit 1. No traceback reaches the user.
+sets ``func``) and a ``run(args)`` that returns an exit status. Errors: :class:`UserError` and a
+file-system :class:`OSError` → one line on stderr and exit 2; :class:`VerificationError` → one line and
+exit 1; Ctrl-C (SIGINT) → exit 130 and SIGTERM → exit 143, one line each, child processes terminated
+(:mod:`rnnhw.processes`). No traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import sys
 import warnings
 
+from rnnhw.processes import INTERRUPTED_STATUS, TERMINATED_STATUS, Terminated, signals_stop_children
 from rnnhw.spec.errors import UserError, VerificationError
 
 #: Command modules in the order ``rnnhw --help`` lists them.
@@ -45,13 +48,21 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with signals_stop_children():
+            return int(args.func(args) or 0)
     except (UserError, VerificationError) as exc:
         print(f"rnnhw {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_status
+    except OSError as exc:  # a file-system failure no command turned into a UserError: still bad input
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rnnhw {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return UserError.exit_status
+    except Terminated:
+        print(f"rnnhw {args.command}: terminated", file=sys.stderr)
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         print(f"rnnhw {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED_STATUS
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ The bundled set is scikit-learn's handwritten digits (1,797 images of 8x8 pixels
 scikit-learn, no download): each image is a sequence of its 8 rows (timesteps) of 8 pixels (features)
 scaled to ``[0, 1]``, split 70/30 into train and test, stratified by class with a fixed seed.
 
-A user's ``D.npz`` (``numpy.savez``) holds the arrays ``X``, ``y`` or ``Y``, and optionally
-``lengths``. Every problem raises :class:`UserError` naming the array, its expected shape and the fix.
+The bundled digit strings (:func:`digit_strings`, for CTC) put 1 to 5 of those images side by side
+and read them column by column: a sequence of 8 columns of 8 pixels per digit, padded to 40 steps
+(``lengths`` = 8 per digit), its label sequence the digits.
+
+A user's ``D.npz`` (``numpy.savez``) holds the arrays ``X``, ``y`` or ``Y`` or ``labels`` (label
+sequences ``[N, Lmax]`` padded with -1, for CTC models), and optionally ``lengths``. Every problem
+raises :class:`UserError` naming the array, its expected shape and the fix.
 """
 
 from __future__ import annotations
@@ -25,16 +30,20 @@ from rnnhw.spec.config import Config
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.formatting import shape
 
-__all__ = ["Dataset", "valid_steps", "digits", "load_npz", "load_data", "DIGITS", "DIGITS_SEED",
-           "DIGITS_TEST_FRACTION"]
+__all__ = ["Dataset", "valid_steps", "digits", "digit_strings", "load_npz", "load_data", "calibration_data",
+           "DIGITS", "DIGIT_STRINGS", "DIGITS_SEED", "DIGITS_TEST_FRACTION", "MAX_DIGITS"]
 
 #: Name that selects the bundled digits set wherever a ``D.npz`` is accepted.
 DIGITS = "digits"
+#: Name that selects the bundled digit strings (label sequences, for CTC).
+DIGIT_STRINGS = "digit-strings"
+#: Most digits of a digit string.
+MAX_DIGITS = 5
 #: Seed and test fraction of the digits split (changing them changes the bundled models' numbers).
 DIGITS_SEED = 0
 DIGITS_TEST_FRACTION = 0.3
 
-_KEYS = ("X", "y", "Y", "lengths")
+_KEYS = ("X", "y", "Y", "labels", "lengths")
 
 
 def valid_steps(lengths: np.ndarray, steps: int) -> np.ndarray:
@@ -53,6 +62,7 @@ class Dataset:
     lengths : int64 ``[N]`` in ``1..T``, or ``None`` (every sequence has ``T`` steps).
     labels : int64 ``[N]`` class labels (classification), or ``None``.
     targets : float64 regression targets (``[N]``, ``[N, K]`` or ``[N, T, K]``), or ``None``.
+    sequences : int64 ``[N, Lmax]`` label sequences padded with -1 (CTC), or ``None``.
     """
 
     name: str
@@ -60,6 +70,7 @@ class Dataset:
     lengths: np.ndarray | None = None
     labels: np.ndarray | None = None
     targets: np.ndarray | None = None
+    sequences: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -80,16 +91,20 @@ class Dataset:
 
     @property
     def task(self) -> str | None:
-        """``"classification"``, ``"regression"``, or ``None`` for inputs alone."""
+        """``"classification"``, ``"regression"``, ``"ctc"`` (label sequences), or ``None`` for inputs alone."""
         if self.labels is not None:
             return "classification"
         if self.targets is not None:
             return "regression"
+        if self.sequences is not None:
+            return "ctc"
         return None
 
     @property
     def classes(self) -> int:
-        """Number of classes the labels imply (largest label + 1)."""
+        """Number of classes the labels (or label sequences) imply (largest label + 1)."""
+        if self.sequences is not None:
+            return int(self.sequences.max(initial=-1)) + 1
         return int(self.labels.max()) + 1 if self.labels is not None else 0
 
     def subset(self, count: int) -> Dataset:
@@ -99,7 +114,7 @@ class Dataset:
             return None if a is None else a[:count]
 
         return Dataset(f"{self.name}, first {count}", self.x[:count], head(self.lengths), head(self.labels),
-                       head(self.targets))
+                       head(self.targets), head(self.sequences))
 
     def check_features(self, config: Config) -> None:
         """Raise :class:`UserError` unless the sequences have the model's number of features."""
@@ -113,10 +128,22 @@ class Dataset:
         self.check_features(config)
         model = config.model
         outputs = model.output_vector
+        if model.ctc and self.sequences is None and self.task is not None:
+            raise UserError(f"{self.name}: the model decodes CTC label sequences (model.ctc_blank); give label "
+                            "sequences as labels [N, Lmax] padded with -1, not y or Y")
+        if self.sequences is not None:
+            if not model.ctc:
+                raise UserError(f"{self.name}: label sequences need a CTC model (model.ctc_blank, a head at "
+                                "every step); use y [N] labels or Y targets for this model")
+            bad = [v for v in np.unique(self.sequences[self.sequences >= 0]).tolist()
+                   if v >= model.head or v == model.ctc_blank]
+            if bad:
+                raise UserError(f"{self.name}: labels hold {bad[0]} but the model's labels are 0..{model.head - 1} "
+                                f"without the blank {model.ctc_blank}")
         if self.labels is not None:
             if model.return_sequences:
                 raise UserError(f"{self.name}: labels y [N] need one output vector per sequence, but the "
-                                "model has model.return_sequences = true; use regression targets Y [N, T, H]")
+                                "model has model.return_sequences = true; use regression targets Y [N, T, K]")
             limit = 2 if outputs == 1 else outputs
             if self.classes > limit:
                 what = "one output (class 1 when it is > 0)" if outputs == 1 else f"{outputs} outputs"
@@ -160,11 +187,47 @@ def digits(split: str = "test") -> Dataset:
     return Dataset(f"{DIGITS} ({split} split)", x[chosen], None, y[chosen])
 
 
+#: Digit strings per split of :func:`digit_strings`.
+DIGIT_STRINGS_COUNT = {"train": 4000, "test": 1000}
+
+
+def digit_strings(split: str = "test") -> Dataset:
+    """The bundled digit strings: 1 to :data:`MAX_DIGITS` digit images side by side, read column by column.
+
+    Each string draws its digits at random from the digits set's ``split`` (so test strings hold only
+    test images); sequence ``[5*8, 8]`` padded with zeros after ``lengths = 8 * digits`` columns, label
+    sequence the digits ``[N, 5]`` padded with -1. ``split``: ``"train"`` (4,000 strings) or ``"test"``
+    (1,000).
+    """
+    if split not in DIGIT_STRINGS_COUNT:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    images = digits(split)
+    rng = np.random.default_rng(DIGITS_SEED + (split == "test"))
+    count, width = DIGIT_STRINGS_COUNT[split], images.x.shape[2]
+    x = np.zeros((count, MAX_DIGITS * width, images.x.shape[1]))
+    sequences = np.full((count, MAX_DIGITS), -1, dtype=np.int64)
+    digits_per_string = rng.integers(1, MAX_DIGITS + 1, size=count)
+    for n, k in enumerate(digits_per_string):
+        chosen = rng.integers(0, images.size, size=k)
+        # Image [rows, columns] -> its columns as timesteps, the rows as features.
+        x[n, : k * width] = np.concatenate([images.x[i].T for i in chosen])
+        sequences[n, :k] = images.labels[chosen]
+    return Dataset(f"{DIGIT_STRINGS} ({split} split)", x, digits_per_string * width, sequences=sequences)
+
+
 def load_data(source, split: str = "test", require_targets: bool = True) -> Dataset:
-    """``"digits"`` (the bundled set's ``split``) or the path of a user's ``D.npz``."""
+    """``"digits"``, ``"digit-strings"`` (a bundled set's ``split``) or the path of a user's ``D.npz``."""
     if str(source) == DIGITS:
         return digits(split)
+    if str(source) == DIGIT_STRINGS:
+        return digit_strings(split)
     return load_npz(source, require_targets=require_targets)
+
+
+def calibration_data(source, data: Dataset) -> Dataset:
+    """Data to calibrate on when evaluating ``data`` from ``source``: a bundled set's train split, else the
+    data itself."""
+    return load_data(source, split="train") if str(source) in (DIGITS, DIGIT_STRINGS) else data
 
 
 def load_npz(path, require_targets: bool = True) -> Dataset:
@@ -196,15 +259,20 @@ def load_npz(path, require_targets: bool = True) -> Dataset:
                         "(N sequences, T timesteps, F features)")
     x = _check_inputs(path, arrays["X"])
     batch, steps, _ = x.shape
-    if "y" in arrays and "Y" in arrays:
+    given = [key for key in ("y", "Y", "labels") if key in arrays]
+    if given[:2] == ["y", "Y"]:
         raise UserError(f"{path}: holds both y (labels) and Y (regression targets); keep one")
+    if len(given) > 1:
+        raise UserError(f"{path}: holds both {given[0]} and {given[1]}; keep one of y (class labels), Y "
+                        "(regression targets), labels (label sequences)")
     labels = _check_labels(path, arrays["y"], batch) if "y" in arrays else None
     targets = _check_targets(path, arrays["Y"], batch) if "Y" in arrays else None
-    if require_targets and labels is None and targets is None:
-        raise UserError(f"{path}: no y or Y; save integer class labels as y [{batch}] or float regression "
-                        f"targets as Y [{batch}, K]")
+    sequences = _check_sequences(path, arrays["labels"], batch, steps) if "labels" in arrays else None
+    if require_targets and labels is None and targets is None and sequences is None:
+        raise UserError(f"{path}: no y, Y or labels; save integer class labels as y [{batch}], float regression "
+                        f"targets as Y [{batch}, K] or label sequences as labels [{batch}, Lmax] padded with -1")
     lengths = _check_lengths(path, arrays["lengths"], batch, steps) if "lengths" in arrays else None
-    return Dataset(str(path), x, lengths, labels, targets)
+    return Dataset(str(path), x, lengths, labels, targets, sequences)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -258,6 +326,21 @@ def _check_labels(path, y: np.ndarray, batch: int) -> np.ndarray:
         index = int(np.argmax(y < 0))
         raise UserError(f"{path}: y[{index}] = {int(y[index])} is negative; {expected}")
     return y
+
+
+def _check_sequences(path, sequences: np.ndarray, batch: int, steps: int) -> np.ndarray:
+    expected = (f"labels must be [{batch}, Lmax] integer label sequences (Lmax at most {steps}), each padded "
+                "with -1 after its labels")
+    if sequences.ndim != 2 or sequences.shape[0] != batch or sequences.shape[1] > steps:
+        raise UserError(f"{path}: labels has shape {shape(sequences.shape)}; {expected}")
+    if sequences.dtype.kind not in "iu":
+        raise UserError(f"{path}: labels holds {sequences.dtype} values; {expected}")
+    sequences = sequences.astype(np.int64)
+    padding = sequences < 0
+    if (sequences < -1).any() or (padding[:, :-1] & ~padding[:, 1:]).any():
+        row = int(np.argwhere((sequences < -1).any(axis=1) | (padding[:, :-1] & ~padding[:, 1:]).any(axis=1))[0, 0])
+        raise UserError(f"{path}: labels[{row}] = {sequences[row].tolist()} is not a label sequence; {expected}")
+    return sequences
 
 
 def _check_targets(path, targets: np.ndarray, batch: int) -> np.ndarray:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from rnnhw.spec.config import Config
+from rnnhw.spec.config import Config, default_lanes_note
 from rnnhw.spec.datapath import INT64_SAFE_BITS, datapath
 from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding, quantize
 from rnnhw.spec.formatting import number, shape, value_range
+from rnnhw.spec.registers import address_width, weight_window
 from rnnhw.spec.schedule import Schedule, bound_cycles_per_step, layer_bound_cycles, macs_per_step
 from rnnhw.spec.weights import Weights, expected_shapes, quantize_weights
 
@@ -102,6 +103,9 @@ def _table_lines(config: Config) -> list[str]:
 def _hardware_lines(config: Config) -> list[str]:
     model, lanes = config.model, config.hardware.lanes
     lines = [f"hardware: {lanes} lanes (P, multiply-accumulates per cycle)"]
+    note = default_lanes_note(config)
+    if note is not None:
+        lines.append(f"  {note}")
     for k in range(model.num_layers):
         macs = macs_per_step(config, k)
         if model.jordan:
@@ -126,7 +130,15 @@ def _hardware_lines(config: Config) -> list[str]:
                      f"({sch.passes} passes; {-(-sch.rows // lanes)} with the reset after)")
     if model.head:
         head_macs = model.head * model.hidden_size
-        lines.append(f"  head: {model.head}*{model.hidden_size} = {head_macs:,} MACs per sequence")
+        when = "per step (return_sequences: the head at every step, in the expected cycles)" \
+            if model.return_sequences else "per sequence"
+        lines.append(f"  head: {model.head}*{model.hidden_size} = {head_macs:,} MACs {when}")
+        if model.ctc:
+            lines.append(f"  CTC: greedy decoding in hardware, blank {model.ctc_blank}; outputs are label streams")
+    if config.hardware.weights == "runtime":
+        words = sum(region.lanes * region.depth for region in weight_window(config))
+        lines.append(f"  weights: loaded at run time through AXI4-Lite ({address_width(config)}-bit addresses): "
+                     f"{words:,} words of the weight window")
     return lines
 
 

@@ -2,7 +2,95 @@
 
 from __future__ import annotations
 
-__all__ = ["integration_readme"]
+from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.registers import (
+    ACCESS_RULES,
+    ACCESSES,
+    LAYOUT_RULES,
+    address_width,
+    image_constants,
+    registers,
+    weight_window,
+)
+
+__all__ = ["integration_readme", "register_map"]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _fields_table(reg) -> str:
+    rows = [f"| {f.lsb + f.width - 1}..{f.lsb} | `{f.name}` | {f.meaning} |" for f in reg.fields]
+    if not rows:
+        rows = [f"| 31..0 | `{reg.name}` | {reg.meaning} |"]
+    return "| bits | field | meaning |\n|---|---|---|\n" + "\n".join(rows)
+
+
+def register_map(config, name: str) -> str:
+    """The README's register map of a runtime core (``spec/registers.py``), a table per register."""
+    regs = registers(config)
+    summary = "\n".join(f"| `0x{r.offset:03X}` | [`{r.name}`](#{r.name.lower()}) | {r.access} | `0x{r.reset:08X}` | "
+                        f"{r.meaning} |" for r in regs)
+    details = "\n\n".join(f"### {r.name}\n\nOffset `0x{r.offset:03X}`, {ACCESSES[r.access]}, reset "
+                          f"`0x{r.reset:08X}`: {r.meaning}.\n\n{_fields_table(r)}"
+                          for r in regs)
+    regions = "\n".join(f"| `{w.name}` | `0x{w.base:05X}` | {w.lanes} | {w.depth} | {w.lane_stride} | {w.word_bits}"
+                        f"{' (signed)' if w.signed else ''} | {_cell(w.meaning)} |" for w in weight_window(config))
+    constants = "\n".join(f"| `{key}` | {value} | {meaning} |" for key, value, meaning in image_constants(config))
+    rules = "\n".join(f"- {rule}" for rule in ACCESS_RULES)
+    layout = "\n".join(f"- {rule}" for rule in LAYOUT_RULES)
+    return f"""## Register map (AXI4-Lite)
+
+This core is built with `weights = "runtime"`: its weights are not in the bitstream. The `s_axil_*` ports
+({address_width(config)}-bit byte addresses, 32-bit data) reach the registers below and a weight window through
+which the host writes every weight and bias before the first sequence. `{name}.h` has every number of this
+section for C; `rnnhw.driver.CoreDriver` checks the core and loads a weights file from Python (on a board through
+PYNQ's `MMIO` or `rnnhw.driver.MappedBus`, see the rnnhw README). The memories hold zeros after configuration.
+
+{rules}
+
+| offset | register | access | reset | meaning |
+|---|---|---|---|---|
+{summary}
+
+{details}
+
+## Weight window
+
+Word `i` of lane `p` of a region is at byte address `base + 4 * (p * lane stride + i)`. A write stores the
+word's low bits; a read returns them sign-extended (signed regions) or zero-extended.
+
+| region | base | lanes | words per lane | lane stride (words) | bits | contents |
+|---|---|---|---|---|---|---|
+{regions}
+
+{layout}
+
+| constant | value | meaning |
+|---|---|---|
+{constants}
+"""
+
+
+def _output_numbers(model: dict, summary: dict) -> str:
+    if model.get("ctc_blank") is not None:
+        return "a two's complement label index"
+    return f"`{summary['output_format']}`"
+
+
+def _framing(model: dict) -> str:
+    if model.get("ctc_blank") is not None:
+        return ""
+    return ", one element per beat, `m_axis_tlast`\n  on the last element of each vector"
+
+
+def _head_cycles(model: dict, summary: dict) -> str:
+    if not model["head"]:
+        return ""
+    if model["return_sequences"]:
+        return "The head's passes at every timestep are included."
+    return f"With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles."
 
 
 def integration_readme(summary: dict) -> str:
@@ -13,6 +101,13 @@ def integration_readme(summary: dict) -> str:
         which = "per timestep (the last layer's y_t)" if model["return_sequences"] else \
             "per sequence (the last layer's final y)"
         outputs = f"one vector of {vector} output values {which}"
+    elif model.get("ctc_blank") is not None:
+        outputs = (f"each sequence's CTC-decoded labels (classes 0..{model['head'] - 1}, blank "
+                   f"{model['ctc_blank']}: per step the argmax of the head's logits, lowest index on ties, repeats "
+                   "collapsed, blanks dropped) as one frame, one label per beat, `m_axis_tlast` on the last label; a "
+                   "sequence that decodes to nothing sends one beat of -1 (all ones) with `m_axis_tlast`")
+    elif model["head"] and model["return_sequences"]:
+        outputs = f"one vector of {vector} head outputs per timestep (the head applied to the last layer's h_t)"
     elif model["head"]:
         outputs = f"one vector of {vector} head outputs per sequence"
     elif model["return_sequences"]:
@@ -20,11 +115,16 @@ def integration_readme(summary: dict) -> str:
     else:
         outputs = f"one vector of {vector} values per sequence (the last layer's final hidden state)"
     rows = "\n".join(f"| `{p['name']}` | {p['direction']} | {p['width']} | {p['meaning']} |" for p in summary["ports"])
+    config = config_from_dict(summary["config"])
+    runtime = config.hardware.weights == "runtime"
+    storage = ("Weights are loaded at run time through the AXI4-Lite slave (see the register map below)."
+               if runtime else "Weights are in on-chip memories; nothing needs loading at run time.")
+    registers_section = "\n" + register_map(config, name) if runtime else ""
     return f"""# {name}
 
 Generated by rnnhw: a fixed-point `{model['cell']}` accelerator, input size {model['input_size']}, hidden size
 {model['hidden_size']}, {model['num_layers']} layer(s), head {model['head'] or 'none'}, on {summary['lanes']}
-multiply-accumulate lanes. Weights are in on-chip memories; nothing needs loading at run time.
+multiply-accumulate lanes. {storage}
 
 ## Ports
 
@@ -40,18 +140,18 @@ multiply-accumulate lanes. Weights are in on-chip memories; nothing needs loadin
   Send each timestep's {model['input_size']} features in order, timesteps in order. Assert `s_axis_tlast`
   with the last feature of a sequence's last timestep. Sequences of any length follow each other back to back;
   the state is zero at the start of every sequence. `tlast` on any other beat is ignored.
-- **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}, one element per beat, `m_axis_tlast`
-  on the last element of each vector. `m_axis_tready` may be held low for any time: nothing is lost,
+- **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}{_framing(model)}.
+  `m_axis_tready` may be held low for any time: nothing is lost,
   duplicated or reordered (the core stalls).
 - **Numbers.** `s_axis_tdata` is a two's complement `{summary['input_format']}` (value = integer /
-  2^fraction bits); `m_axis_tdata` is `{summary['output_format']}`. Quantize inputs with the configured rounding
+  2^fraction bits); `m_axis_tdata` is {_output_numbers(model, summary)}. Quantize inputs with the configured rounding
   and saturation (`rnnhw golden` does exactly this).
 
 ## Performance
 
 {summary['expected_cycles_per_step']} clock cycles per timestep in steady state (bound
 ceil(G*H*(I+H)/P) summed over layers: {summary['bound_cycles_per_step']}); {summary['macs_per_step']:,}
-multiply-accumulates per timestep. With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles.
+multiply-accumulates per timestep. {_head_cycles(model, summary)}
 The input of timestep t+1 is accepted while timestep t computes.
 
 ## Memories
@@ -60,4 +160,4 @@ The input of timestep t+1 is accepted while timestep t computes.
 ({summary['weight_memory']['bits']:,} bits in all), state memory {summary['state_memory_bits']:,} bits,
 sigmoid/tanh tables of {summary['tables']['sigmoid']['stored_words']}/{summary['tables']['tanh']['stored_words']}
 words. `{name}.json` has every number of this page in machine-readable form.
-"""
+{registers_section}"""

@@ -31,10 +31,13 @@ result instead of running the tools again.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import importlib.metadata
 import json
+import math
+import os
 import re
 import shutil
 import subprocess
@@ -45,12 +48,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_dir, atomic_file
+from rnnhw.spec.outputs import atomic_dir, atomic_file, check_output_dir, file_lock
 
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
            "parse_utilisation", "overflow_message", "capacity_overflow", "wrapper_verilog", "WRAPPER_NAME",
-           "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id", "cache_key"]
+           "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id", "cache_key",
+           "DesignNeeds", "design_needs", "fit_report", "warm_up", "yowasp_cache_dir", "FIRST_RUN_LOCK"]
 
 #: Name of the generated wrapper module (see :func:`wrapper_verilog`).
 WRAPPER_NAME = "rnnhw_synth_wrapper"
@@ -118,7 +122,9 @@ class Device:
     aliases : other accepted spellings (matched case-insensitively, like ``name``).
     nextpnr_args : device, package and speed options for nextpnr.
     synth_args : extra options of the Yosys synthesis command for this device.
-    capacity : resources by report key, for synthesis-only targets where no placer checks the fit.
+    capacity : resources by report key (``luts``, ``dsps``, ``brams`` and for xc7 ``ffs``), from the
+        vendors' product tables: the fit check of synthesis-only targets, where no placer checks it, and
+        the estimate ``rnnhw check`` and ``rnnhw generate`` print (:func:`fit_report`).
     """
 
     name: str
@@ -140,6 +146,9 @@ class Target:
     devices : supported devices; ``devices[0]`` is the default.
     counts : report key -> {cell type pattern (fnmatch): weight}.
     default_freq_mhz : clock constraint given to nextpnr unless one is asked for.
+    bram_shapes : (depth, width) configurations of one counted block RAM (``brams``).
+    bram_name : what one such block is called in messages.
+    dsp_inputs : widths of the two factors one DSP block multiplies.
     """
 
     name: str
@@ -148,19 +157,28 @@ class Target:
     devices: tuple[Device, ...]
     counts: dict[str, dict[str, int]]
     default_freq_mhz: float = 100.0
+    bram_shapes: tuple[tuple[int, int], ...] = ()
+    bram_name: str = "block RAMs"
+    dsp_inputs: tuple[int, int] = (18, 18)
 
     @property
     def default_device(self) -> Device:
         return self.devices[0]
 
 
+# ECP5 sizes: LUT4s, 18 kbit block RAMs (DP16KD), 18x18 multipliers (MULT18X18D), from Lattice's data sheet.
+_ECP5_CAPACITY = {"25": {"luts": 24288, "brams": 56, "dsps": 28}, "45": {"luts": 43848, "brams": 108, "dsps": 72},
+                  "85": {"luts": 83640, "brams": 208, "dsps": 156}}
+
+
 def _ecp5(size: str, flag: str) -> Device:
-    return Device(size, (), (f"--{flag}", "--package", "CABGA381", "--speed", "8"))
+    capacity = _ECP5_CAPACITY[re.search(r"-(\d+)F$", size).group(1)]
+    return Device(size, (), (f"--{flag}", "--package", "CABGA381", "--speed", "8"), (), capacity)
 
 
-def _ice40(short: str, package: str, dsp: bool = False) -> Device:
+def _ice40(short: str, package: str, luts: int, brams: int, dsps: int = 0) -> Device:
     return Device(f"iCE40{short.upper()}", (short, f"ice40{short}"), (f"--{short}", "--package", package),
-                  ("-dsp",) if dsp else ())
+                  ("-dsp",) if dsps else (), {"luts": luts, "brams": brams, "dsps": dsps})
 
 
 def _xc7(name: str, luts: int, ffs: int, dsps: int, bram36: int) -> Device:
@@ -187,14 +205,18 @@ TARGETS = {
             "brams": {"DP16KD": 1, "PDPW16KD": 1},
         },
         default_freq_mhz=150.0,
+        bram_shapes=((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+        bram_name="18 kbit block RAMs (DP16KD)",
+        dsp_inputs=(18, 18),
     ),
     "ice40": Target(
         name="ice40",
         synth_command="synth_ice40",
         nextpnr="nextpnr-ice40",
         devices=(
-            _ice40("up5k", "sg48", dsp=True), _ice40("hx8k", "ct256"), _ice40("hx1k", "tq144"),
-            _ice40("lp8k", "cm81"), _ice40("lp1k", "cm49"), _ice40("lp384", "qn32"),
+            _ice40("up5k", "sg48", 5280, 30, dsps=8), _ice40("hx8k", "ct256", 7680, 32),
+            _ice40("hx1k", "tq144", 1280, 16), _ice40("lp8k", "cm81", 7680, 32), _ice40("lp1k", "cm49", 1280, 16),
+            _ice40("lp384", "qn32", 384, 0),
         ),
         counts={
             "luts": {"SB_LUT4": 1},
@@ -203,6 +225,9 @@ TARGETS = {
             "brams": {"SB_RAM40_4K*": 1},
         },
         default_freq_mhz=50.0,
+        bram_shapes=((2048, 2), (1024, 4), (512, 8), (256, 16)),
+        bram_name="4 kbit block RAMs (SB_RAM40_4K)",
+        dsp_inputs=(16, 16),
     ),
     "xc7": Target(
         name="xc7",
@@ -224,6 +249,9 @@ TARGETS = {
             "dsps": {"DSP48E1": 1},
             "brams": {"RAMB18E1": 1, "RAMB36E1": 2},
         },
+        bram_shapes=((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+        bram_name="18 kbit block RAMs (RAMB18E1)",
+        dsp_inputs=(25, 18),
     ),
 }
 
@@ -258,8 +286,37 @@ def resolve_device(target: str, device: str | None = None) -> tuple[Target, Devi
     for candidate in spec.devices:
         if wanted in (candidate.name.lower(), *(a.lower() for a in candidate.aliases)):
             return spec, candidate
+    if target == "ecp5":
+        ordered = _ecp5_ordering_code(device)
+        if ordered is not None:
+            return spec, ordered
     names = ", ".join(d.name for d in spec.devices)
-    raise UserError(f"unknown {target} device {device!r}; supported: {names}")
+    more = (" (optionally with a speed grade and package, as Lattice writes them: LFE5UM-85F-8 or "
+            "LFE5UM-85F-8BG381C)") if target == "ecp5" else ""
+    raise UserError(f"unknown {target} device {device!r}; supported: {names}{more}")
+
+
+# Lattice ordering codes: LFE5UM-85F-8BG381C = device, speed grade 6/7/8, package, C(ommercial)/I(ndustrial).
+_ECP5_CODE = re.compile(r"^(LFE5U(?:M5G|M)?-(?:25|45|85)F)-([678])(?:([A-Z]{2})(\d{3}))?([CI])?$", re.I)
+# Lattice package letters -> nextpnr package names.
+_ECP5_PACKAGES = {"BG": "CABGA", "MG": "CSFBGA", "TG": "TQFP"}
+
+
+def _ecp5_ordering_code(device: str) -> Device | None:
+    """The ECP5 device of a name with speed grade and package (``LFE5UM-85F-8BG381C``), or ``None``."""
+    match = _ECP5_CODE.match(device.strip())
+    if match is None:
+        return None
+    base = next(d for d in TARGETS["ecp5"].devices if d.name.lower() == match.group(1).lower())
+    speed, letters, pins, grade = match.group(2), match.group(3), match.group(4), match.group(5) or ""
+    package = "CABGA381"
+    if letters is not None:
+        if letters.upper() not in _ECP5_PACKAGES:
+            return None
+        package = f"{_ECP5_PACKAGES[letters.upper()]}{pins}"
+    name = f"{base.name}-{speed}{'' if letters is None else letters.upper() + pins}{grade.upper()}"
+    return dataclasses.replace(base, name=name, nextpnr_args=(base.nextpnr_args[0], "--package", package,
+                                                              "--speed", speed))
 
 
 def check_options(target: str, device: str | None = None, freq_mhz: float | None = None,
@@ -269,9 +326,11 @@ def check_options(target: str, device: str | None = None, freq_mhz: float | None
     if freq_mhz is not None and (isinstance(freq_mhz, bool) or not isinstance(freq_mhz, (int, float))
                                  or not 0 < freq_mhz <= 1000):
         raise UserError(f"the clock constraint must be above 0 and at most 1000 MHz, not {freq_mhz!r}")
-    if keep is not None and not Path(keep).parent.is_dir():
+    if keep is not None and not Path(keep).parent.exists():
         raise UserError(f"cannot keep the work files in {str(keep)!r}: directory {str(Path(keep).parent)!r} "
                         "does not exist")
+    if keep is not None:
+        check_output_dir(keep)  # writable, before the slow work
     if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
         raise UserError(f"cannot keep synthesis results in {str(cache)!r}: it is a file, not a directory")
     return spec, dev, float(freq_mhz) if freq_mhz is not None else spec.default_freq_mhz
@@ -470,6 +529,56 @@ def _escape(name: str) -> str:
 # The flow
 
 
+# Arguments that make each tool print its version and exit: enough to compile and cache its WebAssembly.
+_VERSION_ARGS = {"yosys": ["-V"], "nextpnr-ecp5": ["--version"], "nextpnr-ice40": ["--version"]}
+_WARM: set[str] = set()
+#: The lock file in YoWASP's cache directory that first runs take (see :func:`warm_up`).
+FIRST_RUN_LOCK = "rnnhw-first-run.lock"
+
+
+def yowasp_cache_dir() -> Path:
+    """Where YoWASP keeps the machine code it compiles from each tool's WebAssembly (as yowasp-runtime finds it)."""
+    import platformdirs  # a dependency of yowasp-runtime
+
+    return Path(os.environ.get("YOWASP_CACHE_DIR") or platformdirs.user_cache_dir("YoWASP", appauthor=False))
+
+
+def warm_up(tool: str, say=None) -> None:
+    """Make sure ``tool``'s compiled WebAssembly is in YoWASP's cache, one process at a time.
+
+    The first run of a YoWASP tool on a machine compiles its WebAssembly (minutes) and writes the result
+    to ``~/.cache/YoWASP`` in place, by truncating and rewriting the file. Every later run maps that file
+    into memory. Two processes running a tool for the first time at once both compile and both write:
+    the second write truncates the file under a process that has already mapped it, which then dies of
+    SIGBUS, and the synthesis fails. Here the version query, which compiles and caches like any run,
+    happens under an exclusive lock in the cache directory, so the first process compiles and writes
+    while the others wait, then find the finished file and only map it.
+    """
+    if tool in _WARM:
+        return
+    module, function = _TOOLS[tool]
+    lock = yowasp_cache_dir() / FIRST_RUN_LOCK
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.touch()
+    except OSError:  # no writable cache: yowasp-runtime compiles in memory every time, nothing to race
+        _WARM.add(tool)
+        return
+    code = f"import sys; from {module} import {function}; sys.exit({function}(sys.argv[1:]))"
+
+    def waiting():
+        if say is not None:
+            say(f"waiting for another process preparing yowasp-{tool} (first run on this machine)")
+
+    with file_lock(lock, on_wait=waiting):
+        started = time.monotonic()
+        check = subprocess.run([sys.executable, "-c", code, *_VERSION_ARGS[tool]], capture_output=True,
+                               text=True, stdin=subprocess.DEVNULL)
+        if "This might take a while" in check.stderr and say is not None:
+            say(f"prepared yowasp-{tool} for this machine in {time.monotonic() - started:.0f} s (once)")
+    _WARM.add(tool)
+
+
 class Flow:
     """Runs the tools in one work directory, logging each and reporting progress on stderr."""
 
@@ -484,6 +593,7 @@ class Flow:
         module, function = _TOOLS[tool]
         code = f"import sys; from {module} import {function}; sys.exit({function}(sys.argv[1:]))"
         log_path = self.work_dir / log_name
+        warm_up(tool, self.say)
         self.say(f"{stage} ...")
         start = time.monotonic()
         with open(log_path, "w") as log:
@@ -677,3 +787,102 @@ def capacity_overflow(resources: dict[str, int], device: Device) -> str | None:
     """Fit check for synthesis-only targets, against the device's product-table capacity."""
     return _does_not_fit(device.name, [(resources[key], _CAPACITY_NAMES[key], limit)
                                        for key, limit in (device.capacity or {}).items()])
+
+
+# --------------------------------------------------------------------------------------------------
+# What a design needs, against the devices' capacities (before generating it)
+
+
+@dataclass(frozen=True)
+class DesignNeeds:
+    """The resources a configuration's design needs that decide whether it fits: memories and multipliers.
+
+    Each of the ``lanes`` lanes has its own weight memory (``weight_words`` x ``weight_width``) and bias
+    memory (``bias_words`` x ``bias_width``) and one multiplier of ``weight_width`` x ``operand_width``.
+    Block RAMs are counted as Yosys maps a memory: the block shape needing the fewest blocks; small
+    memories may land in LUT RAM instead, so the count is an upper estimate.
+    """
+
+    lanes: int
+    weight_words: int
+    weight_width: int
+    bias_words: int
+    bias_width: int
+    operand_width: int
+
+    @property
+    def weight_bits(self) -> int:
+        return self.lanes * self.weight_words * self.weight_width
+
+    @property
+    def bias_bits(self) -> int:
+        return self.lanes * self.bias_words * self.bias_width
+
+    def brams(self, spec: Target) -> int:
+        def blocks(depth: int, width: int) -> int:
+            return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in spec.bram_shapes) if depth else 0
+
+        return self.lanes * (blocks(self.weight_words, self.weight_width) + blocks(self.bias_words, self.bias_width))
+
+    def dsps(self, spec: Target) -> int:
+        a, b = spec.dsp_inputs
+        widths = sorted((self.weight_width, self.operand_width), reverse=True)
+        return self.lanes * math.ceil(widths[0] / a) * math.ceil(widths[1] / b)
+
+
+def design_needs(config) -> DesignNeeds:
+    """:class:`DesignNeeds` of a configuration (from the memory sizes and lane parameters of ``spec.design``)."""
+    from rnnhw.spec.design import lane_parameters, memory_sizes
+
+    sizes, lanes = memory_sizes(config), lane_parameters(config)
+    return DesignNeeds(lanes=lanes.lanes, weight_words=sizes.weight_words_per_lane,
+                       weight_width=sizes.weight_word_bits, bias_words=sizes.bias_words_per_lane,
+                       bias_width=sizes.bias_word_bits * sizes.bias_values_per_word + (sizes.bias_values_per_word - 1),
+                       operand_width=lanes.operand_width)
+
+
+def _shortfall(needs: DesignNeeds, spec: Target, device: Device) -> str | None:
+    """What of ``needs`` the device lacks (block RAMs; DSP blocks where it has any), else ``None``."""
+    capacity = device.capacity or {}
+    wanted = [(needs.brams(spec), spec.bram_name, capacity.get("brams", 0))]
+    if capacity.get("dsps"):  # without DSP blocks, multipliers are built from LUTs
+        wanted.append((needs.dsps(spec), "DSP blocks", capacity["dsps"]))
+    parts = [f"about {used:,} {what}, the {device.name} has {available:,}" for used, what, available in wanted
+             if used > available]
+    return "; ".join(parts) or None
+
+
+def fit_report(config, target: str | None = None, device: str | None = None) -> tuple[list[str], list[str]]:
+    """Lines saying what the design needs against the chosen target (or every family), and warnings.
+
+    A warning says when the chosen device, or no device of the chosen family (of any family when none is
+    chosen), can hold the design.
+    """
+    needs = design_needs(config)
+    lines = [f"needs: {needs.weight_bits:,} weight bits and {needs.bias_bits:,} bias bits in {needs.lanes} lane "
+             f"memories, {needs.lanes} multipliers of {needs.weight_width} x {needs.operand_width} bits"]
+    warnings = []
+    families = [resolve_device(target, device)[0]] if target is not None else list(TARGETS.values())
+    for spec in families:
+        head = f"  {spec.name}: about {needs.brams(spec):,} {spec.bram_name}, {needs.dsps(spec):,} DSP blocks"
+        fitting = [d for d in spec.devices if _shortfall(needs, spec, d) is None]
+        if device is not None:
+            chosen = resolve_device(spec.name, device)[1]
+            short = _shortfall(needs, spec, chosen)
+            lines.append(f"{head}: {'fits the ' + chosen.name if short is None else 'does not fit: ' + short}")
+            if short is not None:
+                others = f"; it fits the {fitting[-1].name}" if fitting else ""
+                warnings.append(f"the design does not fit the {chosen.name}: it needs {short}{others}")
+        elif fitting:
+            smallest = min(fitting, key=lambda d: (d.capacity or {}).get("brams", 0))
+            lines.append(f"{head}: fits the {smallest.name} and larger")
+        else:
+            largest = max(spec.devices, key=lambda d: (d.capacity or {}).get("brams", 0))
+            lines.append(f"{head}: no {spec.name} device holds it ({_shortfall(needs, spec, largest)})")
+            if target is not None:
+                warnings.append(f"no {spec.name} device can hold this design: it needs "
+                                f"{_shortfall(needs, spec, largest)}; use fewer or narrower weights")
+    if target is None and not any(w for w in lines[1:] if "fits the" in w):
+        warnings.append("no supported FPGA can hold this design (see the needs above); use fewer or narrower "
+                        "weights")
+    return lines, warnings

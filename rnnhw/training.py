@@ -6,7 +6,9 @@ sequence's last step; or :class:`rnnhw.models.JordanRNN` (``cell = "jordan"``, t
 whose own output ``y`` at the last step is the output (``output_size`` = the head's size, no head):
 exactly what :mod:`rnnhw.golden.float_ref` and the golden model compute. Classification (labels ``y``)
 trains with cross-entropy, one output per class; regression (targets ``Y [N]`` or ``[N, K]``) with mean
-squared error.
+squared error. Label sequences (``labels [N, Lmax]``, CTC) train the head at every step with
+``torch.nn.CTCLoss``: C = classes + 1 head outputs, the blank the last; the metric is the sequence
+accuracy of greedy decoding.
 
 Training runs on the CPU in one thread with deterministic algorithms, so a seed reproduces the weights
 on the same machine and PyTorch version (other CPUs may round differently in the last bits).
@@ -21,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnhw.datasets import Dataset
+from rnnhw.sequence_metrics import sequence_accuracy
 from rnnhw.spec.config import CELLS, GATES, GRU_RESETS, Config, config_from_dict
+from rnnhw.spec.ctc import greedy_decode
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.weights import Weights, weights_from_tensors
 
@@ -30,6 +34,8 @@ __all__ = ["EpochStats", "TrainingResult", "train", "head_size", "model_config",
 
 #: Lanes of the configurations ``train`` writes (fewer when a layer has fewer gate rows).
 DEFAULT_LANES = 8
+#: Added to the blank's initial head bias in CTC training.
+CTC_BLANK_BIAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,10 @@ class TrainingResult:
 
     @property
     def metric_name(self) -> str:
-        return "accuracy" if self.task == "classification" else "MSE"
+        return _METRICS[self.task]
+
+
+_METRICS = {"classification": "accuracy", "regression": "MSE", "ctc": "sequence accuracy"}
 
 
 def _import_torch():
@@ -63,7 +72,9 @@ def _import_torch():
 
 
 def head_size(data: Dataset) -> int:
-    """Head outputs the data asks for: one per class, or one per regression target."""
+    """Head outputs the data asks for: one per class (CTC: and the blank), or one per regression target."""
+    if data.sequences is not None:
+        return data.classes + 1
     if data.labels is not None:
         return max(2, data.classes)
     if data.targets.ndim == 3:
@@ -73,15 +84,18 @@ def head_size(data: Dataset) -> int:
 
 
 def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int,
-                 gru_reset: str = "after") -> Config:
-    """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes.
+                 gru_reset: str = "after", ctc: bool = False) -> Config:
+    """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes; with ``ctc``
+    the head at every step and the blank its last output.
 
     The Jordan cell has no head: its output layer (``output_size = head``) gives the scores.
     """
     lanes = min(DEFAULT_LANES, len(GATES[cell]) * hidden)
     extra = {"gru_reset": gru_reset} if gru_reset != "after" else {}
+    if ctc:
+        extra |= {"return_sequences": True, "ctc_blank": head - 1}
     if cell == "jordan":
-        extra, head = {"output_size": head}, 0
+        extra, head = {**extra, "output_size": head}, 0
     return config_from_dict({
         "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
                   "head": head, **extra},
@@ -116,9 +130,14 @@ def _build_module(torch, config: Config):
                 self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
             # The Jordan cell's y is the output: no head.
             self.head = nn.Linear(model.hidden_size, model.head) if model.head else nn.Identity()
+            if model.ctc:  # blanks likely from the start: no label is emitted before its input is seen
+                with torch.no_grad():
+                    self.head.bias[model.ctc_blank] += CTC_BLANK_BIAS
 
         def forward(self, x, last_step):
             sequence, _ = self.rnn(x)
+            if model.ctc:  # logits at every step
+                return self.head(sequence)
             # Every layer is causal, so the state at a sequence's last step ignores the padding after it.
             return self.head(sequence[torch.arange(x.shape[0]), last_step])
 
@@ -175,7 +194,7 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
     if data.task is None:
         raise ValueError("training data needs labels or targets")
     torch = _import_torch()
-    config = model_config(cell, data.features, hidden, layers, head_size(data), gru_reset)
+    config = model_config(cell, data.features, hidden, layers, head_size(data), gru_reset, ctc=data.task == "ctc")
     if test is not None:
         test.check_against(config)
     task = data.task
@@ -193,7 +212,7 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
             total = 0.0
             for index in torch.randperm(data.size, generator=order).split(batch_size):
                 optimizer.zero_grad()
-                loss = _loss(torch, task, module(x[index], last[index]), goal[index])
+                loss = _loss(torch, task, module(x[index], last[index]), goal[index], last[index])
                 loss.backward()
                 optimizer.step()
                 schedule.step()
@@ -202,7 +221,7 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
                                _metric(torch, module, test) if test is not None else None)
             history.append(stats)
             if progress is not None:
-                progress(stats, "accuracy" if task == "classification" else "MSE")
+                progress(stats, _METRICS[task])
         raw = {name: value.detach().double().numpy() for name, value in module.state_dict().items()}
     return TrainingResult(config, weights_from_tensors(raw, config, "trained model"), tuple(history), task)
 
@@ -211,14 +230,21 @@ def _tensors(torch, data: Dataset):
     x = torch.tensor(data.x, dtype=torch.float32)
     lengths = data.lengths if data.lengths is not None else np.full(data.size, data.steps)
     last = torch.tensor(lengths - 1, dtype=torch.long)
-    if data.labels is not None:
+    if data.sequences is not None:
+        goal = torch.tensor(data.sequences, dtype=torch.long)
+    elif data.labels is not None:
         goal = torch.tensor(data.labels, dtype=torch.long)
     else:
         goal = torch.tensor(data.targets.reshape(data.size, -1), dtype=torch.float32)
     return x, last, goal
 
 
-def _loss(torch, task: str, outputs, goal):
+def _loss(torch, task: str, outputs, goal, last):
+    if task == "ctc":  # the blank is the last class; CTCLoss wants [T, N, C] log-probabilities
+        log_probs = torch.nn.functional.log_softmax(outputs, dim=-1).transpose(0, 1)
+        target_lengths = (goal >= 0).sum(dim=1)
+        return torch.nn.functional.ctc_loss(log_probs, goal.clamp(min=0), last + 1, target_lengths,
+                                            blank=outputs.shape[-1] - 1, zero_infinity=True)
     if task == "classification":
         return torch.nn.functional.cross_entropy(outputs, goal)
     return torch.nn.functional.mse_loss(outputs, goal)
@@ -230,6 +256,9 @@ def _metric(torch, module, data: Dataset) -> float:
     x, last, goal = _tensors(torch, data)
     with torch.no_grad():
         outputs = module(x, last)
+    if data.sequences is not None:
+        decoded = greedy_decode(outputs.double().numpy(), last.numpy() + 1, outputs.shape[-1] - 1)
+        return sequence_accuracy(decoded, data.sequences)
     if data.labels is not None:
         return float((outputs.argmax(dim=1) == goal).double().mean())
     return float(((outputs - goal) ** 2).double().mean())

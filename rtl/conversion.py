@@ -10,7 +10,7 @@ from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding
 
 from .checks import check_non_negative, check_type
 from .fixed import convert
-from .layouts import output_element_layout
+from .layouts import logit_element_layout, output_element_layout
 
 __all__ = ["SumConverter"]
 
@@ -36,6 +36,8 @@ class SumConverter(wiring.Component):
         Outputs of the Linear head (0: no head).
     sum_shape, item_shape : data.StructLayout
         Layouts of an incoming sum and of an outgoing gate item (:func:`rtl.layouts.item_layout`).
+    sequence_end : bool
+        Head items carry ``end`` (the job's ``end``: a sequence's last step), for the CTC decoder.
 
     Members
     -------
@@ -43,7 +45,7 @@ class SumConverter(wiring.Component):
     gates : Out(stream.Signature(item_shape, always_ready=True))
         Items of gate rows (``job.head`` = 0; every row without a head), value rounded to ``accum``.
     head : Out(stream.Signature(output_element_layout(output), always_ready=True))
-        Items of head rows, rounded to ``output``.
+        Items of head rows, rounded to ``output`` (``logit_element_layout(output)`` with ``sequence_end``).
 
     Latency
     -------
@@ -58,7 +60,8 @@ class SumConverter(wiring.Component):
     """
 
     def __init__(self, *, acc_frac: int, accum: FixedFormat, output: FixedFormat, rounding: Rounding,
-                 overflow: Overflow, head_size: int, sum_shape: data.StructLayout, item_shape: data.StructLayout):
+                 overflow: Overflow, head_size: int, sum_shape: data.StructLayout, item_shape: data.StructLayout,
+                 sequence_end: bool = False):
         check_non_negative("acc_frac", acc_frac)
         check_type("accum", accum, FixedFormat, "a FixedFormat")
         check_type("output", output, FixedFormat, "a FixedFormat")
@@ -67,13 +70,15 @@ class SumConverter(wiring.Component):
         check_non_negative("head_size", head_size)
         check_type("sum_shape", sum_shape, data.StructLayout, "a StructLayout")
         check_type("item_shape", item_shape, data.StructLayout, "a StructLayout")
+        check_type("sequence_end", sequence_end, bool, "a bool")
         self._acc_frac, self._accum, self._output = acc_frac, accum, output
         self._rounding, self._overflow, self._head_size = rounding, overflow, head_size
-        self._sum_shape, self._item_shape = sum_shape, item_shape
+        self._sum_shape, self._item_shape, self._sequence_end = sum_shape, item_shape, sequence_end
+        head_element = logit_element_layout(output) if sequence_end else output_element_layout(output)
         super().__init__({
             "sums": In(stream.Signature(sum_shape, always_ready=True)),
             "gates": Out(stream.Signature(item_shape, always_ready=True)),
-            "head": Out(stream.Signature(output_element_layout(output), always_ready=True)),
+            "head": Out(stream.Signature(head_element, always_ready=True)),
         })
 
     @property
@@ -101,6 +106,10 @@ class SumConverter(wiring.Component):
         return self._head_size
 
     @property
+    def sequence_end(self):
+        return self._sequence_end
+
+    @property
     def sum_shape(self):
         return self._sum_shape
 
@@ -126,4 +135,6 @@ class SumConverter(wiring.Component):
                 self.head.p.data.eq(rounded(self.output)),
                 self.head.p.last.eq(total.unit == self.head_size - 1),
             ]
+            if self.sequence_end:
+                m.d.sync += self.head.p.end.eq(total.job.end)
         return m

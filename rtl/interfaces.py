@@ -8,9 +8,13 @@ side to the ``In`` side):
 * :class:`WrittenSignature`: ``ElementwiseUnit.written`` -> ``Sequencer.written`` (and, for the
   cells that have them, ``reset_written`` (``r*h``) and ``output_written`` (Jordan ``y``, ``hidden`` = O));
 * :class:`ReservationSignature`: ``OutputBuffer.reservation`` -> ``Sequencer.reservation``;
+* :class:`WeightAccessSignature` (runtime weights only): ``ControlRegisters.weight_access`` ->
+  ``MatVecUnit.weight_access``;
+* :class:`RefundSignature`: ``CTCDecoder.refund`` -> ``Sequencer.refund`` (with CTC decoding);
 * ``stream.Signature(..., always_ready=True)``: ``MatVecUnit.sums`` -> ``SumConverter.sums``,
   ``SumConverter.gates`` -> ``ElementwiseUnit.items``, and ``SumConverter.head`` (with a head) or
-  ``ElementwiseUnit.output`` -> ``OutputBuffer.input``.
+  ``ElementwiseUnit.output`` -> ``OutputBuffer.input``; with CTC decoding ``SumConverter.head`` ->
+  ``CTCDecoder.logits`` and ``CTCDecoder.labels`` -> ``OutputBuffer.input``.
 
 The state memory's ports are Amaranth's own :class:`amaranth.lib.memory.ReadPort.Signature` and
 :class:`~amaranth.lib.memory.WritePort.Signature` (members seen from the memory), flipped in the
@@ -31,10 +35,12 @@ from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from rnnhw.spec.registers import WINDOW_REGIONS
+
 from .checks import check_positive, check_type
 
 __all__ = ["IssueSignature", "InputReadSignature", "WrittenSignature", "ReservationSignature",
-           "state_read_signature", "state_write_signature"]
+           "WeightAccessSignature", "RefundSignature", "state_read_signature", "state_write_signature"]
 
 
 class _ParameterizedSignature(wiring.Signature):
@@ -214,6 +220,89 @@ class ReservationSignature(_ParameterizedSignature):
 
     def __init__(self):
         super().__init__({"pop": Out(1)})
+
+
+class WeightAccessSignature(_ParameterizedSignature):
+    """Register file to lanes (runtime weights): writes and reads of the weight and bias memories.
+
+    Parameters
+    ----------
+    lanes : int
+        P, the lanes.
+    depth : int
+        Words of the deepest memory.
+
+    Members
+    -------
+    region : Out(range(len(WINDOW_REGIONS)))
+        Index into :data:`rnnhw.spec.registers.WINDOW_REGIONS`: which memory of each lane.
+    lane, addr : Out
+        The lane and the word in its memory.
+    w_en, w_data : Out(1), Out(32)
+        A write stores the low bits of ``w_data`` at word ``addr``.
+    r_en : Out(1)
+        While high, the memories' read ports take ``addr``.
+    r_data : In(32)
+        Two cycles after ``r_en``: that word (from a register behind the read port), extended to 32
+        bits (signed memories sign-extended), for one cycle.
+
+    Raises
+    ------
+    TypeError
+        If ``lanes`` or ``depth`` is not an integer.
+    ValueError
+        If ``lanes`` or ``depth`` is less than 1.
+    """
+
+    def __init__(self, *, lanes: int, depth: int):
+        check_positive("lanes", lanes)
+        check_positive("depth", depth)
+        super().__init__({
+            "region": Out(range(len(WINDOW_REGIONS))), "lane": Out(range(max(lanes, 2))),
+            "addr": Out(range(max(depth, 2))), "w_en": Out(1), "w_data": Out(32), "r_en": Out(1),
+            "r_data": In(32),
+        }, lanes=lanes, depth=depth)
+
+    @property
+    def lanes(self) -> int:
+        return self._parameters["lanes"]
+
+    @property
+    def depth(self) -> int:
+        return self._parameters["depth"]
+
+
+class RefundSignature(_ParameterizedSignature):
+    """CTC decoder to sequencer: reserved output places a head vector did not use.
+
+    The sequencer reserves the most places a head vector can need; the decoder returns the rest once
+    it knows how many labels the vector sends.
+
+    Parameters
+    ----------
+    most : int
+        Places reserved per vector.
+
+    Members
+    -------
+    count : Out(range(most + 1))
+        Places returned this cycle.
+
+    Raises
+    ------
+    TypeError
+        If ``most`` is not an integer.
+    ValueError
+        If ``most`` is less than 1.
+    """
+
+    def __init__(self, *, most: int):
+        check_positive("most", most)
+        super().__init__({"count": Out(range(most + 1))}, most=most)
+
+    @property
+    def most(self) -> int:
+        return self._parameters["most"]
 
 
 def state_read_signature(*, depth: int, shape) -> ReadPort.Signature:

@@ -8,14 +8,15 @@ from amaranth.hdl import signed
 from amaranth.lib import data
 
 from rnnhw.spec.config import Config
+from rnnhw.spec.ctc import label_width
 from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.schedule import Schedule
 
 from .fixed import format_shape
 
-__all__ = ["job_layout", "issue_layout", "item_layout", "output_element_layout", "Part", "DesignLayouts",
-           "design_layouts"]
+__all__ = ["job_layout", "issue_layout", "item_layout", "output_element_layout", "logit_element_layout",
+           "label_element_layout", "Part", "DesignLayouts", "design_layouts"]
 
 
 class Part:
@@ -39,6 +40,7 @@ def job_layout(*, layers: int, lanes: int, units: int, gates: int) -> data.Struc
         "t0": 1,  # first timestep of a sequence: previous state is zero
         "emit": 1,  # the new h (or head output) goes to the output stream
         "whole_units": 1,  # every row of the pass is a whole unit (the reset-before GRU's n rows)
+        "end": 1,  # head jobs: the step is its sequence's last (CTC decoding ends the sequence)
         "rows": range(lanes + 1),  # valid lanes in this pass
         "unit0": range(max(units, 2)),
         "gate0": range(max(gates, 2)),
@@ -75,6 +77,16 @@ def output_element_layout(fmt: FixedFormat) -> data.StructLayout:
     return data.StructLayout({"data": format_shape(fmt), "last": 1})
 
 
+def logit_element_layout(fmt: FixedFormat) -> data.StructLayout:
+    """One head output on its way to the CTC decoder: ``end`` marks a sequence's last step's vector."""
+    return data.StructLayout({"data": format_shape(fmt), "last": 1, "end": 1})
+
+
+def label_element_layout(classes: int) -> data.StructLayout:
+    """One element of a CTC output stream: a decoded label (or ``EMPTY``) and ``last`` (``spec/ctc.py``)."""
+    return data.StructLayout({"data": signed(label_width(classes)), "last": 1})
+
+
 @dataclass(frozen=True)
 class DesignLayouts:
     """The layouts of one configuration's design (see :func:`design_layouts`)."""
@@ -96,4 +108,4 @@ def design_layouts(config: Config) -> DesignLayouts:
         issue=issue_layout(job=job, weight_depth=sch.weight_depth, bias_depth=sch.bias_depth),
         sums=item_layout(job=job, value_width=lane_parameters(config).acc_width, units=units, gates=model.gates),
         gate_items=item_layout(job=job, value_width=config.numerics.accum.width, units=units, gates=model.gates),
-        output_element=output_element_layout(config.output_format))
+        output_element=label_element_layout(model.head) if model.ctc else output_element_layout(config.output_format))

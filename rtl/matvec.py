@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.design import LaneParameters
 from rnnhw.spec.latency import DRAIN_DELAY
+from rnnhw.spec.registers import WINDOW_REGIONS
 
 from .checks import check_non_negative, check_positive, check_type
-from .interfaces import IssueSignature
+from .interfaces import IssueSignature, WeightAccessSignature
 from .layouts import Part
-from .pipeline import delayed
+from .pipeline import delayed_stages
 
 __all__ = ["MatVecUnit", "lane_arguments"]
 
@@ -60,6 +61,9 @@ class MatVecUnit(wiring.Component):
 
     :func:`rnnhw.spec.design.lane_parameters` derives all but the images and layouts from a
     configuration: ``MatVecUnit(**lane_arguments(lane_parameters(config)), ...)``.
+    writable : bool
+        Runtime weights (default False): each memory gets a write port and the read ports a read-back
+        path, through ``weight_access``.
 
     Members
     -------
@@ -68,6 +72,8 @@ class MatVecUnit(wiring.Component):
         pass may issue its last step now, the drain will be free when its sums complete.
     sums : Out(stream.Signature(sum_shape, always_ready=True))
         Completed sums in row order; GRU n rows give a ``Part.X`` item then a ``Part.H`` item.
+    weight_access : In(WeightAccessSignature(lanes=lanes, depth=deepest memory)), only if ``writable``
+        Writes and reads the memories; its reads take the read ports, so only while no pass runs.
 
     Latency
     -------
@@ -86,7 +92,8 @@ class MatVecUnit(wiring.Component):
 
     def __init__(self, *, weight_images, bias_images, weight_width: int, bias_width: int, operand_width: int,
                  acc_width: int, product_shift_input: int, product_shift_state: int, bias_shift: int,
-                 gates: int, split_rows: bool, issue_shape: data.StructLayout, sum_shape: data.StructLayout):
+                 gates: int, split_rows: bool, issue_shape: data.StructLayout, sum_shape: data.StructLayout,
+                 writable: bool = False):
         if not weight_images or len(weight_images) != len(bias_images):
             raise ValueError(f"need one weight and one bias image per lane, got {len(weight_images)!r} "
                              f"and {len(bias_images)!r}")
@@ -107,10 +114,15 @@ class MatVecUnit(wiring.Component):
         self._product_shift_input, self._product_shift_state = product_shift_input, product_shift_state
         self._bias_shift, self._gates, self._split_rows = bias_shift, gates, bool(split_rows)
         self._issue_shape, self._sum_shape = issue_shape, sum_shape
-        super().__init__({
+        self._writable_memories = bool(writable)
+        members = {
             "issue": In(IssueSignature(issue_shape=issue_shape, operand_width=operand_width)),
             "sums": Out(stream.Signature(sum_shape, always_ready=True)),
-        })
+        }
+        if self._writable_memories:
+            depth = max(len(weight_images[0]), len(bias_images[0]))
+            members["weight_access"] = In(WeightAccessSignature(lanes=self.lanes, depth=depth))
+        super().__init__(members)
 
     @property
     def lanes(self):
@@ -170,12 +182,18 @@ class MatVecUnit(wiring.Component):
         return self._sum_shape
 
     @property
+    def writable(self):
+        """Runtime weights: the memories have write ports and ``weight_access``."""
+        return self._writable_memories
+
+    @property
     def drain_delay(self):
         """Cycles from a pass's last step to its first item (``spec.latency.DRAIN_DELAY``)."""
         return DRAIN_DELAY
 
     def elaborate(self, platform):
         m = Module()
+        self._read_back_registers = {}  # runtime weights: region -> each lane's read data, registered
         issue_shape = self.issue_shape
         # The issue word travels with its step: stage 1 memory data and operand; 2 multiplier inputs;
         # 3 product (added to the sum); 4 complete sums, captured by the drain, whose first item
@@ -193,7 +211,35 @@ class MatVecUnit(wiring.Component):
             x_sums.append(x_total)
 
         self._drain(m, sums, x_sums, stages)
+        if self.writable:
+            self._read_back(m)
         return m
+
+    def _writable(self, m, memory, lane, region, address):
+        """Runtime weights: a write port on ``memory``; the read port takes the window's address on reads.
+
+        Returns the read port's address (``address`` for ROM cores).
+        """
+        if not self.writable:
+            return address
+        access = self.weight_access
+        write = memory.write_port()
+        m.d.comb += [write.addr.eq(access.addr), write.data.eq(access.w_data),
+                     write.en.eq(access.w_en & (access.region == WINDOW_REGIONS.index(region))
+                                 & (access.lane == lane))]
+        return Mux(access.r_en, access.addr, address)
+
+    def _read_back(self, m):
+        """``r_data``: the datapath's own register one cycle behind each read port (block RAM outputs are
+        slow; no logic may follow them)."""
+        access = self.weight_access
+        with m.Switch(access.region):
+            for region, registers in self._read_back_registers.items():
+                with m.Case(WINDOW_REGIONS.index(region)):
+                    with m.Switch(access.lane):
+                        for lane, register in enumerate(registers):
+                            with m.Case(lane):
+                                m.d.comb += access.r_data.eq(register)
 
     def _lane(self, m, lane, operand, stage):
         """One lane: weight memory, multiplier, accumulator. Returns its sum (and GRU x-part sum)."""
@@ -204,14 +250,17 @@ class MatVecUnit(wiring.Component):
         m.submodules[f"weights{lane}"] = weights
         m.submodules[f"bias{lane}"] = firsts
         w_port, b_port = weights.read_port(), firsts.read_port()
-        m.d.comb += [w_port.addr.eq(self.issue.step.w_addr), b_port.addr.eq(self.issue.step.b_addr)]
+        m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", self.issue.step.w_addr)),
+                     b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", self.issue.step.b_addr))]
 
         # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
         # a cycle of their own (and map into the DSP block's input and output registers).
         weight = Signal(signed(self.weight_width), name=f"weight{lane}")
         product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
         m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
-        bias = delayed(m, b_port.data, 2, f"bias{lane}")
+        bias_stages = delayed_stages(m, b_port.data, 2, f"bias{lane}")
+        bias = bias_stages[-1]
+        read_back = {"WEIGHTS": weight, "BIASES": bias_stages[0]}
 
         total = Signal(signed(self.acc_width), name=f"sum{lane}")
         term = Mux(stage.from_input, product << self.product_shift_input, product << self.product_shift_state)
@@ -225,12 +274,16 @@ class MatVecUnit(wiring.Component):
                                    for _, second, flag in self.bias_images[lane]])
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()
-            m.d.comb += s_port.addr.eq(self.issue.step.b_addr)
-            second = delayed(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
-            is_split_row = delayed(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
+            m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", self.issue.step.b_addr))
+            second_stages = delayed_stages(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
+            split_stages = delayed_stages(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
+            second, is_split_row = second_stages[-1], split_stages[-1]
+            read_back["BIAS_HN"] = Cat(second_stages[0], split_stages[0])
             x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}")
             with m.If(stage.valid & stage.split & is_split_row):
                 m.d.sync += [x_total.eq(total), total.eq((second << self.bias_shift) + term)]
+        for region, value in read_back.items():
+            self._read_back_registers.setdefault(region, []).append(value)
         with m.If(stage.valid):
             with m.If(restart):
                 m.d.sync += total.eq((bias << self.bias_shift) + term)

@@ -6,12 +6,19 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from rnnhw.spec.design import lane_parameters, memory_sizes
+from rnnhw.spec.design import lane_parameters, memory_sizes, output_places
 from rnnhw.spec.schedule import Schedule
 
 from .checks import check_positive, check_type
 from .fixed import format_shape
-from .interfaces import InputReadSignature, IssueSignature, ReservationSignature, WrittenSignature, state_read_signature
+from .interfaces import (
+    InputReadSignature,
+    IssueSignature,
+    RefundSignature,
+    ReservationSignature,
+    WrittenSignature,
+    state_read_signature,
+)
 
 __all__ = ["Sequencer", "OperandSource"]
 
@@ -28,7 +35,8 @@ class Sequencer(wiring.Component):
     """Issues one multiply-accumulate step per cycle whenever its operand is ready.
 
     Order: for each timestep, for each layer, passes ``q = 0 .. Q-1`` over the operands
-    ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h``.
+    ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h`` (with
+    ``return_sequences``, after every timestep, over that step's ``h``).
     The reset-before GRU's n passes (after its r, z passes) read ``[x_t; r*h_{t-1}]`` instead, and
     the first of them checks each ``r*h`` operand (reported on ``reset_written``). A Jordan layer's
     gate job reads ``[x_t; y_{t-1}]`` (``x`` = the layer below's ``y``) and is followed by a head job,
@@ -72,6 +80,9 @@ class Sequencer(wiring.Component):
         Jordan cell only: the elementwise unit's ``y`` writes.
     reservation : In(ReservationSignature())
         ``pop``: an element left the output buffer (returns one reserved place).
+    refund : In(RefundSignature(most=2))
+        With CTC decoding only: reserved places a head vector left unused (the sequencer reserves
+        :data:`~rnnhw.spec.ctc.MOST_BEATS_PER_STEP` per vector).
 
     Latency
     -------
@@ -93,8 +104,8 @@ class Sequencer(wiring.Component):
         check_positive("output_depth", output_depth)
         config = schedule.config
         model, n = config.model, config.numerics
-        if output_depth < model.output_vector:
-            raise ValueError(f"output_depth must hold one output vector ({model.output_vector}), "
+        if output_depth < output_places(config):
+            raise ValueError(f"output_depth must hold one output vector ({output_places(config)}), "
                              f"not {output_depth!r}")
         self._schedule, self._issue_shape, self._output_depth = schedule, issue_shape, output_depth
         cell_members = {}
@@ -110,6 +121,7 @@ class Sequencer(wiring.Component):
             "written": In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
             "reservation": In(ReservationSignature()),
             **cell_members,
+            **({"refund": In(RefundSignature(most=output_places(config)))} if model.ctc else {}),
         })
 
     @property
@@ -129,7 +141,7 @@ class Sequencer(wiring.Component):
         sch = self.schedule
         model, lanes = sch.config.model, sch.lanes
         layers, hidden, gates = model.num_layers, model.hidden_size, model.gates
-        vector, top = model.output_vector, model.num_layers - 1
+        vector, top = output_places(sch.config), model.num_layers - 1
 
         def const_table(values):
             return Array(Const(v, range(max(values) + 1)) for v in values)
@@ -202,7 +214,9 @@ class Sequencer(wiring.Component):
             with m.Default():
                 m.d.comb += self.issue.operand.eq(0)
 
-        emits = head_mode | ((layer == top) & (model.return_sequences | (step_last & (model.head == 0))))
+        # The head's outputs go out (every step with return_sequences, else at a sequence's end);
+        # without a head, the top layer's h does.
+        emits = head_mode | ((layer == top) & (model.head == 0) & (model.return_sequences | step_last))
         if jordan:  # y of the top layer: every step, or a sequence's last
             emits = head_mode & (layer == top) & (model.return_sequences | step_last)
         reserving = (pass_ == 0) & last_op & emits
@@ -234,7 +248,7 @@ class Sequencer(wiring.Component):
             step.w_addr.eq(w_addr),
             step.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(wgen), job.t0.eq(t0),
-            job.emit.eq(emits), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
+            job.emit.eq(emits), job.end.eq(step_last), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
             job.whole_units.eq(n_part),
         ]
 
@@ -264,7 +278,8 @@ class Sequencer(wiring.Component):
         # reserving steps are at least two cycles apart, so the next decision sees it.
         reserve = Signal()
         m.d.sync += [reserve.eq(go & reserving),
-                     reserved.eq(reserved - self.reservation.pop + Mux(reserve, vector, 0))]
+                     reserved.eq(reserved - self.reservation.pop + Mux(reserve, vector, 0) -
+                                 (self.refund.count if model.ctc else 0))]
         m.d.sync += [stepped.eq(0) for stepped in gen_step]
         with m.If(go):
             m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]
@@ -303,8 +318,8 @@ class Sequencer(wiring.Component):
                                 start(layer + 1, False, t0)
                             with m.Else():
                                 start(0, False, step_last)
-                        else:
-                            start(0, False, True)
+                        else:  # step_last still names the step the head read
+                            start(0, False, step_last)
                     with m.Else():
                         m.d.sync += gen[layer].eq(gen[layer] + 1)
                         m.d.sync += Array(gen_step)[layer].eq(1)
@@ -314,7 +329,7 @@ class Sequencer(wiring.Component):
                         else:
                             with m.If(layer != top):
                                 start(layer + 1, False, t0)
-                            with m.Elif(step_last & (model.head != 0)):
+                            with m.Elif((step_last | model.return_sequences) & (model.head != 0)):
                                 start(0, True, t0)
                             with m.Else():
                                 start(0, False, step_last)

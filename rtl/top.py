@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.back import verilog
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, ResetInserter, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,6 +17,8 @@ from rnnhw.spec.weights import QuantizedWeights
 from .buffers import InputBuffer, OutputBuffer
 from .checks import check_type
 from .conversion import SumConverter
+from .csr import ControlRegisters
+from .ctc import CTCDecoder
 from .elementwise import ElementwiseUnit
 from .fixed import format_shape
 from .layouts import design_layouts
@@ -39,13 +41,16 @@ class RNNAccelerator(wiring.Component):
         ElementwiseUnit.written -> Sequencer.written
         ElementwiseUnit.reset_written (GRU reset before) / output_written (Jordan) -> Sequencer
         SumConverter.head (with a head) or ElementwiseUnit.output -> OutputBuffer.input
+        with CTC: SumConverter.head -> CTCDecoder.logits, CTCDecoder.labels -> OutputBuffer.input,
+                  CTCDecoder.refund -> Sequencer.refund
         OutputBuffer.output -> m_axis     OutputBuffer.reservation -> Sequencer.reservation
 
     Parameters
     ----------
     config : Config
-    weights : QuantizedWeights
-        Baked into the lanes' weight memories.
+    weights : QuantizedWeights or None
+        Baked into the lanes' weight memories; ``None`` for ``hardware.weights = "runtime"``, whose
+        memories start at zero and are written through the AXI4-Lite slave.
 
     Members
     -------
@@ -55,11 +60,13 @@ class RNNAccelerator(wiring.Component):
         ``tlast`` on the last element of a sequence's last timestep.
     s_axis_tready : Out(1)
     m_axis_tdata : Out(signed(output width))
-        Output elements; ``head`` per sequence, or ``H`` per timestep (``return_sequences``), or the
-        final ``H`` per sequence (the Jordan cell: ``O``, its ``y``, instead of ``H``).
+        Output elements; ``head`` per sequence, or ``H`` (``head``) per timestep (``return_sequences``),
+        or the final ``H`` per sequence (the Jordan cell: ``O``, its ``y``, instead of ``H``); with CTC
+        decoding, each sequence's labels (``spec/ctc.py``).
     m_axis_tvalid, m_axis_tlast : Out(1)
-        ``tlast`` on the last element of each output vector.
+        ``tlast`` on the last element of each output vector (CTC: of each sequence's labels).
     m_axis_tready : In(1)
+    s_axil_* : the AXI4-Lite slave of :class:`rnnhw.rtl.csr.ControlRegisters`, for runtime weights only.
 
     The ``sync`` domain's ``clk`` and synchronous, active-high ``rst`` complete the ports
     (:func:`rnnhw.spec.design.ports`). The state is zero at the start of every sequence.
@@ -72,17 +79,23 @@ class RNNAccelerator(wiring.Component):
     Raises
     ------
     TypeError
-        If ``config`` is not a ``Config`` or ``weights`` not ``QuantizedWeights``.
+        If ``config`` is not a ``Config``, ``weights`` not ``QuantizedWeights`` (``rom``), or not
+        ``None`` (``runtime``).
     ValueError
         If ``weights`` has a different number of layers than ``config``.
     """
 
-    def __init__(self, *, config: Config, weights: QuantizedWeights):
+    def __init__(self, *, config: Config, weights: QuantizedWeights | None):
         check_type("config", config, Config, "a Config")
-        check_type("weights", weights, QuantizedWeights, "QuantizedWeights")
-        if len(weights.layers) != config.model.num_layers:
-            raise ValueError(f"weights must have model.num_layers = {config.model.num_layers} layer(s), "
-                             f"not {len(weights.layers)}")
+        if config.hardware.weights == "runtime":
+            if weights is not None:
+                raise TypeError('a core with hardware.weights = "runtime" is built without weights (weights=None); '
+                                "they are written through its AXI4-Lite slave")
+        else:
+            check_type("weights", weights, QuantizedWeights, "QuantizedWeights")
+            if len(weights.layers) != config.model.num_layers:
+                raise ValueError(f"weights must have model.num_layers = {config.model.num_layers} layer(s), "
+                                 f"not {len(weights.layers)}")
         self._config, self._weights = config, weights
         members = {}
         for port in ports(config):
@@ -113,12 +126,18 @@ class RNNAccelerator(wiring.Component):
         m.submodules.inputs = inputs = InputBuffer(features=model.input_size, width=n.input.width)
         m.submodules.sequencer = sequencer = Sequencer(
             schedule=sch, issue_shape=layouts.issue, output_depth=memories.output_fifo_depth)
+        runtime = config.hardware.weights == "runtime"
+        if runtime:  # zero until the host writes them
+            weight_images = [[0] * sch.weight_depth for _ in range(sch.lanes)]
+            bias_images = [[(0, 0, 0)] * sch.bias_depth for _ in range(sch.lanes)]
+        else:
+            weight_images, bias_images = sch.weight_images(self.weights), sch.bias_images(self.weights)
         m.submodules.matvec = matvec = MatVecUnit(
-            weight_images=sch.weight_images(self.weights), bias_images=sch.bias_images(self.weights),
+            weight_images=weight_images, bias_images=bias_images, writable=runtime,
             **lane_arguments(lanes), issue_shape=layouts.issue, sum_shape=layouts.sums)
         m.submodules.converter = converter = SumConverter(
             acc_frac=lanes.acc_frac, accum=n.accum, output=n.output, rounding=n.rounding, overflow=n.overflow,
-            head_size=model.head, sum_shape=layouts.sums, item_shape=layouts.gate_items)
+            head_size=model.head, sum_shape=layouts.sums, item_shape=layouts.gate_items, sequence_end=model.ctc)
         m.submodules.elementwise = elementwise = ElementwiseUnit(
             datapath=datapath(config), item_shape=layouts.gate_items, state_depth=memories.state_depth)
         m.submodules.output = output = OutputBuffer(
@@ -139,7 +158,14 @@ class RNNAccelerator(wiring.Component):
             wiring.connect(m, elementwise.reset_written, sequencer.reset_written)
         if model.jordan:
             wiring.connect(m, elementwise.output_written, sequencer.output_written)
-        wiring.connect(m, converter.head if model.head else elementwise.output, output.input)
+        if model.ctc:  # the head's logits are decoded into labels on their way out
+            m.submodules.decoder = decoder = CTCDecoder(classes=model.head, blank=model.ctc_blank,
+                                                        logit_format=n.output)
+            wiring.connect(m, converter.head, decoder.logits)
+            wiring.connect(m, decoder.labels, output.input)
+            wiring.connect(m, decoder.refund, sequencer.refund)
+        else:
+            wiring.connect(m, converter.head if model.head else elementwise.output, output.input)
         wiring.connect(m, output.reservation, sequencer.reservation)
 
         m.d.comb += [
@@ -151,6 +177,24 @@ class RNNAccelerator(wiring.Component):
             self.m_axis_tdata.eq(output.output.p.data),
             self.m_axis_tlast.eq(output.output.p.last),
             output.output.ready.eq(self.m_axis_tready),
+        ]
+        if runtime:
+            return self._with_registers(m, matvec)
+        return m
+
+    def _with_registers(self, core, matvec):
+        """The AXI4-Lite register file beside the datapath ``core``, which its soft reset resets."""
+        m = Module()
+        m.submodules.csr = csr = ControlRegisters(config=self.config)
+        m.submodules.core = ResetInserter({"sync": csr.soft_reset})(core)
+        for name, member in csr.bus.signature.members.items():
+            port, inner = getattr(self, f"s_axil_{name}"), getattr(csr.bus, name)
+            m.d.comb += inner.eq(port) if member.flow == In else port.eq(inner)
+        wiring.connect(m, csr.weight_access, matvec.weight_access)
+        m.d.comb += [
+            csr.input_beat.eq(self.s_axis_tvalid & self.s_axis_tready),
+            csr.input_last.eq(self.s_axis_tlast),
+            csr.output_vector.eq(self.m_axis_tvalid & self.m_axis_tready & self.m_axis_tlast),
         ]
         return m
 
@@ -167,8 +211,11 @@ LINT_WAIVERS = {
 }
 
 
-def generate_verilog(config: Config, weights: QuantizedWeights, *, name: str = "rnnhw_top") -> str:
-    """Verilog of the accelerator: deterministic (no source paths or timestamps inside)."""
+def generate_verilog(config: Config, weights: QuantizedWeights | None, *, name: str = "rnnhw_top") -> str:
+    """Verilog of the accelerator: deterministic (no source paths or timestamps inside).
+
+    ``weights`` is ``None`` for ``hardware.weights = "runtime"``.
+    """
     top = RNNAccelerator(config=config, weights=weights)
     body = verilog.convert(top, name=name, emit_src=False, strip_internal_attrs=True)
     header = [f"// {name}: fixed-point {config.model.cell} accelerator generated by rnnhw.",

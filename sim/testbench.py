@@ -64,6 +64,8 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, 
 from cocotb.utils import get_sim_steps, get_sim_time
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamMonitor, AxiStreamSink, AxiStreamSource
 
+from .axil import end_session, start_session
+
 STIMULUS_ENV, RESULTS_ENV, PROGRESS_ENV = "RNNHW_SIM_STIMULUS", "RNNHW_SIM_RESULTS", "RNNHW_SIM_PROGRESS"
 CLOCK_NS = 10
 RESET_CYCLES = 4
@@ -199,6 +201,8 @@ async def stream(dut):
         sink.set_pause_generator(_pauses(float(stimulus["pause_out"]), rng))
     timeout = int(stimulus["timeout_cycles"]) * period
     await _reset(dut)
+    # Runtime cores: a host program on the AXI4-Lite port (rnnhw.sim.axil) goes first, e.g. loads weights.
+    session = await start_session(dut, lambda: cycle(get_sim_time()))
 
     discarded = 0
     reset_after = int(stimulus["reset_after"])
@@ -240,6 +244,8 @@ async def stream(dut):
     if not timed_out:
         await ClockCycles(dut.clk, TRAILING_CYCLES)
         extra = sink.count() + int(not sink.idle())
+
+    await end_session(session)
 
     inputs_seen = [accepted.recv_nowait(compact=False) for _ in range(accepted.count())]
     out_counts = np.array([len(f.tdata) for f in frames], dtype=np.int64)

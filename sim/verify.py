@@ -7,16 +7,19 @@ model once (:mod:`rnnhw.sim.runner`), streams the inputs through the cocotb test
 the accelerator's ports and any expected outputs (the tests use a small stand-in design).
 
 The output stream is a series of vectors (one AXI-Stream frame each): ``head`` elements per sequence
-with a head, ``H`` (Jordan: ``O``) per timestep with ``return_sequences``, else ``H`` (``O``) per
-sequence (the last layer's final state). :class:`StreamLayout` maps positions in that stream back to
-(sequence, timestep, unit).
+with a head, ``H`` (Jordan: ``O``, or ``head``) per timestep with ``return_sequences``, else ``H`` (``O``)
+per sequence (the last layer's final state). :class:`StreamLayout` maps positions in that stream back to
+(sequence, timestep, unit). With CTC decoding (mode ``"labels"``) each sequence is one frame of its decoded
+labels (:func:`rnnhw.spec.ctc.stream_frames`), compared as label sequences.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,26 +27,30 @@ import numpy as np
 
 from rnnhw.spec.batch import check_batch
 from rnnhw.spec.config import Config
+from rnnhw.spec.ctc import PAD, labels_from_frames, stream_frames
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import Progress
+from rnnhw.spec.outputs import Heartbeat, Progress
 from rnnhw.spec.schedule import bound_cycles_per_step
 
-from .runner import build_model, new_run_dir, run_testbench
+from .axil import RemoteBus, serve
+from .runner import build_model, run_folder, run_testbench
 from .testbench import PROGRESS_ENV, RESULTS_ENV, STIMULUS_ENV
 from .tools import waves_format
 
 __all__ = ["SimResult", "StreamLayout", "OUTPUT_MODES", "run_simulation", "simulate_stream", "output_mode",
            "bound_cycles_per_step", "BACKPRESSURE_PAUSE"]
 
-OUTPUT_MODES = ("head", "sequences", "final")
+OUTPUT_MODES = ("head", "sequences", "final", "labels")
 #: Probability of a pause per clock cycle on each stream with ``backpressure=True``.
 BACKPRESSURE_PAUSE = 0.3
 
 
 def output_mode(config: Config) -> str:
-    """``"head"``, ``"sequences"`` (return_sequences) or ``"final"`` (the last layer's final state)."""
+    """``"labels"`` (CTC), ``"sequences"`` (return_sequences: ``H``, or ``head``, per step), ``"head"``, ``"final"``."""
     model = config.model
-    return "head" if model.head else ("sequences" if model.return_sequences else "final")
+    if model.ctc:
+        return "labels"
+    return "sequences" if model.return_sequences else ("head" if model.head else "final")
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,10 @@ class StreamLayout:
         return int(self.vectors_per_sequence.sum())
 
     def shape(self) -> tuple[int, ...]:
-        """Shape of the outputs in the golden model's layout."""
+        """Shape of the outputs in the golden model's layout (labels: ``[N, longest sequence]`` at least)."""
         batch = len(self.lengths)
+        if self.mode == "labels":
+            return (batch, int(self.lengths.max()))
         if self.mode == "sequences":
             return (batch, int(self.lengths.max()), self.vector_size)
         return (batch, self.vector_size)
@@ -151,6 +160,8 @@ class SimResult:
     simulation_seconds: float
     waves_path: Path | None
     log_path: Path | None
+    host_result: object = None  # what the ``host`` program returned (runtime cores)
+    compared: str = "element"  # what ``mismatches`` counts: output elements, or (CTC) label sequences
 
     def summary(self) -> dict:
         """The JSON summary (``rnnhw simulate --json``)."""
@@ -160,7 +171,7 @@ class SimResult:
             "cycles": self.cycles, "cycles_per_step": self.cycles_per_step,
             "bound_cycles_per_step": self.bound_cycles_per_step, "utilization": self.utilization,
             "simulator": self.simulator, "wall_seconds": self.wall_seconds,
-            "simulation_seconds": self.simulation_seconds,
+            "simulation_seconds": self.simulation_seconds, "compared": self.compared,
             "waves_path": str(self.waves_path) if self.waves_path else None,
         }
 
@@ -225,6 +236,34 @@ def _compare(layout: StreamLayout, expected_vectors: np.ndarray, received: list[
     return got, mismatches, first, tuple(notes)
 
 
+def _compare_labels(expected: np.ndarray, received: list[np.ndarray], results: dict, timeout_cycles: int):
+    """Frame-by-frame comparison of decoded label sequences (CTC): the received labels ``[N, T]``
+    (padded with -1; missing sequences decode to nothing), the count of sequences that differ (plus
+    extra frames), the first difference and the protocol notes."""
+    want = stream_frames(expected)
+    got = labels_from_frames(received[: len(want)], expected.shape[1])
+    got = np.vstack([got, np.full((len(want) - len(got), expected.shape[1]), PAD, dtype=np.int64)])
+    mismatches, first, notes = 0, "", []
+    for n, frame in enumerate(want):
+        rtl = [int(v) for v in received[n]] if n < len(received) else None
+        if rtl != frame:
+            mismatches += 1
+            shown = "nothing" if rtl is None else str(rtl)
+            first = first or _place(f"sequence {n} labels", shown, str(frame))
+    if len(received) < len(want):
+        missing = f" (timed out after {timeout_cycles:,} cycles)" if bool(results["timed_out"]) else ""
+        notes.append(f"the RTL sent {len(received)} of {len(want)} label sequences{missing}")
+    extra = int(results["extra_frames"]) + max(0, len(received) - len(want))
+    if extra:
+        notes.append(f"the RTL sent {extra} label sequence(s) more than the {len(want)} expected")
+        mismatches += extra
+        first = first or notes[-1]
+    if bool(results["inputs_left"]):
+        notes.append("the RTL did not accept every input element (s_axis_tready stayed low)")
+        first = first or notes[-1]
+    return got, mismatches, first, tuple(notes)
+
+
 def _cycle_counts(layout: StreamLayout, results: dict) -> tuple[int, np.ndarray]:
     in_start, out_end = results["in_start"], results["out_end"]
     sequences = len(layout.lengths)
@@ -247,7 +286,8 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
                     waves: bool = False, backpressure: bool = False, progress: bool = True,
                     build_dir="build/sim", seed: int = 0, toplevel: str = "rnnhw_top",
                     bound_cycles_per_step: int = 0, timeout_cycles: int | None = None,
-                    reset_after: int | None = None, waves_dir=None) -> SimResult:
+                    reset_after: int | None = None, waves_dir=None,
+                    host: Callable[[RemoteBus], object] | None = None) -> SimResult:
     """Stream ``x_int`` through the design in ``verilog`` and compare its outputs with ``expected``.
 
     Parameters
@@ -261,8 +301,9 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         Timesteps of each sequence (default all ``T``).
     expected : array_like of int
         Expected outputs in the golden model's layout for ``mode``.
-    mode : {"head", "sequences", "final"}
-        Output layout (see :class:`StreamLayout`).
+    mode : {"head", "sequences", "final", "labels"}
+        Output layout (see :class:`StreamLayout`); ``"labels"``: ``expected`` holds decoded CTC labels
+        ``[N, T]`` padded with -1, each sequence one frame (:mod:`rnnhw.spec.ctc`).
     simulator : {"verilator", "icarus"}
     waves : bool
         Write a wave trace (``SimResult.waves_path``): FST, or VCD where Verilator cannot write FST
@@ -284,6 +325,11 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         elements; then run the whole batch from the clean state.
     waves_dir : str or Path, optional
         Where to put the wave file (default: the run's folder under ``build_dir``).
+    host : callable, optional
+        A host program for the design's AXI4-Lite port (``s_axil_*``, runtime cores):
+        ``host(bus)`` with a :class:`rnnhw.sim.axil.RemoteBus` runs after the reset and before any
+        input is sent (e.g. it loads the weights); it may call ``bus.go()`` to start the stream and
+        go on accessing the port while it runs. What it returns is ``SimResult.host_result``.
 
     Returns
     -------
@@ -296,8 +342,11 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     lengths = check_batch(x_int, x_int.shape[2], lengths)
     batch, _, inputs = x_int.shape
     expected = np.asarray(expected, dtype=np.int64)
-    layout = StreamLayout(mode, int(expected.shape[-1]), lengths)
-    if expected.shape != layout.shape():
+    layout = StreamLayout(mode, 1 if mode == "labels" else int(expected.shape[-1]), lengths)
+    if mode == "labels" and (expected.ndim != 2 or expected.shape[0] != batch or
+                             expected.shape[1] < int(lengths.max())):
+        raise ValueError(f"expected labels have shape {expected.shape}, not [{batch}, T]")
+    if mode != "labels" and expected.shape != layout.shape():
         raise ValueError(f"expected outputs have shape {expected.shape}, not {layout.shape()} "
                          f"for mode {mode!r}")
     timesteps = int(lengths.sum())
@@ -313,51 +362,65 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
 
     model = build_model(verilog, simulator=simulator, toplevel=toplevel, waves=waves, build_dir=build_dir,
                         announce=announce)
-    run_dir = new_run_dir(model)
-    stimulus, results_path = run_dir / "stimulus.npz", run_dir / "results.npz"
-    progress_path = run_dir / "progress"
-    np.savez(
-        stimulus,
-        in_data=_stream_elements(x_int, lengths), in_counts=lengths * inputs,
-        out_vectors=layout.vectors_per_sequence, vector_size=np.int64(layout.vector_size),
-        reset_data=x_int[0, :lengths[0]].reshape(-1),
-        reset_after=np.int64(-1 if reset_after is None else reset_after),
-        pause_in=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
-        pause_out=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
-        seed=np.int64(seed), timeout_cycles=np.int64(timeout_cycles),
-    )
+    # The run's folder goes if anything below fails or is interrupted (see run_folder).
+    with run_folder(model) as run_dir:
+        stimulus, results_path = run_dir / "stimulus.npz", run_dir / "results.npz"
+        progress_path = run_dir / "progress"
+        np.savez(
+            stimulus,
+            in_data=_stream_elements(x_int, lengths), in_counts=lengths * inputs,
+            out_vectors=layout.vectors_per_sequence, vector_size=np.int64(layout.vector_size),
+            reset_data=x_int[0, :lengths[0]].reshape(-1),
+            reset_after=np.int64(-1 if reset_after is None else reset_after),
+            pause_in=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
+            pause_out=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
+            seed=np.int64(seed), timeout_cycles=np.int64(timeout_cycles),
+        )
 
-    report = Progress("simulating: output vectors", layout.vectors, quiet=not progress)
-    shown = [-1]
+        report = Progress("simulating: output vectors", layout.vectors, quiet=not progress)
+        shown = [-1]
 
-    def show_progress() -> None:
+        def show_progress() -> None:
+            try:
+                done, _, cycle = (int(word) for word in progress_path.read_text().split())
+            except (OSError, ValueError):
+                return
+            if cycle != shown[0]:
+                shown[0] = cycle
+                report.what = f"simulating: cycle {cycle:,}, output vectors"
+                report.update(done)
+
+        waves_path = None
+        if waves:
+            target = Path(waves_dir) if waves_dir is not None else run_dir
+            target.mkdir(parents=True, exist_ok=True)
+            waves_path = (target / f"{toplevel}.{waves_format(model.simulator.name)}").resolve()
+        env = {STIMULUS_ENV: str(stimulus), RESULTS_ENV: str(results_path), PROGRESS_ENV: str(progress_path)}
+        simulation_started = time.monotonic()
         try:
-            done, _, cycle = (int(word) for word in progress_path.read_text().split())
-        except (OSError, ValueError):
-            return
-        if cycle != shown[0]:
-            shown[0] = cycle
-            report.what = f"simulating: cycle {cycle:,}, output vectors"
-            report.update(done)
-
-    waves_path = None
-    if waves:
-        target = Path(waves_dir) if waves_dir is not None else run_dir
-        target.mkdir(parents=True, exist_ok=True)
-        waves_path = (target / f"{toplevel}.{waves_format(model.simulator.name)}").resolve()
-    env = {STIMULUS_ENV: str(stimulus), RESULTS_ENV: str(results_path), PROGRESS_ENV: str(progress_path)}
-    simulation_started = time.monotonic()
-    run_testbench(model, run_dir, env, waves_file=waves_path, seed=seed, on_wait=show_progress)
-    simulation_seconds = time.monotonic() - simulation_started
-    show_progress()
-    with np.load(results_path) as data:
-        results = dict(data)
+            with serve(host) if host is not None else contextlib.nullcontext(({}, lambda: None)) as (bus_env,
+                                                                                                 finish):
+                run_testbench(model, run_dir, {**env, **bus_env}, waves_file=waves_path, seed=seed,
+                              on_wait=show_progress)
+                host_result = finish()
+        except BaseException:
+            if waves_path is not None:  # a partial trace is of no use and may be huge
+                waves_path.unlink(missing_ok=True)
+            raise
+        simulation_seconds = time.monotonic() - simulation_started
+        show_progress()
+        with np.load(results_path) as data:
+            results = dict(data)
 
     out_data = _signed(results["out_data"], int(results["output_width"]))
     bounds = np.concatenate([[0], np.cumsum(results["out_counts"])])
     received = [out_data[bounds[k]:bounds[k + 1]] for k in range(len(results["out_counts"]))]
-    expected_vectors = layout.flatten(expected)
-    got, mismatches, first, notes = _compare(layout, expected_vectors, received, results, timeout_cycles)
+    if mode == "labels":
+        got, mismatches, first, notes = _compare_labels(expected, received, results, timeout_cycles)
+    else:
+        got, mismatches, first, notes = _compare(layout, layout.flatten(expected), received, results,
+                                                 timeout_cycles)
+        got = layout.unflatten(got)
     cycles, sequence_cycles = _cycle_counts(layout, results)
     cycles_per_step = cycles / timesteps if timesteps else 0.0
     bit_exact = mismatches == 0 and not notes
@@ -366,13 +429,15 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         shutil.rmtree(run_dir, ignore_errors=True)
         log_path = None
     return SimResult(
-        outputs=layout.unflatten(got), expected=expected, bit_exact=bit_exact, mismatches=mismatches,
+        outputs=got, expected=expected, bit_exact=bit_exact, mismatches=mismatches,
         first_mismatch=first, notes=notes, sequences=batch, timesteps=timesteps, cycles=cycles,
         cycles_per_step=cycles_per_step, sequence_cycles=sequence_cycles,
         bound_cycles_per_step=bound_cycles_per_step,
         utilization=bound_cycles_per_step / cycles_per_step if cycles_per_step else 0.0,
         simulator=model.simulator.name, wall_seconds=time.monotonic() - started,
         simulation_seconds=simulation_seconds, waves_path=waves_path, log_path=log_path,
+        host_result=host_result,
+        compared="label sequence" if mode == "labels" else "element",
     )
 
 
@@ -380,7 +445,7 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
                    waves: bool = False, backpressure: bool = False, progress: bool = True,
                    build_dir="build/sim", verilog: str | None = None, seed: int = 0,
                    reset_after: int | None = None, waves_dir=None,
-                   timeout_cycles: int | None = None) -> SimResult:
+                   timeout_cycles: int | None = None, host=None) -> SimResult:
     """Simulate the accelerator for ``config`` and compare it bit for bit with the golden model.
 
     Parameters
@@ -406,8 +471,9 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
         top-level module must be ``rnnhw_top``.
     seed : int
         Seed of the random pauses.
-    reset_after, waves_dir, timeout_cycles
-        As for :func:`simulate_stream`.
+    reset_after, waves_dir, timeout_cycles, host
+        As for :func:`simulate_stream`. A runtime core (``hardware.weights = "runtime"``) computes with
+        the weights its ``host`` program loads (see :mod:`rnnhw.driver`); ``qweights`` are the golden model's.
 
     Returns
     -------
@@ -432,17 +498,23 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
     if x_int.size and (x_int.min() < fmt.min_int or x_int.max() > fmt.max_int):
         raise UserError(f"input integers must lie in {fmt.min_int}..{fmt.max_int} (numerics.input = {fmt}); "
                         f"found {x_int.min()}..{x_int.max()}")
-    expected = GoldenModel(config, qweights).run(x_int, lengths).outputs
+    if config.hardware.weights == "runtime" and host is None:
+        raise UserError('a core with hardware.weights = "runtime" computes with the weights a host program loads '
+                        "through AXI4-Lite; pass host= (e.g. rnnhw.runtime.load_program)")
+    golden = GoldenModel(config, qweights).run(x_int, lengths)
+    expected = golden.labels if config.model.ctc else golden.outputs
     if verilog is None:
         try:
             from rnnhw.rtl.top import generate_verilog
         except ImportError as exc:
             raise UserError(f"the RTL generator is not available ({exc}); pass the Verilog explicitly"
                             ) from None
-        verilog = generate_verilog(config, qweights, name="rnnhw_top")
+        runtime = config.hardware.weights == "runtime"
+        with Heartbeat("generating the Verilog", quiet=not progress):
+            verilog = generate_verilog(config, None if runtime else qweights, name="rnnhw_top")
     return simulate_stream(
         verilog, x_int, lengths, expected, mode=output_mode(config), simulator=simulator, waves=waves,
         backpressure=backpressure, progress=progress, build_dir=build_dir, seed=seed,
         bound_cycles_per_step=bound_cycles_per_step(config), timeout_cycles=timeout_cycles,
-        reset_after=reset_after, waves_dir=waves_dir,
+        reset_after=reset_after, waves_dir=waves_dir, host=host,
     )

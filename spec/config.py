@@ -9,6 +9,7 @@ message that names the key and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
-           "CELLS", "GATES", "GRU_RESETS", "NONLINEARITIES", "OUTPUT_ACTIVATIONS"]
+           "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "GRU_RESETS", "NONLINEARITIES",
+           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",),
@@ -28,6 +30,8 @@ NONLINEARITIES = ("tanh", "relu")
 OUTPUT_ACTIVATIONS = ("identity", "tanh", "sigmoid")
 #: Where the GRU applies its reset gate: to ``W_hn h + b_hn`` (PyTorch) or to ``h`` (Cho et al. 2014).
 GRU_RESETS = ("after", "before")
+#: Where the weights live: baked into the memories ("rom") or written through AXI4-Lite ("runtime").
+WEIGHT_STORAGE = ("rom", "runtime")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class ModelConfig:
     output_size: int = 0
     nonlinearity: str = "tanh"
     output_activation: str = "identity"
+    ctc_blank: int | None = None  # CTC greedy decoding of the head's outputs (spec/ctc.py); None: off
 
     @property
     def jordan(self) -> bool:
@@ -70,6 +75,11 @@ class ModelConfig:
         """Elements of one output vector: the head's, else the last layer's h (Jordan: y)."""
         return self.head if self.head else self.recurrent_size
 
+    @property
+    def ctc(self) -> bool:
+        """Whether the outputs are CTC-decoded labels (``ctc_blank`` set)."""
+        return self.ctc_blank is not None
+
 
 @dataclass(frozen=True)
 class NumericsConfig:
@@ -87,10 +97,15 @@ class NumericsConfig:
     lut_interpolate: bool = False
 
 
+#: Lanes when ``hardware.lanes`` is not given, or the layer's G*H gate rows if it has fewer.
+DEFAULT_LANES = 8
+
+
 @dataclass(frozen=True)
 class HardwareConfig:
-    lanes: int = 8
+    lanes: int = DEFAULT_LANES
     elementwise_multipliers: str = "logic"
+    weights: str = "rom"  # "runtime": loaded through the AXI4-Lite port (spec/registers.py)
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,10 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     numerics: NumericsConfig = field(default_factory=NumericsConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    #: Keys the file gave (``"hardware.lanes"``...); the others took their defaults. Not part of equality.
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: The file it was read from, for messages about it found later (``None``: not read from a file).
+    source: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def output_format(self) -> FixedFormat:
@@ -107,18 +126,25 @@ class Config:
     def replace(self, section: str, **changes) -> Config:
         """A copy with some keys of one section changed (validated like a loaded file).
 
-        Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``).
+        Values are written as in TOML (``weight="fixed<8,3>"``) or as objects (``FixedFormat(8, 3)``);
+        ``None`` unsets an optional key (``ctc_blank=None``).
         """
         data = self.to_dict()
+        if "hardware.lanes" not in self.given:
+            del data["hardware"]["lanes"]  # still the default: derived again for the changed model
         objects = (FixedFormat, Rounding, Overflow)
         changes = {k: _plain(v) if isinstance(v, objects) else v for k, v in changes.items()}
-        data.setdefault(section, {}).update(changes)
+        values = data.setdefault(section, {})
+        values.update(changes)
+        for key in [k for k, v in values.items() if v is None]:  # None unsets an optional key (ctc_blank)
+            del values[key]
         return config_from_dict(data)
 
     def to_dict(self) -> dict:
         out = {}
         for section in ("model", "numerics", "hardware"):
-            out[section] = {k: _plain(v) for k, v in dataclasses.asdict(getattr(self, section)).items()}
+            out[section] = {k: _plain(v) for k, v in dataclasses.asdict(getattr(self, section)).items()
+                            if v is not None}  # an unset optional key (model.ctc_blank) is left out
         return out
 
     def to_toml(self) -> str:
@@ -205,6 +231,7 @@ SCHEMA = {
         "output_size": _positive_int("model.output_size", 0, 4096),
         "nonlinearity": _choice("model.nonlinearity", NONLINEARITIES),
         "output_activation": _choice("model.output_activation", OUTPUT_ACTIVATIONS),
+        "ctc_blank": _positive_int("model.ctc_blank", 0, 4095),
     },
     "numerics": {
         **{key: _format(f"numerics.{key}") for key in _FORMAT_KEYS},
@@ -216,6 +243,7 @@ SCHEMA = {
     "hardware": {
         "lanes": _positive_int("hardware.lanes", 1, 4096),
         "elementwise_multipliers": _choice("hardware.elementwise_multipliers", ("logic", "dsp")),
+        "weights": _choice("hardware.weights", WEIGHT_STORAGE),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}
@@ -227,7 +255,9 @@ def config_from_dict(data: dict) -> Config:
         raise ConfigError("the configuration must be a TOML table")
     unknown = set(data) - set(SCHEMA)
     if unknown:
-        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]; sections are [model], [numerics], [hardware]")
+        name = sorted(unknown)[0]
+        raise ConfigError(f"unknown section [{name}]{_did_you_mean(name, SCHEMA, '[{}]')}; sections are [model], "
+                          "[numerics], [hardware]")
     sections = {}
     for section, checks in SCHEMA.items():
         values = data.get(section, {})
@@ -236,20 +266,44 @@ def config_from_dict(data: dict) -> Config:
         unknown = set(values) - set(checks)
         if unknown:
             key = sorted(unknown)[0]
-            raise ConfigError(f"unknown key {section}.{key}; allowed in [{section}]: {', '.join(checks)}")
+            raise ConfigError(f"unknown key {section}.{key}{_did_you_mean(key, checks, section + '.{}')}; "
+                              f"allowed in [{section}]: {', '.join(checks)}")
         sections[section] = _CLASSES[section](**{k: checks[k](v) for k, v in values.items()})
-    config = Config(**sections)
+    given = frozenset(f"{section}.{key}" for section in SCHEMA for key in data.get(section, {}))
+    if "hardware.lanes" not in given:  # a default must never refuse a valid model
+        model = sections["model"]
+        lanes = min(DEFAULT_LANES, model.gates * model.hidden_size)
+        sections["hardware"] = dataclasses.replace(sections["hardware"], lanes=lanes)
+    config = Config(**sections, given=given)
     _check_consistency(config)
     return config
 
 
+def _did_you_mean(name: str, allowed, template: str) -> str:
+    """`` (did you mean model.hidden_size?)`` for a near miss, else ``""``."""
+    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {template.format(close[0])}?)" if close else ""
+
+
+def default_lanes_note(config: Config) -> str | None:
+    """Why ``hardware.lanes`` has the value it has when the file does not give it (``None`` if it does)."""
+    if "hardware.lanes" in config.given:
+        return None
+    rows = config.model.gates * config.model.hidden_size
+    if config.hardware.lanes < DEFAULT_LANES:
+        return (f"hardware.lanes not given: {config.hardware.lanes}, the {rows} gate rows of a {config.model.cell} "
+                f"layer with hidden_size {config.model.hidden_size} (the default {DEFAULT_LANES} is more than it has)")
+    return f"hardware.lanes not given: the default {DEFAULT_LANES}"
+
+
 def _check_consistency(config: Config):
     model, numerics = config.model, config.numerics
-    if model.return_sequences and model.head:
-        raise ConfigError("model.return_sequences needs model.head = 0 (the head reads only the final state)")
     if model.gru_reset != "after" and model.cell != "gru":
         raise ConfigError(f'model.gru_reset = "{model.gru_reset}" applies to cell = "gru" only, not to '
                           f'"{model.cell}"; remove the key')
+    if model.jordan and model.ctc:
+        raise ConfigError('cell = "jordan" with CTC decoding (model.ctc_blank) is not supported yet: its y has no '
+                          "head to decode; use another cell")
     if model.jordan:
         if not model.output_size:
             raise ConfigError('cell = "jordan" needs model.output_size (O, the outputs y_t of each layer) of 1 or more')
@@ -260,6 +314,19 @@ def _check_consistency(config: Config):
             if getattr(model, key) != default:
                 raise ConfigError(f'model.{key} applies to cell = "jordan" only, not to "{model.cell}"; '
                                   "remove the key")
+    if model.ctc and not (model.head and model.return_sequences):
+        raise ConfigError("model.ctc_blank needs a head on every step: set model.head to the number of CTC "
+                          "classes (blank included) and model.return_sequences = true")
+    if model.ctc and model.ctc_blank >= model.head:
+        raise ConfigError(f"model.ctc_blank = {model.ctc_blank} is not one of the head's {model.head} outputs; "
+                          f"use 0 to {model.head - 1}")
+    if model.reset_before and model.head and model.return_sequences:
+        raise ConfigError('model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
+                          "supported yet; use gru_reset = \"after\" or return_sequences = false")
+    if config.hardware.weights == "runtime" and (model.jordan or model.reset_before):
+        which = 'cell = "jordan"' if model.jordan else 'model.gru_reset = "before"'
+        raise ConfigError(f'hardware.weights = "runtime" is not supported yet for {which}; '
+                          'use hardware.weights = "rom"')
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(
@@ -271,6 +338,11 @@ def _check_consistency(config: Config):
             f"numerics.activation = {numerics.activation} cannot hold tanh's range [-1, 1]; "
             "use a signed format with at least 1 integer bit, e.g. fixed<16,2>"
         )
+    if config.hardware.weights == "runtime":
+        for key in ("weight", "bias"):  # the GRU's b_hn word carries a flag bit above the bias
+            if getattr(numerics, key).width > 31:
+                raise ConfigError(f'hardware.weights = "runtime" needs numerics.{key} of at most 31 bits (one '
+                                  f"32-bit AXI4-Lite word), not {getattr(numerics, key)}")
     for key in ("input", "weight", "bias", "state", "cell_state", "accum", "output"):
         if not getattr(numerics, key).signed:
             raise ConfigError(f"numerics.{key} must be signed (fixed<W,I>); unsigned formats are for the future")
@@ -292,6 +364,6 @@ def load_config(path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
-        return config_from_dict(data)
+        return dataclasses.replace(config_from_dict(data), source=str(path))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from .config import Config
-from .errors import UserError
+from .errors import ConfigError
 from .fixed import FixedFormat
 from .lut import ActivationTable, activation_table
 
@@ -166,8 +166,9 @@ class Datapath:
         """Refuse configurations the golden model cannot compute exactly in int64."""
         for name, bits in self.intermediate_bits().items():
             if bits > INT64_SAFE_BITS:
-                raise UserError(
-                    f"the {name} needs {bits} bits, more than the {INT64_SAFE_BITS} the golden model holds "
+                where = f"{self.config.source}: " if self.config.source else ""
+                raise ConfigError(
+                    f"{where}the {name} needs {bits} bits, more than the {INT64_SAFE_BITS} the golden model holds "
                     "exactly; use narrower numerics formats (weight, input, state or accum)"
                 )
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .config import Config
+from .ctc import MOST_BEATS_PER_STEP, label_width
 from .datapath import datapath, lane_accumulator
+from .registers import axil_ports
 from .schedule import Schedule, bound_cycles_per_step, macs_per_step
 
-__all__ = ["Port", "ports", "LaneParameters", "lane_parameters", "MemorySizes", "memory_sizes",
+__all__ = ["Port", "ports", "output_places", "LaneParameters", "lane_parameters", "MemorySizes", "memory_sizes",
            "design_summary"]
 
 
@@ -36,6 +38,9 @@ def ports(config: Config) -> tuple[Port, ...]:
     """The top level's ports in declaration order (``clk`` and ``rst`` are the ``sync`` domain's)."""
     n = config.numerics
     out = config.output_format
+    control = ()
+    if config.hardware.weights == "runtime":  # the AXI4-Lite slave (spec/registers.py)
+        control = tuple(Port(name, direction, width, meaning) for name, direction, width, meaning in axil_ports(config))
     return (
         Port("clk", "input", 1, "clock (rising edge)"),
         Port("rst", "input", 1, "synchronous reset, active high"),
@@ -43,11 +48,20 @@ def ports(config: Config) -> tuple[Port, ...]:
         Port("s_axis_tvalid", "input", 1, "input element valid"),
         Port("s_axis_tready", "output", 1, "input element accepted"),
         Port("s_axis_tlast", "input", 1, "last element of a sequence (with element I-1 of its last timestep)"),
+        Port("m_axis_tdata", "output", label_width(config.model.head), "decoded CTC label, two's complement "
+             "(-1: the sequence decoded to nothing)", signed=True) if config.model.ctc else
         Port("m_axis_tdata", "output", out.width, f"output element, {out} two's complement", signed=True),
         Port("m_axis_tvalid", "output", 1, "output element valid"),
         Port("m_axis_tready", "input", 1, "output element accepted"),
-        Port("m_axis_tlast", "output", 1, "last element of an output vector"),
-    )
+        Port("m_axis_tlast", "output", 1, "last label of a sequence" if config.model.ctc else
+             "last element of an output vector"),
+    ) + control
+
+
+def output_places(config: Config) -> int:
+    """Output buffer places the sequencer reserves per output vector: its elements, or with CTC
+    decoding the most labels one step can send."""
+    return MOST_BEATS_PER_STEP if config.model.ctc else config.model.output_vector
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,7 @@ class MemorySizes:
     bias_values_per_word: int  # GRU: the n rows' second bias b_hn rides along
     state_depth: int  # h of every layer, two banks (this step's and the previous step's); GRU reset before: r*h
     state_word_bits: int
-    output_fifo_depth: int  # two output vectors
+    output_fifo_depth: int  # two output vectors (two steps' labels with CTC)
 
     @property
     def weight_bits(self) -> int:
@@ -110,13 +124,13 @@ class MemorySizes:
 
 
 def memory_sizes(config: Config) -> MemorySizes:
-    model, n, sch = config.model, config.numerics, Schedule(config)
+    n, sch = config.numerics, Schedule(config)
     return MemorySizes(
         weight_words_per_lane=sch.weight_depth, weight_word_bits=n.weight.width,
         bias_words_per_lane=sch.bias_depth, bias_word_bits=n.bias.width,
         bias_values_per_word=2 if sch.split_rows else 1,
         state_depth=sch.state_depth, state_word_bits=n.state.width,
-        output_fifo_depth=2 * model.output_vector)
+        output_fifo_depth=2 * output_places(config))
 
 
 def design_summary(config: Config, name: str) -> dict:

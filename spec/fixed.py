@@ -57,10 +57,10 @@ class FixedFormat:
     signed: bool = True
 
     def __post_init__(self):
-        if not isinstance(self.width, int) or not 1 <= self.width <= MAX_FORMAT_WIDTH:
-            raise ValueError(f"width must be an integer from 1 to {MAX_FORMAT_WIDTH}, not {self.width!r}")
-        if self.signed and self.width < 2:
-            raise ValueError(f"a signed format needs at least 2 bits, not {self.width!r}")
+        lowest = 2 if self.signed else 1  # a signed format needs a sign bit and a value bit
+        if not isinstance(self.width, int) or not lowest <= self.width <= MAX_FORMAT_WIDTH:
+            kind = "a signed format's width" if self.signed else "the width"
+            raise ValueError(f"{kind} must be an integer from {lowest} to {MAX_FORMAT_WIDTH}, not {self.width!r}")
         if not isinstance(self.int_bits, int) or not -32 <= self.int_bits <= self.width:
             raise ValueError(
                 f"integer bits must be from -32 to the width ({self.width}), not {self.int_bits!r}"

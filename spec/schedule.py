@@ -187,7 +187,8 @@ class Schedule:
         the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step). With the
         GRU's reset before ``W_hn``, the first n pass also waits for each ``r*h[u]``, written like an
         ``h[u]`` but from unit ``u``'s r item. The Jordan cell reads ``y`` where the others read ``h``,
-        and each layer's step ends with its ``W_hy`` passes over ``h_t`` (:meth:`_output_passes`).
+        and each layer's step ends with its ``W_hy`` passes over ``h_t`` (:meth:`_output_passes`). With a
+        head and ``return_sequences``, the head's passes over the top layer's ``h`` follow every step.
         """
         model = self.config.model
         latency = h_ready_delay(datapath(self.config))
@@ -200,17 +201,21 @@ class Schedule:
                 below, own = (ready[k - 1] if k else None), ready[k]
                 written = [-(10**9)] * model.hidden_size
                 reset = list(written)  # r*h[u] readable at
+                operands = self.operands(k)
                 for q in range(self.passes):
-                    for j in range(self.operands(k)):
-                        time += 1
-                        if q == 0:
+                    if q == 0:  # each operand may wait for its h
+                        for j in range(operands):
+                            time += 1
                             source = below if j < inputs else own
                             if source is not None:
                                 time = max(time, source[j if j < inputs else j - inputs])
-                        elif q == self.reset_passes and j >= inputs:
-                            time = max(time, reset[j - inputs])
-                        if j == self.operands(k) - 1:
-                            time = max(time, drain_free)
+                    elif q == self.reset_passes:  # the first n pass: each h-segment operand waits for r*h
+                        time += inputs
+                        for j in range(inputs, operands):
+                            time = max(time + 1, reset[j - inputs])
+                    else:  # later passes read operands already there: one per cycle (linear cost in all)
+                        time += operands
+                    time = max(time, drain_free)  # the pass's last step waits for the drain
                     rows = self.pass_rows(q)
                     drain_free = time + DRAIN_DELAY + self.drain_items_of(rows)
                     if q < self.reset_passes:
@@ -222,6 +227,16 @@ class Schedule:
                 if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
                     time, drain_free, written = self._output_passes(time, written, drain_free, latency)
                 ready[k] = written
+            if model.head and model.return_sequences:  # the head's passes over this step's top h
+                for q in range(self.head_passes):
+                    for j in range(model.hidden_size):
+                        time += 1
+                        if q == 0:
+                            time = max(time, ready[model.num_layers - 1][j])
+                        if j == model.hidden_size - 1:
+                            time = max(time, drain_free)
+                    rows = min(self.lanes, model.head - q * self.lanes)
+                    drain_free = time + DRAIN_DELAY + rows
             ends.append(time)
         return ends
 

@@ -23,6 +23,7 @@ from .config import Config
 from .errors import UserError
 from .fixed import quantize
 from .outputs import atomic_file
+from .torchfile import UnsupportedFile, read_state_dict
 
 __all__ = ["LayerWeights", "Weights", "QuantizedLayer", "QuantizedWeights", "load_weights", "random_weights",
            "quantize_weights", "save_weights", "QuantizationWarning"]
@@ -154,6 +155,10 @@ def _read_file(path: Path) -> dict[str, np.ndarray]:
             raise UserError(f"{path}: not a readable .npz file ({exc})") from None
     if suffix in (".pt", ".pth"):
         try:
+            return _checked_state(read_state_dict(path), path, np.ndarray)  # no PyTorch import: seconds saved
+        except UnsupportedFile:
+            pass  # another kind of file: PyTorch reads it (or says what is wrong)
+        try:
             import torch
         except ImportError:
             raise UserError(
@@ -169,19 +174,24 @@ def _read_file(path: Path) -> dict[str, np.ndarray]:
             ) from None
         if hasattr(state, "state_dict"):
             state = state.state_dict()
-        if not isinstance(state, dict):
-            raise UserError(f"{path}: expected a state_dict (a dict of tensors), found {type(state).__name__}")
-        arrays = {}
-        for name, value in state.items():
-            if not isinstance(value, torch.Tensor):
-                raise UserError(
-                    f"{path}: entry {name!r} is not a tensor ({type(value).__name__}); save model.state_dict()"
-                )
-            value = value.detach().cpu()
-            # Only floats are widened (bfloat16 has no NumPy type); other dtypes stay for the dtype check.
-            arrays[name] = (value.double() if value.is_floating_point() else value).numpy()
-        return arrays
+        # Only floats are widened (bfloat16 has no NumPy type); other dtypes stay for the dtype check.
+        return {name: (value.double() if value.is_floating_point() else value).numpy()
+                for name, value in _checked_state(state, path, torch.Tensor).items()}
     raise UserError(f"{path}: unknown weights format {suffix!r}; use .npz, .pt or .pth")
+
+
+def _checked_state(state, path: Path, tensor_type) -> dict:
+    """``state`` if it is a dict of ``tensor_type`` values (detached, on the CPU for torch tensors)."""
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: expected a state_dict (a dict of tensors), found {type(state).__name__}")
+    for name, value in state.items():
+        if not isinstance(value, tensor_type):
+            raise UserError(
+                f"{path}: entry {name!r} is not a tensor ({type(value).__name__}); save model.state_dict()"
+            )
+    if tensor_type is np.ndarray:
+        return state
+    return {name: value.detach().cpu() for name, value in state.items()}
 
 
 def weights_from_tensors(raw: dict[str, np.ndarray], config: Config, source: str = "weights") -> Weights:

@@ -126,9 +126,15 @@ def reference_run(config: Config, qw: QuantizedWeights, x: list, lengths: list) 
             final.append(h)
         finals.append(final)
         layer_input, in_frac = sequences, num.state.frac_bits
-    if model.head:
-        outputs = [[dot([(qw.head_weight[r], h, num.state.frac_bits)], int(qw.head_bias[r]), num.output)
-                    for r in range(model.head)] for h in finals[-1]]
+    def head(h):
+        return [dot([(qw.head_weight[r], h, num.state.frac_bits)], int(qw.head_bias[r]), num.output)
+                for r in range(model.head)]
+
+    if model.head and model.return_sequences:  # the head at every step; zeros past a sequence's length
+        outputs = [[head(h) if t < lengths[n] else [0] * model.head for t, h in enumerate(seq)]
+                   for n, seq in enumerate(layer_input)]
+    elif model.head:
+        outputs = [head(h) for h in finals[-1]]
     elif model.return_sequences:
         outputs = layer_input
     else:

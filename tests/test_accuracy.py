@@ -138,7 +138,7 @@ def test_regression_reports_mse(return_sequences):
     assert report.fixed.mean_abs_err == np.abs(fixed - reference)[valid].mean()
     assert report.float_accuracy is None and report.fixed.accuracy is None and report.fixed.agreement is None
     doc = report.to_json()
-    assert doc["float"] == {"accuracy": None, "mse": report.float_mse}
+    assert doc["float"] == {"accuracy": None, "mse": report.float_mse, "label_error_rate": None}
     sweep = [(p["bits"], p["accuracy"], p["agreement"]) for p in doc["sweep"]]
     assert sweep == [(8, None, None), (12, None, None)]
     assert report_lines(report)[2] == f"float reference: MSE {report.float_mse:.6g}"
@@ -238,7 +238,7 @@ def test_accuracy_command_errors(tmp_path, capsys):
         ([str(tmp_path / "c.toml"), "--weights", weights_path, "--data", "digits"], "configuration file"),
         ([config_path, "--weights", gru_weights, "--data", "digits"],
          "weight_ih_l0 has shape [96, 8], expected"),
-        ([config_path, "--weights", weights_path, "--data", str(unlabelled)], "no y or Y"),
+        ([config_path, "--weights", weights_path, "--data", str(unlabelled)], "no y, Y or labels"),
         ([config_path, "--weights", weights_path, "--data", str(wide)],
          "X has shape [2, 8, 5] but the model reads 8"),
         ([config_path, "--weights", weights_path, "--data", str(many)],
@@ -265,3 +265,85 @@ def test_accuracy_command_checks_the_rtl(tmp_path, capsys):
     rtl = json.loads(report.read_text())["rtl"]
     assert rtl["bit_exact"] is True and rtl["mismatches"] == 0 and rtl["sequences"] == 4
     assert "bit-exact with the golden model" in out
+
+
+def _ctc_setup():
+    from rnnhw.datasets import digit_strings
+
+    config = config_from_dict({"model": {"cell": "gru", "input_size": 8, "hidden_size": 6, "head": 11,
+                                         "return_sequences": True, "ctc_blank": 10}, "hardware": {"lanes": 6}})
+    return config, random_weights(config, 4, scale=1.5), digit_strings("test").subset(40)
+
+
+def test_ctc_model_reports_sequence_accuracy_label_error_rate_and_agreement(tmp_path):
+    from rnnhw.accuracy import measure_accuracy, report_lines, write_plot
+    from rnnhw.golden.float_ref import float_forward
+    from rnnhw.golden.model import GoldenModel
+    from rnnhw.sequence_metrics import label_error_rate, sequence_accuracy
+    from rnnhw.spec.ctc import greedy_decode
+    from rnnhw.spec.weights import quantize_weights
+
+    config, weights, data = _ctc_setup()
+    config = config.replace("numerics", state="fixed<6,2>", weight="fixed<6,2>")  # coarse: decodings differ
+    report = measure_accuracy(config, weights, data, widths=(4, 16))
+    floats = greedy_decode(float_forward(config, weights, data.x, data.lengths).outputs, data.lengths, 10)
+    model = GoldenModel(config, quantize_weights(weights, config, warn=False))
+    fixed = model.run(model.quantize_inputs(data.x)[0], data.lengths).labels
+    assert report.float_accuracy == sequence_accuracy(floats, data.sequences)
+    assert report.float_label_error_rate == label_error_rate(floats, data.sequences) > 0
+    assert report.fixed.accuracy == sequence_accuracy(fixed, data.sequences)
+    assert report.fixed.label_error_rate == label_error_rate(fixed, data.sequences)
+    assert report.fixed.agreement == sequence_accuracy(fixed, floats) < 1.0
+    assert [p.evaluation.label_error_rate is not None for p in report.sweep] == [True, True]
+    doc = report.to_json()
+    assert doc["data"]["task"] == "ctc" and doc["float"]["label_error_rate"] == report.float_label_error_rate
+    assert doc["fixed"]["label_error_rate"] == report.fixed.label_error_rate
+    assert doc["sweep"][1]["label_error_rate"] == report.sweep[1].evaluation.label_error_rate
+    lines = report_lines(report)
+    assert lines[0].endswith("40 sequences of 40 steps x 8 features, label sequences (CTC)")
+    assert any(line.startswith("float reference: sequence accuracy ") and "label error rate" in line
+               for line in lines)
+    assert any("decoded strings equal to float's" in line for line in lines)
+    assert any("seq. acc.  label err.  agreement" in line for line in lines)
+    write_plot(report, tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_ctc_model_calibrates_on_label_sequence_data():
+    from rnnhw.accuracy import measure_accuracy
+
+    config, weights, data = _ctc_setup()
+    report = measure_accuracy(config, weights, data, calibration_data=data, widths=(8,))
+    assert report.ranges is not None and report.fixed.config.model.ctc_blank == 10
+    assert report.ranges.output is not None and report.sweep[0].evaluation.label_error_rate is not None
+
+
+def test_bundled_ctc_example_decodes_digit_strings():
+    """``examples/digit_strings_lstm`` (numbers in docs/BENCHMARKS.md): a CTC model that reads digit strings."""
+    from rnnhw.accuracy import measure_accuracy
+    from rnnhw.datasets import digit_strings
+    from rnnhw.examples import CTC_EXAMPLES
+
+    assert CTC_EXAMPLES == ("digit_strings_lstm",)
+    config, weights = example_config("digit_strings_lstm"), example_weights("digit_strings_lstm")
+    assert (config.model.cell, config.model.head, config.model.ctc_blank) == ("lstm", 11, 10)
+    report = measure_accuracy(config, weights, digit_strings("test"))
+    assert report.float_label_error_rate < 0.025 and report.float_accuracy > 0.93
+    assert report.fixed.label_error_rate < report.float_label_error_rate + 0.002
+    assert report.fixed.agreement >= 0.99
+
+
+def test_accuracy_command_on_the_ctc_example(tmp_path, capsys):
+    config_path, weights_path = example_paths("digit_strings_lstm")
+    status = main(["accuracy", str(config_path), "--weights", str(weights_path), "--data", "digit-strings",
+                   "--calibrate", "--sweep", "8,10", "--json", str(tmp_path / "r.json"), "--plot",
+                   str(tmp_path / "p.png")])
+    out = capsys.readouterr().out
+    assert status == 0 and "(integer bits calibrated on digit-strings (train split))" in out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["data"]["task"] == "ctc" and doc["calibration"]["data"] == "digit-strings (train split)"
+    assert [p["bits"] for p in doc["sweep"]] == [8, 10] and all(p["label_error_rate"] < 0.05 for p in doc["sweep"])
+    assert f"label error rate {100 * doc['float']['label_error_rate']:.2f}%" in out
+    status = main(["accuracy", str(config_path), "--weights", str(weights_path), "--data", "digits"])
+    err = capsys.readouterr().err
+    assert status == 2 and "the model decodes CTC label sequences (model.ctc_blank)" in err

@@ -428,6 +428,12 @@ def test_command_errors_before_any_work(tmp_path, capsys, monkeypatch):
     assert err == "rnnhw synth: error: unknown ASIC library 'tsmc'; choose one of sky130hd, osu018\n"
     status, out, err = run_cli(capsys, *common, "--target", "asic", "--clock-ns", "-1")
     assert status == 2 and err.endswith("the clock period must be between 0.1 and 1000 ns, not -1.0\n")
+    runtime = write(tmp_path / "runtime.toml", SMALL_RNN + 'weights = "runtime"\n')
+    with monkeypatch.context() as patch:  # whether or not the library is installed
+        patch.setattr("rnnhw.commands.synth.check_asic_options", lambda *args: None)
+        status, out, err = run_cli(capsys, "synth", runtime, "--target", "asic", "--json", tmp_path / "r.json")
+    assert status == 2 and err == ('rnnhw synth: error: --target asic maps cores with hardware.weights = "rom" '
+                                   "only; synthesise a runtime core for an FPGA target (ecp5, ice40, xc7)\n")
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     status, out, err = run_cli(capsys, *common, "--target", "asic")
     assert status == 2 and err.count("\n") == 1 and "pip install 'rnnhw[asic]'" in err

@@ -139,7 +139,8 @@ def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
 
 
 def test_run_all_table_and_order():
-    assert SCRIPTS == ("golden", "lut_error", "accuracy_digits", "sim", "hardware", "asic")
+    assert SCRIPTS == ("golden", "lut_error", "accuracy_digits", "accuracy_ctc", "sim", "hardware", "asic",
+                       "runtime_weights")
     assert durations_table({"golden": 12.34, "hardware": 754.0}) == (
         "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
         "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"
@@ -157,3 +158,17 @@ def test_run_all_stops_at_the_first_failure(tmp_path, monkeypatch, capsys):
     assert lines[-1].startswith("run_all: bench/bad.py failed with exit status 3 after ")
     assert lines[-1].endswith(" (its message is above); not run: bench/later.py")
     assert "run_all: [3/3] bench/later.py ..." not in lines
+
+
+def test_runtime_weights_table_and_load_line():
+    from bench.runtime_weights import LoadMeasurement, section, table
+
+    rom = SynthOutcome("ecp5", ECP5, luts=4267, ffs=2675, dsps=8, brams=11, fmax_mhz=163.25, seconds=500.0)
+    runtime = SynthOutcome("ecp5", ECP5, luts=5000, ffs=3000, dsps=8, brams=11, fmax_mhz=150.0, seconds=600.0)
+    assert table(rom, runtime) == (
+        "| weights | LUTs | FFs | DSPs | BRAMs | Fmax (MHz) | note |\n|---|---:|---:|---:|---:|---:|---|\n"
+        "| rom | 4,267 | 2,675 | 8 | 11 | 163.2 | |\n| runtime | 5,000 | 3,000 | 8 | 11 | 150.0 | |")
+    text = section(rom, runtime, LoadMeasurement(words=5776, cycles=23104, bit_exact=True))
+    assert "5,776 words in 23,104 clock\ncycles (4.00 cycles per word" in text
+    assert "cost +733 LUTs (+17 %) and +325 FFs" in text
+    assert "That is 154.0 µs per model at the\nruntime core's Fmax." in text

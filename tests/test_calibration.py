@@ -67,6 +67,15 @@ def test_ranges_of_a_relu_unit_by_hand():
         "input": 1.0, "state": 3.0, "cell_state": None, "accum": 3.0, "output": 10.0}
 
 
+def test_head_at_every_step_ranges_over_every_step():
+    # h = 2, 3, 3.5 (as above); head 3h + 1 at every step: 7, 10, 11.5; head weight -3: -5, -8, -9.5.
+    config = _single("rnn_relu", return_sequences=True)
+    weights = _one_unit(config, [2.0], [0.5], [0.25], [-0.25], head=(-3.0, 1.0))
+    found = activation_ranges(config, weights, np.ones((2, 3, 1)), np.array([3, 1]))
+    assert found["output"] == 9.5
+    assert activation_ranges(config, weights, np.ones((1, 3, 1)), np.array([1]))["output"] == 5.0
+
+
 def test_gru_ranges_include_the_n_gate_sum_and_separate_biases():
     # One step from h0 = 0: r = z = sigmoid(0) = 0.5, xn = 1*1 + 2 = 3, hn = b_hn = 4, a_n = 3 + 0.5*4 = 5.
     config = _single("gru")

@@ -14,6 +14,7 @@ from rnnhw.spec.config import (
     ModelConfig,
     NumericsConfig,
     config_from_dict,
+    default_lanes_note,
     load_config,
 )
 from rnnhw.spec.errors import UserError
@@ -156,19 +157,23 @@ BAD_VALUES = [
      'model.output_activation must be one of "identity", "tanh", "sigmoid", not \'softmax\''),
     ("model", "gru_reset", "before_product", 'model.gru_reset must be one of "after", "before", not '
      "'before_product'"),
+    ("model", "ctc_blank", -1, "model.ctc_blank must be an integer from 0 to 4,095, not -1"),
+    ("model", "ctc_blank", "0", "model.ctc_blank must be an integer from 0 to 4,095, not '0'"),
     ("numerics", "input", "fixed16", f"numerics.input: 'fixed16' {_NOT_FORMAT}"),
     ("numerics", "weight", "fixed<16>", f"numerics.weight: 'fixed<16>' {_NOT_FORMAT}"),
     ("numerics", "bias", "fixed<16,6", f"numerics.bias: 'fixed<16,6' {_NOT_FORMAT}"),
     ("numerics", "state", "FIXED<16,6>", f"numerics.state: 'FIXED<16,6>' {_NOT_FORMAT}"),
     ("numerics", "cell_state", 16, f"numerics.cell_state: 16 {_NOT_FORMAT}"),
-    ("numerics", "accum", "fixed<49,16>", "numerics.accum: width must be an integer from 1 to 48, not 49"),
+    ("numerics", "accum", "fixed<49,16>",
+     "numerics.accum: a signed format's width must be an integer from 2 to 48, not 49"),
     (
         "numerics",
         "activation",
         "fixed<0,0>",
-        "numerics.activation: width must be an integer from 1 to 48, not 0",
+        "numerics.activation: a signed format's width must be an integer from 2 to 48, not 0",
     ),
-    ("numerics", "output", "fixed<1,1>", "numerics.output: a signed format needs at least 2 bits, not 1"),
+    ("numerics", "output", "fixed<1,1>",
+     "numerics.output: a signed format's width must be an integer from 2 to 48, not 1"),
     (
         "numerics",
         "weight",
@@ -199,6 +204,7 @@ BAD_VALUES = [
     ("hardware", "lanes", 2.5, "hardware.lanes must be an integer from 1 to 4,096, not 2.5"),
     ("hardware", "elementwise_multipliers", "lut",
      'hardware.elementwise_multipliers must be one of "logic", "dsp", not \'lut\''),
+    ("hardware", "weights", "flash", 'hardware.weights must be one of "rom", "runtime", not \'flash\''),
 ]
 
 
@@ -214,21 +220,23 @@ def test_every_schema_key_has_bad_values():
 
 
 def test_unknown_section_and_key():
-    config_error({"modle": {}}, "unknown section [modle]; sections are [model], [numerics], [hardware]")
+    config_error({"modle": {}},
+                 "unknown section [modle] (did you mean [model]?); sections are [model], [numerics], [hardware]")
     config_error({"cell": "lstm"}, "unknown section [cell]; sections are [model], [numerics], [hardware]")
     config_error(
         {"model": {"hidden": 3}},
-        "unknown key model.hidden; allowed in [model]: cell, input_size, "
-        "hidden_size, num_layers, head, return_sequences, gru_reset, output_size, nonlinearity, output_activation",
+        "unknown key model.hidden (did you mean model.hidden_size?); allowed in [model]: cell, input_size, "
+        "hidden_size, num_layers, head, return_sequences, gru_reset, output_size, nonlinearity, output_activation, "
+        "ctc_blank",
     )
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
-        "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers",
+        "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
-        "unknown key numerics.weights; allowed in [numerics]: input, weight, bias, state, cell_state, "
-        "accum, activation, output, rounding, overflow, lut_size, lut_interpolate",
+        "unknown key numerics.weights (did you mean numerics.weight?); allowed in [numerics]: input, weight, "
+        "bias, state, cell_state, accum, activation, output, rounding, overflow, lut_size, lut_interpolate",
     )
 
 
@@ -267,11 +275,44 @@ def test_jordan_keys():
                      f'model.{key} applies to cell = "jordan" only, not to "rnn_tanh"; remove the key')
 
 
-def test_return_sequences_with_head():
-    config_error(
-        {"model": {"head": 3, "return_sequences": True}},
-        "model.return_sequences needs model.head = 0 (the head reads only the final state)",
-    )
+def test_return_sequences_with_head_is_a_head_at_every_step():
+    config = config_from_dict({"model": {"head": 3, "return_sequences": True}})
+    assert config.model.output_vector == 3 and not config.model.ctc
+    assert "ctc_blank" not in config.to_dict()["model"] and "ctc_blank" not in config.to_toml()
+
+
+_CTC_NEEDS = ("model.ctc_blank needs a head on every step: set model.head to the number of CTC classes "
+              "(blank included) and model.return_sequences = true")
+
+
+@pytest.mark.parametrize("model", [{"ctc_blank": 0}, {"ctc_blank": 0, "head": 3},
+                                   {"ctc_blank": 0, "return_sequences": True}])
+def test_ctc_blank_needs_a_head_on_every_step(model):
+    config_error({"model": model}, _CTC_NEEDS)
+
+
+def test_ctc_blank_is_a_head_output():
+    config_error({"model": {"ctc_blank": 3, "head": 3, "return_sequences": True}},
+                 "model.ctc_blank = 3 is not one of the head's 3 outputs; use 0 to 2")
+    config = config_from_dict({"model": {"ctc_blank": 2, "head": 3, "return_sequences": True}})
+    assert config.model.ctc and config.model.ctc_blank == 2
+    assert config_from_dict(config.to_dict()) == config and "ctc_blank = 2" in config.to_toml()
+
+
+def test_combinations_not_supported_yet():
+    config_error({"model": {"cell": "jordan", "output_size": 3, "head": 3, "return_sequences": True, "ctc_blank": 2}},
+                 'cell = "jordan" with CTC decoding (model.ctc_blank) is not supported yet: its y has no head to '
+                 "decode; use another cell")
+    before = {"cell": "gru", "gru_reset": "before", "head": 3}
+    for extra in ({"return_sequences": True}, {"return_sequences": True, "ctc_blank": 2}):
+        config_error({"model": {**before, **extra}},
+                     'model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
+                     'supported yet; use gru_reset = "after" or return_sequences = false')
+    assert config_from_dict({"model": before}).model.reset_before  # a head on the final state is fine
+    for model, which in (({"cell": "jordan", "output_size": 2}, 'cell = "jordan"'),
+                         ({"cell": "gru", "gru_reset": "before"}, 'model.gru_reset = "before"')):
+        config_error({"model": model, "hardware": {"weights": "runtime"}},
+                     f'hardware.weights = "runtime" is not supported yet for {which}; use hardware.weights = "rom"')
 
 
 @pytest.mark.parametrize(("cell", "rows"), [("lstm", 8), ("gru", 6), ("rnn_tanh", 2), ("rnn_relu", 2)])
@@ -284,13 +325,30 @@ def test_lanes_at_most_gate_rows(cell, rows):
     )
 
 
-def test_default_lanes_need_enough_rows():
-    """The default 8 lanes do not fit a small Elman layer: the message names hardware.lanes."""
+def test_given_lanes_need_enough_rows():
+    """Lanes the file gives must fit the layer: the message names hardware.lanes."""
     config_error(
-        {"model": {"cell": "rnn_tanh", "hidden_size": 4}},
+        {"model": {"cell": "rnn_tanh", "hidden_size": 4}, "hardware": {"lanes": 8}},
         "hardware.lanes = 8 exceeds the 4 gate rows of a rnn_tanh layer with hidden_size 4; "
         "use at most that many",
     )
+
+
+@pytest.mark.parametrize(("cell", "hidden", "lanes"), [("rnn_tanh", 4, 4), ("lstm", 1, 4), ("gru", 2, 6),
+                                                       ("rnn_relu", 1, 1), ("lstm", 2, 8), ("lstm", 32, 8)])
+def test_default_lanes_never_refuse_a_valid_model(cell, hidden, lanes):
+    """Without hardware.lanes: min(8, G*H), and check says why."""
+    config = config_from_dict({"model": {"cell": cell, "hidden_size": hidden}})
+    assert config.hardware.lanes == lanes and "hardware.lanes" not in config.given
+    note = default_lanes_note(config)
+    assert note == (f"hardware.lanes not given: {lanes}, the {lanes} gate rows of a {cell} layer with hidden_size "
+                    f"{hidden} (the default 8 is more than it has)" if lanes < 8
+                    else "hardware.lanes not given: the default 8")
+    # A change of the model re-derives the default; lanes that were given stay given.
+    assert config.replace("model", hidden_size=64).hardware.lanes == 8
+    assert Config().replace("model", hidden_size=1).hardware.lanes == 4
+    given = config_from_dict({"model": {"hidden_size": 4}, "hardware": {"lanes": 3}})
+    assert default_lanes_note(given) is None and given.replace("model", hidden_size=8).hardware.lanes == 3
 
 
 @pytest.mark.parametrize("key", ["input", "weight", "bias", "state", "cell_state", "accum", "output"])
@@ -358,7 +416,7 @@ def test_to_toml_defaults_text():
         'state = "fixed<16,6>"\ncell_state = "fixed<16,6>"\naccum = "fixed<41,17>"\n'
         'activation = "fixed<16,2>"\noutput = "fixed<16,6>"\nrounding = "RND"\noverflow = "SAT"\n'
         "lut_size = 1024\nlut_interpolate = false\n\n"
-        "[hardware]\nlanes = 8\nelementwise_multipliers = \"logic\"\n"
+        "[hardware]\nlanes = 8\nelementwise_multipliers = \"logic\"\nweights = \"rom\"\n"
     )
 
 
@@ -412,9 +470,9 @@ def test_replace_validates():
         base.replace("model", hidden_size=0)
     with pytest.raises(UserError, match=r"^unknown key model\.size; "):
         base.replace("model", size=3)
-    with pytest.raises(UserError, match=r"^unknown section \[modle\]; "):
+    with pytest.raises(UserError, match=r"^unknown section \[modle\] \(did you mean \[model\]\?\); "):
         base.replace("modle", cell="gru")
     with pytest.raises(UserError, match=r"^hardware\.lanes = 8 exceeds the 4 gate rows "):
-        base.replace("model", cell="rnn_tanh", hidden_size=4)
+        base.replace("hardware", lanes=8).replace("model", cell="rnn_tanh", hidden_size=4)
     with pytest.raises(UserError, match=r"^numerics\.weight must be signed "):
         base.replace("numerics", weight=FixedFormat(8, 3, signed=False))

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnhw.datasets import Dataset, digits, load_data, load_npz, valid_steps
+from rnnhw.datasets import (
+    DIGIT_STRINGS,
+    Dataset,
+    calibration_data,
+    digit_strings,
+    digits,
+    load_data,
+    load_npz,
+    valid_steps,
+)
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.errors import UserError
 
@@ -73,7 +82,13 @@ BAD_FILES = [
     ({"X": np.zeros((0, 3, 4)), "y": np.zeros(0, dtype=int)}, "X is empty (shape [0, 3, 4])"),
     ({"X": np.full((2, 3, 4), np.nan), "y": np.array([0, 1])},
      "X contains 24 NaN or Inf value(s), the first at [0, 0, 0]"),
-    ({"X": X}, "no y or Y; save integer class labels as y [2] or float regression targets as Y [2, K]"),
+    ({"X": X}, "no y, Y or labels; save integer class labels as y [2], float regression targets as Y [2, K] or "
+               "label sequences as labels [2, Lmax] padded with -1"),
+    ({"X": X, "y": np.array([0, 1]), "labels": np.array([[1], [2]])}, "holds both y and labels; keep one of y"),
+    ({"X": X, "labels": np.array([[1, 2, 3, 4]])}, "labels has shape [1, 4]; labels must be [2, Lmax] integer"),
+    ({"X": X, "labels": np.array([[1.0], [2.0]])}, "labels holds float64 values; labels must be [2, Lmax]"),
+    ({"X": X, "labels": np.array([[1, -1, 2], [0, -1, -1]])}, "labels[0] = [1, -1, 2] is not a label sequence"),
+    ({"X": X, "labels": np.array([[1, 2, 3], [-2, -1, -1]])}, "labels[1] = [-2, -1, -1] is not a label sequence"),
     ({"X": X, "y": np.array([0, 1]), "Y": np.zeros(2)}, "holds both y (labels) and Y (regression targets)"),
     ({"X": X, "y": np.array([0, 1, 2])}, "y has shape [3]; y must be [2] integer class labels from 0"),
     ({"X": X, "y": np.array([0.5, 1.0])}, "y holds non-integer values; y must be [2] integer class labels"),
@@ -140,3 +155,37 @@ def test_check_against_config():
     with pytest.raises(UserError, match=r"^d: Y has shape \[2\] but the model's outputs are \[2, 3\]; "
                        r"Y must have the outputs' shape$"):
         Dataset("d", X, targets=np.zeros(2)).check_against(_config())
+
+
+def test_digit_strings_are_digit_images_side_by_side_read_by_columns():
+    test, images = digit_strings("test"), digits("test")
+    assert test.x.shape == (1000, 40, 8) and test.sequences.shape == (1000, 5) and test.task == "ctc"
+    counts = (test.sequences >= 0).sum(axis=1)
+    assert np.array_equal(test.lengths, 8 * counts) and set(counts.tolist()) == {1, 2, 3, 4, 5}
+    assert (test.x[valid_steps(test.lengths, 40) == 0] == 0).all() and test.classes == 10
+    # Each 8-column block is a test image, transposed (its columns are the timesteps).
+    for n in range(5):
+        for k in range(counts[n]):
+            block = test.x[n, 8 * k : 8 * k + 8].T
+            match = [i for i in range(images.size) if np.array_equal(images.x[i], block)]
+            assert match and images.labels[match[0]] == test.sequences[n, k]
+    assert load_data(DIGIT_STRINGS, "test").name == "digit-strings (test split)"
+    assert calibration_data(DIGIT_STRINGS, test).name == "digit-strings (train split)"
+    assert calibration_data("d.npz", test) is test
+    assert np.array_equal(digit_strings("test").x, test.x)  # reproducible
+
+
+def test_label_sequences_need_a_ctc_model_and_its_labels(tmp_path):
+    path = _write(tmp_path / "seq.npz", X=np.zeros((2, 3, 4)), labels=np.array([[1, 0], [2, -1]]),
+                  lengths=np.array([3, 2]))
+    data = load_npz(path)
+    assert data.task == "ctc" and data.classes == 3 and data.sequences.tolist() == [[1, 0], [2, -1]]
+    ctc = {"input_size": 4, "head": 4, "return_sequences": True, "ctc_blank": 3}
+    data.check_against(config_from_dict({"model": ctc}))
+    with pytest.raises(UserError, match="labels hold 2 but the model's labels are 0..3 without the blank 2"):
+        data.check_against(config_from_dict({"model": {**ctc, "ctc_blank": 2}}))
+    with pytest.raises(UserError, match="label sequences need a CTC model"):
+        data.check_against(config_from_dict({"model": {"input_size": 4, "head": 4}}))
+    classes = Dataset("d", np.zeros((2, 3, 4)), labels=np.array([0, 1]))
+    with pytest.raises(UserError, match="the model decodes CTC label sequences"):
+        classes.check_against(config_from_dict({"model": ctc}))

@@ -37,6 +37,8 @@ VARIANTS = (*(cell for cell in CELLS if cell != "jordan"), "gru_before", *JORDAN
 
 def _config(cell, input_size=1, hidden_size=1, head=0, return_sequences=False, num_layers=1, **numerics):
     extra = {"gru_reset": "before"} if cell == "gru_before" else {}
+    if cell == "gru_before" and return_sequences:  # no head at every step yet (spec/config.py refuses it)
+        head = 0
     if cell in JORDAN:  # O = 1 + H % 3; the head is the cell's own output layer
         extra = {"output_size": 1 + hidden_size % 3, "nonlinearity": JORDAN[cell][0],
                  "output_activation": JORDAN[cell][1]}
@@ -293,7 +295,7 @@ def small_cases(draw, tiny=False):
         "lut_interpolate": draw(st.booleans()),
     }
     config = _config(cell, input_size=draw(st.integers(1, 3)), hidden_size=draw(st.integers(1, 3)), head=head,
-                     return_sequences=not head and draw(st.booleans()), num_layers=draw(st.integers(1, 2)),
+                     return_sequences=draw(st.booleans()), num_layers=draw(st.integers(1, 2)),
                      **numerics)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     scale = draw(st.sampled_from([0.5, 1.0, 3.0]))

@@ -13,11 +13,15 @@ from amaranth.lib import data, wiring
 import rnnhw.rtl
 from rnnhw.rtl.buffers import InputBuffer, OutputBuffer
 from rnnhw.rtl.conversion import SumConverter
+from rnnhw.rtl.csr import ControlRegisters
+from rnnhw.rtl.ctc import CTCDecoder
 from rnnhw.rtl.elementwise import ElementwiseUnit
 from rnnhw.rtl.interfaces import (
     InputReadSignature,
     IssueSignature,
+    RefundSignature,
     ReservationSignature,
+    WeightAccessSignature,
     WrittenSignature,
     state_read_signature,
     state_write_signature,
@@ -31,6 +35,7 @@ from rnnhw.rtl.top import RNNAccelerator
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import lane_parameters, memory_sizes
+from rnnhw.spec.errors import ConfigError
 from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.schedule import Schedule
 
@@ -45,6 +50,7 @@ RESET_BEFORE = CONFIG.replace("model", gru_reset="before")
 JORDAN = config_from_dict({"model": {"cell": "jordan", "input_size": 2, "hidden_size": 3, "output_size": 2},
                            "hardware": {"lanes": 3}})
 WEIGHTS = full_range_weights(CONFIG, np.random.default_rng(0))
+RUNTIME = CONFIG.replace("hardware", weights="runtime")
 LAYOUTS = design_layouts(CONFIG)
 LAYOUT = data.StructLayout({"a": 1})
 
@@ -75,6 +81,10 @@ def converter(**changes):
                                item_shape=LAYOUTS.gate_items) | changes)
 
 
+def decoder(**changes):
+    return CTCDecoder(**dict(classes=3, blank=1, logit_format=FixedFormat(8, 4)) | changes)
+
+
 def lut(**changes):
     return ActivationLUT(**dict(table=datapath(CONFIG).tanh, in_width=12, in_frac=5, multipliers="logic") | changes)
 
@@ -86,6 +96,10 @@ def elementwise(config=CONFIG, **changes):
 
 def accelerator(**changes):
     return RNNAccelerator(**dict(config=CONFIG, weights=WEIGHTS) | changes)
+
+
+def registers(**changes):
+    return ControlRegisters(**dict(config=RUNTIME) | changes)
 
 
 def multiplier(kind):
@@ -113,6 +127,8 @@ CHECKS = [
     (lambda: WrittenSignature(layers=1, hidden=[3]), TypeError, "hidden must be a positive integer, not [3]"),
     (lambda: state_read_signature(depth=0, shape=8), ValueError, "depth must be a positive integer, not 0"),
     (lambda: state_write_signature(depth=2.5, shape=8), TypeError, "depth must be a positive integer, not 2.5"),
+    (lambda: WeightAccessSignature(lanes=0, depth=4), ValueError, "lanes must be a positive integer, not 0"),
+    (lambda: WeightAccessSignature(lanes=2, depth=4.0), TypeError, "depth must be a positive integer, not 4.0"),
     # InputBuffer
     (lambda: input_buffer(features=0), ValueError, "features must be a positive integer, not 0"),
     (lambda: input_buffer(features=1.5), TypeError, "features must be a positive integer, not 1.5"),
@@ -154,6 +170,15 @@ CHECKS = [
     (lambda: converter(head_size=-2), ValueError, "head_size must be a non-negative integer, not -2"),
     (lambda: converter(sum_shape=1), TypeError, "sum_shape must be a StructLayout, not 1"),
     (lambda: converter(item_shape=1), TypeError, "item_shape must be a StructLayout, not 1"),
+    (lambda: converter(sequence_end=1), TypeError, "sequence_end must be a bool, not 1"),
+    # CTCDecoder
+    (lambda: decoder(classes=0), ValueError, "classes must be a positive integer, not 0"),
+    (lambda: decoder(classes=3.0), TypeError, "classes must be a positive integer, not 3.0"),
+    (lambda: decoder(blank=-1), ValueError, "blank must be a non-negative integer, not -1"),
+    (lambda: decoder(blank=3), ValueError, "blank must be a class index below classes (3), not 3"),
+    (lambda: decoder(blank=None), TypeError, "blank must be a non-negative integer, not None"),
+    (lambda: decoder(logit_format="fixed<8,4>"), TypeError, "logit_format must be a FixedFormat, not 'fixed<8,4>'"),
+    (lambda: RefundSignature(most=0), ValueError, "most must be a positive integer, not 0"),
     # ActivationLUT
     (lambda: lut(table="tanh"), TypeError, "table must be an ActivationTable, not 'tanh'"),
     (lambda: lut(in_width=1), ValueError, "in_width must be an integer of at least 2, not 1"),
@@ -176,6 +201,13 @@ CHECKS = [
     (lambda: accelerator(weights=full_range_weights(make_config("gru", input_size=2, hidden=3, layers=2),
                                                      np.random.default_rng(0))),
      ValueError, "weights must have model.num_layers = 1 layer(s), not 2"),
+    (lambda: accelerator(config=RUNTIME), TypeError,
+     'a core with hardware.weights = "runtime" is built without weights (weights=None); '
+     "they are written through its AXI4-Lite slave"),
+    # ControlRegisters
+    (lambda: registers(config="gru.toml"), TypeError, "config must be a Config, not 'gru.toml'"),
+    (lambda: registers(config=CONFIG), ConfigError,
+     'only cores with hardware.weights = "runtime" have registers; this one has "rom"'),
     # multiply()
     (lambda: multiplier("lut"), ValueError, "kind must be one of ('dsp', 'logic'), not 'lut'"),
 ]
@@ -189,7 +221,9 @@ def test_argument_check(build, error, message):
 
 def test_valid_arguments_build():
     """The base arguments of the checks above are valid: each check fails for its one argument only."""
-    for build in (input_buffer, output_buffer, sequencer, matvec, converter, lut, elementwise, accelerator):
+    for build in (input_buffer, output_buffer, sequencer, matvec, converter, decoder, lut, elementwise, accelerator,
+                  registers, lambda: matvec(writable=True), lambda: accelerator(config=RUNTIME, weights=None),
+                  lambda: converter(sequence_end=True)):
         Fragment.get(build(), None)
     for config in (RESET_BEFORE, JORDAN):
         Fragment.get(elementwise(config), None)
@@ -225,8 +259,11 @@ def test_cell_reports_connect_elementwise_to_sequencer(config, member, signature
      InputReadSignature(features=2, width=8), "InputReadSignature(features=3, width=8)"),
     (WrittenSignature(layers=2, hidden=3), WrittenSignature(layers=2, hidden=3), WrittenSignature(layers=2, hidden=4),
      "WrittenSignature(layers=2, hidden=3)"),
+    (WeightAccessSignature(lanes=4, depth=6), WeightAccessSignature(lanes=4, depth=6),
+     WeightAccessSignature(lanes=4, depth=7), "WeightAccessSignature(lanes=4, depth=6)"),
     (ReservationSignature(), ReservationSignature(), IssueSignature(issue_shape=LAYOUT, operand_width=1),
      "ReservationSignature()"),
+    (RefundSignature(most=2), RefundSignature(most=2), RefundSignature(most=3), "RefundSignature(most=2)"),
 ])
 def test_signatures_compare_by_parameters(signature, same, other, text):
     assert signature == same and signature.flip() == same.flip()
@@ -260,8 +297,8 @@ def rtl_components():
     return found
 
 
-COMPONENTS = [InputBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, ActivationLUT, ElementwiseUnit,
-              RNNAccelerator]
+COMPONENTS = [InputBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, CTCDecoder, ActivationLUT,
+              ElementwiseUnit, ControlRegisters, RNNAccelerator]
 
 
 def test_every_component_is_checked_here():

@@ -42,8 +42,9 @@ def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, b
 
 
 # name: (config, weight scale or "limits"); together they cover every cell and the reset-before GRU, I != H,
-# P = 1, P dividing and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences, 8- and 16-bit
-# numerics, every rounding and overflow mode, interpolated tables, both elementwise multiplier kinds.
+# P = 1, P dividing and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences (with a head: at
+# every step, in several passes), 8- and 16-bit numerics, every rounding and overflow mode, interpolated tables,
+# both elementwise multiplier kinds.
 DESIGNS = {
     "lstm_p1_head": (_config("lstm", 5, 7, 1, head=3), 1.0),
     "lstm_3layers_seq_8bit_trn_wrap": (_config("lstm", 4, 6, 8, layers=3, sequences=True, bits8=True,
@@ -66,6 +67,7 @@ DESIGNS = {
     "jordan_2layers_final_8bit_tanh": (_config("jordan", 2, 3, 3, layers=2, bits8=True, jordan=(4, "tanh", "tanh"),
                                                overflow="WRAP"), 1.5),
     "rnn_tanh_2layers_head_trn": (_config("rnn_tanh", 2, 9, 3, layers=2, head=2, rounding="TRN"), 1.0),
+    "lstm_2layers_head_every_step": (_config("lstm", 3, 5, 3, layers=2, head=7, sequences=True), 1.0),
     "rnn_relu_3layers_seq_8bit_rndconv_wrap": (_config("rnn_relu", 7, 4, 3, layers=3, sequences=True, bits8=True,
                                                        rounding="RND_CONV", overflow="WRAP"), 1.0),
 }

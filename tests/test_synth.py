@@ -283,7 +283,8 @@ def test_unknown_target_or_device():
         resolve_device("ecp5", "LFE5U-12F")  # its nextpnr database is the 25F die: left out on purpose
     assert str(info.value) == (
         "unknown ecp5 device 'LFE5U-12F'; supported: LFE5UM-85F, LFE5UM-45F, LFE5UM-25F, LFE5U-85F, "
-        "LFE5U-45F, LFE5U-25F, LFE5UM5G-85F, LFE5UM5G-45F, LFE5UM5G-25F")
+        "LFE5U-45F, LFE5U-25F, LFE5UM5G-85F, LFE5UM5G-45F, LFE5UM5G-25F (optionally with a speed grade and "
+        "package, as Lattice writes them: LFE5UM-85F-8 or LFE5UM-85F-8BG381C)")
     with pytest.raises(UserError, match="unknown xc7 device 'up5k'; supported: xc7a35t, "):
         resolve_device("xc7", "up5k")
 

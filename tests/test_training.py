@@ -147,3 +147,36 @@ def test_train_command_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("rnnhw train: error: ") and err.count("\n") == 1 and message in err, err
         assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_train_ctc_on_digit_strings_matches_the_float_reference():
+    from rnnhw.datasets import digit_strings
+    from rnnhw.sequence_metrics import sequence_accuracy
+    from rnnhw.spec.ctc import greedy_decode
+
+    data = digit_strings("train").subset(64)
+    result = train(data, cell="lstm", hidden=6, epochs=2, seed=0, test=digit_strings("test").subset(16))
+    model = result.config.model
+    assert (model.head, model.return_sequences, model.ctc_blank) == (11, True, 10)
+    assert result.task == "ctc" and result.metric_name == "sequence accuracy"
+    assert result.weights.head_weight.shape == (11, 6) and result.history[-1].test_metric is not None
+    # PyTorch's decoded strings are the float reference's on the trained weights.
+    outputs = float_forward(result.config, result.weights, data.x, data.lengths).outputs
+    decoded = greedy_decode(outputs, data.lengths, 10)
+    assert result.history[-1].train_metric == sequence_accuracy(decoded, data.sequences)
+
+
+def test_train_command_ctc_flags(tmp_path, capsys):
+    np.savez(tmp_path / "seq.npz", X=np.zeros((4, 3, 2)), labels=np.array([[0], [1], [0], [1]]))
+    status = main(["train", "--data", str(tmp_path / "seq.npz"), "-o", str(tmp_path / "w.npz")])
+    err = capsys.readouterr().err
+    assert status == 2 and "holds label sequences; add --ctc to train a CTC model on them" in err
+    status = main(["train", "--ctc", "--data", "digits", "-o", str(tmp_path / "w.npz")])
+    err = capsys.readouterr().err
+    assert status == 2 and "--ctc trains on label sequences; give data with labels [N, Lmax]" in err
+    status = main(["train", "--ctc", "--data", str(tmp_path / "seq.npz"), "--hidden", "2", "--epochs", "1",
+                   "-o", str(tmp_path / "w.npz"), "--config-out", str(tmp_path / "c.toml")])
+    assert status == 0
+    config = load_config(tmp_path / "c.toml")
+    assert (config.model.head, config.model.ctc_blank) == (3, 2)
+    assert set(load_weights(tmp_path / "w.npz", config).tensors()) >= {"head.weight", "weight_ih_l0"}

@@ -22,7 +22,8 @@ from rnnhw.accuracy import (
     write_plot,
 )
 from rnnhw.commands._options import DATA_HELP, add_config_argument, integer_option, output_path
-from rnnhw.datasets import DIGITS, digits, load_data
+from rnnhw.datasets import calibration_data as bundled_calibration_data
+from rnnhw.datasets import load_data
 from rnnhw.spec.config import load_config
 from rnnhw.spec.errors import UserError, VerificationError
 from rnnhw.spec.fixed import MAX_FORMAT_WIDTH
@@ -41,7 +42,9 @@ def register(subparsers) -> None:
         description="Run the float64 reference and the bit-exact golden model on the data and report the "
         "float and fixed-point accuracy (MSE for regression targets Y), the fraction of predicted labels "
         "on which they agree, and the largest and mean absolute difference of the outputs and of the final "
-        "hidden states. On 'digits' it evaluates the 30% test split (and calibrates on the train split). "
+        "hidden states. With label sequences (a CTC model) it reports the sequence accuracy, the label error "
+        "rate and the agreement of the decoded strings. On 'digits' and 'digit-strings' it evaluates the "
+        "test split (and calibrates on the train split). "
         "Exit status 0; 2 for bad input; 1 if --rtl finds the hardware differing from the golden model.",
     )
     add_config_argument(parser)
@@ -92,15 +95,20 @@ def run(args) -> int:
         integer_option(args.rtl, "--rtl", 1, 1_000_000)
     if args.plot is not None and not widths:
         raise UserError("--plot draws the sweep; add --sweep (e.g. --sweep 6,8,10,12,16)")
-    json_path = output_path(args.json, "--json", (".json",)) if args.json else None
-    plot_path = output_path(args.plot, "--plot", (".png",)) if args.plot else None
+    inputs = (args.config, args.weights, args.data)
+    json_path = output_path(args.json, "--json", (".json",), inputs) if args.json else None
+    plot_path = output_path(args.plot, "--plot", (".png",), inputs) if args.plot else None
+    if args.rtl:
+        from rnnhw.sim.runner import prepare_build_dir
+
+        prepare_build_dir()  # the simulation model is built there: checked before the slow work
     config = load_config(args.config)
     weights = load_weights(args.weights, config)
     data = load_data(args.data, split="test")
     calibration_data = None
     if args.calibrate:
         # Digits calibrate on the train split; a user's file is all the data there is.
-        calibration_data = digits("train") if args.data == DIGITS else data
+        calibration_data = bundled_calibration_data(args.data, data)
     report = measure_accuracy(config, weights, data, calibration_data=calibration_data, widths=widths,
                               progress=True)
     for line in report_lines(report):

@@ -41,7 +41,8 @@ def _magnitude(value) -> str:
 
 
 def run(args) -> int:
-    output = output_path(args.output, "-o", (".toml",))
+    # Writing over CONFIG is allowed (documented): the calibrated file replaces the one it came from.
+    output = output_path(args.output, "-o", (".toml",), inputs=(args.weights, args.data))
     config = load_config(args.config)
     weights = load_weights(args.weights, config)
     data = load_data(args.data, split="train", require_targets=False)

@@ -15,7 +15,7 @@ from rnnhw.datasets import digits
 from rnnhw.examples import EXAMPLES, example_config, example_weights
 from rnnhw.spec.design import design_summary
 from rnnhw.spec.errors import UserError, VerificationError
-from rnnhw.spec.outputs import atomic_dir
+from rnnhw.spec.outputs import atomic_dir, check_output_dir
 from rnnhw.spec.weights import quantize_weights
 
 __all__ = ["register", "run"]
@@ -52,8 +52,10 @@ def run(args) -> int:
     if not 1 <= args.sequences <= 540:
         raise UserError(f"--sequences must be from 1 to 540 (the digits test split), not {args.sequences}")
     output = Path(args.output)
-    if output.exists() and not output.is_dir():
-        raise UserError(f"-o {str(output)!r} is a file; give a directory")
+    check_output_dir(output)
+    from rnnhw.sim.runner import prepare_build_dir
+
+    prepare_build_dir()  # the simulation models are built there
     started = time.monotonic()
     config, weights = example_config(args.example), example_weights(args.example)
     test, train = digits("test"), digits("train")

@@ -24,10 +24,11 @@ from rnnhw.commands._options import (
 )
 from rnnhw.data import load_inputs, load_lengths
 from rnnhw.golden.model import GoldenModel
+from rnnhw.processes import process_seconds
 from rnnhw.spec.config import load_config
 from rnnhw.spec.errors import UserError, VerificationError
-from rnnhw.spec.outputs import atomic_dir, atomic_file
-from rnnhw.spec.weights import QuantizationWarning, quantize_weights
+from rnnhw.spec.outputs import atomic_dir, atomic_file, check_output_dir
+from rnnhw.spec.weights import QuantizationWarning, load_weights, quantize_weights
 
 __all__ = ["register", "run", "summary_lines"]
 
@@ -41,10 +42,12 @@ def register(subparsers) -> None:
         "golden model. Prints whether it is bit-exact, the cycles per timestep against the schedule bound "
         "sum_k ceil(G*H*(I_k+H)/P), the utilization and the wall time. Simulation models are built once "
         "per design under build/sim and reused. Exit status 0 if bit-exact, 1 on a mismatch (naming the "
-        "first differing sequence, timestep and unit), 2 for bad input.",
+        "first differing sequence, timestep and unit), 2 for bad input. With hardware.weights = \"runtime\" "
+        "the core is built once without weights and each --weights file in turn is loaded through its AXI4-Lite "
+        "port by rnnhw.driver, then all inputs are streamed and compared with that file's golden model.",
     )
     add_config_argument(parser)
-    add_weights_options(parser)
+    add_weights_options(parser, several=True)
     parser.add_argument("--inputs", metavar="X.npy", required=True,
                         help="input sequences: a .npy array of shape [N, T, model.input_size], quantized "
                         "to numerics.input as the golden model does")
@@ -60,10 +63,13 @@ def register(subparsers) -> None:
     parser.add_argument("--json", metavar="R.json",
                         help="write the results as JSON: bit_exact, mismatches, first_mismatch, notes, "
                         "sequences, timesteps, cycles, cycles_per_step, bound_cycles_per_step, utilization, "
-                        "simulator, wall_seconds, simulation_seconds, waves_path")
+                        "simulator, wall_seconds, simulation_seconds, waves_path (for the whole run); with "
+                        'hardware.weights = "runtime" also builds (1) and models: per weights file weights, '
+                        "bit_exact, mismatches, sequences, first_mismatch, cycles, load_words, load_cycles")
     parser.add_argument("-o", "--output-dir", metavar="DIR",
                         help="also write into DIR (created if needed): rtl_outputs.npy and "
-                        "golden_outputs.npy (integers in the golden model's layout), summary.json and, with "
+                        "golden_outputs.npy (integers in the golden model's layout; with CTC, decoded labels "
+                        "[N, T] padded with -1), summary.json and, with "
                         "--waves, the wave file")
     parser.add_argument("--backpressure", action="store_true",
                         help="random pauses on both AXI streams (input valid and output ready low 30%% of "
@@ -77,15 +83,22 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def summary_lines(result) -> list[str]:
-    """The summary ``rnnhw simulate`` prints for a :class:`~rnnhw.sim.verify.SimResult`."""
+def summary_lines(result, total_seconds: float | None = None) -> list[str]:
+    """The summary ``rnnhw simulate`` prints for a :class:`~rnnhw.sim.verify.SimResult`.
+
+    ``total_seconds`` is the command's whole run (default: ``result.wall_seconds``); what the simulator's
+    run does not account for is reported as start-up.
+    """
     elements = int(np.asarray(result.expected).size)
+    total = result.wall_seconds if total_seconds is None else total_seconds
+    startup = max(0.0, total - result.simulation_seconds)
     lines = [f"simulated {result.sequences} sequence(s), {result.timesteps:,} timestep(s) on "
-             f"{result.simulator} in {result.wall_seconds:.1f} s"]
+             f"{result.simulator} in {total:.1f} s: {startup:.1f} s start-up (loading, generating the Verilog, "
+             f"building or finding the model), {result.simulation_seconds:.1f} s simulating"]
     if result.bit_exact:
-        lines.append("bit-exact: yes (every output element equals the golden model's)")
+        lines.append(f"bit-exact: yes (every output {result.compared} equals the golden model's)")
     else:
-        lines.append(f"bit-exact: NO ({result.mismatches:,} mismatching element(s)); "
+        lines.append(f"bit-exact: NO ({result.mismatches:,} mismatching {result.compared}(s)); "
                      f"first: {result.first_mismatch}")
         lines.extend(f"  {note}" for note in result.notes)
     bound = result.bound_cycles_per_step
@@ -95,7 +108,7 @@ def summary_lines(result) -> list[str]:
         seconds = result.simulation_seconds
         lines.append(f"speed: {result.cycles / seconds:,.0f} simulated cycles/s, "
                      f"{result.timesteps / seconds:,.1f} timesteps/s ({seconds:.1f} s in the simulator, "
-                     "start-up included)")
+                     "its own start-up included)")
     if result.waves_path is not None:
         lines.append(f"waves: {result.waves_path}")
     return lines
@@ -114,51 +127,90 @@ def _verilog(path) -> str:
     return text
 
 
+#: What ``-o DIR`` receives (and the wave file with ``--waves``).
+OUTPUT_FILES = ("rtl_outputs.npy", "golden_outputs.npy", "summary.json", "rnnhw_top.vcd", "rnnhw_top.fst")
+
+
 def run(args) -> int:
+    from rnnhw.sim.runner import prepare_build_dir
     from rnnhw.sim.verify import run_simulation
 
-    json_path = output_path(args.json, "--json", (".json",)) if args.json else None
+    # Every output location is checked before the slow work; none may be an input.
+    inputs = (args.config, *(args.weights or []), args.inputs, args.lengths, args.verilog)
+    json_path = output_path(args.json, "--json", (".json",), inputs) if args.json else None
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UserError(f"-o {str(out_dir)!r} is a file; give a directory")
-        if not out_dir.resolve().parent.is_dir():
-            raise UserError(f"-o {str(out_dir)!r}: directory {str(out_dir.parent)!r} does not exist")
+        check_output_dir(out_dir, inputs, files=OUTPUT_FILES)
+    prepare_build_dir(args.build_dir)
     config = load_config(args.config)
-    weights = weights_from_args(args, config)
+    runtime = config.hardware.weights == "runtime"
+    paths = args.weights or []
+    if len(paths) > 1 and not runtime:
+        raise UserError('several --weights need hardware.weights = "runtime" in CONFIG (one build, weights '
+                        'loaded through AXI4-Lite); a "rom" core bakes in one weights file')
+    models = [(path, quantize_weights(load_weights(path, config), config)) for path in paths] or \
+        [(f"random weights {args.random_weights}", quantize_weights(weights_from_args(args, config), config))]
+    qweights = models[0][1]
     verilog = _verilog(args.verilog) if args.verilog else None
     x = load_inputs(args.inputs, config)
     batch, steps, _ = x.shape
     lengths = load_lengths(args.lengths, batch, steps) if args.lengths else None
-    qweights = quantize_weights(weights, config)
     x_int, saturated = GoldenModel(config, qweights).quantize_inputs(x)
     if saturated:
         fmt = config.numerics.input
         warnings.warn(f"{saturated:,} of {x.size:,} input values saturated to {fmt} "
                       f"(range [{fmt.min_value:g}, {fmt.max_value:g}])", QuantizationWarning, stacklevel=1)
-    result = run_simulation(config, qweights, x_int, lengths, simulator=args.sim, waves=args.waves,
-                            backpressure=args.backpressure, progress=True, build_dir=args.build_dir,
-                            verilog=verilog, seed=args.seed)
+    options = dict(simulator=args.sim, waves=args.waves, backpressure=args.backpressure, progress=True,
+                   build_dir=args.build_dir, verilog=verilog, seed=args.seed)
+    if runtime:
+        from rnnhw.runtime import simulate_models
+
+        run = simulate_models(config, models, x_int, lengths, **options)
+        results = [(("" if len(run.runs) == 1 else f"model{k}_"), model.result) for k, model in enumerate(run.runs)]
+        lines = []
+        for model in run.runs:
+            lines.append(f"{model.weights}: loaded {model.words:,} words through AXI4-Lite in "
+                         f"{model.load_cycles:,} cycles")
+            lines += [f"  {line}" for line in summary_lines(model.result)]
+        lines.append(f"{len(run.runs)} model(s) on {run.builds} build: bit-exact: {'yes' if run.bit_exact else 'NO'}")
+        _write(out_dir, json_path, results, run.summary)
+        return _finish(lines, out_dir, json_path, run)
+    result = run_simulation(config, qweights, x_int, lengths, **options)
+    if out_dir is not None and result.waves_path is not None:  # the summary names where the waves go
+        moved = dataclasses.replace(result, waves_path=(out_dir / result.waves_path.name).resolve())
+        _write(out_dir, json_path, [("", result)], moved.summary)
+        result = moved
+    else:
+        _write(out_dir, json_path, [("", result)], result.summary)
+    return _finish(summary_lines(result, process_seconds()), out_dir, json_path, result)
+
+
+def _write(out_dir, json_path, results, summary) -> None:
+    """``-o DIR``: each result's outputs and waves (names prefixed), ``summary()``; ``--json``: ``summary()``."""
     if out_dir is not None:
         with atomic_dir(out_dir) as tmp:
-            if result.waves_path is not None:
-                name = result.waves_path.name
-                shutil.move(result.waves_path, tmp / name)
-                result = dataclasses.replace(result, waves_path=(out_dir / name).resolve())
-            np.save(tmp / "rtl_outputs.npy", result.outputs)
-            np.save(tmp / "golden_outputs.npy", result.expected)
-            (tmp / "summary.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
+            for prefix, result in results:
+                if result.waves_path is not None:
+                    shutil.move(result.waves_path, tmp / f"{prefix}{result.waves_path.name}")
+                np.save(tmp / f"{prefix}rtl_outputs.npy", result.outputs)
+                np.save(tmp / f"{prefix}golden_outputs.npy", result.expected)
+            (tmp / "summary.json").write_text(json.dumps(summary(), indent=1) + "\n")
     if json_path is not None:
         with atomic_file(json_path) as tmp:
-            tmp.write_text(json.dumps(result.summary(), indent=1) + "\n")
-    for line in summary_lines(result):
+            tmp.write_text(json.dumps(summary(), indent=1) + "\n")
+
+
+def _finish(lines, out_dir, json_path, outcome) -> int:
+    """Print the summary and the files written; VerificationError unless ``outcome`` is bit-exact."""
+    for line in lines:
         print(line)
     if out_dir is not None:
         print(f"wrote {out_dir}/")
     if json_path is not None:
         print(f"wrote {json_path}")
     sys.stdout.flush()
-    if not result.bit_exact:
-        raise VerificationError(f"the RTL differs from the golden model in {result.mismatches:,} element(s); "
-                                f"first: {result.first_mismatch}")
+    if not outcome.bit_exact:
+        compared = getattr(outcome, "compared", "element")
+        raise VerificationError(f"the RTL differs from the golden model in {outcome.mismatches:,} {compared}(s); "
+                                f"first: {outcome.first_mismatch}")
     return 0

@@ -8,13 +8,12 @@ import json
 import sys
 
 from rnnhw.asic import DEFAULT_CLOCK_NS, LIBRARIES, check_asic_options, report_lines, synthesize_asic
-from rnnhw.commands._options import add_config_argument, add_weights_options, output_path, weights_from_args
+from rnnhw.commands._options import add_config_argument, add_weights_options, baked_weights, output_path
 from rnnhw.spec.config import load_config
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import lane_parameters, memory_sizes
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_file
-from rnnhw.spec.weights import quantize_weights
+from rnnhw.spec.outputs import Heartbeat, atomic_file
 from rnnhw.synth import TARGETS, check_options, synthesize
 
 __all__ = ["register", "run", "TOP"]
@@ -43,7 +42,7 @@ def register(subparsers):
         epilog=f"Devices: {targets}.",
     )
     add_config_argument(parser)
-    add_weights_options(parser)
+    add_weights_options(parser, required=False)
     parser.add_argument("--target", required=True, choices=[*sorted(TARGETS), "asic"],
                         help="FPGA family, or asic (standard cells)")
     defaults = ", ".join(f"{spec.default_device.name} for {name}" for name, spec in TARGETS.items())
@@ -92,14 +91,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         spec, device, _ = check_options(args.target, args.device, args.freq, args.keep, args.cache)
     if args.json is not None:
-        output_path(args.json, "--json", (".json",))
+        output_path(args.json, "--json", (".json",), inputs=(args.config, args.weights))
     config = load_config(args.config)
     datapath(config)  # refuses impossible numerics
-    qweights = quantize_weights(weights_from_args(args, config), config)
+    if args.target == "asic" and config.hardware.weights == "runtime":
+        # Its writable memories would map to flip-flops and its blocks sit under the soft-reset wrapper.
+        raise UserError('--target asic maps cores with hardware.weights = "rom" only; synthesise a runtime core '
+                        "for an FPGA target (ecp5, ice40, xc7)")
+    qweights = baked_weights(args, config)
 
     from rnnhw.rtl.top import generate_verilog  # Amaranth is imported only when needed
 
-    verilog = generate_verilog(config, qweights, name=TOP)
+    with Heartbeat("generating the Verilog"):
+        verilog = generate_verilog(config, qweights, name=TOP)
     if args.target == "asic":
         memories = memory_sizes(config)
         result = synthesize_asic(verilog, library=args.library or "sky130hd", top=TOP, clock_ns=args.clock_ns,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from rnnhw.commands._options import DATA_HELP, integer_option, output_path, positive_float_option
-from rnnhw.datasets import DIGITS, digits, load_data
+from rnnhw.datasets import DIGIT_STRINGS, DIGITS, load_data
 from rnnhw.spec.config import CELLS, GRU_RESETS
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_file
@@ -25,7 +25,8 @@ def register(subparsers) -> None:
         description="Train nn.LSTM/nn.GRU/nn.RNN followed by an nn.Linear head on the final hidden state, on "
         "the CPU, deterministically (same seed, same machine: same weights). Classification data (y labels) "
         "trains with cross-entropy, one head output per class; regression data (Y [N] or [N, K]) with mean "
-        "squared error. On 'digits' it trains on the 70% train split and reports the 30% test split. "
+        "squared error; label sequences with --ctc and CTC loss (a head at every step). On 'digits' (and "
+        "'digit-strings') it trains on the 70% train split and reports the 30% test split. "
         "Writes the weights with PyTorch names as float32 .npz and, with --config-out, a matching "
         "configuration with default (16-bit) numerics. Progress per epoch goes to stderr. --cell jordan "
         "trains a Jordan network (rnnhw.models.JordanRNN, tanh, identity output) whose output layer gives "
@@ -37,8 +38,12 @@ def register(subparsers) -> None:
                         "(Cho et al. 2014, rnnhw.models.ResetBeforeGRU)")
     parser.add_argument("--hidden", type=int, default=32, metavar="H", help="hidden size (default: 32)")
     parser.add_argument("--layers", type=int, default=1, metavar="L", help="stacked layers (default: 1)")
-    parser.add_argument("--data", default=DIGITS, metavar="D",
-                        help=f"training data: {DATA_HELP} (default: digits)")
+    parser.add_argument("--data", metavar="D",
+                        help=f"training data: {DATA_HELP} (default: digits, with --ctc digit-strings)")
+    parser.add_argument("--ctc", action="store_true",
+                        help="train a CTC sequence labeller with torch.nn.CTCLoss on label sequences (labels "
+                        "[N, Lmax] padded with -1; 'digit-strings': 1-5 digit images side by side): the head at "
+                        "every step, C = classes + 1 outputs, the blank the last (model.ctc_blank)")
     parser.add_argument("--epochs", type=int, default=40, metavar="N",
                         help="passes through the data (default: 40)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
@@ -67,7 +72,7 @@ def _print_epoch(epochs: int):
 
 
 def _metric(name: str, value: float) -> str:
-    return f"{100 * value:.2f}%" if name == "accuracy" else f"{value:.6g}"
+    return f"{value:.6g}" if name == "MSE" else f"{100 * value:.2f}%"
 
 
 def run(args) -> int:
@@ -79,10 +84,17 @@ def run(args) -> int:
     integer_option(args.batch_size, "--batch-size", 1, 1_000_000)
     integer_option(args.seed, "--seed", 0, 2**63 - 1)
     positive_float_option(args.lr, "--lr")
-    weights_path = output_path(args.output, "-o", (".npz",))
-    config_path = output_path(args.config_out, "--config-out", (".toml",)) if args.config_out else None
-    data = load_data(args.data, split="train")
-    test = digits("test") if args.data == DIGITS else None
+    source = args.data if args.data is not None else (DIGIT_STRINGS if args.ctc else DIGITS)
+    weights_path = output_path(args.output, "-o", (".npz",), inputs=(args.data,))
+    config_path = output_path(args.config_out, "--config-out", (".toml",), inputs=(args.data,)) \
+        if args.config_out else None
+    data = load_data(source, split="train")
+    if args.ctc and data.sequences is None:
+        raise UserError(f"{data.name}: --ctc trains on label sequences; give data with labels [N, Lmax] padded "
+                        f"with -1, or --data {DIGIT_STRINGS}")
+    if data.sequences is not None and not args.ctc:
+        raise UserError(f"{data.name}: holds label sequences; add --ctc to train a CTC model on them")
+    test = load_data(source, split="test") if source in (DIGITS, DIGIT_STRINGS) else None
     head_size(data)  # refuse targets a head cannot fit before announcing the run
     print(f"training {args.cell} (hidden {args.hidden}, {args.layers} layer(s)) on {data.name}: "
           f"{data.size:,} sequences of {data.steps} steps x {data.features} features", file=sys.stderr)
