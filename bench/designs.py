@@ -19,7 +19,7 @@ from rnnhw.spec.weights import QuantizedWeights, quantize_weights, random_weight
 
 __all__ = ["Design", "CELL_NAMES", "BenchFailure"]
 
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "Elman tanh", "rnn_relu": "Elman relu"}
+CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "Elman tanh", "rnn_relu": "Elman relu", "jordan": "Jordan"}
 
 
 class BenchFailure(Exception):
@@ -35,6 +35,8 @@ class Design:
     hidden_size: int
     lanes: int
     head: int = 0
+    gru_reset: str = "after"
+    output_size: int = 0  # the Jordan cell's O
 
     def __post_init__(self):
         if self.cell not in CELL_NAMES:
@@ -42,9 +44,11 @@ class Design:
 
     @property
     def model_label(self) -> str:
-        """``LSTM I=12 H=32 head=9`` (no lanes)."""
+        """``LSTM I=12 H=32 head=9`` (no lanes); ``GRU (reset before) ...`` for ``gru_reset = "before"``."""
         head = f" head={self.head}" if self.head else ""
-        return f"{CELL_NAMES[self.cell]} I={self.input_size} H={self.hidden_size}{head}"
+        reset = " (reset before)" if self.gru_reset == "before" else ""
+        outputs = f" O={self.output_size}" if self.output_size else ""
+        return f"{CELL_NAMES[self.cell]}{reset} I={self.input_size} H={self.hidden_size}{outputs}{head}"
 
     @property
     def label(self) -> str:
@@ -55,7 +59,7 @@ class Design:
     def config(self) -> Config:
         return config_from_dict({
             "model": {"cell": self.cell, "input_size": self.input_size, "hidden_size": self.hidden_size,
-                      "head": self.head},
+                      "head": self.head, "gru_reset": self.gru_reset, "output_size": self.output_size},
             "hardware": {"lanes": self.lanes},
         })
 

@@ -53,7 +53,10 @@ DESIGNS = (
     *(Design("lstm", 12, 32, lanes=p, head=9) for p in SWEEP_LANES),
     Design("lstm", 64, 128, lanes=16),
     Design("gru", 12, 32, lanes=8),
+    Design("gru", 12, 32, lanes=8, gru_reset="before"),
+    Design("gru", 12, 32, lanes=12, gru_reset="before"),
     Design("rnn_tanh", 1, 16, lanes=4),
+    Design("jordan", 12, 32, lanes=8, output_size=10),
 )
 #: Designs also synthesised for iCE40 and xc7 (default devices).
 OTHER_TARGETS = (DESIGNS[SWEEP_LANES.index(8)],)
@@ -228,11 +231,17 @@ def findings(rows: list[HardwareRow], fmax_target: float = 150.0) -> list[str]:
 
 def _shortfall(design: Design) -> str:
     """Why the schedule model puts a design above the bound."""
-    from rnnhw.spec.schedule import Schedule
+    from rnnhw.spec.schedule import Schedule, bound_cycles_per_step
 
-    schedule = Schedule(design.config)
-    if any(schedule.pass_cycles(k) > schedule.operands(k) for k in range(design.config.model.num_layers)):
+    schedule, model = Schedule(design.config), design.config.model
+    layers = range(model.num_layers)
+    if any(schedule.pass_cycles(k) > schedule.operands(k) for k in layers):
         return "draining a pass of P rows takes longer than issuing its operands"
+    output_passes = schedule.head_passes * model.hidden_size if model.jordan else 0
+    if sum(schedule.passes * schedule.operands(k) + output_passes for k in layers) > bound_cycles_per_step(
+            design.config):
+        return ("its passes leave lanes idle: the reset-before GRU's r, z rows and its n rows, or the Jordan "
+                "cell's gate rows and its O output rows, each fill whole passes of P")
     return "a step's first pass waits for h values the previous step has not finished (the h recurrence)"
 
 

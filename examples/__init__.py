@@ -19,7 +19,7 @@ from pathlib import Path
 __all__ = ["EXAMPLES", "CTC_EXAMPLES", "example_paths", "example_config", "example_weights"]
 
 #: Names of the bundled classifiers.
-EXAMPLES = ("digits_lstm", "digits_gru")
+EXAMPLES = ("digits_lstm", "digits_gru", "digits_gru_before", "digits_jordan")
 #: Names of the bundled CTC sequence labellers (digit strings, ``rnnhw.datasets.digit_strings``).
 CTC_EXAMPLES = ("digit_strings_lstm",)
 

@@ -10,7 +10,9 @@ golden                     rtl
 :class:`ActivationTable`   ``ActivationLUT`` (``spec/lut.py``)
 :func:`lstm_elementwise`   ``ElementwiseUnit`` for ``cell = "lstm"``
 :func:`gru_elementwise`    ``ElementwiseUnit`` for ``cell = "gru"``
-:func:`elman_elementwise`  ``ElementwiseUnit`` for ``cell = "rnn_tanh"``/``"rnn_relu"``
+:func:`gru_reset_...`      ``ElementwiseUnit`` for ``gru_reset = "before"``: r and z items
+:func:`gru_candidate_...`  ``ElementwiseUnit`` for ``gru_reset = "before"``: n items
+:func:`elman_elementwise`  ``ElementwiseUnit`` for ``cell = "rnn_tanh"``/``"rnn_relu"`` (and Jordan's h)
 :class:`GoldenModel`       ``LSTMSequencer``/top level: layers, timesteps, head, outputs
 =========================  ===============================================================
 
@@ -43,7 +45,7 @@ from rnnhw.spec.lut import ActivationTable
 from rnnhw.spec.weights import QuantizedWeights
 
 __all__ = ["GoldenModel", "GoldenResult", "matvec_products", "matvec_result", "lstm_elementwise",
-           "gru_elementwise", "elman_elementwise"]
+           "gru_elementwise", "gru_reset_elementwise", "gru_candidate_elementwise", "elman_elementwise"]
 
 
 # -- MatVecUnit --------------------------------------------------------------------------------------
@@ -158,10 +160,22 @@ def _gru_update(u: _Units, rz_pre: np.ndarray, xn: np.ndarray, hn: np.ndarray, h
     a_n = r * hn
     a_n += xn << u.act_frac
     n_gate = u.tanh.lookup(u.round_to(a_n, u.acc_frac + u.act_frac, u.accum), u.acc_frac)
+    return _gru_blend(u, n_gate, z, h)
+
+
+def _gru_blend(u: _Units, n_gate: np.ndarray, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``h_t = round(n + z*(h - n))``: the GRU's last step, for both places of the reset gate."""
     diff = align(h, u.state.frac_bits, u.gru_frac) - align(n_gate, u.act_frac, u.gru_frac)
     total = z * diff
     total += n_gate << u.gru_frac
     return u.round_to(total, u.act_frac + u.gru_frac, u.state)
+
+
+def _gru_reset(u: _Units, rz_pre: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reset-before GRU, r and z rows (gate-major ``[2H, ...]``): ``(round(r*h), z)``."""
+    hidden = len(h)
+    rz = u.sigmoid.lookup(rz_pre, u.acc_frac)
+    return u.round_to(rz[:hidden] * h, u.act_frac + u.state.frac_bits, u.state), rz[hidden:]
 
 
 def _elman_update(u: _Units, pre: np.ndarray, relu: bool) -> np.ndarray:
@@ -197,6 +211,21 @@ def gru_elementwise(dp: Datapath, pre_rz: np.ndarray, xn: np.ndarray, hn: np.nda
     return np.moveaxis(h_new, 0, -1)
 
 
+def gru_reset_elementwise(dp: Datapath, pre_rz: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GRU with the reset before ``W_hn``, from the r and z pre-activations ``[..., 2H]`` and ``h_{t-1}``:
+    ``(r*h rounded once to state, z)``; ``r*h`` is the operand of the n rows' ``W_hn``."""
+    rh, z = _gru_reset(_units(dp), *(_gate_major(a) for a in (pre_rz, h)))
+    return np.moveaxis(rh, 0, -1), np.moveaxis(z, 0, -1)
+
+
+def gru_candidate_elementwise(dp: Datapath, pre_n: np.ndarray, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """GRU with the reset before ``W_hn``, from ``a_n = W_in x + W_hn (r*h) + b_in + b_hn`` (``accum``):
+    ``n = tanh(a_n)``, ``h_t = round(n + z*(h - n))``."""
+    u = _units(dp)
+    n_gate = u.tanh.lookup(_gate_major(pre_n), u.acc_frac)
+    return np.moveaxis(_gru_blend(u, n_gate, _gate_major(z), _gate_major(h)), 0, -1)
+
+
 def elman_elementwise(dp: Datapath, pre: np.ndarray, relu: bool) -> np.ndarray:
     """Elman update: ``h_t = round(tanh(a))`` or ``h_t = round(max(a, 0))``."""
     return _elman_update(_units(dp), np.asarray(pre, dtype=np.int64), relu)
@@ -228,13 +257,14 @@ def _gate_weights(cell: str, hidden: int, layer) -> tuple[np.ndarray, np.ndarray
 
     LSTM: PyTorch's rows (i, f, g, o) in the order i, f, o, g, the sigmoid gates side by side.
     GRU: rows r, z (x, h and bias), then ``xn = W_in x + b_in`` and ``hn = W_hn h + b_hn`` apart (zero
-    weights for the other operand), as PyTorch gates ``hn`` by ``r`` before it joins ``xn``.
+    weights for the other operand), as PyTorch gates ``hn`` by ``r`` before it joins ``xn``. The
+    reset-before GRU (no separate ``b_hn``) keeps PyTorch's rows; :class:`GoldenModel` splits them.
     """
     w_ih, w_hh, bias = layer.w_ih, layer.w_hh, layer.bias
     if cell == "lstm":
         rows = np.r_[0 : 2 * hidden, 3 * hidden : 4 * hidden, 2 * hidden : 3 * hidden]
         return w_ih[rows], w_hh[rows], bias[rows]
-    if cell == "gru":
+    if cell == "gru" and layer.bias_hn is not None:
         rz, n = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
         w_x = np.concatenate([w_ih[rz], w_ih[n], np.zeros_like(w_ih[n])])
         w_h = np.concatenate([w_hh[rz], np.zeros_like(w_hh[n]), w_hh[n]])
@@ -256,7 +286,7 @@ class GoldenModel:
         self.weights = weights
         model, numerics = config.model, config.numerics
         shapes = [self.dp.gates_matvec(k) for k in range(model.num_layers)]
-        if model.head:
+        if self.dp.has_output_matvec:
             shapes.append(self.dp.head_matvec)
         widest = max(shape.bits for shape in shapes)
         if blas and widest > FLOAT64_EXACT_BITS:
@@ -265,13 +295,21 @@ class GoldenModel:
                 f"more than {FLOAT64_EXACT_BITS}"
             )
         use_float = widest <= FLOAT64_EXACT_BITS if blas is None else blas
-        self._gates = []
+        self._gates, self._candidates = [], []
+        rz, n_rows = slice(0, 2 * model.hidden_size), slice(2 * model.hidden_size, None)
         for k, layer in enumerate(weights.layers):
             w_x, w_h, bias = _gate_weights(model.cell, model.hidden_size, layer)
+            if model.reset_before:  # r, z over [x; h], then n over [x; r*h]
+                self._candidates.append(_MatVec(shapes[k], (w_x[n_rows], w_h[n_rows]), bias[n_rows],
+                                                numerics.accum, use_float))
+                w_x, w_h, bias = w_x[rz], w_h[rz], bias[rz]
             self._gates.append(_MatVec(shapes[k], (w_x, w_h), bias, numerics.accum, use_float))
         if model.head:
             self._head = _MatVec(shapes[-1], (weights.head_weight,), weights.head_bias, numerics.output,
                                  use_float)
+        # The Jordan cell's output layers y = out_act(W_hy h + b_hy), pre-activations in accum.
+        self._outputs = [_MatVec(shapes[-1], (layer.w_hy,), layer.bias_hy, numerics.accum, use_float)
+                         for layer in weights.layers] if model.jordan else []
         self._units = _units(self.dp)
 
     def quantize_inputs(self, x) -> tuple[np.ndarray, int]:
@@ -300,11 +338,17 @@ class GoldenModel:
         model, numerics = self.config.model, self.config.numerics
         # Inside, every vector is a column and the batch the last axis: [T, features, N].
         layer_in, finals = x_int.transpose(1, 2, 0), []
+        final_out = None
         for k in range(model.num_layers):
             keep_sequence = k < model.num_layers - 1 or model.return_sequences
-            layer_in, final = self._layer(k, layer_in, lengths, keep_sequence)
+            if model.jordan:
+                layer_in, final_out, final = self._jordan_layer(k, layer_in, lengths, keep_sequence)
+            else:
+                layer_in, final = self._layer(k, layer_in, lengths, keep_sequence)
             finals.append(final.T)
-        if model.head and model.return_sequences:  # the head at every step, 0 past a sequence's length
+        if model.jordan and not model.return_sequences:
+            outputs = final_out.T
+        elif model.head and model.return_sequences:  # the head at every step, 0 past a sequence's length
             steps, hidden, batch = layer_in.shape
             operands = self._head.operands(steps * batch)
             operands[:-1] = layer_in.transpose(1, 0, 2).reshape(hidden, steps * batch)
@@ -334,26 +378,75 @@ class GoldenModel:
         c = np.zeros_like(h)
         sequence = np.zeros((steps, hidden, batch), dtype=np.int64) if keep_sequence else None
         first_ended = lengths.min()
+        if self.config.model.reset_before:
+            candidate = self._candidates[k]
+            n_operands = candidate.operands(batch)  # [x_t; r*h_{t-1}; 1]
         for t in range(steps):
             operands[:width] = x[t]
             pre = gates.result(operands, accum, numerics)
-            if cell == "lstm":
+            if self.config.model.reset_before:
+                rh, z = _gru_reset(u, pre, h)
+                n_operands[:width] = x[t]
+                n_operands[width : width + hidden] = rh
+                n_gate = u.tanh.lookup(candidate.result(n_operands, accum, numerics), u.acc_frac)
+                h_new, c_new = _gru_blend(u, n_gate, z, h), c
+            elif cell == "lstm":
                 h_new, c_new = _lstm_update(u, pre[: 3 * hidden], pre[3 * hidden :], c)
             elif cell == "gru":
                 rz, xn, hn = pre[: 2 * hidden], pre[2 * hidden : 3 * hidden], pre[3 * hidden :]
                 h_new, c_new = _gru_update(u, rz, xn, hn, h), c
             else:
                 h_new, c_new = _elman_update(u, pre, relu=(cell == "rnn_relu")), c
-            if t >= first_ended:  # some sequences have ended: they keep their state
-                active = t < lengths
-                h_new, c_new = np.where(active, h_new, h), np.where(active, c_new, c)
-                if sequence is not None:
-                    sequence[t] = np.where(active, h_new, 0)
-            elif sequence is not None:
-                sequence[t] = h_new
-            h, c = h_new, c_new
+            h, c = _advance(t, lengths, first_ended, sequence, (h_new, c_new), (h, c))
             h_operand[...] = h
         return sequence, h
+
+    def _jordan_layer(self, k: int, x: np.ndarray, lengths: np.ndarray, keep_sequence: bool):
+        """One Jordan layer over all timesteps of ``x`` ``[T, I, N]``: ``y`` at every step ``[T, O, N]``
+        (if kept), the final ``y`` ``[O, N]`` and the final ``h`` ``[H, N]``.
+
+        ``h_t = act(W_ih x_t + W_yh y_{t-1} + b)`` as the Elman update; ``y_t = out_act(W_hy h_t + b_hy)``:
+        the sum rounded to ``accum``, then the identity, tanh or sigmoid rounded to ``state``.
+        """
+        numerics, u, model = self.config.numerics, self._units, self.config.model
+        gates, output = self._gates[k], self._outputs[k]
+        steps, width, batch = x.shape
+        operands, h_operands = gates.operands(batch), output.operands(batch)  # [x_t; y_{t-1}; 1], [h_t; 1]
+        y = np.zeros((model.output_size, batch), dtype=np.int64)
+        h = np.zeros((model.hidden_size, batch), dtype=np.int64)
+        sequence = np.zeros((steps, model.output_size, batch), dtype=np.int64) if keep_sequence else None
+        first_ended = lengths.min()
+        for t in range(steps):
+            operands[:width] = x[t]
+            h_new = _elman_update(u, gates.result(operands, numerics.accum, numerics),
+                                  relu=model.nonlinearity == "relu")
+            h_operands[:-1] = h_new
+            y_new = _output_activation(u, output.result(h_operands, numerics.accum, numerics),
+                                       model.output_activation)
+            y, h = _advance(t, lengths, first_ended, sequence, (y_new, h_new), (y, h))
+            operands[width:-1] = y
+        return sequence, y, h
+
+
+def _advance(t: int, lengths: np.ndarray, first_ended: int, sequence: np.ndarray | None, new: tuple, old: tuple):
+    """The states after step ``t`` (sequences that have ended keep theirs); the first of them is the
+    step's output, stored in ``sequence`` (0 past a sequence's end) if kept."""
+    if t >= first_ended:  # some sequences have ended
+        active = t < lengths
+        new = tuple(np.where(active, a, b) for a, b in zip(new, old, strict=True))
+        if sequence is not None:
+            sequence[t] = np.where(active, new[0], 0)
+    elif sequence is not None:
+        sequence[t] = new[0]
+    return new
+
+
+def _output_activation(u: _Units, pre: np.ndarray, function: str) -> np.ndarray:
+    """The Jordan cell's ``y = out_act(pre)`` rounded to ``state``: the identity, or a table lookup."""
+    if function == "identity":
+        return u.round_to(pre, u.acc_frac, u.state)
+    table = u.tanh if function == "tanh" else u.sigmoid
+    return u.round_to(table.lookup(pre, u.acc_frac), u.act_frac, u.state)
 
 
 #: Gate values (rows x sequences) per block of :meth:`GoldenModel.run`.

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnhw.datasets import Dataset, valid_steps
-from rnnhw.golden.float_ref import float_forward, lstm_elementwise, sigmoid
+from rnnhw.golden.float_ref import float_forward, jordan_elementwise, lstm_elementwise, sigmoid
 from rnnhw.spec.config import Config
 from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.outputs import Progress
@@ -81,9 +81,9 @@ def _max_abs(*arrays) -> float:
     return max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
 
 
-def hardware_biases(layer: LayerWeights, cell: str, hidden: int) -> tuple[np.ndarray, ...]:
+def hardware_biases(layer: LayerWeights, cell: str, hidden: int, reset_before: bool = False) -> tuple[np.ndarray, ...]:
     """The bias vectors the hardware adds, as :func:`rnnhw.spec.weights.quantize_weights` forms them."""
-    if cell == "gru":
+    if cell == "gru" and not reset_before:
         rz = slice(0, 2 * hidden)
         return layer.bias_ih[rz] + layer.bias_hh[rz], layer.bias_ih[2 * hidden:], layer.bias_hh[2 * hidden:]
     return (layer.bias_ih + layer.bias_hh,)
@@ -93,11 +93,36 @@ def weight_ranges(config: Config, weights: Weights) -> dict[str, float]:
     """Largest magnitude of the weights and of the biases (as the hardware adds them)."""
     model = config.model
     matrices = [m for layer in weights.layers for m in (layer.weight_ih, layer.weight_hh)]
-    biases = [b for layer in weights.layers for b in hardware_biases(layer, model.cell, model.hidden_size)]
+    biases = [b for layer in weights.layers
+              for b in hardware_biases(layer, model.cell, model.hidden_size, model.reset_before)]
+    if model.jordan:  # the output layers
+        matrices += [layer.weight_hy for layer in weights.layers]
+        biases += [layer.bias_hy for layer in weights.layers]
     if model.head:
         matrices.append(weights.head_weight)
         biases.append(weights.head_bias)
     return {"weight": _max_abs(*matrices), "bias": _max_abs(*biases)}
+
+
+def _jordan_layer_ranges(config: Config, layer: LayerWeights, x: np.ndarray, lengths: np.ndarray):
+    """Outputs ``y`` ``[N, T, O]`` of a Jordan layer and the largest |h|, |y| (both ``state``) and
+    |pre-activation| (of h and of y) in it."""
+    model = config.model
+    batch, steps, _ = x.shape
+    valid = valid_steps(lengths, steps)
+    x_pre = x @ layer.weight_ih.T + layer.bias_ih
+    y = np.zeros((batch, model.output_size))
+    ys, states, accums = np.zeros((batch, steps, model.output_size)), [], []
+    for t in range(steps):
+        pre = x_pre[:, t] + y @ layer.weight_hh.T + layer.bias_hh
+        h, y_new = jordan_elementwise(pre, layer.weight_hy, layer.bias_hy, model.nonlinearity == "relu",
+                                      model.output_activation)
+        active = valid[:, t]
+        states += [h[active], y_new[active]]
+        accums += [pre[active], (h @ layer.weight_hy.T + layer.bias_hy)[active]]
+        y = np.where(active[:, None], y_new, y)
+        ys[:, t] = np.where(active[:, None], y, 0.0)
+    return ys, {"state": _max_abs(*states), "cell_state": None, "accum": _max_abs(*accums)}
 
 
 def _layer_ranges(config: Config, k: int, layer: LayerWeights, x: np.ndarray, lengths: np.ndarray):
@@ -113,7 +138,13 @@ def _layer_ranges(config: Config, k: int, layer: LayerWeights, x: np.ndarray, le
     x_pre = x @ layer.weight_ih.T + layer.bias_ih
     h_pre = h_prev @ layer.weight_hh.T + layer.bias_hh
     cell_max = None
-    if cell == "gru":
+    if model.reset_before:  # r, z over [x; h]; n over [x; r*h]
+        rz, n_rows = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+        pre_rz = x_pre[..., rz] + h_pre[..., rz]
+        rh = sigmoid(pre_rz[..., :hidden]) * h_prev
+        a_n = x_pre[..., n_rows] + rh @ layer.weight_hh[n_rows].T + layer.bias_hh[n_rows]
+        accum = _max_abs(*(a[valid] for a in (pre_rz, a_n)))
+    elif cell == "gru":
         rz, n_rows = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
         pre_rz, xn, hn = x_pre[..., rz] + h_pre[..., rz], x_pre[..., n_rows], h_pre[..., n_rows]
         a_n = xn + sigmoid(pre_rz[..., :hidden]) * hn
@@ -141,7 +172,10 @@ def activation_ranges(config: Config, weights: Weights, x: np.ndarray,
     found = {"input": _max_abs(x[valid]), "state": 0.0, "cell_state": None, "accum": 0.0, "output": None}
     layer_in = np.asarray(x, dtype=np.float64)
     for k, layer in enumerate(weights.layers):
-        layer_in, ranges = _layer_ranges(config, k, layer, layer_in, lengths)
+        if model.jordan:
+            layer_in, ranges = _jordan_layer_ranges(config, layer, layer_in, lengths)
+        else:
+            layer_in, ranges = _layer_ranges(config, k, layer, layer_in, lengths)
         for kind, value in ranges.items():
             if value is not None:
                 found[kind] = max(found[kind] or 0.0, value)

@@ -127,7 +127,7 @@ class Dataset:
         """Raise :class:`UserError` unless a model with ``config`` can be evaluated on this data."""
         self.check_features(config)
         model = config.model
-        outputs = model.output_size
+        outputs = model.output_vector
         if model.ctc and self.sequences is None and self.task is not None:
             raise UserError(f"{self.name}: the model decodes CTC label sequences (model.ctc_blank); give label "
                             "sequences as labels [N, Lmax] padded with -1, not y or Y")
@@ -159,8 +159,8 @@ class Dataset:
 def _output_shape(config: Config, batch: int, steps: int) -> tuple[int, ...]:
     model = config.model
     if model.return_sequences:
-        return (batch, steps, model.output_size)
-    return (batch, model.output_size)
+        return (batch, steps, model.output_vector)
+    return (batch, model.output_vector)
 
 
 def digits(split: str = "test") -> Dataset:

@@ -59,6 +59,8 @@ def _width_lines(config: Config) -> list[str]:
     matvecs = [(f"layer {k} accumulator", dp.gates_matvec(k)) for k in range(model.num_layers)]
     if model.head:
         matvecs.append(("head accumulator", dp.head_matvec))
+    if model.jordan:
+        matvecs.append(("output accumulator", dp.head_matvec))
     for name, matvec in matvecs:
         worst = number(matvec.bound * 2.0**-matvec.frac_bits)
         lines.append(f"  {name:<22} {matvec.bits:>2} bits, {matvec.frac_bits} fractional "
@@ -74,17 +76,27 @@ def _width_lines(config: Config) -> list[str]:
 _TABLES = {"lstm": ("sigmoid", "tanh"), "gru": ("sigmoid", "tanh"), "rnn_tanh": ("tanh",), "rnn_relu": ()}
 
 
+def tables_used(config: Config) -> tuple[str, ...]:
+    """The activation tables a configuration's datapath reads."""
+    model = config.model
+    if model.jordan:
+        used = {model.nonlinearity, model.output_activation} & {"sigmoid", "tanh"}
+        return tuple(function for function in ("sigmoid", "tanh") if function in used)
+    return _TABLES[model.cell]
+
+
 def _table_lines(config: Config) -> list[str]:
     dp, n = datapath(config), config.numerics
     mode = "interpolated" if n.lut_interpolate else "plain"
     lines = [f"activation tables ({n.lut_size} entries, {mode})"]
-    for function in _TABLES[config.model.cell]:
+    for function in tables_used(config):
         table = dp.table(function)
         r = 2**table.range_log2
         lines.append(f"  {function:<8} covers [-{r}, {r}) in steps of 2^{table.step_log2}; "
                      f"{len(table.entries)} stored words of {table.out_fmt} (symmetry halves the table)")
-    if not _TABLES[config.model.cell]:
-        lines.append("  none (rnn_relu uses max(a, 0))")
+    if not tables_used(config):
+        lines.append("  none (rnn_relu uses max(a, 0))" if config.model.cell == "rnn_relu"
+                     else "  none (relu uses max(a, 0), the identity nothing)")
     return lines
 
 
@@ -96,12 +108,26 @@ def _hardware_lines(config: Config) -> list[str]:
         lines.append(f"  {note}")
     for k in range(model.num_layers):
         macs = macs_per_step(config, k)
-        lines.append(f"  layer {k}: G*H*(I+H) = {model.gates}*{model.hidden_size}*"
-                     f"({model.layer_input_size(k)}+{model.hidden_size}) = {macs:,} MACs per step; "
+        if model.jordan:
+            formula = (f"H*(I+O) + O*H = {model.hidden_size}*({model.layer_input_size(k)}+{model.output_size}) + "
+                       f"{model.output_size}*{model.hidden_size}")
+        else:
+            formula = (f"G*H*(I+H) = {model.gates}*{model.hidden_size}*"
+                       f"({model.layer_input_size(k)}+{model.hidden_size})")
+        lines.append(f"  layer {k}: {formula} = {macs:,} MACs per step; "
                      f"schedule bound ceil({macs:,}/{lanes}) = {layer_bound_cycles(config, k):,} cycles per step")
     bound, expected = bound_cycles_per_step(config), Schedule(config).cycles_per_step()
     lines.append(f"  {'all layers' if model.num_layers > 1 else 'per step'}: bound {bound:,} cycles; "
                  f"expected {expected:,} cycles per step (schedule model), MAC utilization {bound / expected:.3f}")
+    if model.jordan:
+        sch = Schedule(config)
+        lines.append(f"  Jordan: per layer {sch.passes} pass(es) over [x; y] for h, then {sch.head_passes} over h for "
+                     "y = W_hy h (every step)")
+    if model.reset_before:
+        sch = Schedule(config)
+        lines.append(f"  GRU reset before W_hn: per layer {sch.reset_passes} pass(es) over the r, z rows, then "
+                     f"{sch.passes - sch.reset_passes} over the n rows reading r*h from the state memory "
+                     f"({sch.passes} passes; {-(-sch.rows // lanes)} with the reset after)")
     if model.head:
         head_macs = model.head * model.hidden_size
         when = "per step (return_sequences: the head at every step, in the expected cycles)" \

@@ -97,7 +97,11 @@ def integration_readme(summary: dict) -> str:
     """``README.md`` for someone integrating the generated core."""
     model = summary["config"]["model"]
     name, vector = summary["name"], summary["output_vector"]
-    if model.get("ctc_blank") is not None:
+    if model["cell"] == "jordan":
+        which = "per timestep (the last layer's y_t)" if model["return_sequences"] else \
+            "per sequence (the last layer's final y)"
+        outputs = f"one vector of {vector} output values {which}"
+    elif model.get("ctc_blank") is not None:
         outputs = (f"each sequence's CTC-decoded labels (classes 0..{model['head'] - 1}, blank "
                    f"{model['ctc_blank']}: per step the argmax of the head's logits, lowest index on ties, repeats "
                    "collapsed, blanks dropped) as one frame, one label per beat, `m_axis_tlast` on the last label; a "

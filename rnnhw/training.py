@@ -1,11 +1,14 @@
 """Training small PyTorch sequence models whose weights rnnhw turns into hardware.
 
-The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``) followed by an ``nn.Linear`` head on
-the last layer's hidden state at each sequence's last step: exactly what :mod:`rnnhw.golden.float_ref`
-and the golden model compute. Classification (labels ``y``) trains with cross-entropy, one head output
-per class; regression (targets ``Y [N]`` or ``[N, K]``) with mean squared error. Label sequences
-(``labels [N, Lmax]``, CTC) train the head at every step with ``torch.nn.CTCLoss``: C = classes + 1
-head outputs, the blank the last; the metric is the sequence accuracy of greedy decoding.
+The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``), or :class:`rnnhw.models.ResetBeforeGRU`
+for ``gru_reset = "before"``, followed by an ``nn.Linear`` head on the last layer's hidden state at each
+sequence's last step; or :class:`rnnhw.models.JordanRNN` (``cell = "jordan"``, tanh, identity output),
+whose own output ``y`` at the last step is the output (``output_size`` = the head's size, no head):
+exactly what :mod:`rnnhw.golden.float_ref` and the golden model compute. Classification (labels ``y``)
+trains with cross-entropy, one output per class; regression (targets ``Y [N]`` or ``[N, K]``) with mean
+squared error. Label sequences (``labels [N, Lmax]``, CTC) train the head at every step with
+``torch.nn.CTCLoss``: C = classes + 1 head outputs, the blank the last; the metric is the sequence
+accuracy of greedy decoding.
 
 Training runs on the CPU in one thread with deterministic algorithms, so a seed reproduces the weights
 on the same machine and PyTorch version (other CPUs may round differently in the last bits).
@@ -21,7 +24,7 @@ import numpy as np
 
 from rnnhw.datasets import Dataset
 from rnnhw.sequence_metrics import sequence_accuracy
-from rnnhw.spec.config import CELLS, GATES, Config, config_from_dict
+from rnnhw.spec.config import CELLS, GATES, GRU_RESETS, Config, config_from_dict
 from rnnhw.spec.ctc import greedy_decode
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.weights import Weights, weights_from_tensors
@@ -80,14 +83,22 @@ def head_size(data: Dataset) -> int:
     return 1 if data.targets.ndim == 1 else data.targets.shape[1]
 
 
-def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int, ctc: bool = False) -> Config:
+def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int,
+                 gru_reset: str = "after", ctc: bool = False) -> Config:
     """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes; with ``ctc``
-    the head at every step and the blank its last output."""
+    the head at every step and the blank its last output.
+
+    The Jordan cell has no head: its output layer (``output_size = head``) gives the scores.
+    """
     lanes = min(DEFAULT_LANES, len(GATES[cell]) * hidden)
-    ctc_keys = {"return_sequences": True, "ctc_blank": head - 1} if ctc else {}
+    extra = {"gru_reset": gru_reset} if gru_reset != "after" else {}
+    if ctc:
+        extra |= {"return_sequences": True, "ctc_blank": head - 1}
+    if cell == "jordan":
+        extra, head = {**extra, "output_size": head}, 0
     return config_from_dict({
         "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
-                  "head": head, **ctc_keys},
+                  "head": head, **extra},
         "hardware": {"lanes": lanes},
     })
 
@@ -105,9 +116,20 @@ def _build_module(torch, config: Config):
                 "rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}),
                 "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}),
             }
-            kind, extra = kinds[model.cell]
-            self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
-            self.head = nn.Linear(model.hidden_size, model.head)
+            if model.reset_before:
+                from rnnhw.models import ResetBeforeGRU
+
+                self.rnn = ResetBeforeGRU(model.input_size, model.hidden_size, model.num_layers)
+            elif model.jordan:
+                from rnnhw.models import JordanRNN
+
+                self.rnn = JordanRNN(model.input_size, model.hidden_size, model.output_size, model.num_layers,
+                                     nonlinearity=model.nonlinearity, output_activation=model.output_activation)
+            else:
+                kind, extra = kinds[model.cell]
+                self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
+            # The Jordan cell's y is the output: no head.
+            self.head = nn.Linear(model.hidden_size, model.head) if model.head else nn.Identity()
             if model.ctc:  # blanks likely from the start: no label is emitted before its input is seen
                 with torch.no_grad():
                     self.head.bias[model.ctc_blank] += CTC_BLANK_BIAS
@@ -136,7 +158,7 @@ def _deterministic(torch):
 
 def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int = 40, seed: int = 0,
           learning_rate: float = 0.01, batch_size: int = 32, test: Dataset | None = None,
-          progress: Callable[[EpochStats, str], None] | None = None) -> TrainingResult:
+          progress: Callable[[EpochStats, str], None] | None = None, gru_reset: str = "after") -> TrainingResult:
     """Train a sequence model with a linear head on ``data``.
 
     Parameters
@@ -145,6 +167,9 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
         Training sequences with labels or targets.
     cell, hidden, layers : str, int, int
         ``model.cell``, ``model.hidden_size``, ``model.num_layers``.
+    gru_reset : str
+        ``model.gru_reset`` of a GRU: ``"after"`` trains ``nn.GRU``, ``"before"``
+        :class:`rnnhw.models.ResetBeforeGRU`.
     epochs, seed, learning_rate, batch_size : int, int, float, int
         Adam with a cosine-annealed learning rate over ``epochs`` passes through shuffled mini-batches.
     test : Dataset, optional
@@ -159,6 +184,9 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
     """
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, not {cell!r}")
+    if gru_reset not in GRU_RESETS or (gru_reset != "after" and cell != "gru"):
+        raise ValueError(f"gru_reset must be one of {GRU_RESETS} (not 'after' only for cell 'gru'), "
+                         f"not {gru_reset!r}")
     sizes = {"hidden": hidden, "layers": layers, "epochs": epochs, "batch_size": batch_size}
     for name, value in sizes.items():
         if not isinstance(value, int) or value < 1:
@@ -166,7 +194,7 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
     if data.task is None:
         raise ValueError("training data needs labels or targets")
     torch = _import_torch()
-    config = model_config(cell, data.features, hidden, layers, head_size(data), ctc=data.task == "ctc")
+    config = model_config(cell, data.features, hidden, layers, head_size(data), gru_reset, ctc=data.task == "ctc")
     if test is not None:
         test.check_against(config)
     task = data.task

@@ -19,8 +19,10 @@ class SumConverter(wiring.Component):
     """Rounds each exact sum of :class:`~rtl.matvec.MatVecUnit` once, to where it goes next.
 
     Gate rows become pre-activations in the accumulator format for the elementwise unit; head rows
-    become output elements in the output format (``last`` on the head's last row). This is the one
-    rounding of the matrix-vector products (``golden.model.matvec_result``).
+    become output elements in the output format (``last`` on the head's last row). Without a Linear
+    head (``head_size`` = 0), rows marked ``job.head`` are the Jordan cell's output layer ``W_hy h``:
+    they go to the elementwise unit like gate rows. This is the one rounding of the matrix-vector
+    products (``golden.model.matvec_result``).
 
     Parameters
     ----------
@@ -41,7 +43,7 @@ class SumConverter(wiring.Component):
     -------
     sums : In(stream.Signature(sum_shape, always_ready=True))
     gates : Out(stream.Signature(item_shape, always_ready=True))
-        Items of gate rows (``job.head`` = 0), value rounded to ``accum``.
+        Items of gate rows (``job.head`` = 0; every row without a head), value rounded to ``accum``.
     head : Out(stream.Signature(output_element_layout(output), always_ready=True))
         Items of head rows, rounded to ``output`` (``logit_element_layout(output)`` with ``sequence_end``).
 
@@ -123,7 +125,7 @@ class SumConverter(wiring.Component):
             return convert(total.value, self.acc_frac, fmt, self.rounding, self.overflow)
 
         m.d.sync += [
-            self.gates.valid.eq(self.sums.valid & ~total.job.head),
+            self.gates.valid.eq(self.sums.valid & (~total.job.head if self.head_size else 1)),
             item.value.eq(rounded(self.accum)),
             item.part.eq(total.part), item.unit.eq(total.unit), item.gate.eq(total.gate), item.job.eq(total.job),
         ]

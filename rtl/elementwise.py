@@ -1,14 +1,15 @@
-"""The elementwise unit: activations and the per-unit state update of LSTM, GRU and Elman cells."""
+"""The elementwise unit: activations and the per-unit state update of LSTM, GRU, Elman and Jordan cells."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.datapath import Datapath
 from rnnhw.spec.latency import MULTIPLIER_LATENCY, elementwise_latency, gate_latency
+from rnnhw.spec.schedule import Schedule
 
 from .checks import check_positive, check_type
 from .fixed import align, convert, format_shape
@@ -38,7 +39,11 @@ class ElementwiseUnit(wiring.Component):
     item_shape : data.StructLayout
         Layout of an incoming item (:func:`rtl.layouts.item_layout`, values in the accumulator format).
     state_depth : int
-        Words of the state memory (``2 * layers * hidden``: two banks per layer).
+        Words of the state memory (``2 * layers * hidden``: two banks per layer; the reset-before GRU's
+        ``r*h`` and the Jordan cell's ``y`` banks after them: ``Schedule.state_depth``).
+
+    With ``gru_reset = "before"``, r items write ``r*h_{t-1}`` (rounded to ``state``), z items keep
+    ``z`` in a memory of their own, and n items (``a_n = W_in x + W_hn (r*h) + b``) write ``h``.
 
     Members
     -------
@@ -51,14 +56,23 @@ class ElementwiseUnit(wiring.Component):
         other cells leave it idle).
     written : Out(WrittenSignature(layers=L, hidden=H))
         Each ``h`` write: its layer, step generation and ``count = unit + 1``.
+    reset_written : Out(WrittenSignature(layers=L, hidden=H))
+        GRU with ``gru_reset = "before"`` only: each ``r*h`` write (at ``reset_base + layer*H + unit``,
+        generation of the r item's job), ``count = unit + 1``.
+    output_written : Out(WrittenSignature(layers=L, hidden=O))
+        Jordan cell only: each ``y`` write (at the layer's ``y`` bank of the head job's generation),
+        ``count = unit + 1``.
     output : Out(stream.Signature({data: state, last: 1}, always_ready=True))
+        (Jordan: new ``y`` values instead, ``last`` on the last output.)
         New ``h`` values of emitting jobs; ``last`` on the last unit.
 
     Latency
     -------
     From the last item of a unit to its ``h`` write, :attr:`latency` =
-    :func:`rnnhw.spec.latency.elementwise_latency` cycles (LSTM 19, GRU 18, Elman 6 with plain tables
-    on the default formats); ``written`` and ``output`` in the same cycle as the write.
+    :func:`rnnhw.spec.latency.elementwise_latency` cycles (LSTM 19, GRU 18, GRU with the reset before
+    ``W_hn`` 9, Elman and Jordan 6 with plain tables on the default formats; the same from an r item to
+    its ``r*h`` write and from a Jordan head item to its ``y`` write); ``written``,
+    ``reset_written``, ``output_written`` and ``output`` in the same cycle as the write.
 
     Raises
     ------
@@ -66,7 +80,7 @@ class ElementwiseUnit(wiring.Component):
         If ``datapath`` is not a ``Datapath``, ``item_shape`` not a ``StructLayout`` or ``state_depth``
         not an integer.
     ValueError
-        If ``state_depth`` is less than ``2 * layers * hidden``.
+        If ``state_depth`` is less than ``2 * layers * hidden`` (plus the ``r*h`` or ``y`` words).
     """
 
     def __init__(self, *, datapath: Datapath, item_shape: data.StructLayout, state_depth: int):
@@ -74,17 +88,26 @@ class ElementwiseUnit(wiring.Component):
         check_type("item_shape", item_shape, data.StructLayout, "a StructLayout")
         check_positive("state_depth", state_depth)
         model = datapath.config.model
-        if state_depth < 2 * model.num_layers * model.hidden_size:
-            raise ValueError(f"state_depth must hold two banks of every layer's h "
-                             f"({2 * model.num_layers * model.hidden_size}), not {state_depth!r}")
+        needed = Schedule(datapath.config).state_depth
+        if state_depth < needed:
+            extra = " and its r*h" if model.reset_before else " and two banks of its y" if model.jordan else ""
+            raise ValueError(f"state_depth must hold two banks of every layer's h{extra} ({needed}), "
+                             f"not {state_depth!r}")
         self._datapath, self._item_shape, self._state_depth = datapath, item_shape, state_depth
         state = format_shape(datapath.numerics.state)
+        cell_members = {}
+        if model.reset_before:
+            cell_members["reset_written"] = Out(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size))
+        if model.jordan:
+            cell_members["output_written"] = Out(WrittenSignature(layers=model.num_layers, hidden=model.output_size))
         super().__init__({
             "items": In(stream.Signature(item_shape, always_ready=True)),
+            **cell_members,
             "h_write": In(state_write_signature(depth=state_depth, shape=state)),
             "h_read": In(state_read_signature(depth=state_depth, shape=state)),
             "written": Out(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
             "output": Out(stream.Signature(output_element_layout(datapath.numerics.state), always_ready=True)),
+            **cell_members,
         })
 
     @property
@@ -139,29 +162,54 @@ class ElementwiseUnit(wiring.Component):
     def _state_address(self, layer, bank, unit):
         return layer * (2 * self.hidden) + bank * self.hidden + unit
 
-    def _write_h(self, m, valid, job, unit, h):
+    def _write_h(self, m, valid, job, unit, h, second=None):
+        """Write ``h`` one register later; where ``second``, the reset-before GRU's ``r*h`` or the Jordan
+        cell's ``y`` instead (reported on ``reset_written`` / ``output_written``)."""
         # The final rounding gets a cycle of its own before the state memory's write port.
         h_new = Signal(format_shape(self.datapath.numerics.state), name="h_new")
         m.d.sync += h_new.eq(h)
         h = h_new
         valid, job, unit = (delayed(m, s, 1, name) for s, name in ((valid, "w_valid"), (job, "w_job"),
                                                                     (unit, "w_unit")))
+        address, write = self._state_address(job.layer, job.wgen[0], unit), valid
+        emitting, last = valid & job.emit, unit == self.hidden - 1
+        if second is not None:
+            second = delayed(m, second, 1, "w_second")
+            model, schedule = self.datapath.config.model, Schedule(self.datapath.config)
+            if model.jordan:  # y is the output stream
+                report, banks = self.output_written, schedule.output_banks
+                banks = Array(Const(v, range(max(banks) + 1)) for v in banks)
+                second_address = banks[Cat(job.wgen[0], job.layer)] + unit
+                emitting, last = valid & second & job.emit, unit == model.output_size - 1
+            else:
+                report, second_address = self.reset_written, schedule.reset_base + job.layer * self.hidden + unit
+                emitting = valid & ~second & job.emit
+            address = Mux(second, second_address, address)
+            m.d.comb += [report.valid.eq(valid & second), report.layer.eq(job.layer), report.gen.eq(job.wgen),
+                         report.count.eq(unit + 1)]
+            valid = valid & ~second
         m.d.comb += [
-            self.h_write.addr.eq(self._state_address(job.layer, job.wgen[0], unit)),
+            self.h_write.addr.eq(address),
+            self.h_write.en.eq(write),
             self.h_write.data.eq(h),
-            self.h_write.en.eq(valid),
             self.written.valid.eq(valid),
             self.written.layer.eq(job.layer),
             self.written.gen.eq(job.wgen),
             self.written.count.eq(unit + 1),
-            self.output.valid.eq(valid & job.emit),
+            self.output.valid.eq(emitting),
             self.output.p.data.eq(h),
-            self.output.p.last.eq(unit == self.hidden - 1),
+            self.output.p.last.eq(last),
         ]
 
     def elaborate(self, platform):
         m = Module()
-        getattr(self, f"_elaborate_{self.cell}" if self.cell in ("lstm", "gru") else "_elaborate_elman")(m)
+        model = self.datapath.config.model
+        if model.reset_before:
+            self._elaborate_gru_reset_before(m)
+        elif model.jordan:
+            self._elaborate_jordan(m)
+        else:
+            getattr(self, f"_elaborate_{self.cell}" if self.cell in ("lstm", "gru") else "_elaborate_elman")(m)
         return m
 
     # -- cells ---------------------------------------------------------------------------------
@@ -272,12 +320,64 @@ class ElementwiseUnit(wiring.Component):
         h = convert(align(n4, gf, gf + d) + zd, gf + d, n.state, n.rounding, n.overflow)
         self._write_h(m, v5, meta5.job, meta5.unit, h)
 
-    def _elaborate_elman(self, m):
-        n = self.datapath.numerics
+    def _elaborate_gru_reset_before(self, m):
+        """GRU with the reset before ``W_hn``: r items write ``r*h``, z items keep ``z``, n items write ``h``.
+
+        Both writes come :attr:`latency` cycles after their item, so the one write port never
+        collides; the sequencer reads ``r*h`` back as the n rows' operand.
+        """
+        dp, n = self.datapath, self.datapath.numerics
+        sf, gf = n.state.frac_bits, n.activation.frac_bits
         valid, item, act = self._gate_luts(m)
-        if self.cell == "rnn_relu":
-            relu = Mux(item.value < 0, 0, item.value)
-            h = convert(relu, n.accum.frac_bits, n.state, n.rounding, n.overflow)
+        # h_{t-1}[unit] of r and n items: read two cycles ahead and registered out of the memory.
+        early = delayed(m, self.items.p, gate_latency(self.datapath) - 2, "read_item")
+        m.d.comb += self.h_read.addr.eq(self._state_address(early.job.layer, early.job.wgen[0] ^ 1, early.unit))
+        h_prev = Mux(item.job.t0, 0, delayed(m, self.h_read.data, 1, "h_read"))
+        is_reset, is_update = valid & (item.gate == 0), valid & (item.gate == 1)
+
+        # z waits in a memory for its unit's n item, which comes at least a pass later.
+        updates = Memory(shape=format_shape(n.activation), depth=self.layers * self.hidden, init=[])
+        m.submodules.update_gate = updates
+        z_write, z_read = updates.write_port(), updates.read_port()
+        slot = item.job.layer * self.hidden + item.unit
+        m.d.comb += [z_write.addr.eq(slot), z_write.data.eq(act["sigmoid"]), z_write.en.eq(is_update),
+                     z_read.addr.eq(slot)]
+
+        # r items: r*h, rounded to state.
+        rh = multiply(m, act["sigmoid"], h_prev, kind=self.multipliers, name="r_times_h")
+        rh = delayed(m, convert(rh, gf + sf, n.state, n.rounding, n.overflow), 1, "r_h")
+
+        # n items: n = tanh(a_n); h_t = round(n + z * (h_{t-1} - n)).
+        d = dp.gru_state_frac
+        diff = Signal(signed(max(n.state.width + d - sf, n.activation.width + d - gf) + 1), name="h_minus_n")
+        n1 = Signal(format_shape(n.activation), name="n_gate")
+        m.d.sync += [diff.eq(align(h_prev, sf, d) - align(act["tanh"], gf, d)), n1.eq(act["tanh"])]
+        zd = multiply(m, z_read.data, diff, kind=self.multipliers, name="z_times_diff")
+        n3 = delayed(m, n1, MULTIPLIER_LATENCY, "n_gate")
+        h = convert(align(n3, gf, gf + d) + zd, gf + d, n.state, n.rounding, n.overflow)
+
+        cycles = 1 + MULTIPLIER_LATENCY
+        v3, meta3, reset3 = delayed_all(m, cycles, "u3", valid & ~is_update, item, is_reset)
+        self._write_h(m, v3, meta3.job, meta3.unit, Mux(reset3, rh, h), second=reset3)
+
+    def _elman_h(self, item, act, relu):
+        """``h = round(max(a, 0))`` or ``round(tanh(a))``, to ``state``."""
+        n = self.datapath.numerics
+        if relu:
+            return convert(Mux(item.value < 0, 0, item.value), n.accum.frac_bits, n.state, n.rounding, n.overflow)
+        return convert(act["tanh"], n.activation.frac_bits, n.state, n.rounding, n.overflow)
+
+    def _elaborate_elman(self, m):
+        valid, item, act = self._gate_luts(m)
+        self._write_h(m, valid, item.job, item.unit, self._elman_h(item, act, self.cell == "rnn_relu"))
+
+    def _elaborate_jordan(self, m):
+        """Gate items (``job.head = 0``): ``h = act(a)`` as Elman's; head items: ``y = out_act(a)``."""
+        model, n = self.datapath.config.model, self.datapath.numerics
+        valid, item, act = self._gate_luts(m)
+        h = self._elman_h(item, act, model.nonlinearity == "relu")
+        if model.output_activation == "identity":
+            y = convert(item.value, n.accum.frac_bits, n.state, n.rounding, n.overflow)
         else:
-            h = convert(act["tanh"], n.activation.frac_bits, n.state, n.rounding, n.overflow)
-        self._write_h(m, valid, item.job, item.unit, h)
+            y = convert(act[model.output_activation], n.activation.frac_bits, n.state, n.rounding, n.overflow)
+        self._write_h(m, valid, item.job, item.unit, Mux(item.job.head, y, h), second=item.job.head)

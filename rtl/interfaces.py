@@ -5,7 +5,8 @@ side to the ``In`` side):
 
 * :class:`IssueSignature`: ``Sequencer.issue`` -> ``MatVecUnit.issue``;
 * :class:`InputReadSignature`: ``Sequencer.input`` -> ``InputBuffer.read``;
-* :class:`WrittenSignature`: ``ElementwiseUnit.written`` -> ``Sequencer.written``;
+* :class:`WrittenSignature`: ``ElementwiseUnit.written`` -> ``Sequencer.written`` (and, for the
+  cells that have them, ``reset_written`` (``r*h``) and ``output_written`` (Jordan ``y``, ``hidden`` = O));
 * :class:`ReservationSignature`: ``OutputBuffer.reservation`` -> ``Sequencer.reservation``;
 * :class:`WeightAccessSignature` (runtime weights only): ``ControlRegisters.weight_access`` ->
   ``MatVecUnit.weight_access``;
@@ -165,12 +166,13 @@ class WrittenSignature(_ParameterizedSignature):
     layers : int
         Layers of the model (``L``).
     hidden : int
-        Hidden units per layer (``H``).
+        Hidden units per layer (``H``), or the elements of the reported vector (the Jordan cell's
+        ``y``: ``O``).
 
     Members
     -------
     valid : Out(1)
-        An ``h[unit]`` was written this cycle.
+        An ``h[unit]`` (or ``r*h[unit]``, ``y[unit]``) was written this cycle.
     layer : Out(range(max(layers, 2)))
     gen : Out(2)
         The step generation it belongs to (a layer's steps, modulo 4).

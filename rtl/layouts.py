@@ -30,7 +30,8 @@ class Part:
 def job_layout(*, layers: int, lanes: int, units: int, gates: int) -> data.StructLayout:
     """What a pass is for; it travels with the pass's results to the elementwise unit.
 
-    ``units`` bounds the hidden size and the head size; ``unit0``/``gate0`` name the pass's first row.
+    ``units`` bounds the hidden size, the head size and the Jordan cell's O; ``unit0``/``gate0`` name
+    the pass's first row.
     """
     return data.StructLayout({
         "head": 1,  # the Linear head rather than gate rows
@@ -38,6 +39,7 @@ def job_layout(*, layers: int, lanes: int, units: int, gates: int) -> data.Struc
         "wgen": 2,  # step generation the results belong to (its low bit is the h bank)
         "t0": 1,  # first timestep of a sequence: previous state is zero
         "emit": 1,  # the new h (or head output) goes to the output stream
+        "whole_units": 1,  # every row of the pass is a whole unit (the reset-before GRU's n rows)
         "end": 1,  # head jobs: the step is its sequence's last (CTC decoding ends the sequence)
         "rows": range(lanes + 1),  # valid lanes in this pass
         "unit0": range(max(units, 2)),
@@ -99,7 +101,7 @@ class DesignLayouts:
 def design_layouts(config: Config) -> DesignLayouts:
     """The layouts ``RNNAccelerator`` builds for ``config`` (its tests build the same)."""
     model, sch = config.model, Schedule(config)
-    units = max(model.hidden_size, model.head)
+    units = max(model.hidden_size, model.head, model.output_size)  # the Jordan cell's y rows: O
     job = job_layout(layers=model.num_layers, lanes=sch.lanes, units=units, gates=model.gates)
     return DesignLayouts(
         job=job,

@@ -51,7 +51,8 @@ class MatVecUnit(wiring.Component):
     bias_shift : int
         Left shift of a bias to the accumulator's fixed point.
     gates : int
-        Gates per unit (G).
+        Gates per unit in a pass (G; the reset-before GRU's r, z passes: 2, its n passes have
+        ``job.whole_units``: each row a whole unit).
     split_rows : bool
         GRU: the n rows keep ``W_in x + b_in`` apart from ``W_hn h + b_hn`` (two items each).
     issue_shape, sum_shape : data.StructLayout
@@ -341,7 +342,9 @@ class MatVecUnit(wiring.Component):
                 m.d.sync += [chain[p].eq(chain[p + 1]) for p in range(lanes - 1)]
                 if self.split_rows:
                     m.d.sync += [x_chain[p].eq(x_chain[p + 1]) for p in range(lanes - 1)]
-                with m.If(job.head | (gate == gates - 1)):
+                with m.If(job.whole_units):  # the gate stays the pass's
+                    m.d.sync += unit.eq(unit + 1)
+                with m.Elif(job.head | (gate == gates - 1)):
                     m.d.sync += [gate.eq(0), unit.eq(unit + 1)]
                 with m.Else():
                     m.d.sync += gate.eq(gate + 1)

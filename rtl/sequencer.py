@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,6 +37,10 @@ class Sequencer(wiring.Component):
     Order: for each timestep, for each layer, passes ``q = 0 .. Q-1`` over the operands
     ``[x_t; h_{t-1}]``; after a sequence's last timestep, the head's passes over the final ``h`` (with
     ``return_sequences``, after every timestep, over that step's ``h``).
+    The reset-before GRU's n passes (after its r, z passes) read ``[x_t; r*h_{t-1}]`` instead, and
+    the first of them checks each ``r*h`` operand (reported on ``reset_written``). A Jordan layer's
+    gate job reads ``[x_t; y_{t-1}]`` (``x`` = the layer below's ``y``) and is followed by a head job,
+    ``W_hy h_t``, whose results are the layer's ``y_t`` (reported on ``output_written``).
     There is no gap between passes, layers or timesteps: a pass only waits when an operand it needs
     is not there yet. Operands are checked in pass 0 only (later passes read what pass 0 read):
 
@@ -70,6 +74,10 @@ class Sequencer(wiring.Component):
         A read port of the state memory (``h`` operands; one cycle latency).
     written : In(WrittenSignature(layers=L, hidden=H))
         ``h`` writes reported by the elementwise unit.
+    reset_written : In(WrittenSignature(layers=L, hidden=H))
+        GRU with ``gru_reset = "before"`` only: the elementwise unit's ``r*h`` writes.
+    output_written : In(WrittenSignature(layers=L, hidden=O))
+        Jordan cell only: the elementwise unit's ``y`` writes.
     reservation : In(ReservationSignature())
         ``pop``: an element left the output buffer (returns one reserved place).
     refund : In(RefundSignature(most=2))
@@ -100,6 +108,11 @@ class Sequencer(wiring.Component):
             raise ValueError(f"output_depth must hold one output vector ({output_places(config)}), "
                              f"not {output_depth!r}")
         self._schedule, self._issue_shape, self._output_depth = schedule, issue_shape, output_depth
+        cell_members = {}
+        if model.reset_before:
+            cell_members["reset_written"] = In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size))
+        if model.jordan:
+            cell_members["output_written"] = In(WrittenSignature(layers=model.num_layers, hidden=model.output_size))
         super().__init__({
             "issue": Out(IssueSignature(issue_shape=issue_shape,
                                         operand_width=lane_parameters(config).operand_width)),
@@ -107,6 +120,7 @@ class Sequencer(wiring.Component):
             "state": In(state_read_signature(depth=memory_sizes(config).state_depth, shape=format_shape(n.state))),
             "written": In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
             "reservation": In(ReservationSignature()),
+            **cell_members,
             **({"refund": In(RefundSignature(most=output_places(config)))} if model.ctc else {}),
         })
 
@@ -135,14 +149,17 @@ class Sequencer(wiring.Component):
         # Where the walk is. Per-job constants are loaded into registers when a job starts, and the
         # operand's segment and index are counters, so that deciding to issue takes few logic levels.
         # Constants where the configuration fixes them, so that synthesis drops their logic.
-        head_mode = Signal() if model.head else Const(0, 1)
+        # The Jordan cell: each layer's step is a gate job over [x; y_{t-1}], then a head job (W_hy h_t).
+        jordan, recurrent = model.jordan, model.recurrent_size
+        head_mode = Signal() if model.head or jordan else Const(0, 1)
         layer = Signal(range(layers)) if layers > 1 else Const(0, 1)
         pass_ = Signal(range(max(sch.passes, sch.head_passes, 2)))
-        j = Signal(range(max(model.input_size, hidden) + hidden))
-        last_j = Signal.like(j, init=model.input_size + hidden - 1)  # operands of the job, minus one
-        in_size = Signal(range(max(model.input_size, hidden) + 1), init=model.input_size)
+        widest = max(model.input_size, recurrent, hidden)
+        j = Signal(range(widest + recurrent))
+        last_j = Signal.like(j, init=model.input_size + recurrent - 1)  # operands of the job, minus one
+        in_size = Signal(range(widest + 1), init=model.input_size)
         x_part = Signal(init=1)  # j < in_size
-        h_index = Signal(range(hidden + 1))  # j - in_size in the h segment (j in the head)
+        h_index = Signal(range(max(hidden, recurrent) + 1))  # j - in_size in the h segment (j in the head)
         w_addr = Signal.like(self.issue.step.w_addr)
         b_addr = Signal.like(self.issue.step.b_addr)
         unit0 = Signal.like(self.issue.step.job.unit0)
@@ -152,42 +169,39 @@ class Sequencer(wiring.Component):
         reserved = Signal(range(self.output_depth + 1))
         gen = Array(Signal(2, name=f"gen{k}") for k in range(layers))
 
-        # Readiness of h: what the elementwise unit has written, per layer ("generation 0 complete"
-        # after reset), turned into "units readable" for the generation a reader wants (gen[k]), one
-        # register stage away from the issue decision. When gen[k] steps, the value computed for
-        # gen[k] + 1 takes over.
-        done_gen = [Signal(2, name=f"done_gen{k}") for k in range(layers)]
-        done_count = [Signal(range(hidden + 1), init=hidden, name=f"done_count{k}") for k in range(layers)]
-        readable = []
         gen_step = [Signal(name=f"gen_step{k}") for k in range(layers)]
-        for k in range(layers):
-            mine = self.written.valid & (self.written.layer == k)
-            next_gen = Mux(mine, self.written.gen, done_gen[k])
-            next_count = Mux(mine, self.written.count, done_count[k])
-            m.d.sync += [done_gen[k].eq(next_gen), done_count[k].eq(next_count)]
-
-            def units(want, next_gen=next_gen, next_count=next_count):
-                ahead = (next_gen - want)[:2]
-                return Mux(ahead == 1, hidden, Mux(ahead == 0, next_count, 0))
-
-            for_now = Signal(range(hidden + 1), name=f"readable{k}")
-            for_next = Signal(range(hidden + 1), name=f"readable_next{k}")
-            m.d.sync += [for_now.eq(units(gen[k])), for_next.eq(units(gen[k] + 1))]
-            readable.append(Mux(gen_step[k], for_next, for_now))
-        readable = Array(readable)
+        readable = self._readiness(m, self.written, gen, gen_step, hidden, "")
+        # The reset-before GRU's r*h: for the generation being computed; gen[k] never steps less than
+        # a pass before an n pass reads it.
+        reset_readable = self._readiness(m, self.reset_written, gen, None, hidden, "reset_", ahead=1) \
+            if model.reset_before else None
 
         last_op = j == last_j
         below = (layer - 1)[: len(layer)]
         source_layer = Mux(head_mode, top, Mux(x_part, below, layer))
+        own_readable = readable[Mux(head_mode, top, layer)]
+        state_addr = (source_layer * 2 + gen[source_layer][0]) * hidden + Mux(x_part, j, h_index)
+        below_readable = readable[below]
+        if jordan:  # gate jobs read y (below's, and their own of the previous step); head jobs their h_t
+            y_readable = self._readiness(m, self.output_written, gen, gen_step, recurrent, "y_")
+            source_layer = Mux(x_part & ~head_mode, below, layer)
+            own_readable = Mux(head_mode, readable[layer], y_readable[layer])
+            below_readable = y_readable[below]
+            y_addr = const_table(sch.output_banks)[Cat(gen[source_layer][0], source_layer)] + Mux(x_part, j, h_index)
+            state_addr = Mux(head_mode, (layer * 2 + gen[layer][0]) * hidden + h_index, y_addr)
+        # The reset-before GRU's n passes: the h segment is r*h, written during this step's r, z passes.
+        n_part = Signal() if model.reset_before else Const(0, 1)
+        if model.reset_before:
+            own_readable = Mux(n_part, reset_readable[layer], own_readable)
+            state_addr = Mux(n_part & ~x_part, sch.reset_base + layer * hidden + h_index, state_addr)
         ready = Signal()
         with m.If(x_part & (layer == 0)):
             m.d.comb += [self.input.index.eq(j), ready.eq(self.input.count > j)]
         with m.Elif(x_part):
-            m.d.comb += ready.eq(readable[below] > j)
+            m.d.comb += ready.eq(below_readable > j)
         with m.Else():
-            m.d.comb += ready.eq((t0 & ~head_mode) | (readable[Mux(head_mode, top, layer)] > h_index))
-        m.d.comb += self.state.addr.eq((source_layer * 2 + gen[source_layer][0]) * hidden +
-                                       Mux(x_part, j, h_index))
+            m.d.comb += ready.eq((t0 & ~head_mode) | (own_readable > h_index))
+        m.d.comb += self.state.addr.eq(state_addr)
         source = Mux(x_part & (layer == 0), OperandSource.INPUT,
                      Mux(~head_mode & ~x_part & t0, OperandSource.ZERO, OperandSource.STATE))
         source_1 = Signal(2)  # of the step issued last cycle, whose operand is due now
@@ -203,17 +217,28 @@ class Sequencer(wiring.Component):
         # The head's outputs go out (every step with return_sequences, else at a sequence's end);
         # without a head, the top layer's h does.
         emits = head_mode | ((layer == top) & (model.head == 0) & (model.return_sequences | step_last))
+        if jordan:  # y of the top layer: every step, or a sequence's last
+            emits = head_mode & (layer == top) & (model.return_sequences | step_last)
         reserving = (pass_ == 0) & last_op & emits
         room = reserved <= self.output_depth - vector
         go = Signal()
-        m.d.comb += go.eq(((pass_ != 0) | ready) & (~reserving | room) & (~last_op | self.issue.can_finish))
+        checked = pass_ == 0
+        if model.reset_before:  # the first n pass checks its r*h operands
+            checked = checked | ((pass_ == sch.reset_passes) & ~x_part)
+        m.d.comb += go.eq((~checked | ready) & (~reserving | room) & (~last_op | self.issue.can_finish))
 
         passes = Mux(head_mode, sch.head_passes, sch.passes)
         last_pass = pass_ == passes - 1
-        rows = Mux(head_mode, Mux(last_pass, model.head - (sch.head_passes - 1) * lanes, lanes),
-                   Mux(last_pass, sch.rows - (sch.passes - 1) * lanes, lanes))
+        if model.reset_before:
+            layer_rows = const_table([len(sch.pass_rows(q)) for q in range(sch.passes)])[pass_]
+        else:
+            layer_rows = Mux(last_pass, sch.rows - (sch.passes - 1) * lanes, lanes)
+        rows = Mux(head_mode, Mux(last_pass, sch.output_rows - (sch.head_passes - 1) * lanes, lanes), layer_rows)
         step = self.issue.step
         job = step.job
+        wgen = gen[layer] + 1
+        if jordan:  # a head job's y belongs to the step its layer has just finished
+            wgen = Mux(head_mode, gen[layer], wgen)
         m.d.comb += [
             step.valid.eq(go),
             step.first.eq(j == 0),
@@ -222,22 +247,31 @@ class Sequencer(wiring.Component):
             step.from_input.eq(x_part & (layer == 0)),
             step.w_addr.eq(w_addr),
             step.b_addr.eq(b_addr),
-            job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(gen[layer] + 1), job.t0.eq(t0),
+            job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(wgen), job.t0.eq(t0),
             job.emit.eq(emits), job.end.eq(step_last), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
+            job.whole_units.eq(n_part),
         ]
 
         weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
         bias_base = const_table([sch.bias_base(k) for k in range(layers + 1)])
         job_in_size = const_table([model.layer_input_size(k) for k in range(layers)])
+        if jordan:  # one head block per layer
+            head_weight_base = const_table([sch.head_weight_base(k) for k in range(layers)])
+            head_bias_base = const_table([sch.head_bias_base(k) for k in range(layers)])
 
         def start(next_layer, next_head, next_t0):
-            target = layers if next_head else next_layer
+            if next_head and jordan:
+                w_base, b_base = head_weight_base[next_layer], head_bias_base[next_layer]
+            else:
+                target = layers if next_head else next_layer
+                w_base, b_base = weight_base[target], bias_base[target]
             size = 0 if next_head else job_in_size[next_layer]
-            m.d.sync += [t0.eq(next_t0), w_addr.eq(weight_base[target]), b_addr.eq(bias_base[target]),
-                         in_size.eq(size), last_j.eq(size + hidden - 1), x_part.eq(not next_head)]
+            operands = hidden if next_head else recurrent
+            m.d.sync += [t0.eq(next_t0), w_addr.eq(w_base), b_addr.eq(b_base),
+                         in_size.eq(size), last_j.eq(size + operands - 1), x_part.eq(not next_head)]
             if layers > 1:
                 m.d.sync += layer.eq(next_layer)
-            if model.head:
+            if model.head or jordan:
                 m.d.sync += head_mode.eq(next_head)
 
         # The reservation reaches the count one cycle late (keeping the adder off the issue decision);
@@ -262,23 +296,74 @@ class Sequencer(wiring.Component):
                     m.d.sync += [pass_.eq(pass_ + 1), b_addr.eq(b_addr + 1)]
                     with m.If(head_mode):
                         m.d.sync += unit0.eq(unit0 + lanes)
-                    with m.Elif(gate0 + lanes % gates >= gates):
-                        m.d.sync += [gate0.eq(gate0 + lanes % gates - gates), unit0.eq(unit0 + lanes // gates + 1)]
-                    with m.Else():
-                        m.d.sync += [gate0.eq(gate0 + lanes % gates), unit0.eq(unit0 + lanes // gates)]
+                    if model.reset_before:  # the first row of each pass, from tables
+                        first_rows = [sch.pass_rows(q)[0] for q in range(sch.passes)]
+                        with m.Else():
+                            m.d.sync += [unit0.eq(const_table([unit for unit, _ in first_rows])[pass_ + 1]),
+                                         gate0.eq(const_table([gate for _, gate in first_rows])[pass_ + 1]),
+                                         n_part.eq(pass_ + 1 >= sch.reset_passes)]
+                    else:
+                        with m.Elif(gate0 + lanes % gates >= gates):
+                            m.d.sync += [gate0.eq(gate0 + lanes % gates - gates),
+                                         unit0.eq(unit0 + lanes // gates + 1)]
+                        with m.Else():
+                            m.d.sync += [gate0.eq(gate0 + lanes % gates), unit0.eq(unit0 + lanes // gates)]
                 with m.Else():
                     m.d.sync += [pass_.eq(0), unit0.eq(0), gate0.eq(0)]
-                    with m.If(head_mode):  # step_last still names the step the head read
-                        start(0, False, step_last)
+                    if model.reset_before:
+                        m.d.sync += n_part.eq(0)
+                    with m.If(head_mode):
+                        if jordan:  # the layer's step is done: the next layer, or the next step
+                            with m.If(layer != top):
+                                start(layer + 1, False, t0)
+                            with m.Else():
+                                start(0, False, step_last)
+                        else:  # step_last still names the step the head read
+                            start(0, False, step_last)
                     with m.Else():
                         m.d.sync += gen[layer].eq(gen[layer] + 1)
                         m.d.sync += Array(gen_step)[layer].eq(1)
                         m.d.comb += self.input.release.eq(layer == 0)
-                        with m.If(layer != top):
-                            start(layer + 1, False, t0)
-                        with m.Elif((step_last | model.return_sequences) & (model.head != 0)):
-                            start(0, True, t0)
-                        with m.Else():
-                            start(0, False, step_last)
+                        if jordan:  # W_hy h_t of this layer
+                            start(layer, True, t0)
+                        else:
+                            with m.If(layer != top):
+                                start(layer + 1, False, t0)
+                            with m.Elif((step_last | model.return_sequences) & (model.head != 0)):
+                                start(0, True, t0)
+                            with m.Else():
+                                start(0, False, step_last)
         return m
+
+    def _readiness(self, m, report, gen, gen_step, size, prefix, ahead=0):
+        """Per layer, units of a vector readable for the generation a reader wants (``gen[k] + ahead``).
+
+        What the elementwise unit has ``report``-ed written, per layer ("generation 0 complete" after
+        reset), one register stage away from the issue decision. When gen[k] steps, the value computed
+        for the next generation takes over (without ``gen_step``, when no reader can come that soon).
+        """
+        readable = []
+        for k in range(self.schedule.config.model.num_layers):
+            done_gen = Signal(2, name=f"{prefix}done_gen{k}")
+            done_count = Signal(range(size + 1), init=size, name=f"{prefix}done_count{k}")
+            mine = report.valid & (report.layer == k)
+            next_gen = Mux(mine, report.gen, done_gen)
+            next_count = Mux(mine, report.count, done_count)
+            m.d.sync += [done_gen.eq(next_gen), done_count.eq(next_count)]
+            for_now = Signal(range(size + 1), name=f"{prefix}readable{k}")
+            m.d.sync += for_now.eq(_units_written(next_gen, next_count, gen[k] + ahead, size))
+            if gen_step is None:
+                readable.append(for_now)
+                continue
+            for_next = Signal(range(size + 1), name=f"{prefix}readable_next{k}")
+            m.d.sync += for_next.eq(_units_written(next_gen, next_count, gen[k] + ahead + 1, size))
+            readable.append(Mux(gen_step[k], for_next, for_now))
+        return Array(readable)
+
+
+def _units_written(done_gen, done_count, want, hidden):
+    """Units of generation ``want`` written, from the latest report (``done_gen``, ``done_count``):
+    all of them when a newer generation is being written, none when an older one still is."""
+    ahead = (done_gen - want)[:2]
+    return Mux(ahead == 1, hidden, Mux(ahead == 0, done_count, 0))
 

@@ -29,7 +29,7 @@ __all__ = ["RNNAccelerator", "generate_verilog"]
 
 
 class RNNAccelerator(wiring.Component):
-    """A fixed-point LSTM / GRU / Elman accelerator with AXI-Stream input and output.
+    """A fixed-point LSTM / GRU / Elman / Jordan accelerator with AXI-Stream input and output.
 
     Its components and their connections (``docs/architecture.md``; signatures in
     :mod:`rtl.interfaces`)::
@@ -39,6 +39,7 @@ class RNNAccelerator(wiring.Component):
         MatVecUnit.sums -> SumConverter.sums
         SumConverter.gates -> ElementwiseUnit.items           ElementwiseUnit.h_write/h_read -> state memory
         ElementwiseUnit.written -> Sequencer.written
+        ElementwiseUnit.reset_written (GRU reset before) / output_written (Jordan) -> Sequencer
         SumConverter.head (with a head) or ElementwiseUnit.output -> OutputBuffer.input
         with CTC: SumConverter.head -> CTCDecoder.logits, CTCDecoder.labels -> OutputBuffer.input,
                   CTCDecoder.refund -> Sequencer.refund
@@ -60,7 +61,8 @@ class RNNAccelerator(wiring.Component):
     s_axis_tready : Out(1)
     m_axis_tdata : Out(signed(output width))
         Output elements; ``head`` per sequence, or ``H`` (``head``) per timestep (``return_sequences``),
-        or the final ``H`` per sequence; with CTC decoding, each sequence's labels (``spec/ctc.py``).
+        or the final ``H`` per sequence (the Jordan cell: ``O``, its ``y``, instead of ``H``); with CTC
+        decoding, each sequence's labels (``spec/ctc.py``).
     m_axis_tvalid, m_axis_tlast : Out(1)
         ``tlast`` on the last element of each output vector (CTC: of each sequence's labels).
     m_axis_tready : In(1)
@@ -152,6 +154,10 @@ class RNNAccelerator(wiring.Component):
         if model.cell == "gru":
             wiring.connect(m, elementwise.h_read, state.read_port())
         wiring.connect(m, elementwise.written, sequencer.written)
+        if model.reset_before:
+            wiring.connect(m, elementwise.reset_written, sequencer.reset_written)
+        if model.jordan:
+            wiring.connect(m, elementwise.output_written, sequencer.output_written)
         if model.ctc:  # the head's logits are decoded into labels on their way out
             m.submodules.decoder = decoder = CTCDecoder(classes=model.head, blank=model.ctc_blank,
                                                         logit_format=n.output)

@@ -7,10 +7,10 @@ model once (:mod:`rnnhw.sim.runner`), streams the inputs through the cocotb test
 the accelerator's ports and any expected outputs (the tests use a small stand-in design).
 
 The output stream is a series of vectors (one AXI-Stream frame each): ``head`` elements per sequence
-with a head, ``H`` (or ``head``) per timestep with ``return_sequences``, else ``H`` per sequence (the last layer's
-final state). :class:`StreamLayout` maps positions in that stream back to (sequence, timestep, unit).
-With CTC decoding (mode ``"labels"``) each sequence is one frame of its decoded labels
-(:func:`rnnhw.spec.ctc.stream_frames`), compared as label sequences.
+with a head, ``H`` (Jordan: ``O``, or ``head``) per timestep with ``return_sequences``, else ``H`` (``O``)
+per sequence (the last layer's final state). :class:`StreamLayout` maps positions in that stream back to
+(sequence, timestep, unit). With CTC decoding (mode ``"labels"``) each sequence is one frame of its decoded
+labels (:func:`rnnhw.spec.ctc.stream_frames`), compared as label sequences.
 """
 
 from __future__ import annotations

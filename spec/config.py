@@ -18,11 +18,18 @@ from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
-           "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "WEIGHT_STORAGE"]
+           "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "GRU_RESETS", "NONLINEARITIES",
+           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
-GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",)}
+GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",),
+         "jordan": ("h",)}
 CELLS = tuple(GATES)
+#: The Jordan cell's nonlinearity (of h) and output activation (of y).
+NONLINEARITIES = ("tanh", "relu")
+OUTPUT_ACTIVATIONS = ("identity", "tanh", "sigmoid")
+#: Where the GRU applies its reset gate: to ``W_hn h + b_hn`` (PyTorch) or to ``h`` (Cho et al. 2014).
+GRU_RESETS = ("after", "before")
 #: Where the weights live: baked into the memories ("rom") or written through AXI4-Lite ("runtime").
 WEIGHT_STORAGE = ("rom", "runtime")
 
@@ -35,18 +42,38 @@ class ModelConfig:
     num_layers: int = 1
     head: int = 0
     return_sequences: bool = False
+    gru_reset: str = "after"
+    output_size: int = 0
+    nonlinearity: str = "tanh"
+    output_activation: str = "identity"
     ctc_blank: int | None = None  # CTC greedy decoding of the head's outputs (spec/ctc.py); None: off
+
+    @property
+    def jordan(self) -> bool:
+        return self.cell == "jordan"
+
+    @property
+    def recurrent_size(self) -> int:
+        """Operands of the recurrent segment: ``y_{t-1}`` (O) for the Jordan cell, else ``h_{t-1}`` (H)."""
+        return self.output_size if self.jordan else self.hidden_size
+
+    @property
+    def reset_before(self) -> bool:
+        """A GRU with the reset gate applied to ``h`` before ``W_hn`` (Cho et al. 2014)."""
+        return self.cell == "gru" and self.gru_reset == "before"
 
     @property
     def gates(self) -> int:
         return len(GATES[self.cell])
 
     def layer_input_size(self, layer: int) -> int:
-        return self.input_size if layer == 0 else self.hidden_size
+        """Layer 0 reads x; layer k > 0 reads layer k-1's h (Jordan: its y)."""
+        return self.input_size if layer == 0 else self.recurrent_size
 
     @property
-    def output_size(self) -> int:
-        return self.head if self.head else self.hidden_size
+    def output_vector(self) -> int:
+        """Elements of one output vector: the head's, else the last layer's h (Jordan: y)."""
+        return self.head if self.head else self.recurrent_size
 
     @property
     def ctc(self) -> bool:
@@ -200,6 +227,10 @@ SCHEMA = {
         "num_layers": _positive_int("model.num_layers", 1, 16),
         "head": _positive_int("model.head", 0, 4096),
         "return_sequences": _boolean("model.return_sequences"),
+        "gru_reset": _choice("model.gru_reset", GRU_RESETS),
+        "output_size": _positive_int("model.output_size", 0, 4096),
+        "nonlinearity": _choice("model.nonlinearity", NONLINEARITIES),
+        "output_activation": _choice("model.output_activation", OUTPUT_ACTIVATIONS),
         "ctc_blank": _positive_int("model.ctc_blank", 0, 4095),
     },
     "numerics": {
@@ -267,12 +298,35 @@ def default_lanes_note(config: Config) -> str | None:
 
 def _check_consistency(config: Config):
     model, numerics = config.model, config.numerics
+    if model.gru_reset != "after" and model.cell != "gru":
+        raise ConfigError(f'model.gru_reset = "{model.gru_reset}" applies to cell = "gru" only, not to '
+                          f'"{model.cell}"; remove the key')
+    if model.jordan and model.ctc:
+        raise ConfigError('cell = "jordan" with CTC decoding (model.ctc_blank) is not supported yet: its y has no '
+                          "head to decode; use another cell")
+    if model.jordan:
+        if not model.output_size:
+            raise ConfigError('cell = "jordan" needs model.output_size (O, the outputs y_t of each layer) of 1 or more')
+        if model.head:
+            raise ConfigError('cell = "jordan" needs model.head = 0 (its output layer W_hy is part of the cell)')
+    else:
+        for key, default in (("output_size", 0), ("nonlinearity", "tanh"), ("output_activation", "identity")):
+            if getattr(model, key) != default:
+                raise ConfigError(f'model.{key} applies to cell = "jordan" only, not to "{model.cell}"; '
+                                  "remove the key")
     if model.ctc and not (model.head and model.return_sequences):
         raise ConfigError("model.ctc_blank needs a head on every step: set model.head to the number of CTC "
                           "classes (blank included) and model.return_sequences = true")
     if model.ctc and model.ctc_blank >= model.head:
         raise ConfigError(f"model.ctc_blank = {model.ctc_blank} is not one of the head's {model.head} outputs; "
                           f"use 0 to {model.head - 1}")
+    if model.reset_before and model.head and model.return_sequences:
+        raise ConfigError('model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
+                          "supported yet; use gru_reset = \"after\" or return_sequences = false")
+    if config.hardware.weights == "runtime" and (model.jordan or model.reset_before):
+        which = 'cell = "jordan"' if model.jordan else 'model.gru_reset = "before"'
+        raise ConfigError(f'hardware.weights = "runtime" is not supported yet for {which}; '
+                          'use hardware.weights = "rom"')
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(

@@ -90,13 +90,19 @@ class Datapath:
         """Gate pre-activations of ``layer``: operands ``[x_t; h_{t-1}]``."""
         model, n = self.config.model, self.numerics
         return MatVecShape(
-            ((model.layer_input_size(layer), self.layer_input_format(layer)), (model.hidden_size, n.state)),
+            ((model.layer_input_size(layer), self.layer_input_format(layer)), (model.recurrent_size, n.state)),
             n.weight,
             n.bias,
         )
 
     @property
+    def has_output_matvec(self) -> bool:
+        """A head, or the Jordan cell's output layer ``W_hy h + b_hy`` (the same shape)."""
+        return bool(self.config.model.head) or self.config.model.jordan
+
+    @property
     def head_matvec(self) -> MatVecShape:
+        """The head's sums over the last layer's final ``h``; the Jordan cell's ``W_hy h_t + b_hy``."""
         n = self.numerics
         return MatVecShape(((self.config.model.hidden_size, n.state),), n.weight, n.bias)
 
@@ -106,6 +112,11 @@ class Datapath:
         """Fractional bits of the exact sum ``f*c + i*g`` before it is rounded to ``cell_state``."""
         n = self.numerics
         return max(n.activation.frac_bits + n.cell_state.frac_bits, 2 * n.activation.frac_bits)
+
+    @property
+    def gru_reset_frac(self) -> int:
+        """Fractional bits of the exact ``r*h`` before it is rounded to ``state`` (GRU, reset before)."""
+        return self.numerics.activation.frac_bits + self.numerics.state.frac_bits
 
     @property
     def gru_state_frac(self) -> int:
@@ -131,8 +142,8 @@ class Datapath:
         n = self.numerics
         act, acc = _magnitude(n.activation), _magnitude(n.accum)
         widths = {f"layer {k} accumulator": self.gates_matvec(k).bits for k in range(self.config.model.num_layers)}
-        if self.config.model.head:
-            widths["head accumulator"] = self.head_matvec.bits
+        if self.has_output_matvec:
+            widths["head accumulator" if self.config.model.head else "output accumulator"] = self.head_matvec.bits
         widths["shared lane accumulator"] = lane_accumulator(self)[1]
         af = n.activation.frac_bits
         cell = self.config.model.cell
@@ -142,7 +153,10 @@ class Datapath:
                 (act * _magnitude(n.cell_state) << (frac - af - cf)) + (act * act << (frac - 2 * af))
             )
         elif cell == "gru":
-            widths["GRU xn + r*hn"] = signed_bits((acc << af) + act * acc)
+            if self.config.model.reset_before:
+                widths["GRU r*h"] = signed_bits(act * _magnitude(n.state))
+            else:
+                widths["GRU xn + r*hn"] = signed_bits((acc << af) + act * acc)
             d = self.gru_state_frac
             diff = (_magnitude(n.state) << (d - n.state.frac_bits)) + (act << (d - af))
             widths["GRU n + z*(h - n)"] = signed_bits((act << d) + act * diff)
@@ -174,7 +188,7 @@ def lane_accumulator(dp: Datapath) -> tuple[int, int]:
     needs; a sum that is exact in its own format is exact in this one, so it rounds identically.
     """
     shapes = [dp.gates_matvec(k) for k in range(dp.config.model.num_layers)]
-    if dp.config.model.head:
+    if dp.has_output_matvec:
         shapes.append(dp.head_matvec)
     frac = max(shape.frac_bits for shape in shapes)
     return frac, max(signed_bits(shape.bound << (frac - shape.frac_bits)) for shape in shapes)

@@ -61,7 +61,7 @@ def ports(config: Config) -> tuple[Port, ...]:
 def output_places(config: Config) -> int:
     """Output buffer places the sequencer reserves per output vector: its elements, or with CTC
     decoding the most labels one step can send."""
-    return MOST_BEATS_PER_STEP if config.model.ctc else config.model.output_size
+    return MOST_BEATS_PER_STEP if config.model.ctc else config.model.output_vector
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ class LaneParameters:
     product_shift_input: int
     product_shift_state: int
     bias_shift: int
-    gates: int
-    split_rows: bool  # GRU: the n rows keep W_in x + b_in apart from W_hn h + b_hn
+    gates: int  # gates per unit in a pass over h (the reset-before GRU: r and z; its n rows are passes apart)
+    split_rows: bool  # reset-after GRU: the n rows keep W_in x + b_in apart from W_hn h + b_hn
 
 
 def lane_parameters(config: Config) -> LaneParameters:
@@ -93,7 +93,8 @@ def lane_parameters(config: Config) -> LaneParameters:
         operand_width=max(n.input.width, n.state.width), acc_width=acc_width, acc_frac=acc_frac,
         product_shift_input=acc_frac - n.weight.frac_bits - n.input.frac_bits,
         product_shift_state=acc_frac - n.weight.frac_bits - n.state.frac_bits,
-        bias_shift=acc_frac - n.bias.frac_bits, gates=config.model.gates, split_rows=config.model.cell == "gru")
+        bias_shift=acc_frac - n.bias.frac_bits, gates=2 if config.model.reset_before else config.model.gates,
+        split_rows=Schedule(config).split_rows)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class MemorySizes:
     bias_words_per_lane: int
     bias_word_bits: int
     bias_values_per_word: int  # GRU: the n rows' second bias b_hn rides along
-    state_depth: int  # h of every layer, two banks (this step's and the previous step's)
+    state_depth: int  # h of every layer, two banks (this step's and the previous step's); GRU reset before: r*h
     state_word_bits: int
     output_fifo_depth: int  # two output vectors (two steps' labels with CTC)
 
@@ -123,12 +124,12 @@ class MemorySizes:
 
 
 def memory_sizes(config: Config) -> MemorySizes:
-    model, n, sch = config.model, config.numerics, Schedule(config)
+    n, sch = config.numerics, Schedule(config)
     return MemorySizes(
         weight_words_per_lane=sch.weight_depth, weight_word_bits=n.weight.width,
         bias_words_per_lane=sch.bias_depth, bias_word_bits=n.bias.width,
-        bias_values_per_word=2 if model.cell == "gru" else 1,
-        state_depth=2 * model.num_layers * model.hidden_size, state_word_bits=n.state.width,
+        bias_values_per_word=2 if sch.split_rows else 1,
+        state_depth=sch.state_depth, state_word_bits=n.state.width,
         output_fifo_depth=2 * output_places(config))
 
 
@@ -142,6 +143,7 @@ def design_summary(config: Config, name: str) -> dict:
         tables[function] = {"entries": table.size, "stored_words": len(table.entries),
                             "range": 2**table.range_log2, "interpolate": table.interpolate,
                             "format": str(table.out_fmt)}
+    reset = {"reset_passes_per_layer": sch.reset_passes} if model.reset_before else {}
     return {
         "name": name,
         "config": config.to_dict(),
@@ -150,7 +152,8 @@ def design_summary(config: Config, name: str) -> dict:
         "bound_cycles_per_step": bound_cycles_per_step(config),
         "expected_cycles_per_step": sch.cycles_per_step(),
         "passes_per_layer": sch.passes,
-        "head_cycles_per_sequence": sch.head_passes * model.hidden_size,
+        **reset,
+        "head_cycles_per_sequence": sch.head_passes * model.hidden_size if model.head else 0,
         "accumulator": {"width": lanes.acc_width, "frac_bits": lanes.acc_frac},
         "lane_parameters": asdict(lanes),
         "weight_memory": {"words_per_lane": memories.weight_words_per_lane, "word_bits": memories.weight_word_bits,
@@ -160,6 +163,6 @@ def design_summary(config: Config, name: str) -> dict:
         "tables": tables,
         "input_format": str(n.input),
         "output_format": str(config.output_format),
-        "output_vector": model.output_size,
+        "output_vector": model.output_vector,
         "ports": [port.to_dict() for port in ports(config)],
     }

@@ -35,8 +35,15 @@ def gate_latency(datapath: Datapath) -> int:
 
 
 def elementwise_latency(datapath: Datapath) -> int:
-    """Cycles from a unit's last pre-activation to its ``h`` write (``ElementwiseUnit.latency``)."""
+    """Cycles from a unit's last pre-activation to its ``h`` write (``ElementwiseUnit.latency``).
+
+    For the GRU with the reset before ``W_hn``, also from an r item to its ``r*h`` write.
+    """
     n, gates = datapath.numerics, gate_latency(datapath)
+    if datapath.config.model.reset_before:
+        # Gate tables (n = tanh of the n row), h - n registered, z*(h - n), the write register. An r
+        # item's r*h takes the same cycles (its multiply, one register, the write register).
+        return gates + 1 + MULTIPLIER_LATENCY + 1
     # Gate tables, then (LSTM, GRU) two multiplies, one table and four registers (LSTM five).
     update = gates + 4 + 2 * MULTIPLIER_LATENCY
     return {
@@ -44,6 +51,7 @@ def elementwise_latency(datapath: Datapath) -> int:
         "gru": update + table_latency(datapath.tanh, n.accum.frac_bits),
         "rnn_tanh": gates + 1,
         "rnn_relu": gates + 1,
+        "jordan": gates + 1,  # h = act(pre) and y = out_act(pre) alike: the tables, then the write register
     }[datapath.config.model.cell]
 
 

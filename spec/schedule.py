@@ -3,7 +3,9 @@
 Rows of a layer's gate matrix are processed unit-major (``row = unit * G + gate``), so every pass of
 the P lanes completes whole hidden units as early as possible. Lane ``p`` computes rows
 ``q * P + p`` in pass ``q``; its weight memory holds, for each layer and pass, the row of
-``[W_ih | W_hh]`` it will need, one word per operand, followed by the head's rows.
+``[W_ih | W_hh]`` it will need, one word per operand, followed by the head's rows. The reset-before
+GRU's r, z rows and n rows fill passes of their own (:meth:`Schedule.pass_rows`); the Jordan cell's
+output layers ``W_hy`` take the head's place, one block per layer.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ __all__ = ["Schedule", "bound_cycles_per_step", "layer_bound_cycles", "macs_per_
 
 
 def macs_per_step(config: Config, layer: int) -> int:
-    """Multiply-accumulates of one timestep of ``layer``: ``G*H*(I_k+H)``."""
+    """Multiply-accumulates of one timestep of ``layer``: ``G*H*(I_k+H)``; the Jordan cell's
+    ``H*(I_k+O) + O*H`` (its output layer runs every step)."""
     m = config.model
-    return m.gates * m.hidden_size * (m.layer_input_size(layer) + m.hidden_size)
+    output = m.output_size * m.hidden_size if m.jordan else 0
+    return m.gates * m.hidden_size * (m.layer_input_size(layer) + m.recurrent_size) + output
 
 
 def layer_bound_cycles(config: Config, layer: int) -> int:
-    """The lower bound ``ceil(G*H*(I_k+H)/P)`` on cycles per timestep of ``layer``."""
+    """The lower bound ``ceil(macs_per_step / P)`` (``ceil(G*H*(I_k+H)/P)``) on cycles per timestep of ``layer``."""
     return math.ceil(macs_per_step(config, layer) / config.hardware.lanes)
 
 
@@ -53,53 +57,124 @@ class Schedule:
         return self.config.model.gates * self.config.model.hidden_size
 
     @property
+    def reset_passes(self) -> int:
+        """GRU with the reset before ``W_hn``: the passes over the r and z rows (the n rows follow)."""
+        return math.ceil(2 * self.config.model.hidden_size / self.lanes) if self.config.model.reset_before else 0
+
+    @property
     def passes(self) -> int:
+        if self.config.model.reset_before:  # the r, z rows, then the n rows, in passes of their own
+            return self.reset_passes + math.ceil(self.config.model.hidden_size / self.lanes)
         return math.ceil(self.rows / self.lanes)
+
+    def pass_rows(self, q: int) -> list[tuple[int, int]]:
+        """(unit, gate) of each row of pass ``q``, in lane (and drain) order.
+
+        Unit-major rows ``unit * G + gate``; with the reset before ``W_hn``, the r and z rows
+        (``unit * 2 + gate``) fill the first :attr:`reset_passes` passes and the n rows the rest.
+        """
+        lanes, g = self.lanes, self.config.model.gates
+        if self.config.model.reset_before:
+            hidden, first = self.config.model.hidden_size, self.reset_passes
+            if q < first:
+                return [(row // 2, row % 2) for row in range(q * lanes, min((q + 1) * lanes, 2 * hidden))]
+            return [(unit, 2) for unit in range((q - first) * lanes, min((q - first + 1) * lanes, hidden))]
+        return [(row // g, row % g) for row in range(q * lanes, min((q + 1) * lanes, self.rows))]
+
+    @property
+    def output_rows(self) -> int:
+        """Rows of a head job: the head's, or the Jordan cell's output layer ``W_hy`` (O)."""
+        m = self.config.model
+        return m.output_size if m.jordan else m.head
 
     @property
     def head_passes(self) -> int:
-        return math.ceil(self.config.model.head / self.lanes)
+        """Passes of the head (once per sequence), or of a Jordan layer's ``W_hy h_t`` (every step)."""
+        return math.ceil(self.output_rows / self.lanes)
+
+    @property
+    def head_jobs(self) -> int:
+        """Head weight blocks: one per Jordan layer, else one for the head (or none)."""
+        m = self.config.model
+        return m.num_layers if m.jordan else int(bool(m.head))
+
+    @property
+    def output_base(self) -> int:
+        """State memory address of the Jordan cell's ``y``, after every layer's two ``h`` banks;
+        layer k's ``y[u]`` of bank b is at ``output_base + (2k + b)*O + u``."""
+        return self.reset_base
+
+    @property
+    def reset_base(self) -> int:
+        """State memory address of ``r*h`` of layer 0 (the reset-before GRU), after every layer's two
+        ``h`` banks (``layer * 2H + bank * H + unit``); layer k's ``r*h[u]`` is at ``reset_base + k*H + u``."""
+        return 2 * self.config.model.num_layers * self.config.model.hidden_size
+
+    @property
+    def output_banks(self) -> list[int]:
+        """The Jordan cell's first ``y`` address of bank ``2k + b`` (layer k, bank b): the hardware
+        looks these up rather than multiplying by O."""
+        m = self.config.model
+        return [self.output_base + index * m.output_size for index in range(2 * m.num_layers)]
+
+    @property
+    def state_depth(self) -> int:
+        m = self.config.model
+        extra = m.num_layers * m.hidden_size if m.reset_before else 2 * m.num_layers * m.output_size
+        return self.reset_base + extra
 
     def operands(self, layer: int) -> int:
         m = self.config.model
-        return m.layer_input_size(layer) + m.hidden_size
+        return m.layer_input_size(layer) + m.recurrent_size
 
     def weight_base(self, layer: int) -> int:
         """First weight address of ``layer`` (``layer == num_layers`` is the head)."""
         return sum(self.passes * self.operands(k) for k in range(layer))
 
+    def head_weight_base(self, layer: int = 0) -> int:
+        """First weight address of the head (of layer ``layer``'s ``W_hy``, Jordan)."""
+        return self.weight_base(self.config.model.num_layers) + layer * self.head_passes * self.config.model.hidden_size
+
     @property
     def weight_depth(self) -> int:
-        m = self.config.model
-        return self.weight_base(m.num_layers) + self.head_passes * m.hidden_size
+        return self.head_weight_base(self.head_jobs)
 
     def bias_base(self, layer: int) -> int:
         return layer * self.passes
 
+    def head_bias_base(self, layer: int = 0) -> int:
+        return self.bias_base(self.config.model.num_layers) + layer * self.head_passes
+
     @property
     def bias_depth(self) -> int:
-        return self.config.model.num_layers * self.passes + self.head_passes
+        return self.head_bias_base(self.head_jobs)
+
+    @property
+    def split_rows(self) -> bool:
+        """GRU with the reset after ``W_hn``: each n row gives two drain items, ``W_in x + b_in`` and
+        ``W_hn h + b_hn``."""
+        return self.config.model.cell == "gru" and not self.config.model.reset_before
 
     def drain_items(self, rows: int) -> int:
-        """Items the drain hands out for ``rows`` gate rows, at most (a GRU n row gives two)."""
-        return rows + (math.ceil(rows / 3) if self.config.model.cell == "gru" else 0)
+        """Items the drain hands out for ``rows`` gate rows, at most (a split GRU n row gives two)."""
+        return rows + (math.ceil(rows / 3) if self.split_rows else 0)
 
     def drain_items_of(self, rows) -> int:
-        """Items the drain hands out for exactly these rows."""
-        g = self.config.model.gates
-        return sum(2 if self.config.model.cell == "gru" and row % g == 2 else 1 for row in rows)
+        """Items the drain hands out for exactly these ``(unit, gate)`` rows."""
+        return sum(2 if self.split_rows and gate == 2 else 1 for _, gate in rows)
 
     def pass_cycles(self, layer: int) -> int:
         """Cycles of one pass in steady state: the operands, unless the drain of P rows takes longer."""
         return max(self.operands(layer), DRAIN_DELAY + self.drain_items(self.lanes))
 
-    def drain_positions(self, unit_rows) -> dict[int, int]:
-        """For a pass with rows ``unit_rows``: each unit completed in it -> index of its last drain item."""
-        g, positions, item = self.config.model.gates, {}, -1
-        for row in unit_rows:
-            item += 2 if self.config.model.cell == "gru" and row % g == 2 else 1
-            if row % g == g - 1:
-                positions[row // g] = item
+    def drain_positions(self, rows, gate: int | None = None) -> dict[int, int]:
+        """For a pass's ``(unit, gate)`` rows: each unit -> index of its last drain item, or, given
+        ``gate``, of that gate's item."""
+        last, positions, item = self.config.model.gates - 1, {}, -1
+        for unit, row_gate in rows:
+            item += 2 if self.split_rows and row_gate == 2 else 1
+            if row_gate == (last if gate is None else gate):
+                positions[unit] = item
         return positions
 
     def issue_times(self, steps: int = 6) -> list[int]:
@@ -109,18 +184,23 @@ class Schedule:
         rules: one step per cycle; pass 0 waits for each operand's ``h`` (an ``h[u]`` is readable
         ``DRAIN_DELAY + 2 + position + E`` cycles after its pass's last step: drain position, one
         conversion register, the elementwise latency ``E``, one write); a pass's last step waits for
-        the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step). With a head
-        and ``return_sequences``, the head's passes over the top layer's ``h`` follow every step.
+        the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step). With the
+        GRU's reset before ``W_hn``, the first n pass also waits for each ``r*h[u]``, written like an
+        ``h[u]`` but from unit ``u``'s r item. The Jordan cell reads ``y`` where the others read ``h``,
+        and each layer's step ends with its ``W_hy`` passes over ``h_t`` (:meth:`_output_passes`). With a
+        head and ``return_sequences``, the head's passes over the top layer's ``h`` follow every step.
         """
         model = self.config.model
         latency = h_ready_delay(datapath(self.config))
-        ready = {k: [-(10**9)] * model.hidden_size for k in range(model.num_layers)}  # h[k][u] readable at
+        # h[k][u] (Jordan: y[k][u]) readable at
+        ready = {k: [-(10**9)] * model.recurrent_size for k in range(model.num_layers)}
         time, drain_free, ends = -1, -(10**9), []
         for _ in range(steps):
             for k in range(model.num_layers):
                 inputs = model.layer_input_size(k)
                 below, own = (ready[k - 1] if k else None), ready[k]
                 written = [-(10**9)] * model.hidden_size
+                reset = list(written)  # r*h[u] readable at
                 operands = self.operands(k)
                 for q in range(self.passes):
                     if q == 0:  # each operand may wait for its h
@@ -129,13 +209,23 @@ class Schedule:
                             source = below if j < inputs else own
                             if source is not None:
                                 time = max(time, source[j if j < inputs else j - inputs])
+                    elif q == self.reset_passes:  # the first n pass: each h-segment operand waits for r*h
+                        time += inputs
+                        for j in range(inputs, operands):
+                            time = max(time + 1, reset[j - inputs])
                     else:  # later passes read operands already there: one per cycle (linear cost in all)
                         time += operands
                     time = max(time, drain_free)  # the pass's last step waits for the drain
-                    rows = range(q * self.lanes, min((q + 1) * self.lanes, self.rows))
+                    rows = self.pass_rows(q)
                     drain_free = time + DRAIN_DELAY + self.drain_items_of(rows)
+                    if q < self.reset_passes:
+                        for unit, position in self.drain_positions(rows, gate=0).items():
+                            reset[unit] = time + latency + position
+                        continue
                     for unit, position in self.drain_positions(rows).items():
                         written[unit] = time + latency + position
+                if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
+                    time, drain_free, written = self._output_passes(time, written, drain_free, latency)
                 ready[k] = written
             if model.head and model.return_sequences:  # the head's passes over this step's top h
                 for q in range(self.head_passes):
@@ -149,6 +239,26 @@ class Schedule:
                     drain_free = time + DRAIN_DELAY + rows
             ends.append(time)
         return ends
+
+    def _output_passes(self, time: int, h_ready: list[int], drain_free: int, latency: int):
+        """The Jordan cell's ``W_hy`` passes after a layer's gate passes: pass 0 waits for each ``h[j]``.
+
+        Returns the last issue time, when the drain is free and when each ``y[u]`` is readable.
+        """
+        hidden, lanes = self.config.model.hidden_size, self.lanes
+        y_ready = [-(10**9)] * self.output_rows
+        for q in range(self.head_passes):
+            for j in range(hidden):
+                time += 1
+                if q == 0:
+                    time = max(time, h_ready[j])
+                if j == hidden - 1:
+                    time = max(time, drain_free)
+            units = range(q * lanes, min((q + 1) * lanes, self.output_rows))
+            drain_free = time + DRAIN_DELAY + len(units)
+            for position, unit in enumerate(units):
+                y_ready[unit] = time + latency + position
+        return time, drain_free, y_ready
 
     def cycles_per_step(self) -> int | float:
         """Cycles per timestep in steady state (all layers), from :meth:`issue_times`.
@@ -165,41 +275,52 @@ class Schedule:
         g, h = self.config.model.gates, self.config.model.hidden_size
         return matrix.reshape(g, h, *matrix.shape[1:]).swapaxes(0, 1).reshape(g * h, *matrix.shape[1:])
 
+    def pass_major(self, matrix: np.ndarray) -> np.ndarray:
+        """A layer's gate-major rows in pass order, ``[passes * P, ...]``, zero rows padding each pass."""
+        hidden, lanes = self.config.model.hidden_size, self.lanes
+        out = np.zeros((self.passes * lanes, *matrix.shape[1:]), dtype=np.int64)
+        for q in range(self.passes):
+            for lane, (unit, gate) in enumerate(self.pass_rows(q)):
+                out[q * lanes + lane] = matrix[gate * hidden + unit]
+        return out
+
+    def _lane_images(self, blocks) -> list[list]:
+        """Per lane, the rows ``lane, lane + P, ..`` of each pass-ordered block, one after the other."""
+        images = [[] for _ in range(self.lanes)]
+        for block in blocks:
+            for lane in range(self.lanes):
+                images[lane].extend(block[lane :: self.lanes])
+        return images
+
+    def _head_block(self, matrix: np.ndarray) -> np.ndarray:
+        padded = np.zeros((self.head_passes * self.lanes, *matrix.shape[1:]), dtype=np.int64)
+        padded[: matrix.shape[0]] = matrix
+        return padded
+
     def weight_images(self, weights: QuantizedWeights) -> list[list[int]]:
         """Per lane: its weight memory contents (signed ints)."""
-        m, lanes = self.config.model, self.lanes
-        images = [[] for _ in range(lanes)]
-        blocks = [(self.unit_major(np.concatenate([lw.w_ih, lw.w_hh], axis=1)), self.passes)
-                  for lw in weights.layers]
-        if m.head:
-            blocks.append((weights.head_weight, self.head_passes))
-        for matrix, passes in blocks:
-            padded = np.zeros((passes * lanes, matrix.shape[1]), dtype=np.int64)
-            padded[: matrix.shape[0]] = matrix
-            for lane in range(lanes):
-                images[lane].extend(padded[lane::lanes].reshape(-1).tolist())
-        return images
+        blocks = [self.pass_major(np.concatenate([lw.w_ih, lw.w_hh], axis=1)) for lw in weights.layers]
+        if self.config.model.jordan:
+            blocks += [self._head_block(lw.w_hy) for lw in weights.layers]
+        elif self.config.model.head:
+            blocks.append(self._head_block(weights.head_weight))
+        return [[int(v) for row in rows for v in row] for rows in self._lane_images(blocks)]
 
     def bias_images(self, weights: QuantizedWeights) -> list[list[tuple[int, int, int]]]:
         """Per lane and pass: ``(bias at the first operand, bias at the h segment, n-row flag)``.
 
-        Only the GRU's n rows (flag 1) restart their sum at the ``h`` segment, with ``b_hn``: the
-        ``x`` part ``W_in x + b_in`` is kept apart.
+        Only the reset-after GRU's n rows (flag 1) restart their sum at the ``h`` segment, with
+        ``b_hn``: the ``x`` part ``W_in x + b_in`` is kept apart.
         """
-        m, lanes = self.config.model, self.lanes
-        images = [[] for _ in range(lanes)]
+        m = self.config.model
         blocks = []
         for lw in weights.layers:
             second, flag = np.zeros_like(lw.bias), np.zeros_like(lw.bias)
-            if m.cell == "gru":
+            if self.split_rows:
                 second[2 * m.hidden_size :], flag[2 * m.hidden_size :] = lw.bias_hn, 1
-            blocks.append((self.unit_major(np.stack([lw.bias, second, flag], axis=1)), self.passes))
-        if m.head:
-            zeros = np.zeros_like(weights.head_bias)
-            blocks.append((np.stack([weights.head_bias, zeros, zeros], axis=1), self.head_passes))
-        for triples, passes in blocks:
-            padded = np.zeros((passes * lanes, 3), dtype=np.int64)
-            padded[: triples.shape[0]] = triples
-            for lane in range(lanes):
-                images[lane].extend(tuple(int(v) for v in row) for row in padded[lane::lanes])
-        return images
+            blocks.append(self.pass_major(np.stack([lw.bias, second, flag], axis=1)))
+        head_biases = [lw.bias_hy for lw in weights.layers] if m.jordan else [weights.head_bias] if m.head else []
+        for bias in head_biases:
+            zeros = np.zeros_like(bias)
+            blocks.append(self._head_block(np.stack([bias, zeros, zeros], axis=1)))
+        return [[tuple(int(v) for v in row) for row in rows] for rows in self._lane_images(blocks)]

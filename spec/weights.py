@@ -1,7 +1,9 @@
 """Weights: PyTorch-named tensors in, validated float arrays and quantized integer arrays out.
 
 Files are ``.npz`` or PyTorch ``state_dict`` files (``.pt``/``.pth``, torch needed only for these)
-with PyTorch's names: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` and
+with PyTorch's names: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (the
+Jordan cell: ``weight_ih_l{k}``, ``weight_yh_l{k}``, ``bias_ih_l{k}``, ``bias_yh_l{k}``,
+``weight_hy_l{k}``, ``bias_hy_l{k}``) and
 ``head.weight``/``head.bias`` (``fc.`` is accepted for the head). A module prefix common to the RNN
 tensors (``rnn.``, ``lstm.``, ...) is stripped. Gate order is PyTorch's (LSTM i,f,g,o; GRU r,z,n).
 """
@@ -33,10 +35,16 @@ class QuantizationWarning(UserWarning):
 
 @dataclass(frozen=True)
 class LayerWeights:
+    """One layer's tensors. The Jordan cell's recurrent ones are ``weight_yh``/``bias_yh`` (held in
+    ``weight_hh``/``bias_hh``: ``[H, O]``, ``[H]``) and its output layer ``weight_hy`` ``[O, H]``,
+    ``bias_hy`` ``[O]``."""
+
     weight_ih: np.ndarray  # [G*H, I]
-    weight_hh: np.ndarray  # [G*H, H]
+    weight_hh: np.ndarray  # [G*H, H] (Jordan: W_yh [H, O])
     bias_ih: np.ndarray  # [G*H]
     bias_hh: np.ndarray  # [G*H]
+    weight_hy: np.ndarray | None = None  # Jordan: [O, H]
+    bias_hy: np.ndarray | None = None  # Jordan: [O]
 
 
 @dataclass(frozen=True)
@@ -49,25 +57,36 @@ class Weights:
         """PyTorch-named tensors (the format :func:`save_weights` writes)."""
         out = {}
         for k, layer in enumerate(self.layers):
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                out[f"{name}_l{k}"] = getattr(layer, name)
+            for name, field in _layer_names(layer.weight_hy is not None):
+                out[f"{name}_l{k}"] = getattr(layer, field)
         if self.head_weight is not None:
             out["head.weight"], out["head.bias"] = self.head_weight, self.head_bias
         return out
+
+
+def _layer_names(jordan: bool) -> tuple[tuple[str, str], ...]:
+    """(tensor name, :class:`LayerWeights` field) of a layer's tensors."""
+    if jordan:
+        return (("weight_ih", "weight_ih"), ("weight_yh", "weight_hh"), ("bias_ih", "bias_ih"),
+                ("bias_yh", "bias_hh"), ("weight_hy", "weight_hy"), ("bias_hy", "bias_hy"))
+    return tuple((name, name) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
 
 @dataclass(frozen=True)
 class QuantizedLayer:
     """Integers in the weight and bias formats, rows in PyTorch's gate-major order.
 
-    ``bias`` is ``b_ih + b_hh`` quantized once, except for the GRU's n rows, which hold ``b_in`` only:
-    the GRU keeps ``b_hn`` apart (``bias_hn``) because it is added inside ``r * (W_hn h + b_hn)``.
+    ``bias`` is ``b_ih + b_hh`` quantized once, except for the (reset-after) GRU's n rows, which hold
+    ``b_in`` only: that GRU keeps ``b_hn`` apart (``bias_hn``) because it is added inside
+    ``r * (W_hn h + b_hn)``. The reset-before GRU adds ``b_hn`` with ``b_in`` like the other rows.
     """
 
     w_ih: np.ndarray
     w_hh: np.ndarray
     bias: np.ndarray
     bias_hn: np.ndarray | None
+    w_hy: np.ndarray | None = None  # Jordan: the output layer
+    bias_hy: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -83,17 +102,21 @@ def expected_shapes(config: Config) -> dict[str, tuple[int, ...]]:
     gh, h = model.gates * model.hidden_size, model.hidden_size
     shapes = {}
     for k in range(model.num_layers):
+        recurrent = "yh" if model.jordan else "hh"
         shapes[f"weight_ih_l{k}"] = (gh, model.layer_input_size(k))
-        shapes[f"weight_hh_l{k}"] = (gh, h)
+        shapes[f"weight_{recurrent}_l{k}"] = (gh, model.recurrent_size)
         shapes[f"bias_ih_l{k}"] = (gh,)
-        shapes[f"bias_hh_l{k}"] = (gh,)
+        shapes[f"bias_{recurrent}_l{k}"] = (gh,)
+        if model.jordan:
+            shapes[f"weight_hy_l{k}"] = (model.output_size, h)
+            shapes[f"bias_hy_l{k}"] = (model.output_size,)
     if model.head:
         shapes["head.weight"] = (model.head, h)
         shapes["head.bias"] = (model.head,)
     return shapes
 
 
-_RNN_NAME = re.compile(r"^(.*?)((?:weight|bias)_(?:ih|hh)_l\d+)$")
+_RNN_NAME = re.compile(r"^(.*?)((?:weight|bias)_(?:ih|hh|yh|hy)_l\d+)$")
 _HEAD_NAME = re.compile(r"^(.*?)(?:head|fc)\.(weight|bias)$")
 
 
@@ -195,10 +218,9 @@ def weights_from_tensors(raw: dict[str, np.ndarray], config: Config, source: str
         if not np.all(np.isfinite(value)):
             raise UserError(f"{source}: tensor {name} contains NaN or Inf")
         arrays[name] = value
-    layers = tuple(
-        LayerWeights(*(arrays[f"{n}_l{k}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-        for k in range(config.model.num_layers)
-    )
+    names = _layer_names(config.model.jordan)
+    layers = tuple(LayerWeights(**{field: arrays[f"{name}_l{k}"] for name, field in names})
+                   for k in range(config.model.num_layers))
     return Weights(layers, arrays.get("head.weight"), arrays.get("head.bias"))
 
 
@@ -243,11 +265,14 @@ def quantize_weights(weights: Weights, config: Config, warn: bool = True) -> Qua
     for layer in weights.layers:
         bias = layer.bias_ih + layer.bias_hh
         bias_hn = None
-        if config.model.cell == "gru":
+        if config.model.cell == "gru" and not config.model.reset_before:
             bias = np.concatenate([bias[: 2 * h], layer.bias_ih[2 * h :]])
             bias_hn = q(layer.bias_hh[2 * h :], "bias")
+        output = {}
+        if layer.weight_hy is not None:
+            output = {"w_hy": q(layer.weight_hy, "weight"), "bias_hy": q(layer.bias_hy, "bias")}
         layers.append(QuantizedLayer(q(layer.weight_ih, "weight"), q(layer.weight_hh, "weight"), q(bias, "bias"),
-                                     bias_hn))
+                                     bias_hn, **output))
     head_w = head_b = None
     if weights.head_weight is not None:
         head_w, head_b = q(weights.head_weight, "weight"), q(weights.head_bias, "bias")

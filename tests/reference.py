@@ -93,6 +93,8 @@ def reference_run(config: Config, qw: QuantizedWeights, x: list, lengths: list) 
 
     layer_input = [[list(map(int, step)) for step in seq] for seq in x]
     in_frac = num.input.frac_bits
+    if model.cell == "jordan":
+        return _jordan(config, qw, layer_input, lengths, dot, sig, th)
     finals = []
     for layer in qw.layers:
         sequences, final = [], []
@@ -110,6 +112,8 @@ def reference_run(config: Config, qw: QuantizedWeights, x: list, lengths: list) 
 
                 if model.cell == "lstm":
                     h, c = _lstm(row, hidden, c, sig, th, num, acc_frac, act_frac)
+                elif model.cell == "gru" and model.gru_reset == "before":
+                    h = _gru_before(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
                 elif model.cell == "gru":
                     h = _gru(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
                 elif model.cell == "rnn_tanh":
@@ -179,3 +183,66 @@ def _gru(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac):
                  - (z * n << (frac - 2 * act_frac)))
         h_new.append(to_format(total, frac, num.state, rnd, ovf))
     return h_new
+
+
+def _gru_before(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac):
+    """Reset before W_hn: rh = round(r*h) to state; a_n = round(W_in x + W_hn rh + b_in + b_hn);
+    n = tanh(a_n), h_t = round((1 - z)*n + z*h)."""
+    rnd, ovf = num.rounding, num.overflow
+    state_frac = num.state.frac_bits
+
+    def pre(row, operand):
+        return dot([(layer.w_ih[row], xt, in_frac), (layer.w_hh[row], operand, state_frac)],
+                   int(layer.bias[row]), num.accum)
+
+    r = [sig(pre(j, h), acc_frac) for j in range(hidden)]
+    z = [sig(pre(hidden + j, h), acc_frac) for j in range(hidden)]
+    rh = [to_format(r[j] * h[j], act_frac + state_frac, num.state, rnd, ovf) for j in range(hidden)]
+    h_new = []
+    for j in range(hidden):
+        n = th(pre(2 * hidden + j, rh), acc_frac)
+        frac = act_frac + max(act_frac, state_frac)
+        total = ((n << (frac - act_frac)) + (z[j] * h[j] << (frac - act_frac - state_frac))
+                 - (z[j] * n << (frac - 2 * act_frac)))
+        h_new.append(to_format(total, frac, num.state, rnd, ovf))
+    return h_new
+
+
+def _jordan(config, qw, layer_input, lengths, dot, sig, th):
+    """Jordan layers: h = act(round(W_ih x + W_yh y + b)) to state, a_y = round(W_hy h + b_hy) to accum,
+    y = out_act(a_y) rounded to state; outputs y per step (0 past the length) or the final y."""
+    model, num = config.model, config.numerics
+    rnd, ovf = num.rounding, num.overflow
+    acc_frac, act_frac, state_frac = num.accum.frac_bits, num.activation.frac_bits, num.state.frac_bits
+    in_frac, finals, final_y = num.input.frac_bits, [], []
+
+    def act(a):
+        if model.nonlinearity == "relu":
+            return to_format(max(a, 0), acc_frac, num.state, rnd, ovf)
+        return to_format(th(a, acc_frac), act_frac, num.state, rnd, ovf)
+
+    def out_act(a):
+        if model.output_activation == "identity":
+            return to_format(a, acc_frac, num.state, rnd, ovf)
+        table = th if model.output_activation == "tanh" else sig
+        return to_format(table(a, acc_frac), act_frac, num.state, rnd, ovf)
+
+    for layer in qw.layers:
+        sequences, final_h, final_y = [], [], []
+        for n, seq in enumerate(layer_input):
+            h, y, outs = [0] * model.hidden_size, [0] * model.output_size, []
+            for t, xt in enumerate(seq):
+                if t >= lengths[n]:
+                    outs.append([0] * model.output_size)
+                    continue
+                h = [act(dot([(layer.w_ih[u], xt, in_frac), (layer.w_hh[u], y, state_frac)], int(layer.bias[u]),
+                             num.accum)) for u in range(model.hidden_size)]
+                y = [out_act(dot([(layer.w_hy[o], h, state_frac)], int(layer.bias_hy[o]), num.accum))
+                     for o in range(model.output_size)]
+                outs.append(y)
+            sequences.append(outs)
+            final_h.append(h)
+            final_y.append(y)
+        finals.append(final_h)
+        layer_input, in_frac = sequences, state_frac
+    return (layer_input if model.return_sequences else final_y), finals

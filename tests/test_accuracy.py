@@ -43,7 +43,11 @@ def train_split():
 
 
 # Correct test predictions (of 540) and float/fixed agreements at the default 16-bit numerics.
-BUNDLED_16_BIT = {"digits_lstm": (527, 528, 539), "digits_gru": (523, 522, 539)}
+BUNDLED_16_BIT = {"digits_lstm": (527, 528, 539), "digits_gru": (523, 522, 539),
+                  "digits_gru_before": (529, 529, 540), "digits_jordan": (514, 513, 539)}
+# Largest |fixed - float| of the final h: the Jordan cell feeds back its unsquashed outputs y (scores),
+# so its h errors are larger than the gated cells'.
+STATE_ERROR = {"digits_jordan": 0.15}
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -57,13 +61,15 @@ def test_bundled_models_meet_the_16_bit_targets(name, test_split):
     assert report.fixed.agreement >= 0.995
     assert report.float_accuracy >= 0.95
     assert report.fixed.input_saturated == 0 and report.fixed.weights_saturated["weight"][0] == 0
-    assert report.fixed.max_abs_err < 0.2 and report.fixed.state_max_abs_err < 0.05
+    assert report.fixed.max_abs_err < 0.2 and report.fixed.state_max_abs_err < STATE_ERROR.get(name, 0.05)
 
 
 # Correct predictions and agreements of the calibrated uniform sweep at 8 and 10 bits.
 BUNDLED_SWEEP = {
     "digits_lstm": [(8, 527, 540), (10, 528, 539)],
     "digits_gru": [(8, 522, 539), (10, 523, 540)],
+    "digits_gru_before": [(8, 528, 539), (10, 529, 540)],
+    "digits_jordan": [(8, 515, 522), (10, 513, 536)],
 }
 
 

@@ -104,6 +104,15 @@ def test_findings_explain_schedules_above_the_bound():
         "Elman tanh I=1 H=16 P=16: 21 cycles per step, 4 above the bound (utilization 0.810), as the schedule "
         "model predicts: draining a pass of P rows takes longer than issuing its operands.",
     ]
+    # 10 output rows in 2 passes of 8 lanes: 4*22 + 2*32 = 152 cycles without any wait, bound 128.
+    jordan = Design("jordan", 12, 32, lanes=8, output_size=10)
+    assert jordan.label == "Jordan I=12 H=32 O=10 P=8"
+    row = HardwareRow(design=jordan, measured=152, expected=152, bound=128,
+                      ecp5=SynthOutcome("ecp5", ECP5, luts=1, ffs=1, dsps=8, brams=1, fmax_mhz=150.0))
+    assert findings([row]) == [
+        "Jordan I=12 H=32 O=10 P=8: 152 cycles per step, 24 above the bound (utilization 0.842), as the schedule "
+        "model predicts: its passes leave lanes idle: the reset-before GRU's r, z rows and its n rows, or the "
+        "Jordan cell's gate rows and its O output rows, each fill whole passes of P."]
 
 
 def test_targets_table():

@@ -88,6 +88,19 @@ def test_gru_ranges_include_the_n_gate_sum_and_separate_biases():
     assert weight_ranges(config, weights) == {"weight": 3.0, "bias": 4.0}
 
 
+def test_reset_before_gru_ranges_by_hand():
+    # r = z = sigmoid(0) = 0.5 always; a_n = x + b_in + 2 * (r * h) + b_hn = 7 + h_{t-1} for x = 1.
+    config = _single("gru", gru_reset="before")
+    weights = _one_unit(config, [0.0, 0.0, 1.0], [0.0, 0.0, 2.0], [0.5, -1.0, 2.0], [-0.5, 1.0, 4.0])
+    found = activation_ranges(config, weights, np.ones((1, 2, 1)))
+    h1 = 0.5 * np.tanh(7.0)
+    h2 = 0.5 * np.tanh(7.0 + h1) + 0.5 * h1
+    assert found["accum"] == pytest.approx(7.0 + h1, abs=1e-12)
+    assert found["state"] == pytest.approx(max(h1, h2), abs=1e-12)
+    # The hardware adds b_ih + b_hh for every row, the n rows too: 0, 0, 6.
+    assert weight_ranges(config, weights) == {"weight": 3.0, "bias": 6.0}
+
+
 def test_lstm_cell_states_follow_the_float_reference():
     config = config_from_dict({"model": {"cell": "lstm", "input_size": 3, "hidden_size": 5, "num_layers": 2,
                                          "head": 2}, "hardware": {"lanes": 4}})
@@ -193,3 +206,23 @@ def test_calibrate_command_errors(tmp_path, capsys):
     ]
     for argv, message in cases:
         _expect_error(capsys, ["calibrate", *argv], message, tmp_path)
+
+
+def test_jordan_ranges_by_hand():
+    # One unit, O = 1: h1 = tanh(1 + 0.5) (y0 = 0), y1 = 2 h1 + 1; h2 = tanh(1.5 + 0.25 y1), y2 = 2 h2 + 1.
+    config = config_from_dict({"model": {"cell": "jordan", "input_size": 1, "hidden_size": 1, "output_size": 1},
+                               "hardware": {"lanes": 1}})
+    a = np.array
+    layer = LayerWeights(a([[1.0]]), a([[0.25]]), a([0.5]), a([0.0]), a([[2.0]]), a([1.0]))
+    weights = Weights((layer,))
+    found = activation_ranges(config, weights, np.ones((1, 2, 1)))
+    h1 = np.tanh(1.5)
+    y1 = 2 * h1 + 1
+    h2 = np.tanh(1.5 + 0.25 * y1)
+    y2 = 2 * h2 + 1
+    assert found["state"] == pytest.approx(max(y1, y2), abs=1e-12)  # y > h: both are stored as state
+    assert found["accum"] == pytest.approx(max(1.5 + 0.25 * y1, y2), abs=1e-12)
+    assert found["output"] is None and found["cell_state"] is None
+    assert weight_ranges(config, weights) == {"weight": 2.0, "bias": 1.0}
+    # A length of 1 never reaches step 2.
+    assert activation_ranges(config, weights, np.ones((1, 2, 1)), np.array([1]))["state"] == pytest.approx(y1)

@@ -81,6 +81,10 @@ hidden_size = 4
 num_layers = 1
 head = 2
 return_sequences = false
+gru_reset = "after"
+output_size = 0
+nonlinearity = "tanh"
+output_activation = "identity"
 
 [numerics]
 input = "fixed<16,6>"
@@ -181,6 +185,34 @@ def test_check_reports_only_what_the_cell_uses(tmp_path, capsys):
         "schedule bound ceil(72/4) = 18 cycles per step\n"
         "  all layers: bound 53 cycles; expected 86 cycles per step (schedule model), MAC utilization 0.616"
     )
+
+
+def test_check_shows_the_jordan_output_layer(tmp_path, capsys):
+    config_path = write(tmp_path / "jordan.toml", '[model]\ncell = "jordan"\ninput_size = 3\nhidden_size = 8\n'
+                        'output_size = 2\nnum_layers = 2\nnonlinearity = "relu"\n[hardware]\nlanes = 4\n')
+    status, out, err = run_cli(capsys, "check", config_path)
+    assert (status, err) == (0, "")
+    # Worst case of W_hy h + b_hy: 8 products of 32*32 plus 32 = 8224 < 2**14, 20 fractional bits.
+    assert "  output accumulator     35 bits, 20 fractional (fixed<35,15>), worst case ±8224\n" in out
+    assert "activation tables (1024 entries, plain)\n  none (relu uses max(a, 0), the identity nothing)\n" in out
+    assert out.split("\n\nneeds: ")[0].endswith(
+        "  layer 0: H*(I+O) + O*H = 8*(3+2) + 2*8 = 56 MACs per step; schedule bound ceil(56/4) = 14 cycles per step\n"
+        "  layer 1: H*(I+O) + O*H = 8*(2+2) + 2*8 = 48 MACs per step; schedule bound ceil(48/4) = 12 cycles per step\n"
+        "  all layers: bound 26 cycles; expected 73 cycles per step (schedule model), MAC utilization 0.356\n"
+        "  Jordan: per layer 2 pass(es) over [x; y] for h, then 1 over h for y = W_hy h (every step)")
+
+
+def test_check_shows_the_reset_before_gru_passes(tmp_path, capsys):
+    config_path = write(tmp_path / "gru.toml", '[model]\ncell = "gru"\ngru_reset = "before"\ninput_size = 12\n'
+                        'hidden_size = 32\n[hardware]\nlanes = 12\n')
+    status, out, err = run_cli(capsys, "check", config_path)
+    assert (status, err) == (0, "")
+    assert "  GRU r*h                32 bits\n" in out and "GRU xn + r*hn" not in out
+    # 64 r, z rows in 6 passes of 12, 32 n rows in 3: one pass more than ceil(96/12) = 8.
+    assert out.split("\n\nneeds: ")[0].endswith(
+        "  per step: bound 352 cycles; expected 396 cycles per step (schedule model), MAC utilization 0.889\n"
+        "  GRU reset before W_hn: per layer 6 pass(es) over the r, z rows, then 3 over the n rows reading r*h "
+        "from the state memory (9 passes; 8 with the reset after)")
 
 
 def test_check_shows_gru_widths_and_interpolated_tables(tmp_path, capsys):

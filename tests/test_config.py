@@ -57,14 +57,15 @@ def test_gates_and_derived_sizes():
         "gru": ("r", "z", "n"),
         "rnn_tanh": ("h",),
         "rnn_relu": ("h",),
+        "jordan": ("h",),
     }
-    assert CELLS == ("lstm", "gru", "rnn_tanh", "rnn_relu")
+    assert CELLS == ("lstm", "gru", "rnn_tanh", "rnn_relu", "jordan")
     model = config_from_dict(
         {"model": {"cell": "gru", "input_size": 5, "hidden_size": 7, "num_layers": 3}}
     ).model
-    sizes = (model.gates, model.layer_input_size(0), model.layer_input_size(2), model.output_size)
+    sizes = (model.gates, model.layer_input_size(0), model.layer_input_size(2), model.output_vector)
     assert sizes == (3, 5, 7, 7)
-    assert config_from_dict({"model": {"head": 4}}).model.output_size == 4
+    assert config_from_dict({"model": {"head": 4}}).model.output_vector == 4
 
 
 def test_every_key_accepts_a_valid_value():
@@ -130,13 +131,13 @@ BAD_VALUES = [
         "model",
         "cell",
         "LSTM",
-        'model.cell must be one of "lstm", "gru", "rnn_tanh", "rnn_relu", not \'LSTM\'',
+        'model.cell must be one of "lstm", "gru", "rnn_tanh", "rnn_relu", "jordan", not \'LSTM\'',
     ),
     (
         "model",
         "cell",
         "transformer",
-        'model.cell must be one of "lstm", "gru", "rnn_tanh", "rnn_relu", not \'transformer\'',
+        'model.cell must be one of "lstm", "gru", "rnn_tanh", "rnn_relu", "jordan", not \'transformer\'',
     ),
     ("model", "input_size", 0, "model.input_size must be an integer from 1 to 4,096, not 0"),
     ("model", "input_size", 4097, "model.input_size must be an integer from 1 to 4,096, not 4097"),
@@ -150,6 +151,12 @@ BAD_VALUES = [
     ("model", "head", False, "model.head must be an integer from 0 to 4,096, not False"),
     ("model", "return_sequences", 1, "model.return_sequences must be true or false, not 1"),
     ("model", "return_sequences", "true", "model.return_sequences must be true or false, not 'true'"),
+    ("model", "output_size", -1, "model.output_size must be an integer from 0 to 4,096, not -1"),
+    ("model", "nonlinearity", "sigmoid", 'model.nonlinearity must be one of "tanh", "relu", not \'sigmoid\''),
+    ("model", "output_activation", "softmax",
+     'model.output_activation must be one of "identity", "tanh", "sigmoid", not \'softmax\''),
+    ("model", "gru_reset", "before_product", 'model.gru_reset must be one of "after", "before", not '
+     "'before_product'"),
     ("model", "ctc_blank", -1, "model.ctc_blank must be an integer from 0 to 4,095, not -1"),
     ("model", "ctc_blank", "0", "model.ctc_blank must be an integer from 0 to 4,095, not '0'"),
     ("numerics", "input", "fixed16", f"numerics.input: 'fixed16' {_NOT_FORMAT}"),
@@ -219,7 +226,8 @@ def test_unknown_section_and_key():
     config_error(
         {"model": {"hidden": 3}},
         "unknown key model.hidden (did you mean model.hidden_size?); allowed in [model]: cell, input_size, "
-        "hidden_size, num_layers, head, return_sequences, ctc_blank",
+        "hidden_size, num_layers, head, return_sequences, gru_reset, output_size, nonlinearity, output_activation, "
+        "ctc_blank",
     )
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
@@ -240,9 +248,36 @@ def test_not_a_table():
 # -------------------------------------------------------------------------------------- consistency
 
 
+def test_gru_reset_only_for_gru():
+    config_error({"model": {"cell": "lstm", "gru_reset": "before"}},
+                 'model.gru_reset = "before" applies to cell = "gru" only, not to "lstm"; remove the key')
+    config = config_from_dict({"model": {"cell": "gru", "gru_reset": "before"}})
+    assert config.model.reset_before and not Config().model.reset_before
+    assert config_from_dict({"model": {"cell": "rnn_tanh", "gru_reset": "after"}}) == Config().replace(
+        "model", cell="rnn_tanh")
+    assert config_from_dict(tomllib.loads(config.to_toml())) == config
+
+
+def test_jordan_keys():
+    jordan = {"cell": "jordan", "hidden_size": 8, "output_size": 3}
+    config = config_from_dict({"model": {**jordan, "num_layers": 2, "nonlinearity": "relu",
+                                         "output_activation": "sigmoid"}})
+    model = config.model
+    assert (model.jordan, model.recurrent_size, model.layer_input_size(1), model.output_vector) == (True, 3, 3, 3)
+    assert config.output_format == config.numerics.state
+    assert config_from_dict(tomllib.loads(config.to_toml())) == config
+    config_error({"model": {**jordan, "output_size": 0}},
+                 'cell = "jordan" needs model.output_size (O, the outputs y_t of each layer) of 1 or more')
+    config_error({"model": {**jordan, "head": 2}},
+                 'cell = "jordan" needs model.head = 0 (its output layer W_hy is part of the cell)')
+    for key, value in (("output_size", 3), ("nonlinearity", "relu"), ("output_activation", "tanh")):
+        config_error({"model": {"cell": "rnn_tanh", "hidden_size": 8, key: value}},
+                     f'model.{key} applies to cell = "jordan" only, not to "rnn_tanh"; remove the key')
+
+
 def test_return_sequences_with_head_is_a_head_at_every_step():
     config = config_from_dict({"model": {"head": 3, "return_sequences": True}})
-    assert config.model.output_size == 3 and not config.model.ctc
+    assert config.model.output_vector == 3 and not config.model.ctc
     assert "ctc_blank" not in config.to_dict()["model"] and "ctc_blank" not in config.to_toml()
 
 
@@ -262,6 +297,22 @@ def test_ctc_blank_is_a_head_output():
     config = config_from_dict({"model": {"ctc_blank": 2, "head": 3, "return_sequences": True}})
     assert config.model.ctc and config.model.ctc_blank == 2
     assert config_from_dict(config.to_dict()) == config and "ctc_blank = 2" in config.to_toml()
+
+
+def test_combinations_not_supported_yet():
+    config_error({"model": {"cell": "jordan", "output_size": 3, "head": 3, "return_sequences": True, "ctc_blank": 2}},
+                 'cell = "jordan" with CTC decoding (model.ctc_blank) is not supported yet: its y has no head to '
+                 "decode; use another cell")
+    before = {"cell": "gru", "gru_reset": "before", "head": 3}
+    for extra in ({"return_sequences": True}, {"return_sequences": True, "ctc_blank": 2}):
+        config_error({"model": {**before, **extra}},
+                     'model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
+                     'supported yet; use gru_reset = "after" or return_sequences = false')
+    assert config_from_dict({"model": before}).model.reset_before  # a head on the final state is fine
+    for model, which in (({"cell": "jordan", "output_size": 2}, 'cell = "jordan"'),
+                         ({"cell": "gru", "gru_reset": "before"}, 'model.gru_reset = "before"')):
+        config_error({"model": model, "hardware": {"weights": "runtime"}},
+                     f'hardware.weights = "runtime" is not supported yet for {which}; use hardware.weights = "rom"')
 
 
 @pytest.mark.parametrize(("cell", "rows"), [("lstm", 8), ("gru", 6), ("rnn_tanh", 2), ("rnn_relu", 2)])
@@ -359,7 +410,8 @@ def test_load_config_errors(tmp_path):
 def test_to_toml_defaults_text():
     assert Config().to_toml() == (
         '[model]\ncell = "lstm"\ninput_size = 12\nhidden_size = 32\nnum_layers = 1\nhead = 0\n'
-        "return_sequences = false\n\n"
+        'return_sequences = false\ngru_reset = "after"\noutput_size = 0\nnonlinearity = "tanh"\n'
+        'output_activation = "identity"\n\n'
         '[numerics]\ninput = "fixed<16,6>"\nweight = "fixed<16,6>"\nbias = "fixed<16,6>"\n'
         'state = "fixed<16,6>"\ncell_state = "fixed<16,6>"\naccum = "fixed<41,17>"\n'
         'activation = "fixed<16,2>"\noutput = "fixed<16,6>"\nrounding = "RND"\noverflow = "SAT"\n'

@@ -89,6 +89,15 @@ def test_default_intermediate_widths():
     assert gru["GRU xn + r*hn"] == 56  # accum 2**39 << 14 plus 2**15 * 2**39
     assert gru["GRU n + z*(h - n)"] == 36  # 2**15 << 14 plus 2**15 * (2**19 + 2**15)
     assert "LSTM f*c + i*g" not in gru
+    before = datapath(_config({"cell": "gru", "gru_reset": "before"}))
+    assert before.gru_reset_frac == 14 + 10  # activation fixed<16,2> times state fixed<16,6>
+    widths = before.intermediate_bits()
+    assert widths["GRU r*h"] == 32  # 2**15 * 2**15, plus the sign
+    assert widths["GRU n + z*(h - n)"] == 36 and "GRU xn + r*hn" not in widths
+    jordan = datapath(_config({"cell": "jordan", "output_size": 5, "hidden_size": 32}))
+    assert jordan.has_output_matvec and jordan.gates_matvec(0).operands[1][0] == 5  # the recurrent operand is y
+    # W_hy h + b_hy: 32 products of 2**30 plus 2**25 << 10, as the head's: 37 bits.
+    assert jordan.intermediate_bits()["output accumulator"] == 37
 
 
 def test_tables_follow_numerics():

@@ -71,6 +71,26 @@ def test_writes_verilog_json_and_readme(tmp_path, case, capsys):
     assert "wrote" in out
 
 
+def test_reset_before_gru_summary(tmp_path, capsys):
+    before = GRU_TWO_LAYERS.replace('cell = "gru"', 'cell = "gru"\ngru_reset = "before"')
+    config_path = write(tmp_path / "gru.toml", before)
+    config = load_config(config_path)
+    assert config.model.reset_before
+    save_weights(random_weights(config, 3), tmp_path / "w.npz")
+    status, _, err = run_cli(capsys, "generate", config_path, "--weights", tmp_path / "w.npz", "-o",
+                             tmp_path / "out")
+    assert status == 0, err
+    summary = json.loads((tmp_path / "out" / "rnnhw_top.json").read_text())
+    # 12 r, z rows in 3 passes of 4 lanes, then 6 n rows in 2: as many as ceil(18/4) = 5.
+    assert (summary["passes_per_layer"], summary["reset_passes_per_layer"]) == (5, 3)
+    assert summary["bound_cycles_per_step"] == 50 + 54
+    assert summary["expected_cycles_per_step"] == Schedule(config).cycles_per_step()
+    assert summary["config"]["model"]["gru_reset"] == "before"
+    # One bias per row (no b_hn apart); the state memory holds r*h after the two h banks of each layer.
+    assert summary["lane_parameters"]["split_rows"] is False and summary["lane_parameters"]["gates"] == 2
+    assert summary["state_memory_bits"] == (2 * 2 + 2) * 6 * 16
+
+
 def test_output_is_deterministic(tmp_path, case, capsys):
     config_path, weights = case
     for name in ("a", "b"):
@@ -148,3 +168,22 @@ def test_wrong_weights_and_missing_directory_exit_2(tmp_path, case, capsys):
     status, _, err = run_cli(capsys, "generate", config_path, "--random-weights", "1", "-o", tmp_path / "no/such/d")
     assert status == 2 and "does not exist" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gru.toml", "other.toml", "w.npz", "w7.npz"]
+
+
+def test_jordan_readme_and_summary(tmp_path, capsys):
+    config_path = write(tmp_path / "jordan.toml", '[model]\ncell = "jordan"\ninput_size = 3\nhidden_size = 6\n'
+                        'output_size = 4\noutput_activation = "tanh"\n[hardware]\nlanes = 4\n')
+    config = load_config(config_path)
+    save_weights(random_weights(config, 3), tmp_path / "w.npz")
+    status, _, err = run_cli(capsys, "generate", config_path, "--weights", tmp_path / "w.npz", "-o",
+                             tmp_path / "out")
+    assert status == 0, err
+    summary = json.loads((tmp_path / "out" / "rnnhw_top.json").read_text())
+    # H*(I+O) + O*H = 6*7 + 4*6 = 66 MACs per step, 17 cycles at least on 4 lanes.
+    assert (summary["macs_per_step"], summary["bound_cycles_per_step"], summary["output_vector"]) == (66, 17, 4)
+    assert summary["expected_cycles_per_step"] == Schedule(config).cycles_per_step()
+    assert summary["head_cycles_per_sequence"] == 0 and summary["output_format"] == "fixed<16,6>"
+    # State memory: h (two banks of 6) and y (two banks of 4).
+    assert summary["state_memory_bits"] == (2 * 6 + 2 * 4) * 16
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "One vector of 4 output values per sequence (the last layer's final y)" in readme

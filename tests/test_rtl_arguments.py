@@ -32,6 +32,7 @@ from rnnhw.rtl.matvec import MatVecUnit, lane_arguments
 from rnnhw.rtl.multiply import multiply
 from rnnhw.rtl.sequencer import Sequencer
 from rnnhw.rtl.top import RNNAccelerator
+from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import lane_parameters, memory_sizes
 from rnnhw.spec.errors import ConfigError
@@ -44,6 +45,10 @@ from .rtl_units import full_range_weights, make_config
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
 CONFIG = make_config("gru", input_size=2, hidden=3, head=2, lanes=4)  # output vector: 2 elements
+# r*h after the two h banks: 6 + 3 words; Jordan: y banks after them, 6 + 2*2 words.
+RESET_BEFORE = CONFIG.replace("model", gru_reset="before")
+JORDAN = config_from_dict({"model": {"cell": "jordan", "input_size": 2, "hidden_size": 3, "output_size": 2},
+                           "hardware": {"lanes": 3}})
 WEIGHTS = full_range_weights(CONFIG, np.random.default_rng(0))
 RUNTIME = CONFIG.replace("hardware", weights="runtime")
 LAYOUTS = design_layouts(CONFIG)
@@ -84,9 +89,9 @@ def lut(**changes):
     return ActivationLUT(**dict(table=datapath(CONFIG).tanh, in_width=12, in_frac=5, multipliers="logic") | changes)
 
 
-def elementwise(**changes):
-    return ElementwiseUnit(**dict(datapath=datapath(CONFIG), item_shape=LAYOUTS.gate_items,
-                                  state_depth=memory_sizes(CONFIG).state_depth) | changes)
+def elementwise(config=CONFIG, **changes):
+    return ElementwiseUnit(**dict(datapath=datapath(config), item_shape=design_layouts(config).gate_items,
+                                  state_depth=memory_sizes(config).state_depth) | changes)
 
 
 def accelerator(**changes):
@@ -186,6 +191,10 @@ CHECKS = [
     (lambda: elementwise(state_depth=0), ValueError, "state_depth must be a positive integer, not 0"),
     (lambda: elementwise(state_depth="12"), TypeError, "state_depth must be a positive integer, not '12'"),
     (lambda: elementwise(state_depth=5), ValueError, "state_depth must hold two banks of every layer's h (6), not 5"),
+    (lambda: elementwise(RESET_BEFORE, state_depth=8), ValueError,
+     "state_depth must hold two banks of every layer's h and its r*h (9), not 8"),
+    (lambda: elementwise(JORDAN, state_depth=9), ValueError,
+     "state_depth must hold two banks of every layer's h and two banks of its y (10), not 9"),
     # RNNAccelerator
     (lambda: accelerator(config=None), TypeError, "config must be a Config, not None"),
     (lambda: accelerator(weights=None), TypeError, "weights must be QuantizedWeights, not None"),
@@ -216,6 +225,30 @@ def test_valid_arguments_build():
                   registers, lambda: matvec(writable=True), lambda: accelerator(config=RUNTIME, weights=None),
                   lambda: converter(sequence_end=True)):
         Fragment.get(build(), None)
+    for config in (RESET_BEFORE, JORDAN):
+        Fragment.get(elementwise(config), None)
+
+
+@pytest.mark.parametrize(("config", "member", "signature"), [
+    (RESET_BEFORE, "reset_written", WrittenSignature(layers=1, hidden=3)),  # r*h of H units
+    (JORDAN, "output_written", WrittenSignature(layers=1, hidden=2)),  # y of O outputs
+])
+def test_cell_reports_connect_elementwise_to_sequencer(config, member, signature):
+    """Only the cell that has them: the elementwise unit's extra write reports, the sequencer's matching In."""
+    unit = elementwise(config)
+    issuer = Sequencer(schedule=Schedule(config), issue_shape=design_layouts(config).issue,
+                       output_depth=memory_sizes(config).output_fifo_depth)
+    assert unit.signature.members[member] == wiring.Out(signature)
+    assert issuer.signature.members[member] == wiring.In(signature)
+    for other in {"reset_written", "output_written"} - {member}:
+        assert other not in unit.signature.members and other not in issuer.signature.members
+    plain, plain_issuer = elementwise(), sequencer()
+    assert "reset_written" not in plain.signature.members and "output_written" not in plain_issuer.signature.members
+    m = Module()
+    m.submodules.unit, m.submodules.issuer = unit, issuer
+    wiring.connect(m, getattr(unit, member), getattr(issuer, member))
+    Fragment.get(m, None)
+    Fragment.get(plain, None), Fragment.get(plain_issuer, None)
 
 
 @pytest.mark.parametrize(("signature", "same", "other", "text"), [

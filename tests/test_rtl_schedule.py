@@ -144,3 +144,53 @@ def test_image_sizes_match_depths(case):
     weights = marked_weights(config)
     assert [len(image) for image in sch.weight_images(weights)] == [sch.weight_depth] * sch.lanes
     assert [len(image) for image in sch.bias_images(weights)] == [sch.bias_depth] * sch.lanes
+
+
+def test_reset_before_gru_passes_images_and_state_layout():
+    config = make_config(cell="gru", input_size=1, hidden=2, lanes=3).replace("model", gru_reset="before")
+    sch = Schedule(config)
+    # r, z rows unit-major in ceil(2H/P) = 2 passes, then the n rows in ceil(H/P) = 1 pass of their own.
+    assert (sch.reset_passes, sch.passes, sch.split_rows) == (2, 3, False)
+    assert [sch.pass_rows(q) for q in range(3)] == [[(0, 0), (0, 1), (1, 0)], [(1, 1)], [(0, 2), (1, 2)]]
+    assert [sch.drain_items_of(sch.pass_rows(q)) for q in range(3)] == [3, 1, 2]
+    assert sch.drain_positions(sch.pass_rows(0), gate=0) == {0: 0, 1: 2}
+    assert sch.drain_positions(sch.pass_rows(2)) == {0: 0, 1: 1}
+    assert (sch.reset_base, sch.state_depth) == (4, 6)  # r*h after the two h banks
+    # Gate-major rows: r 0, 1; z 2, 3; n 4, 5. Lane p takes pass q's row p.
+    weights = marked_weights(config)
+    lane_rows = [[0, 3, 4], [2, None, 5], [1, None, None]]
+    images = sch.weight_images(weights)
+    for lane, rows in enumerate(lane_rows):
+        assert images[lane] == [w for r in rows for w in row(r, 3)], lane
+    # One bias per row (b_ih + b_hh, also for the n rows): no second bias, no split flag.
+    assert sch.bias_images(weights) == [[(1, 0, 0), (31, 0, 0), (41, 0, 0)], [(21, 0, 0), (0, 0, 0), (51, 0, 0)],
+                                        [(11, 0, 0), (0, 0, 0), (0, 0, 0)]]
+
+
+def test_jordan_passes_images_and_state_layout():
+    config = make_config(cell="rnn_tanh", input_size=2, hidden=3, layers=2, lanes=2).replace(
+        "model", cell="jordan", output_size=3)
+    sch = Schedule(config)
+    # Gate rows: H = 3 in 2 passes over [x; y] (I_0 + O = 5, I_1 + O = 6); then W_hy: O = 3 rows over h.
+    assert (sch.passes, sch.head_passes, sch.head_jobs, sch.operands(0), sch.operands(1)) == (2, 2, 2, 5, 6)
+    assert [sch.weight_base(k) for k in range(3)] == [0, 10, 22]
+    assert [sch.head_weight_base(k) for k in range(3)] == [22, 28, 34] and sch.weight_depth == 34
+    assert [sch.head_bias_base(k) for k in range(3)] == [4, 6, 8] and sch.bias_depth == 8
+    assert (sch.output_base, sch.state_depth) == (12, 12 + 12)  # y: two banks of O per layer after the h banks
+    assert sch.output_banks == [12, 15, 18, 21]
+    assert macs_per_step(config, 0) == 3 * 5 + 3 * 3 and bound_cycles_per_step(config) == 12 + 14
+    layers = []
+    for k, sign in enumerate((1, -1)):
+        ops = 2 + 3 if k == 0 else 3 + 3
+        cat = sign * (100 * np.arange(3)[:, None] + np.arange(ops)[None, :] + 1)
+        split = 2 if k == 0 else 3
+        hy = sign * (1000 + 100 * np.arange(3)[:, None] + np.arange(3)[None, :])
+        layers.append(QuantizedLayer(cat[:, :split], cat[:, split:], sign * (10 * np.arange(3) + 1), None,
+                                     hy, sign * (2000 + np.arange(3))))
+    weights = QuantizedWeights(tuple(layers), None, None, {})
+    images = sch.weight_images(weights)
+    # Lane 0: layer 0 rows 0, 2; layer 1 rows 0, 2; W_hy rows 0, 2 of layer 0, then of layer 1.
+    assert images[0] == (row(0, 5) + row(2, 5) + row(0, 6, -1) + row(2, 6, -1) + [1000, 1001, 1002, 1200, 1201, 1202]
+                         + [-1000, -1001, -1002, -1200, -1201, -1202])
+    assert images[1][-6:] == [-1100, -1101, -1102, 0, 0, 0]
+    assert [first for first, _, _ in sch.bias_images(weights)[0]] == [1, 21, -1, -21, 2000, 2002, -2000, -2002]

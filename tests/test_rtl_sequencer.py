@@ -81,7 +81,7 @@ def run_sequencer(config, *, cycles, report_delay=lambda layer, unit: 0, pop_fro
                            tuple(getattr(job, f) for f in JOB_FIELDS))
                 if step.last:
                     first_row = job.unit0 if job.head else job.unit0 * model.gates + job.gate0
-                    rows = range(first_row, first_row + job.rows)
+                    rows = [divmod(row, model.gates) for row in range(first_row, first_row + job.rows)]
                     items = job.rows if job.head else sch.drain_items_of(rows)
                     busy_until = cycle + DRAIN_DELAY + items - 1
                     if job.head:

@@ -67,3 +67,35 @@ def test_dsp_elementwise_multipliers_match_golden(cell):
     config, qweights, x = _case(cell, layers=2, head=2, multipliers="dsp")
     vectors, _, expected = simulate(config, qweights, x, stall_out=0.5)
     assert vectors == expected
+
+
+@pytest.mark.parametrize(("layers", "head", "return_sequences", "lanes", "numerics"), [
+    (1, 2, False, 3, None),
+    (2, 0, True, 5, NARROW),
+    (2, 0, False, 1, None),
+])
+def test_reset_before_gru_matches_golden(layers, head, return_sequences, lanes, numerics):
+    config, qweights, x = _case("gru", layers=layers, head=head, return_sequences=return_sequences, lanes=lanes,
+                                numerics=numerics, scale=1.5)
+    config = config.replace("model", gru_reset="before")
+    qweights = quantize_weights(random_weights(config, 0, scale=1.5), config, warn=False)
+    vectors, _, expected = simulate(config, qweights, x, np.array([4, 1, 3]), stall_in=0.3, stall_out=0.4)
+    assert vectors == expected
+
+
+@pytest.mark.parametrize(("layers", "return_sequences", "lanes", "activations", "numerics"), [
+    (1, False, 3, ("tanh", "identity"), None),
+    (2, True, 4, ("relu", "sigmoid"), NARROW),
+    (2, False, 1, ("tanh", "tanh"), None),
+])
+def test_jordan_matches_golden(layers, return_sequences, lanes, activations, numerics):
+    config = config_from_dict({
+        "model": {"cell": "jordan", "input_size": 3, "hidden_size": 4, "output_size": 2 + layers,
+                  "num_layers": layers, "return_sequences": return_sequences, "nonlinearity": activations[0],
+                  "output_activation": activations[1]},
+        "numerics": numerics or {}, "hardware": {"lanes": lanes}})
+    qweights = quantize_weights(random_weights(config, 0, scale=1.5), config, warn=False)
+    fmt = config.numerics.input
+    x = np.random.default_rng(1).integers(fmt.min_int, fmt.max_int + 1, size=(3, 4, 3)) // 4
+    vectors, _, expected = simulate(config, qweights, x, np.array([4, 1, 3]), stall_in=0.3, stall_out=0.4)
+    assert vectors == expected

@@ -28,19 +28,23 @@ BITS_8 = {"input": "fixed<8,3>", "weight": "fixed<8,2>", "bias": "fixed<8,3>", "
           "cell_state": "fixed<8,4>", "accum": "fixed<16,8>", "activation": "fixed<8,2>", "output": "fixed<8,4>"}
 
 
-def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, bits8=False, **numerics):
+def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, bits8=False, multipliers="logic",
+            jordan=None, **numerics):
+    reset = {"gru_reset": "before"} if cell == "gru_before" else {}
+    if jordan:  # (O, nonlinearity, output activation)
+        reset = dict(zip(("output_size", "nonlinearity", "output_activation"), jordan, strict=True))
     return config_from_dict({
-        "model": {"cell": cell, "input_size": inputs, "hidden_size": hidden, "num_layers": layers, "head": head,
-                  "return_sequences": sequences},
+        "model": {"cell": cell.removesuffix("_before"), "input_size": inputs, "hidden_size": hidden,
+                  "num_layers": layers, "head": head, "return_sequences": sequences, **reset},
         "numerics": {**(BITS_8 if bits8 else {}), **numerics},
-        "hardware": {"lanes": lanes},
+        "hardware": {"lanes": lanes, "elementwise_multipliers": multipliers},
     })
 
 
-# name: (config, weight scale or "limits"); together they cover every cell, I != H, P = 1, P dividing
-# and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences (with a head: at every step,
-# in several passes), 8- and 16-bit numerics,
-# every rounding and overflow mode, interpolated tables, both elementwise multiplier kinds.
+# name: (config, weight scale or "limits"); together they cover every cell and the reset-before GRU, I != H,
+# P = 1, P dividing and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences (with a head: at
+# every step, in several passes), 8- and 16-bit numerics, every rounding and overflow mode, interpolated tables,
+# both elementwise multiplier kinds.
 DESIGNS = {
     "lstm_p1_head": (_config("lstm", 5, 7, 1, head=3), 1.0),
     "lstm_3layers_seq_8bit_trn_wrap": (_config("lstm", 4, 6, 8, layers=3, sequences=True, bits8=True,
@@ -50,6 +54,18 @@ DESIGNS = {
     "gru_2layers_head_interp_rndconv": (_config("gru", 6, 5, 4, layers=2, head=4, rounding="RND_CONV",
                                                 lut_interpolate=True, lut_size=256), 1.0),
     "gru_full_lanes_8bit_wrap": (_config("gru", 3, 8, 24, bits8=True, overflow="WRAP"), 2.0),
+    # The GRU with the reset gate before W_hn ("gru_before"): r*h through the state memory.
+    "gru_before_2layers_seq": (_config("gru_before", 3, 5, 4, layers=2, sequences=True), 1.5),
+    "gru_before_final_8bit_rndconv": (_config("gru_before", 4, 6, 5, bits8=True, rounding="RND_CONV"), 2.0),
+    "gru_before_2layers_head_8bit_dsp": (_config("gru_before", 2, 3, 1, layers=2, head=3, bits8=True,
+                                                 multipliers="dsp"), 1.5),
+    # The Jordan cell: y fed back, W_hy every step.
+    "jordan_2layers_seq_relu_sigmoid": (_config("jordan", 3, 5, 2, layers=2, sequences=True,
+                                                jordan=(3, "relu", "sigmoid")), 1.5),
+    "jordan_final_8bit_identity": (_config("jordan", 4, 6, 4, bits8=True, jordan=(2, "tanh", "identity"),
+                                           rounding="RND_CONV"), 2.0),
+    "jordan_2layers_final_8bit_tanh": (_config("jordan", 2, 3, 3, layers=2, bits8=True, jordan=(4, "tanh", "tanh"),
+                                               overflow="WRAP"), 1.5),
     "rnn_tanh_2layers_head_trn": (_config("rnn_tanh", 2, 9, 3, layers=2, head=2, rounding="TRN"), 1.0),
     "lstm_2layers_head_every_step": (_config("lstm", 3, 5, 3, layers=2, head=7, sequences=True), 1.0),
     "rnn_relu_3layers_seq_8bit_rndconv_wrap": (_config("rnn_relu", 7, 4, 3, layers=3, sequences=True, bits8=True,

@@ -36,6 +36,41 @@ def test_train_matches_the_float_reference(small_digits, cell, lanes):
     assert result.history[-1].train_metric == np.mean(outputs.argmax(axis=1) == small_digits.labels)
 
 
+def test_train_reset_before_gru_matches_the_float_reference(small_digits, tmp_path, capsys):
+    result = train(small_digits, cell="gru", gru_reset="before", hidden=3, layers=2, epochs=2, seed=1)
+    assert result.config.model.reset_before and result.config.hardware.lanes == 8
+    outputs = float_forward(result.config, result.weights, small_digits.x).outputs
+    assert result.history[-1].train_metric == np.mean(outputs.argmax(axis=1) == small_digits.labels)
+    # Not what nn.GRU computes with the same weights.
+    after = float_forward(result.config.replace("model", gru_reset="after"), result.weights, small_digits.x)
+    assert np.abs(after.outputs - outputs).max() > 1e-3
+    with pytest.raises(ValueError, match="^gru_reset must be one of"):
+        train(small_digits, cell="lstm", gru_reset="before", hidden=3, epochs=1)
+    weights, config = tmp_path / "w.npz", tmp_path / "c.toml"
+    assert main(["train", "--cell", "gru", "--gru-reset", "before", "--hidden", "2", "--epochs", "1",
+                 "--data", "digits", "-o", str(weights), "--config-out", str(config)]) == 0
+    assert load_config(config).model.gru_reset == "before"
+    assert "train accuracy" in capsys.readouterr().out
+
+
+def test_train_jordan_matches_the_float_reference(small_digits, tmp_path, capsys):
+    result = train(small_digits, cell="jordan", hidden=6, layers=2, epochs=2, seed=1)
+    model = result.config.model
+    assert (model.cell, model.output_size, model.head, model.num_layers, result.config.hardware.lanes) == (
+        "jordan", 10, 0, 2, 6)
+    assert result.weights.layers[1].weight_ih.shape == (6, 10) and result.weights.layers[0].weight_hy.shape == (10, 6)
+    outputs = float_forward(result.config, result.weights, small_digits.x).outputs
+    assert result.history[-1].train_metric == np.mean(outputs.argmax(axis=1) == small_digits.labels)
+    weights, config = tmp_path / "w.npz", tmp_path / "c.toml"
+    assert main(["train", "--cell", "jordan", "--hidden", "3", "--epochs", "1", "--data", "digits",
+                 "-o", str(weights), "--config-out", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("jordan, hidden 3, 1 layer(s), head 0: ")
+    loaded = load_config(config)
+    assert (loaded.model.cell, loaded.model.output_size) == ("jordan", 10)
+    assert sorted(np.load(weights).files) == ["bias_hy_l0", "bias_ih_l0", "bias_yh_l0", "weight_hy_l0",
+                                              "weight_ih_l0", "weight_yh_l0"]
+
+
 def test_train_is_deterministic_and_reports_test_data(small_digits):
     test = digits("test").subset(50)
     first = train(small_digits, cell="gru", hidden=4, layers=2, epochs=1, seed=7, test=test)
@@ -103,6 +138,7 @@ def test_train_command_errors(tmp_path, capsys):
         (["-o", str(tmp_path / "no" / "w.npz")], "does not exist"),
         (["-o", str(directory)], "it is a directory"),
         (["--config-out", str(tmp_path / "c.json")], "--config-out"),
+        (["--gru-reset", "before"], "--gru-reset before applies to --cell gru only, not lstm"),
     ]
     for extra, message in cases:
         argv = ["train", "--data", str(good), "-o", out, "--epochs", "1", "--hidden", "2", *extra]

@@ -430,3 +430,35 @@ def test_random_weights_reproducible():
     np.testing.assert_array_equal(first.layers[0].weight_hh, rng.uniform(-bound, bound, (48, 16)))
     scaled = random_weights(config, seed=11, scale=3.0)
     assert 2.5 < np.abs(scaled.layers[1].weight_hh).max() <= 3.0
+
+
+def test_jordan_tensors_load_quantize_and_round_trip(tmp_path):
+    from rnnhw.models import JordanRNN
+
+    config = config_from_dict({"model": {"cell": "jordan", "input_size": 3, "hidden_size": 4, "output_size": 2,
+                                         "num_layers": 2}, "hardware": {"lanes": 4}})
+    assert expected_shapes(config) == {
+        "weight_ih_l0": (4, 3), "weight_yh_l0": (4, 2), "bias_ih_l0": (4,), "bias_yh_l0": (4,),
+        "weight_hy_l0": (2, 4), "bias_hy_l0": (2,),
+        "weight_ih_l1": (4, 2), "weight_yh_l1": (4, 2), "bias_ih_l1": (4,), "bias_yh_l1": (4,),
+        "weight_hy_l1": (2, 4), "bias_hy_l1": (2,),
+    }
+    module = JordanRNN(3, 4, 2, 2)
+    path = tmp_path / "jordan.pt"
+    torch.save({f"rnn.{k}": v for k, v in module.state_dict().items()}, path)  # a prefix is stripped
+    weights = load_weights(path, config)
+    assert np.allclose(weights.layers[1].weight_hy, module.weight_hy_l1.detach().double().numpy())
+    assert np.allclose(weights.layers[0].weight_hh, module.weight_yh_l0.detach().double().numpy())
+    save_weights(weights, tmp_path / "w.npz")
+    assert sorted(np.load(tmp_path / "w.npz").files) == sorted(expected_shapes(config))
+    assert all(np.array_equal(a, b) for a, b in zip(load_weights(tmp_path / "w.npz", config).tensors().values(),
+                                                    weights.tensors().values(), strict=True))
+    quantized = quantize_weights(weights, config)
+    layer = quantized.layers[0]
+    n = config.numerics
+    assert np.array_equal(layer.w_hy, quantize(weights.layers[0].weight_hy, n.weight, n.rounding)[0])
+    assert np.array_equal(layer.bias, quantize(weights.layers[0].bias_ih + weights.layers[0].bias_hh, n.bias,
+                                               n.rounding)[0])
+    assert quantized.saturated["weight"][1] == 2 * (12 + 8 + 8) - 4  # every weight of both layers
+    with pytest.raises(UserError, match="missing tensor weight_hy_l1 of shape"):
+        weights_from_tensors({k: v for k, v in weights.tensors().items() if k != "weight_hy_l1"}, config)

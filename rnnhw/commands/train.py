@@ -10,7 +10,7 @@ import sys
 
 from rnnhw.commands._options import DATA_HELP, integer_option, output_path, positive_float_option
 from rnnhw.datasets import DIGIT_STRINGS, DIGITS, load_data
-from rnnhw.spec.config import CELLS
+from rnnhw.spec.config import CELLS, GRU_RESETS
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_file
 from rnnhw.training import EpochStats, head_size, save_float32_weights, train
@@ -28,9 +28,14 @@ def register(subparsers) -> None:
         "squared error; label sequences with --ctc and CTC loss (a head at every step). On 'digits' (and "
         "'digit-strings') it trains on the 70% train split and reports the 30% test split. "
         "Writes the weights with PyTorch names as float32 .npz and, with --config-out, a matching "
-        "configuration with default (16-bit) numerics. Progress per epoch goes to stderr.",
+        "configuration with default (16-bit) numerics. Progress per epoch goes to stderr. --cell jordan "
+        "trains a Jordan network (rnnhw.models.JordanRNN, tanh, identity output) whose output layer gives "
+        "the scores (output_size = classes, no head).",
     )
     parser.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")
+    parser.add_argument("--gru-reset", choices=GRU_RESETS, default="after",
+                        help="GRU only: apply the reset gate after W_hn (PyTorch's nn.GRU, default) or before it "
+                        "(Cho et al. 2014, rnnhw.models.ResetBeforeGRU)")
     parser.add_argument("--hidden", type=int, default=32, metavar="H", help="hidden size (default: 32)")
     parser.add_argument("--layers", type=int, default=1, metavar="L", help="stacked layers (default: 1)")
     parser.add_argument("--data", metavar="D",
@@ -71,6 +76,8 @@ def _metric(name: str, value: float) -> str:
 
 
 def run(args) -> int:
+    if args.gru_reset != "after" and args.cell != "gru":
+        raise UserError(f"--gru-reset {args.gru_reset} applies to --cell gru only, not {args.cell}")
     integer_option(args.hidden, "--hidden", 1, 4096)
     integer_option(args.layers, "--layers", 1, 16)
     integer_option(args.epochs, "--epochs", 1, 100_000)
@@ -93,7 +100,7 @@ def run(args) -> int:
           f"{data.size:,} sequences of {data.steps} steps x {data.features} features", file=sys.stderr)
     result = train(data, cell=args.cell, hidden=args.hidden, layers=args.layers, epochs=args.epochs,
                    seed=args.seed, learning_rate=args.lr, batch_size=args.batch_size, test=test,
-                   progress=_print_epoch(args.epochs))
+                   progress=_print_epoch(args.epochs), gru_reset=args.gru_reset)
     last = result.history[-1]
     metric = result.metric_name
     summary = f"train {metric} {_metric(metric, last.train_metric)}"
