@@ -5,8 +5,9 @@ A ``.keras`` file is a zip archive holding ``config.json`` (the model's layers a
 attribute naming its layer). The model must be a ``Sequential`` or a ``Functional`` chain:
 ``LSTM``/``GRU``/``SimpleRNN`` layers (``Dropout`` between them is the identity in inference), then an
 optional ``Dense`` head. Keras's gate orders (LSTM i, f, c, o; GRU z, r, h) and its single bias (GRU
-``reset_after``: ``[2, 3H]``, input and recurrent) are converted to PyTorch's; kernels ``[I, G*H]`` are
-transposed. docs/import.md lists every mapping and refusal.
+``reset_after``: ``[2, 3H]``, input and recurrent; ``reset_after=False``, rnnhw's ``gru_reset = "before"``:
+``[3H]``, input only) are converted to PyTorch's; kernels ``[I, G*H]`` are transposed. docs/import.md lists
+every mapping and refusal.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ class _Reader:
         kernel, recurrent = arrays[0], arrays[1]
         rows = recurrent.shape[1]
         bias = arrays[2] if layer["config"].get("use_bias", True) else np.zeros(rows)
-        if bias.ndim == 2:  # GRU reset_after: [input bias ; recurrent bias]
+        if bias.ndim == 2:  # GRU reset_after: [input bias ; recurrent bias]; otherwise no recurrent bias
             bias_ih, bias_hh = bias[0], bias[1]
         else:
             bias_ih, bias_hh = bias, np.zeros(rows)

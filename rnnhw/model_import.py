@@ -5,7 +5,7 @@ A front end (:mod:`rnnhw.onnx_import`, :mod:`rnnhw.keras_import`) reads a file i
 in PyTorch's names and gate order, the optional linear head and what the model outputs. It describes
 what the file holds, also what rnnhw cannot run yet; :func:`to_rnnhw` maps the description onto a
 :class:`~rnnhw.spec.config.Config` and :class:`~rnnhw.spec.weights.Weights` and refuses, in one place,
-what this version of rnnhw lacks (bidirectional and reverse layers, the GRU's reset-before form).
+what this version of rnnhw lacks (bidirectional and reverse layers).
 :mod:`rnnhw.importer` reads a file with the front end for its suffix and writes the result.
 """
 
@@ -109,11 +109,10 @@ def refuse_head_on_every_step(source: str, where: str):
 
 
 def check_layer(source: str, layer: ImportedLayer):
-    """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers, the GRU's reset-before.
+    """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers.
 
     The front ends already describe these fully (``weights[1]`` is a bidirectional layer's backward
-    direction; ``gru_reset`` the GRU's form): supporting one means dropping its refusal here and passing
-    it on in :func:`to_rnnhw` (e.g. ``"gru_reset": layer.gru_reset`` in ``[model]``).
+    direction): supporting one means dropping its refusal here and passing it on in :func:`to_rnnhw`.
     """
     if layer.direction == "bidirectional":
         raise UserError(f"{source}: {layer.where} is bidirectional; this version of rnnhw runs forward layers only "
@@ -121,11 +120,6 @@ def check_layer(source: str, layer: ImportedLayer):
     if layer.direction == "reverse":
         raise UserError(f"{source}: {layer.where} runs backwards in time (ONNX direction = \"reverse\" or Keras "
                         "go_backwards); rnnhw layers run forward only: export a forward layer")
-    if layer.cell == "gru" and layer.gru_reset != "after":
-        raise UserError(f"{source}: {layer.where} applies the GRU reset gate before the recurrent matrix (ONNX "
-                        "linear_before_reset = 0, Keras reset_after = False); this version of rnnhw has only "
-                        "PyTorch's reset-after form (no [model] gru_reset = \"before\" yet): export with "
-                        "linear_before_reset = 1 / reset_after = True")
 
 
 def _lanes(cell: str, hidden: int) -> int:
@@ -146,12 +140,16 @@ def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
         if layer.hidden_size != first.hidden_size:
             raise UserError(f"{model.source}: layers of different hidden sizes ({first.hidden_size} {first.where}, "
                             f"{layer.hidden_size} {layer.where}); rnnhw stacks layers of one hidden_size")
+        if layer.gru_reset != first.gru_reset:
+            raise UserError(f"{model.source}: GRU layers with the reset gate {first.gru_reset} ({first.where}) and "
+                            f"{layer.gru_reset} ({layer.where}) the recurrent matrix; rnnhw stacks layers of one "
+                            "form: export every GRU with the same linear_before_reset / reset_after")
     if model.head is not None and model.return_sequences:
         refuse_head_on_every_step(model.source, model.head.where)
     config = config_from_dict({
         "model": {"cell": first.cell, "input_size": first.input_size, "hidden_size": first.hidden_size,
                   "num_layers": len(model.layers), "head": 0 if model.head is None else model.head.weight.shape[0],
-                  "return_sequences": model.return_sequences},
+                  "return_sequences": model.return_sequences, "gru_reset": first.gru_reset},
         "hardware": {"lanes": _lanes(first.cell, first.hidden_size)},
     })
     tensors = {}

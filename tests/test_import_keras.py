@@ -14,6 +14,7 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 import keras  # noqa: E402  (after choosing the backend)
 
+from rnnhw.spec.config import load_config  # noqa: E402
 from tests.importing import golden_float, import_model, refusal  # noqa: E402
 
 layers = keras.layers
@@ -52,6 +53,9 @@ def save(model, tmp_path, name="model.keras"):
 MODELS = {
     "lstm_2layers_dense": lambda: build(layers.LSTM(5, return_sequences=True), layers.LSTM(5), layers.Dense(2)),
     "gru_sequences": lambda: build(layers.GRU(4, return_sequences=True)),
+    "gru_reset_before_sequences": lambda: build(layers.GRU(4, reset_after=False, return_sequences=True)),
+    "gru_reset_before_2layers_dense": lambda: build(layers.GRU(4, reset_after=False, return_sequences=True),
+                                                    layers.GRU(4, reset_after=False), layers.Dense(2)),
     "gru_2layers_dense_functional": lambda: build(layers.GRU(4, return_sequences=True), layers.Dropout(0.5),
                                                   layers.GRU(4), layers.Dense(3), functional=True),
     "simple_rnn_final": lambda: build(layers.SimpleRNN(4)),
@@ -88,11 +92,19 @@ def test_keras_summary_and_configuration(tmp_path, capsys):
     assert '[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 4\nnum_layers = 2\nhead = 3\n' in config.read_text()
 
 
+def test_keras_reset_before_gru_has_one_bias_and_imports_as_gru_reset_before(tmp_path, capsys):
+    model = MODELS["gru_reset_before_sequences"]()
+    assert [w.shape for w in model.get_weights()] == [(3, 12), (4, 12), (12,)]  # no recurrent bias
+    config, weights, _ = import_model(capsys, save(model, tmp_path))
+    assert load_config(config).model.gru_reset == "before"
+    assert not np.load(weights)["bias_hh_l0"].any()
+
+
 REFUSALS = {
-    "reset_before": (lambda: build(layers.GRU(4, reset_after=False)), 'layer "gru" (GRU) applies the GRU reset '
-                     "gate before the recurrent matrix (ONNX linear_before_reset = 0, Keras reset_after = False); "
-                     "this version of rnnhw has only PyTorch's reset-after form (no [model] gru_reset = \"before\" "
-                     "yet): export with linear_before_reset = 1 / reset_after = True"),
+    "mixed_reset_forms": (lambda: build(layers.GRU(4, return_sequences=True), layers.GRU(4, reset_after=False)),
+                          'GRU layers with the reset gate after (layer "gru" (GRU)) and before (layer "gru_1" (GRU)) '
+                          "the recurrent matrix; rnnhw stacks layers of one form: export every GRU with the same "
+                          "linear_before_reset / reset_after"),
     "bidirectional": (lambda: build(layers.Bidirectional(layers.LSTM(4))), 'layer "bidirectional" (Bidirectional) '
                       "is bidirectional; this version of rnnhw runs forward layers only (bidirectional layers are "
                       "not supported yet): export a unidirectional model"),
@@ -111,6 +123,11 @@ REFUSALS = {
     "head_on_every_step": (lambda: build(layers.GRU(4, return_sequences=True), layers.Dense(2)), 'layer "dense" '
                            "(Dense) applies the linear head on every timestep; rnnhw's head reads only the final "
                            "state (return_sequences with a head is not supported): apply the head to the last step"),
+    "reset_before_head_on_every_step": (lambda: build(layers.GRU(4, reset_after=False, return_sequences=True),
+                                                      layers.Dense(2)), 'layer "dense" (Dense) applies the linear '
+                                        "head on every timestep; rnnhw's head reads only the final state "
+                                        "(return_sequences with a head is not supported): apply the head to the "
+                                        "last step"),
     "masking": (lambda: build(layers.Masking(), layers.LSTM(4)), 'layer "masking" (Masking) is not supported: give '
                 "rnnhw each sequence's length with --lengths instead"),
     "conv": (lambda: build(layers.Conv1D(4, 2), layers.LSTM(4)), 'layer "conv1d" (Conv1D) is not supported; rnnhw '

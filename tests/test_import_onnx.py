@@ -106,8 +106,8 @@ def reference(tmp_path, op, x, output="Y_h", seq_lens=None, **graph_options) -> 
     return y[0] if output == "Y_h" else y[:, 0].transpose(1, 0, 2)  # [1, N, H] or [T, 1, N, H]
 
 
-CELLS = {"LSTM": ("LSTM", {}), "GRU": ("GRU", {}), "RNN": ("RNN", {}),
-         "RNN-Relu": ("RNN", {"activations": ["Relu"]})}
+CELLS = {"LSTM": ("LSTM", {}), "GRU": ("GRU", {}), "GRU-reset-before": ("GRU", {"linear_before_reset": 0}),
+         "RNN": ("RNN", {}), "RNN-Relu": ("RNN", {"activations": ["Relu"]})}
 
 
 @pytest.mark.parametrize("output", ["Y_h", "Y"])
@@ -179,8 +179,11 @@ def test_output_paths_are_checked_before_reading(tmp_path, capsys):
         2, "", f"rnnhw import: error: cannot write '{out}': directory '{out.parent}' does not exist\n")
 
 
-def _stacked_graph(head: str):
-    """Two GRU layers joined by Squeeze (as exporters write them), the last step's state into a head."""
+def _stacked_graph(head: str, resets=(1, 1)):
+    """Two GRU layers joined by Squeeze (as exporters write them), the last step's state into a head.
+
+    ``resets`` are the layers' ``linear_before_reset`` (1: PyTorch's reset after ``R_h``, 0: before).
+    """
     rng = np.random.default_rng(3)
     init = [_tensor(f"{n}{k}", rng.normal(0, 0.5, s)) for k, size in ((0, 3), (1, 4))
             for n, s in (("W", (1, 12, size)), ("R", (1, 12, 4)), ("B", (1, 24)))]
@@ -188,9 +191,11 @@ def _stacked_graph(head: str):
              _tensor("head_b", rng.normal(0, 0.5, (2,))),
              numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
              numpy_helper.from_array(np.array([-1], dtype=np.int64), "last")]
-    nodes = [helper.make_node("GRU", ["X", "W0", "R0", "B0"], ["Y0", ""], hidden_size=4, linear_before_reset=1),
+    nodes = [helper.make_node("GRU", ["X", "W0", "R0", "B0"], ["Y0", ""], hidden_size=4,
+                               linear_before_reset=resets[0]),
              helper.make_node("Squeeze", ["Y0", "axis1"], ["S0"]),
-             helper.make_node("GRU", ["S0", "W1", "R1", "B1"], ["Y1", "H1"], hidden_size=4, linear_before_reset=1),
+             helper.make_node("GRU", ["S0", "W1", "R1", "B1"], ["Y1", "H1"], hidden_size=4,
+                               linear_before_reset=resets[1]),
              helper.make_node("Squeeze", ["Y1", "axis1"], ["S1"]),  # [T, N, H]
              helper.make_node("Gather", ["S1", "last"], ["G"], axis=0),  # [1, N, H]
              helper.make_node("Reshape", ["G", "shape"], ["last_h"])]
@@ -207,11 +212,13 @@ def _stacked_graph(head: str):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
 
 
+@pytest.mark.parametrize("reset", [1, 0])
 @pytest.mark.parametrize("head", ["Gemm", "MatMul+Add"])
-def test_stacked_layers_with_a_head_equal_onnxruntime(tmp_path, capsys, head):
-    path = save(_stacked_graph(head), tmp_path)
+def test_stacked_layers_with_a_head_equal_onnxruntime(tmp_path, capsys, head, reset):
+    path = save(_stacked_graph(head, (reset, reset)), tmp_path)
     config, weights, printed = import_model(capsys, path)
     assert "layer 1: gru GRU node" in printed and "-> 2" in printed and "output: head [N, 2]" in printed
+    assert load_config(config).model.gru_reset == ("after" if reset else "before")
     x = inputs()
     expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
     np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
@@ -418,10 +425,6 @@ REFUSALS = {
     "bidirectional": (recurrent_graph("LSTM", direction="bidirectional", output="Y"), 'LSTM node "lstm0" is '
                       "bidirectional; this version of rnnhw runs forward layers only (bidirectional layers are not "
                       "supported yet): export a unidirectional model"),
-    "reset-before": (recurrent_graph("GRU", linear_before_reset=0), 'GRU node "gru0" applies the GRU reset gate '
-                     "before the recurrent matrix (ONNX linear_before_reset = 0, Keras reset_after = False); this "
-                     "version of rnnhw has only PyTorch's reset-after form (no [model] gru_reset = \"before\" yet): "
-                     "export with linear_before_reset = 1 / reset_after = True"),
     "cell-state-output": (_lstm_with(output="Y_c"), 'graph output "Y_c" holds the LSTM cell states of layer 0 '
                           '(LSTM node "lstm0"); rnnhw\'s model outputs the head\'s output or the last layer\'s '
                           "final hidden state for each sequence, or the last layer's hidden states at every step"),
@@ -432,6 +435,13 @@ REFUSALS = {
 def test_refusals_name_the_node_and_what_is_supported(tmp_path, capsys, case):
     model, message = REFUSALS[case]
     assert refusal(capsys, save(model, tmp_path), tmp_path) == f'ONNX graph "handmade" (model.onnx): {message}'
+
+
+def test_refuses_gru_layers_of_both_reset_forms(tmp_path, capsys):
+    assert refusal(capsys, save(_stacked_graph("Gemm", (0, 1)), tmp_path), tmp_path) == (
+        'ONNX graph "stacked" (model.onnx): GRU layers with the reset gate before (GRU node "Y0") and after '
+        '(GRU node "Y1") the recurrent matrix; rnnhw stacks layers of one form: export every GRU with the same '
+        "linear_before_reset / reset_after")
 
 
 def _append(model, *nodes, output, initializers=()):
