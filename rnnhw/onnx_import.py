@@ -85,6 +85,8 @@ def read_onnx(path: Path, output: str | None = None) -> ImportedModel:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf raises many kinds for a file that is not a model
         raise UserError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+    if not model.graph.output:  # protobuf parses many non-ONNX files to an empty model
+        raise UserError(f"{path}: not an ONNX model (no graph outputs); give a file written by an ONNX exporter")
     return _Tracer(model.graph, f'ONNX graph "{model.graph.name}" ({path.name})').run(output)
 
 

@@ -559,6 +559,7 @@ def test_refuses_a_layer_that_skips_the_one_before(tmp_path, capsys):
 @pytest.mark.parametrize("name, content, message", [
     ("missing.onnx", None, "model file '{path}' does not exist"),
     ("junk.onnx", b"not a model", "{path}: not a readable ONNX model (DecodeError)"),
+    ("text.onnx", b"x\n", "{path}: not an ONNX model (no graph outputs); give a file written by an ONNX exporter"),
     ("model.h5", b"", "{path}: unknown model format '.h5'; rnnhw imports .onnx and .keras (Keras 3) files"),
 ])
 def test_refuses_unreadable_files(tmp_path, capsys, name, content, message):

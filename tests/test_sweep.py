@@ -176,6 +176,9 @@ def test_option_errors(tmp_path, capsys):
     assert run_cli(capsys, "sweep", path, "-o", tmp_path / "no" / "out")[2] == (
         f"rnnhw sweep: error: cannot write '{tmp_path / 'no' / 'out'}': directory '{tmp_path / 'no'}' does not "
         "exist\n")
+    # /proc refuses new files even to root: the output place is probed before any work.
+    assert run_cli(capsys, "sweep", path, "-o", "/proc/rnnhw-out")[2] == (
+        "rnnhw sweep: error: cannot write '/proc/rnnhw-out': No such file or directory; choose a writable place\n")
 
 
 def test_every_key_is_documented():

@@ -11,7 +11,7 @@ from rnnhw.calibration import observe_ranges
 from rnnhw.datasets import DIGITS, Dataset, digits, load_data
 from rnnhw.spec.config import load_config
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.outputs import atomic_file
+from rnnhw.spec.outputs import atomic_file, check_output_dir
 from rnnhw.spec.weights import load_weights
 
 from .cache import ResultCache, point_key
@@ -99,8 +99,7 @@ def run_sweep(spec_path, out_dir, *, runner: Runner | None = None, progress: boo
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"-o {str(out_dir)!r} is a file; give a directory for the results")
-    if not out_dir.parent.is_dir():
-        raise UserError(f"cannot write {str(out_dir)!r}: directory {str(out_dir.parent)!r} does not exist")
+    check_output_dir(out_dir, inputs=(spec_path,))  # before any work: writable, and not the spec itself
     points, tasks, baseline = prepare(spec, synthesizer)
     cache = ResultCache(out_dir / POINTS_DIR)
     results: dict[int, PointResult] = {}
