@@ -1,5 +1,5 @@
-"""The input buffer (two timestep slots filled from the input stream while the datapath computes) and
-the output buffer (a FIFO whose places the sequencer reserves before results are computed)."""
+"""The input buffer (two timestep slots filled from the input stream while the datapath computes), the
+sequence buffer of bidirectional cores (two whole-sequence slots) and the output buffer (a FIFO whose places the sequencer reserves before results are computed)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_positive, check_type
-from .interfaces import InputReadSignature, ReservationSignature
+from .interfaces import InputReadSignature, ReservationSignature, SequenceReadSignature
 
-__all__ = ["InputBuffer", "OutputBuffer"]
+__all__ = ["InputBuffer", "SequenceBuffer", "OutputBuffer"]
 
 
 class InputBuffer(wiring.Component):
@@ -98,6 +98,117 @@ class InputBuffer(wiring.Component):
         m.d.sync += [read_slot.eq(read_slot ^ read_side.release), freed.eq(read_side.release)]
         with m.If(freed):
             m.d.sync += counts[~read_slot].eq(0)
+        return m
+
+
+class SequenceBuffer(wiring.Component):
+    """Double-buffered storage of whole input sequences (bidirectional cores: the backward direction
+    starts at a sequence's last timestep).
+
+    The stream fills one slot while the sequencer reads the other. A sequence longer than ``steps``
+    timesteps is dropped: once the slot holds ``steps`` timesteps and the next element comes without the
+    sequence having ended, the buffer accepts and discards every element up to and including the one with
+    ``last``, leaves the slot empty (the sequence produces no output) and sets ``overflow``, which stays
+    set until reset. The next sequence is taken normally.
+
+    Parameters
+    ----------
+    features : int
+        Elements per timestep (``I``).
+    width : int
+        Width of a signed element.
+    steps : int
+        Most timesteps of a sequence (``hardware.max_sequence_length``).
+
+    Members
+    -------
+    input : In(stream.Signature({data: signed(width), last: 1}))
+        Elements in order; ``last`` on the final element of a sequence (sampled on element I-1 of a
+        timestep; while discarding, on any element).
+    read : In(SequenceReadSignature(features=features, width=width, steps=steps))
+        The reader's side: ``index`` -> ``data`` one cycle later, ``full`` and ``length`` of the read slot,
+        and ``release``: move to the other slot (next cycle) and free this one (the cycle after).
+    overflow : Out(1)
+        Sticky: a sequence longer than ``steps`` timesteps was dropped since reset.
+
+    Latency
+    -------
+    ``read.data`` one cycle after ``read.index``; a sequence whose last element is accepted is ``full``
+    from the next cycle; a released slot accepts elements again two cycles later.
+
+    Raises
+    ------
+    TypeError
+        If ``features``, ``width`` or ``steps`` is not an integer.
+    ValueError
+        If ``features``, ``width`` or ``steps`` is less than 1.
+    """
+
+    def __init__(self, *, features: int, width: int, steps: int):
+        check_positive("features", features)
+        check_positive("width", width)
+        check_positive("steps", steps)
+        self._features, self._width, self._steps = features, width, steps
+        super().__init__({
+            "input": In(stream.Signature(data.StructLayout({"data": signed(width), "last": 1}))),
+            "read": In(SequenceReadSignature(features=features, width=width, steps=steps)),
+            "overflow": Out(1),
+        })
+
+    @property
+    def features(self) -> int:
+        return self._features
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def steps(self) -> int:
+        return self._steps
+
+    def elaborate(self, platform):
+        m = Module()
+        features, steps, read_side = self.features, self.steps, self.read
+        words = steps * features
+        m.submodules.slots = slots = Memory(shape=signed(self.width), depth=2 * words, init=[])
+        write, read = slots.write_port(), slots.read_port()
+        fulls = Array(Signal(name=f"full{s}") for s in range(2))
+        lengths = Array(Signal(range(steps + 1), name=f"length{s}") for s in range(2))
+        write_slot, read_slot = Signal(), Signal()
+        element = Signal(range(words + 1))  # of the sequence being written
+        j = Signal(range(features))  # its place in the timestep
+        step = Signal(range(steps + 1))  # complete timesteps written
+        discarding = Signal()
+
+        accepted = self.input.valid & self.input.ready
+        m.d.comb += [
+            self.input.ready.eq(~fulls[write_slot]),
+            write.addr.eq(write_slot * words + element),
+            write.data.eq(self.input.p.data),
+            write.en.eq(accepted & ~discarding & (step < steps)),
+            read.addr.eq(read_slot * words + read_side.index),
+            read_side.data.eq(read.data),
+            read_side.full.eq(fulls[read_slot]),
+            read_side.length.eq(lengths[read_slot]),
+        ]
+        with m.If(accepted):
+            with m.If(discarding | (step == steps)):  # too long: drop everything up to its last element
+                m.d.sync += [discarding.eq(~self.input.p.last), self.overflow.eq(1)]
+                with m.If(self.input.p.last):
+                    m.d.sync += [element.eq(0), j.eq(0), step.eq(0)]
+            with m.Elif(j == features - 1):
+                m.d.sync += [j.eq(0), element.eq(element + 1), step.eq(step + 1)]
+                with m.If(self.input.p.last):  # a whole sequence: hand the slot over
+                    m.d.sync += [fulls[write_slot].eq(1), lengths[write_slot].eq(step + 1), write_slot.eq(~write_slot),
+                                 element.eq(0), step.eq(0)]
+            with m.Else():
+                m.d.sync += [j.eq(j + 1), element.eq(element + 1)]
+        # The reader moves to the other slot at once; the freed slot empties one cycle later.
+        freed = Signal()
+        m.d.sync += [read_slot.eq(read_slot ^ read_side.release), freed.eq(read_side.release)]
+        with m.If(freed):
+            m.d.sync += fulls[~read_slot].eq(0)
         return m
 
 

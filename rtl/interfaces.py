@@ -39,7 +39,7 @@ from rnnhw.spec.registers import WINDOW_REGIONS
 
 from .checks import check_positive, check_type
 
-__all__ = ["IssueSignature", "InputReadSignature", "WrittenSignature", "ReservationSignature",
+__all__ = ["IssueSignature", "InputReadSignature", "SequenceReadSignature", "WrittenSignature", "ReservationSignature",
            "WeightAccessSignature", "RefundSignature", "state_read_signature", "state_write_signature"]
 
 
@@ -156,6 +156,64 @@ class InputReadSignature(_ParameterizedSignature):
     @property
     def width(self) -> int:
         return self._parameters["width"]
+
+
+class SequenceReadSignature(_ParameterizedSignature):
+    """Sequencer to sequence buffer (bidirectional cores): read a whole input sequence, then release it.
+
+    Parameters
+    ----------
+    features : int
+        Elements per timestep (``I``).
+    width : int
+        Width of a signed element.
+    steps : int
+        Most timesteps of a sequence (``hardware.max_sequence_length``).
+
+    Members
+    -------
+    index : Out(range(steps * features))
+        Element ``t * I + j`` of the read slot's sequence to read.
+    data : In(signed(width))
+        The element at ``index`` of one cycle earlier.
+    full : In(1)
+        The read slot holds a whole sequence.
+    length : In(range(steps + 1))
+        Its timesteps (valid with ``full``).
+    release : Out(1)
+        Every step has read the slot: the buffer moves to its other slot.
+
+    Raises
+    ------
+    TypeError
+        If ``features``, ``width`` or ``steps`` is not an integer.
+    ValueError
+        If ``features``, ``width`` or ``steps`` is less than 1.
+    """
+
+    def __init__(self, *, features: int, width: int, steps: int):
+        check_positive("features", features)
+        check_positive("width", width)
+        check_positive("steps", steps)
+        super().__init__({
+            "index": Out(range(steps * features)),
+            "data": In(signed(width)),
+            "full": In(1),
+            "length": In(range(steps + 1)),
+            "release": Out(1),
+        }, features=features, width=width, steps=steps)
+
+    @property
+    def features(self) -> int:
+        return self._parameters["features"]
+
+    @property
+    def width(self) -> int:
+        return self._parameters["width"]
+
+    @property
+    def steps(self) -> int:
+        return self._parameters["steps"]
 
 
 class WrittenSignature(_ParameterizedSignature):

@@ -37,8 +37,17 @@ def layer_bound_cycles(config: Config, layer: int) -> int:
 
 
 def bound_cycles_per_step(config: Config) -> int:
-    """The lower bound ``sum_k ceil(G*H*(I_k+H)/P)`` on cycles per timestep (all layers)."""
-    return sum(layer_bound_cycles(config, k) for k in range(config.model.num_layers))
+    """The lower bound ``sum_k D*ceil(G*H*(I_k+H)/P)`` on cycles per timestep (all layers, D directions)."""
+    return config.model.directions * sum(layer_bound_cycles(config, k) for k in range(config.model.num_layers))
+
+
+#: A time before any other (never waited for).
+NEVER = -(10**9)
+
+
+def _whole(cycles: int, count: int = 1) -> int | float:
+    """``cycles / count``, an int when it is whole."""
+    return cycles // count if cycles % count == 0 else cycles / count
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,16 @@ class Schedule:
     @property
     def lanes(self) -> int:
         return self.config.hardware.lanes
+
+    @property
+    def directions(self) -> int:
+        return self.config.model.directions
+
+    @property
+    def state_layers(self) -> int:
+        """Layers whose state the hardware keeps apart: one per layer and direction, ``v = k*D + d``
+        (the backward direction of layer k is ``v = 2k + 1``)."""
+        return self.config.model.num_layers * self.directions
 
     @property
     def rows(self) -> int:
@@ -99,6 +118,27 @@ class Schedule:
         return m.num_layers if m.jordan else int(bool(m.head))
 
     @property
+    def head_operands(self) -> int:
+        """Operands of a head job: the top layer's output vector (``D*H``), or ``h_t`` for a Jordan ``W_hy``."""
+        return self.config.model.hidden_size * (1 if self.config.model.jordan else self.directions)
+
+    # -- the bidirectional core's sequence memory: layer k's rows [h_fwd_t ; h_bwd_t] in bank k % 2 -------
+    @property
+    def row_words(self) -> int:
+        """Words of one row of the sequence memory, ``[h_fwd_t ; h_bwd_t]`` (``2H``)."""
+        return self.directions * self.config.model.hidden_size
+
+    @property
+    def sequence_banks(self) -> int:
+        """Banks of the sequence memory: layer k writes bank ``k % 2`` while reading bank ``(k-1) % 2``."""
+        return min(self.config.model.num_layers, 2)
+
+    def row_address(self, layer: int, t: int, direction: int = 0) -> int:
+        """State memory address of ``h`` (unit 0) of ``direction`` of ``layer`` at step ``t`` (bidirectional)."""
+        words = self.config.hardware.max_sequence_length * self.row_words
+        return (layer % 2) * words + t * self.row_words + direction * self.config.model.hidden_size
+
+    @property
     def output_base(self) -> int:
         """State memory address of the Jordan cell's ``y``, after every layer's two ``h`` banks;
         layer k's ``y[u]`` of bank b is at ``output_base + (2k + b)*O + u``."""
@@ -108,6 +148,8 @@ class Schedule:
     def reset_base(self) -> int:
         """State memory address of ``r*h`` of layer 0 (the reset-before GRU), after every layer's two
         ``h`` banks (``layer * 2H + bank * H + unit``); layer k's ``r*h[u]`` is at ``reset_base + k*H + u``."""
+        if self.config.model.bidirectional:  # after the sequence memory; one r*h per layer and direction
+            return self.sequence_banks * self.config.hardware.max_sequence_length * self.row_words
         return 2 * self.config.model.num_layers * self.config.model.hidden_size
 
     @property
@@ -120,7 +162,7 @@ class Schedule:
     @property
     def state_depth(self) -> int:
         m = self.config.model
-        extra = m.num_layers * m.hidden_size if m.reset_before else 2 * m.num_layers * m.output_size
+        extra = self.state_layers * m.hidden_size if m.reset_before else 2 * m.num_layers * m.output_size
         return self.reset_base + extra
 
     def operands(self, layer: int) -> int:
@@ -128,12 +170,13 @@ class Schedule:
         return m.layer_input_size(layer) + m.recurrent_size
 
     def weight_base(self, layer: int) -> int:
-        """First weight address of ``layer`` (``layer == num_layers`` is the head)."""
-        return sum(self.passes * self.operands(k) for k in range(layer))
+        """First weight address of ``layer`` (``layer == num_layers`` is the head); of a bidirectional core,
+        of the state layer ``v = 2k + d`` (``v == 2 * num_layers`` is the head)."""
+        return sum(self.passes * self.operands(v // self.directions) for v in range(layer))
 
     def head_weight_base(self, layer: int = 0) -> int:
         """First weight address of the head (of layer ``layer``'s ``W_hy``, Jordan)."""
-        return self.weight_base(self.config.model.num_layers) + layer * self.head_passes * self.config.model.hidden_size
+        return self.weight_base(self.state_layers) + layer * self.head_passes * self.head_operands
 
     @property
     def weight_depth(self) -> int:
@@ -143,7 +186,7 @@ class Schedule:
         return layer * self.passes
 
     def head_bias_base(self, layer: int = 0) -> int:
-        return self.bias_base(self.config.model.num_layers) + layer * self.head_passes
+        return self.bias_base(self.state_layers) + layer * self.head_passes
 
     @property
     def bias_depth(self) -> int:
@@ -193,52 +236,110 @@ class Schedule:
         model = self.config.model
         latency = h_ready_delay(datapath(self.config))
         # h[k][u] (Jordan: y[k][u]) readable at
-        ready = {k: [-(10**9)] * model.recurrent_size for k in range(model.num_layers)}
-        time, drain_free, ends = -1, -(10**9), []
+        ready = {k: [NEVER] * model.recurrent_size for k in range(model.num_layers)}
+        time, drain_free, ends = -1, NEVER, []
         for _ in range(steps):
             for k in range(model.num_layers):
-                inputs = model.layer_input_size(k)
-                below, own = (ready[k - 1] if k else None), ready[k]
-                written = [-(10**9)] * model.hidden_size
-                reset = list(written)  # r*h[u] readable at
-                operands = self.operands(k)
-                for q in range(self.passes):
-                    if q == 0:  # each operand may wait for its h
-                        for j in range(operands):
-                            time += 1
-                            source = below if j < inputs else own
-                            if source is not None:
-                                time = max(time, source[j if j < inputs else j - inputs])
-                    elif q == self.reset_passes:  # the first n pass: each h-segment operand waits for r*h
-                        time += inputs
-                        for j in range(inputs, operands):
-                            time = max(time + 1, reset[j - inputs])
-                    else:  # later passes read operands already there: one per cycle (linear cost in all)
-                        time += operands
-                    time = max(time, drain_free)  # the pass's last step waits for the drain
-                    rows = self.pass_rows(q)
-                    drain_free = time + DRAIN_DELAY + self.drain_items_of(rows)
-                    if q < self.reset_passes:
-                        for unit, position in self.drain_positions(rows, gate=0).items():
-                            reset[unit] = time + latency + position
-                        continue
-                    for unit, position in self.drain_positions(rows).items():
-                        written[unit] = time + latency + position
+                time, drain_free, written = self._layer_step(time, drain_free, k, ready[k - 1] if k else None,
+                                                             ready[k], latency)
                 if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
                     time, drain_free, written = self._output_passes(time, written, drain_free, latency)
                 ready[k] = written
             if model.head and model.return_sequences:  # the head's passes over this step's top h
-                for q in range(self.head_passes):
-                    for j in range(model.hidden_size):
-                        time += 1
-                        if q == 0:
-                            time = max(time, ready[model.num_layers - 1][j])
-                        if j == model.hidden_size - 1:
-                            time = max(time, drain_free)
-                    rows = min(self.lanes, model.head - q * self.lanes)
-                    drain_free = time + DRAIN_DELAY + rows
+                time, drain_free = self._head_passes(time, drain_free, ready[model.num_layers - 1])
             ends.append(time)
         return ends
+
+    def _layer_step(self, time: int, drain_free: int, k: int, below, own, latency: int, start: int = NEVER):
+        """One timestep of layer ``k``'s gate passes (one direction); ``below`` and ``own`` say when each
+        ``x`` and ``h`` operand is readable (``None``: at once), ``start`` when the first operand may go.
+
+        Returns the last issue time, when the drain is free and when each new ``h[u]`` is readable.
+        """
+        inputs, operands = self.config.model.layer_input_size(k), self.operands(k)
+        written = [NEVER] * self.config.model.hidden_size
+        reset = list(written)  # r*h[u] readable at
+        for q in range(self.passes):
+            if q == 0:  # each operand may wait for its h
+                for j in range(operands):
+                    time = max(time + 1, start) if j == 0 else time + 1
+                    source = below if j < inputs else own
+                    if source is not None:
+                        time = max(time, source[j if j < inputs else j - inputs])
+            elif q == self.reset_passes:  # the first n pass: each h-segment operand waits for r*h
+                time += inputs
+                for j in range(inputs, operands):
+                    time = max(time + 1, reset[j - inputs])
+            else:  # later passes read operands already there: one per cycle (linear cost in all)
+                time += operands
+            time = max(time, drain_free)  # the pass's last step waits for the drain
+            rows = self.pass_rows(q)
+            drain_free = time + DRAIN_DELAY + self.drain_items_of(rows)
+            if q < self.reset_passes:
+                for unit, position in self.drain_positions(rows, gate=0).items():
+                    reset[unit] = time + latency + position
+                continue
+            for unit, position in self.drain_positions(rows).items():
+                written[unit] = time + latency + position
+        return time, drain_free, written
+
+    def _head_passes(self, time: int, drain_free: int, ready=None, start: int = NEVER):
+        """The head's passes over one output vector (pass 0 waits for each operand's ``ready`` time, and
+        its first operand for ``start``). Returns the last issue time and when the drain is free."""
+        operands = self.head_operands
+        for q in range(self.head_passes):
+            for j in range(operands):
+                time = max(time + 1, start) if q == 0 and j == 0 else time + 1
+                if q == 0 and ready is not None:
+                    time = max(time, ready[j])
+                if j == operands - 1:
+                    time = max(time, drain_free)
+            rows = min(self.lanes, self.config.model.head - q * self.lanes)
+            drain_free = time + DRAIN_DELAY + rows
+        return time, drain_free
+
+    def sequence_issue_times(self, lengths) -> list[int]:
+        """Bidirectional cores: cycle of each sequence's last issued step (or output read), for sequences of
+        ``lengths`` back to back, from a step-by-step model of the sequencer's sequence walk.
+
+        Assumes each sequence is in the input buffer in time and the output is never blocked. Layer by
+        layer, the steps ``s = 0 .. T-1`` each run the forward direction at ``t = s`` then the backward
+        direction at ``t = T-1-s`` (:meth:`_layer_step`; each direction's operand ``h`` waits for its own
+        previous step, ``x`` never waits); the first step of layer k > 0 waits until every ``h`` of layer
+        k-1 is written, and so does the output phase for the top layer: the head's passes over each output
+        vector (:meth:`_head_passes`), or without a head one read of the sequence memory per element.
+        """
+        model = self.config.model
+        latency, hidden = h_ready_delay(datapath(self.config)), model.hidden_size
+        time, drain_free, ends = -1, NEVER, []
+        for steps in lengths:
+            ready, start = {}, NEVER
+            for k in range(model.num_layers):
+                for s in range(steps):
+                    for d in range(2):
+                        v = 2 * k + d
+                        time, drain_free, ready[v] = self._layer_step(
+                            time, drain_free, k, None, ready[v] if s else None, latency,
+                            start if s == 0 and d == 0 else NEVER)
+                start = max(ready[2 * k] + ready[2 * k + 1])  # the layer's last h written
+            for _ in range(steps if model.return_sequences else 1):
+                if model.head:
+                    time, drain_free = self._head_passes(time, drain_free, start=start)
+                else:
+                    time = max(time + 1, start) + 2 * hidden - 1
+                start = NEVER
+            ends.append(time)
+        return ends
+
+    def sequence_cycles(self, steps: int) -> int:
+        """Bidirectional cores: cycles between the starts of two sequences of ``steps`` timesteps in steady state."""
+        ends = self.sequence_issue_times([steps] * 3)
+        return ends[2] - ends[1]
+
+    def sequence_overhead(self) -> int | float:
+        """Bidirectional cores: cycles a sequence costs beyond ``T * cycles_per_step()`` (layer barriers, outputs)."""
+        steps = self.config.hardware.max_sequence_length
+        return _whole(self.sequence_cycles(steps) - steps * self.cycles_per_step())
 
     def _output_passes(self, time: int, h_ready: list[int], drain_free: int, latency: int):
         """The Jordan cell's ``W_hy`` passes after a layer's gate passes: pass 0 waits for each ``h[j]``.
@@ -246,7 +347,7 @@ class Schedule:
         Returns the last issue time, when the drain is free and when each ``y[u]`` is readable.
         """
         hidden, lanes = self.config.model.hidden_size, self.lanes
-        y_ready = [-(10**9)] * self.output_rows
+        y_ready = [NEVER] * self.output_rows
         for q in range(self.head_passes):
             for j in range(hidden):
                 time += 1
@@ -261,13 +362,15 @@ class Schedule:
         return time, drain_free, y_ready
 
     def cycles_per_step(self) -> int | float:
-        """Cycles per timestep in steady state (all layers), from :meth:`issue_times`.
+        """Cycles per timestep in steady state (all layers), from :meth:`issue_times`; of a bidirectional
+        core, what one more timestep adds to a sequence (:meth:`sequence_cycles`, both directions).
 
         An average over two steps (an int when it is whole), in case the pattern repeats every two.
         """
+        if self.config.model.bidirectional:
+            return _whole(self.sequence_cycles(10) - self.sequence_cycles(8), 2)
         ends = self.issue_times()
-        two_steps = ends[-1] - ends[-3]
-        return two_steps // 2 if two_steps % 2 == 0 else two_steps / 2
+        return _whole(ends[-1] - ends[-3], 2)
 
     # -- memory images -------------------------------------------------------------------------
     def unit_major(self, matrix: np.ndarray) -> np.ndarray:
@@ -297,9 +400,16 @@ class Schedule:
         padded[: matrix.shape[0]] = matrix
         return padded
 
+    def state_layer_weights(self, weights: QuantizedWeights) -> list:
+        """The ``QuantizedLayer`` of each state layer: layer k's forward, then (bidirectional) its backward."""
+        if not self.config.model.bidirectional:
+            return list(weights.layers)
+        return [lw for pair in zip(weights.layers, weights.reverse_layers, strict=True) for lw in pair]
+
     def weight_images(self, weights: QuantizedWeights) -> list[list[int]]:
         """Per lane: its weight memory contents (signed ints)."""
-        blocks = [self.pass_major(np.concatenate([lw.w_ih, lw.w_hh], axis=1)) for lw in weights.layers]
+        blocks = [self.pass_major(np.concatenate([lw.w_ih, lw.w_hh], axis=1))
+                  for lw in self.state_layer_weights(weights)]
         if self.config.model.jordan:
             blocks += [self._head_block(lw.w_hy) for lw in weights.layers]
         elif self.config.model.head:
@@ -314,7 +424,7 @@ class Schedule:
         """
         m = self.config.model
         blocks = []
-        for lw in weights.layers:
+        for lw in self.state_layer_weights(weights):
             second, flag = np.zeros_like(lw.bias), np.zeros_like(lw.bias)
             if self.split_rows:
                 second[2 * m.hidden_size :], flag[2 * m.hidden_size :] = lw.bias_hn, 1
