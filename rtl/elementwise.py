@@ -97,7 +97,7 @@ class ElementwiseUnit(wiring.Component):
         state = format_shape(datapath.numerics.state)
         cell_members = {}
         if model.reset_before:
-            cell_members["reset_written"] = Out(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size))
+            cell_members["reset_written"] = Out(WrittenSignature(layers=self.layers, hidden=model.hidden_size))
         if model.jordan:
             cell_members["output_written"] = Out(WrittenSignature(layers=model.num_layers, hidden=model.output_size))
         super().__init__({
@@ -105,7 +105,7 @@ class ElementwiseUnit(wiring.Component):
             **cell_members,
             "h_write": In(state_write_signature(depth=state_depth, shape=state)),
             "h_read": In(state_read_signature(depth=state_depth, shape=state)),
-            "written": Out(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
+            "written": Out(WrittenSignature(layers=self.layers, hidden=model.hidden_size)),
             "output": Out(stream.Signature(output_element_layout(datapath.numerics.state), always_ready=True)),
             **cell_members,
         })
@@ -137,7 +137,8 @@ class ElementwiseUnit(wiring.Component):
 
     @property
     def layers(self):
-        return self._datapath.config.model.num_layers
+        """State layers: one per layer and direction (``Schedule.state_layers``)."""
+        return Schedule(self._datapath.config).state_layers
 
     @property
     def latency(self):
@@ -159,8 +160,13 @@ class ElementwiseUnit(wiring.Component):
         item = delayed(m, self.items.p, gate_latency(self.datapath), "item")
         return valid, item, outputs
 
-    def _state_address(self, layer, bank, unit):
-        return layer * (2 * self.hidden) + bank * self.hidden + unit
+    def _state_address(self, job, unit, previous=False):
+        """Where ``h[unit]`` of ``job``'s step (``previous``: of the step before) is: bank = the step
+        generation's low bit; a bidirectional core's jobs carry their rows."""
+        if self.datapath.config.model.bidirectional:
+            return (job.prev_row if previous else job.row) + unit
+        bank = job.wgen[0] ^ 1 if previous else job.wgen[0]
+        return job.layer * (2 * self.hidden) + bank * self.hidden + unit
 
     def _write_h(self, m, valid, job, unit, h, second=None):
         """Write ``h`` one register later; where ``second``, the reset-before GRU's ``r*h`` or the Jordan
@@ -171,7 +177,7 @@ class ElementwiseUnit(wiring.Component):
         h = h_new
         valid, job, unit = (delayed(m, s, 1, name) for s, name in ((valid, "w_valid"), (job, "w_job"),
                                                                     (unit, "w_unit")))
-        address, write = self._state_address(job.layer, job.wgen[0], unit), valid
+        address, write = self._state_address(job, unit), valid
         emitting, last = valid & job.emit, unit == self.hidden - 1
         if second is not None:
             second = delayed(m, second, 1, "w_second")
@@ -300,8 +306,7 @@ class ElementwiseUnit(wiring.Component):
         # The read address goes out one cycle before tanh(a_n) arrives, so both are there together.
         # h_{t-1}[unit] is read two cycles ahead and registered out of the memory.
         early = delayed(m, meta0, lut.latency - 1, "read_item")
-        prev_bank = early.job.wgen[0] ^ 1
-        m.d.comb += self.h_read.addr.eq(self._state_address(early.job.layer, prev_bank, early.unit))
+        m.d.comb += self.h_read.addr.eq(self._state_address(early.job, early.unit, previous=True))
         h_read = delayed(m, self.h_read.data, 1, "h_read")
         v2, meta2, z2 = delayed_all(m, lut.latency, "u2", v0, meta0, z0)
         v3, meta3, z3 = delayed_all(m, 1, "u3", v2, meta2, z2)
@@ -331,7 +336,7 @@ class ElementwiseUnit(wiring.Component):
         valid, item, act = self._gate_luts(m)
         # h_{t-1}[unit] of r and n items: read two cycles ahead and registered out of the memory.
         early = delayed(m, self.items.p, gate_latency(self.datapath) - 2, "read_item")
-        m.d.comb += self.h_read.addr.eq(self._state_address(early.job.layer, early.job.wgen[0] ^ 1, early.unit))
+        m.d.comb += self.h_read.addr.eq(self._state_address(early.job, early.unit, previous=True))
         h_prev = Mux(item.job.t0, 0, delayed(m, self.h_read.data, 1, "h_read"))
         is_reset, is_update = valid & (item.gate == 0), valid & (item.gate == 1)
 

@@ -27,13 +27,17 @@ class Part:
     H = 2  #: GRU n row, ``W_hn h + b_hn``
 
 
-def job_layout(*, layers: int, lanes: int, units: int, gates: int) -> data.StructLayout:
+def job_layout(*, layers: int, lanes: int, units: int, gates: int, rows: int = 0) -> data.StructLayout:
     """What a pass is for; it travels with the pass's results to the elementwise unit.
 
     ``units`` bounds the hidden size, the head size and the Jordan cell's O; ``unit0``/``gate0`` name
-    the pass's first row.
+    the pass's first row. ``layers`` counts state layers (per direction). A bidirectional core's jobs
+    (``rows``: the state memory's words) also carry the state memory address of the ``h`` row they
+    write (``row``) and of the previous step's (``prev_row``), which the elementwise unit adds units to.
     """
+    sequence = {"row": range(max(rows, 2)), "prev_row": range(max(rows, 2))} if rows else {}
     return data.StructLayout({
+        **sequence,
         "head": 1,  # the Linear head rather than gate rows
         "layer": range(max(layers, 2)),
         "wgen": 2,  # step generation the results belong to (its low bit is the h bank)
@@ -102,7 +106,8 @@ def design_layouts(config: Config) -> DesignLayouts:
     """The layouts ``RNNAccelerator`` builds for ``config`` (its tests build the same)."""
     model, sch = config.model, Schedule(config)
     units = max(model.hidden_size, model.head, model.output_size)  # the Jordan cell's y rows: O
-    job = job_layout(layers=model.num_layers, lanes=sch.lanes, units=units, gates=model.gates)
+    job = job_layout(layers=sch.state_layers, lanes=sch.lanes, units=units, gates=model.gates,
+                     rows=sch.state_depth if model.bidirectional else 0)
     return DesignLayouts(
         job=job,
         issue=issue_layout(job=job, weight_depth=sch.weight_depth, bias_depth=sch.bias_depth),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.design import lane_parameters, memory_sizes, output_places
@@ -11,11 +11,13 @@ from rnnhw.spec.schedule import Schedule
 
 from .checks import check_positive, check_type
 from .fixed import format_shape
+from .layouts import output_element_layout
 from .interfaces import (
     InputReadSignature,
     IssueSignature,
     RefundSignature,
     ReservationSignature,
+    SequenceReadSignature,
     WrittenSignature,
     state_read_signature,
 )
@@ -41,6 +43,12 @@ class Sequencer(wiring.Component):
     the first of them checks each ``r*h`` operand (reported on ``reset_written``). A Jordan layer's
     gate job reads ``[x_t; y_{t-1}]`` (``x`` = the layer below's ``y``) and is followed by a head job,
     ``W_hy h_t``, whose results are the layer's ``y_t`` (reported on ``output_written``).
+    A bidirectional core walks layer-major instead (:meth:`_walk_sequence`): for each layer, steps
+    ``s = 0 .. T-1``, each the forward direction at ``t = s`` then the backward direction at
+    ``t = T-1-s`` (state layers ``v = 2k + d``); the first step of a sequence waits until the sequence
+    buffer holds the whole sequence, the first step of layer k > 0 until every ``h`` of layer k-1 is
+    written, and so does the output phase: the head's passes over each output vector ``[h_fwd_t ;
+    h_bwd_t]`` of the top layer, or without a head, reads of those vectors to the ``output`` stream.
     There is no gap between passes, layers or timesteps: a pass only waits when an operand it needs
     is not there yet. Operands are checked in pass 0 only (later passes read what pass 0 read):
 
@@ -69,7 +77,9 @@ class Sequencer(wiring.Component):
         To :class:`MatVecUnit`: the step (stage 0) and its operand (stage 1: the input element, the
         state word, or zero at a sequence's first timestep); ``can_finish`` from the lanes' drain.
     input : Out(InputReadSignature(features=I, width=input width))
-        Reads and releases the input buffer's read slot.
+        Reads and releases the input buffer's read slot (bidirectional cores:
+        ``Out(SequenceReadSignature(features=I, width=input width, steps=max_sequence_length))``, the
+        sequence buffer's).
     state : In(ReadPort.Signature(...))
         A read port of the state memory (``h`` operands; one cycle latency).
     written : In(WrittenSignature(layers=L, hidden=H))
@@ -80,6 +90,9 @@ class Sequencer(wiring.Component):
         Jordan cell only: the elementwise unit's ``y`` writes.
     reservation : In(ReservationSignature())
         ``pop``: an element left the output buffer (returns one reserved place).
+    output : Out(stream.Signature({data: state, last: 1}, always_ready=True))
+        Bidirectional cores without a head only: the top layer's output vectors read from the sequence
+        memory (``last`` on each vector's last element), into places reserved like a head's.
     refund : In(RefundSignature(most=2))
         With CTC decoding only: reserved places a head vector left unused (the sequencer reserves
         :data:`~rnnhw.spec.ctc.MOST_BEATS_PER_STEP` per vector).
@@ -108,18 +121,22 @@ class Sequencer(wiring.Component):
             raise ValueError(f"output_depth must hold one output vector ({output_places(config)}), "
                              f"not {output_depth!r}")
         self._schedule, self._issue_shape, self._output_depth = schedule, issue_shape, output_depth
-        cell_members = {}
+        cell_members, state_layers = {}, schedule.state_layers
         if model.reset_before:
-            cell_members["reset_written"] = In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size))
+            cell_members["reset_written"] = In(WrittenSignature(layers=state_layers, hidden=model.hidden_size))
         if model.jordan:
             cell_members["output_written"] = In(WrittenSignature(layers=model.num_layers, hidden=model.output_size))
         super().__init__({
             "issue": Out(IssueSignature(issue_shape=issue_shape,
                                         operand_width=lane_parameters(config).operand_width)),
-            "input": Out(InputReadSignature(features=model.input_size, width=n.input.width)),
+            "input": Out(SequenceReadSignature(features=model.input_size, width=n.input.width,
+                                               steps=config.hardware.max_sequence_length) if model.bidirectional
+                         else InputReadSignature(features=model.input_size, width=n.input.width)),
             "state": In(state_read_signature(depth=memory_sizes(config).state_depth, shape=format_shape(n.state))),
-            "written": In(WrittenSignature(layers=model.num_layers, hidden=model.hidden_size)),
+            "written": In(WrittenSignature(layers=state_layers, hidden=model.hidden_size)),
             "reservation": In(ReservationSignature()),
+            **({"output": Out(stream.Signature(output_element_layout(n.state), always_ready=True))}
+               if model.bidirectional and not model.head else {}),
             **cell_members,
             **({"refund": In(RefundSignature(most=output_places(config)))} if model.ctc else {}),
         })
@@ -140,8 +157,10 @@ class Sequencer(wiring.Component):
         m = Module()
         sch = self.schedule
         model, lanes = sch.config.model, sch.lanes
-        layers, hidden, gates = model.num_layers, model.hidden_size, model.gates
+        layers, hidden, gates = sch.state_layers, model.hidden_size, model.gates  # per direction, bidirectional
+        bidir = model.bidirectional
         vector, top = output_places(sch.config), model.num_layers - 1
+        streaming = bidir and not model.head  # output jobs read the sequence memory to the output stream
 
         def const_table(values):
             return Array(Const(v, range(max(values) + 1)) for v in values)
@@ -151,15 +170,15 @@ class Sequencer(wiring.Component):
         # Constants where the configuration fixes them, so that synthesis drops their logic.
         # The Jordan cell: each layer's step is a gate job over [x; y_{t-1}], then a head job (W_hy h_t).
         jordan, recurrent = model.jordan, model.recurrent_size
-        head_mode = Signal() if model.head or jordan else Const(0, 1)
+        head_mode = Signal() if model.head or jordan or bidir else Const(0, 1)  # bidirectional: output jobs
         layer = Signal(range(layers)) if layers > 1 else Const(0, 1)
         pass_ = Signal(range(max(sch.passes, sch.head_passes, 2)))
-        widest = max(model.input_size, recurrent, hidden)
+        widest = max(model.input_size, recurrent, sch.head_operands)
         j = Signal(range(widest + recurrent))
         last_j = Signal.like(j, init=model.input_size + recurrent - 1)  # operands of the job, minus one
         in_size = Signal(range(widest + 1), init=model.input_size)
         x_part = Signal(init=1)  # j < in_size
-        h_index = Signal(range(max(hidden, recurrent) + 1))  # j - in_size in the h segment (j in the head)
+        h_index = Signal(range(max(sch.head_operands, recurrent) + 1))  # j - in_size in the h segment (j in the head)
         w_addr = Signal.like(self.issue.step.w_addr)
         b_addr = Signal.like(self.issue.step.b_addr)
         unit0 = Signal.like(self.issue.step.job.unit0)
@@ -182,6 +201,9 @@ class Sequencer(wiring.Component):
         own_readable = readable[Mux(head_mode, top, layer)]
         state_addr = (source_layer * 2 + gen[source_layer][0]) * hidden + Mux(x_part, j, h_index)
         below_readable = readable[below]
+        if bidir:
+            walk = _SequenceWalk(m, sch, self.input, layer, head_mode, x_part, j, h_index, readable)
+            state_addr = walk.state_addr
         if jordan:  # gate jobs read y (below's, and their own of the previous step); head jobs their h_t
             y_readable = self._readiness(m, self.output_written, gen, gen_step, recurrent, "y_")
             source_layer = Mux(x_part & ~head_mode, below, layer)
@@ -194,15 +216,20 @@ class Sequencer(wiring.Component):
         if model.reset_before:
             own_readable = Mux(n_part, reset_readable[layer], own_readable)
             state_addr = Mux(n_part & ~x_part, sch.reset_base + layer * hidden + h_index, state_addr)
+        layer0 = (layer < 2) if bidir else (layer == 0)
+        from_input = x_part & layer0
         ready = Signal()
-        with m.If(x_part & (layer == 0)):
-            m.d.comb += [self.input.index.eq(j), ready.eq(self.input.count > j)]
-        with m.Elif(x_part):
-            m.d.comb += ready.eq(below_readable > j)
-        with m.Else():
-            m.d.comb += ready.eq((t0 & ~head_mode) | (own_readable > h_index))
+        if bidir:  # x and output jobs: a sequence's, layer's or output phase's first step waits for all of it
+            m.d.comb += ready.eq(Mux(x_part | head_mode, walk.barrier_ok, t0 | (own_readable > h_index)))
+        else:
+            with m.If(from_input):
+                m.d.comb += [self.input.index.eq(j), ready.eq(self.input.count > j)]
+            with m.Elif(x_part):
+                m.d.comb += ready.eq(below_readable > j)
+            with m.Else():
+                m.d.comb += ready.eq((t0 & ~head_mode) | (own_readable > h_index))
         m.d.comb += self.state.addr.eq(state_addr)
-        source = Mux(x_part & (layer == 0), OperandSource.INPUT,
+        source = Mux(from_input, OperandSource.INPUT,
                      Mux(~head_mode & ~x_part & t0, OperandSource.ZERO, OperandSource.STATE))
         source_1 = Signal(2)  # of the step issued last cycle, whose operand is due now
         m.d.sync += source_1.eq(source)
@@ -217,17 +244,28 @@ class Sequencer(wiring.Component):
         # The head's outputs go out (every step with return_sequences, else at a sequence's end);
         # without a head, the top layer's h does.
         emits = head_mode | ((layer == top) & (model.head == 0) & (model.return_sequences | step_last))
+        if bidir:  # only output jobs
+            emits = head_mode
         if jordan:  # y of the top layer: every step, or a sequence's last
             emits = head_mode & (layer == top) & (model.return_sequences | step_last)
         reserving = (pass_ == 0) & last_op & emits
+        if streaming:  # the vector's elements go out from its first read on
+            reserving = head_mode & (j == 0)
         room = reserved <= self.output_depth - vector
         go = Signal()
         checked = pass_ == 0
         if model.reset_before:  # the first n pass checks its r*h operands
             checked = checked | ((pass_ == sch.reset_passes) & ~x_part)
-        m.d.comb += go.eq((~checked | ready) & (~reserving | room) & (~last_op | self.issue.can_finish))
+        stream_job = head_mode if streaming else Const(0, 1)  # not issued to the lanes
+        may_finish = (self.issue.can_finish | stream_job) if streaming else self.issue.can_finish
+        m.d.comb += go.eq((~checked | ready) & (~reserving | room) & (~last_op | may_finish))
+        if streaming:
+            stream_valid, stream_last = Signal(), Signal()
+            m.d.sync += [stream_valid.eq(go & stream_job), stream_last.eq(last_op)]
+            m.d.comb += [self.output.valid.eq(stream_valid), self.output.p.data.eq(self.state.data),
+                         self.output.p.last.eq(stream_last)]
 
-        passes = Mux(head_mode, sch.head_passes, sch.passes)
+        passes = Mux(head_mode, sch.head_passes if not streaming else 1, sch.passes)
         last_pass = pass_ == passes - 1
         if model.reset_before:
             layer_rows = const_table([len(sch.pass_rows(q)) for q in range(sch.passes)])[pass_]
@@ -240,21 +278,23 @@ class Sequencer(wiring.Component):
         if jordan:  # a head job's y belongs to the step its layer has just finished
             wgen = Mux(head_mode, gen[layer], wgen)
         m.d.comb += [
-            step.valid.eq(go),
+            step.valid.eq(go & ~stream_job if streaming else go),
             step.first.eq(j == 0),
             step.split.eq(~head_mode & ~x_part & (h_index == 0)),
             step.last.eq(last_op),
-            step.from_input.eq(x_part & (layer == 0)),
+            step.from_input.eq(from_input),
             step.w_addr.eq(w_addr),
             step.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(wgen), job.t0.eq(t0),
-            job.emit.eq(emits), job.end.eq(step_last), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
+            job.emit.eq(emits), job.end.eq(walk.last_vector if bidir else step_last), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
             job.whole_units.eq(n_part),
         ]
+        if bidir:
+            m.d.comb += [job.row.eq(walk.row), job.prev_row.eq(walk.prev_row)]
 
         weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
         bias_base = const_table([sch.bias_base(k) for k in range(layers + 1)])
-        job_in_size = const_table([model.layer_input_size(k) for k in range(layers)])
+        job_in_size = const_table([model.layer_input_size(v // sch.directions) for v in range(layers)])
         if jordan:  # one head block per layer
             head_weight_base = const_table([sch.head_weight_base(k) for k in range(layers)])
             head_bias_base = const_table([sch.head_bias_base(k) for k in range(layers)])
@@ -266,12 +306,12 @@ class Sequencer(wiring.Component):
                 target = layers if next_head else next_layer
                 w_base, b_base = weight_base[target], bias_base[target]
             size = 0 if next_head else job_in_size[next_layer]
-            operands = hidden if next_head else recurrent
+            operands = sch.head_operands if next_head else recurrent
             m.d.sync += [t0.eq(next_t0), w_addr.eq(w_base), b_addr.eq(b_base),
                          in_size.eq(size), last_j.eq(size + operands - 1), x_part.eq(not next_head)]
             if layers > 1:
                 m.d.sync += layer.eq(next_layer)
-            if model.head or jordan:
+            if model.head or jordan or bidir:
                 m.d.sync += head_mode.eq(next_head)
 
         # The reservation reaches the count one cycle late (keeping the adder off the issue decision);
@@ -281,6 +321,8 @@ class Sequencer(wiring.Component):
                      reserved.eq(reserved - self.reservation.pop + Mux(reserve, vector, 0) -
                                  (self.refund.count if model.ctc else 0))]
         m.d.sync += [stepped.eq(0) for stepped in gen_step]
+        if bidir:
+            walk.issued(m, go)
         with m.If(go):
             m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]
             with m.If(x_part):
@@ -288,8 +330,9 @@ class Sequencer(wiring.Component):
                     m.d.sync += x_part.eq(0)
             with m.Else():
                 m.d.sync += h_index.eq(h_index + 1)
-            with m.If(x_part & (layer == 0) & (pass_ == 0) & (j == model.input_size - 1)):
-                m.d.sync += step_last.eq(self.input.last)
+            if not bidir:
+                with m.If(x_part & (layer == 0) & (pass_ == 0) & (j == model.input_size - 1)):
+                    m.d.sync += step_last.eq(self.input.last)
             with m.If(last_op):
                 m.d.sync += [j.eq(0), h_index.eq(0), x_part.eq(~head_mode)]
                 with m.If(~last_pass):
@@ -312,27 +355,30 @@ class Sequencer(wiring.Component):
                     m.d.sync += [pass_.eq(0), unit0.eq(0), gate0.eq(0)]
                     if model.reset_before:
                         m.d.sync += n_part.eq(0)
-                    with m.If(head_mode):
-                        if jordan:  # the layer's step is done: the next layer, or the next step
-                            with m.If(layer != top):
-                                start(layer + 1, False, t0)
-                            with m.Else():
+                    if bidir:
+                        walk.job_end(m, start, t0, gen, gen_step)
+                    else:
+                        with m.If(head_mode):
+                            if jordan:  # the layer's step is done: the next layer, or the next step
+                                with m.If(layer != top):
+                                    start(layer + 1, False, t0)
+                                with m.Else():
+                                    start(0, False, step_last)
+                            else:  # step_last still names the step the head read
                                 start(0, False, step_last)
-                        else:  # step_last still names the step the head read
-                            start(0, False, step_last)
-                    with m.Else():
-                        m.d.sync += gen[layer].eq(gen[layer] + 1)
-                        m.d.sync += Array(gen_step)[layer].eq(1)
-                        m.d.comb += self.input.release.eq(layer == 0)
-                        if jordan:  # W_hy h_t of this layer
-                            start(layer, True, t0)
-                        else:
-                            with m.If(layer != top):
-                                start(layer + 1, False, t0)
-                            with m.Elif((step_last | model.return_sequences) & (model.head != 0)):
-                                start(0, True, t0)
-                            with m.Else():
-                                start(0, False, step_last)
+                        with m.Else():
+                            m.d.sync += gen[layer].eq(gen[layer] + 1)
+                            m.d.sync += Array(gen_step)[layer].eq(1)
+                            m.d.comb += self.input.release.eq(layer == 0)
+                            if jordan:  # W_hy h_t of this layer
+                                start(layer, True, t0)
+                            else:
+                                with m.If(layer != top):
+                                    start(layer + 1, False, t0)
+                                with m.Elif((step_last | model.return_sequences) & (model.head != 0)):
+                                    start(0, True, t0)
+                                with m.Else():
+                                    start(0, False, step_last)
         return m
 
     def _readiness(self, m, report, gen, gen_step, size, prefix, ahead=0):
@@ -343,7 +389,7 @@ class Sequencer(wiring.Component):
         for the next generation takes over (without ``gen_step``, when no reader can come that soon).
         """
         readable = []
-        for k in range(self.schedule.config.model.num_layers):
+        for k in range(self.schedule.state_layers):
             done_gen = Signal(2, name=f"{prefix}done_gen{k}")
             done_count = Signal(range(size + 1), init=size, name=f"{prefix}done_count{k}")
             mine = report.valid & (report.layer == k)
@@ -367,3 +413,95 @@ def _units_written(done_gen, done_count, want, hidden):
     ahead = (done_gen - want)[:2]
     return Mux(ahead == 1, hidden, Mux(ahead == 0, done_count, 0))
 
+
+
+class _SequenceWalk:
+    """The bidirectional core's layer-major walk (see :class:`Sequencer`): its registers, the operand
+    addresses in the sequence memory and the sequence buffer, its waits and what follows each job.
+
+    Layer k's rows ``[h_fwd_t ; h_bwd_t]`` are at ``Schedule.row_address(k, t)``. Per job, registers hold
+    the base of its ``x`` operands (the sequence buffer's ``t*I`` in layer 0, else row t of the layer
+    below), of its ``h`` operands (the previous step's row of its direction, which the elementwise unit
+    also reads as ``job.prev_row``) and the row it writes (``job.row``); an output job's ``h_base`` and
+    ``h_base2`` are where its vector's two halves start (minus H for the second).
+    """
+
+    def __init__(self, m, sch, buffer, layer, head_mode, x_part, j, h_index, readable):
+        model, steps = sch.config.model, sch.config.hardware.max_sequence_length
+        self.sch, self.buffer, self.layer, self.head_mode = sch, buffer, layer, head_mode
+        hidden = model.hidden_size
+        words = max(sch.state_depth + 2 * sch.row_words, steps * model.input_size)
+        self.s = Signal(range(steps), name="seq_step")  # steps s of the layer: fwd at t = s, bwd at T-1-s
+        self.length_1 = Signal(range(steps), name="seq_length_1")  # T - 1 of the sequence
+        self.vec = Signal(range(steps), name="seq_vector")  # output job: its vector
+        self.wait_input = Signal(init=1, name="wait_input")  # the sequence's first job: a whole sequence
+        self.wait_layer = Signal(name="wait_layer")  # the first job of a layer or the output phase
+        self.barrier_k = Signal(range(model.num_layers), name="barrier_layer")  # the layer it waits for
+        self.x_base, self.h_base, self.h_base2, self.row = (Signal(range(words), name=name) for name in
+                                                            ("x_base", "h_base", "h_base2", "row"))
+        self.prev_row = self.h_base
+        self.state_addr = Mux(x_part, self.x_base + j, Mux(h_index >= hidden, self.h_base2, self.h_base) + h_index)
+        self.last_vector = self.vec == (self.length_1 if model.return_sequences else 0)
+        written_below = [readable[Cat(Const(d, 1), self.barrier_k)] == hidden for d in range(2)]
+        waits_met = (~self.wait_input | buffer.full) & (~self.wait_layer | (written_below[0] & written_below[1]))
+        self.barrier_ok = (j != 0) | waits_met
+        m.d.comb += buffer.index.eq(self.x_base + j)
+
+    def issued(self, m, go):
+        """A step went: the job's waits are over (the sequence's length is latched at its first step)."""
+        with m.If(go):
+            m.d.sync += [self.wait_input.eq(0), self.wait_layer.eq(0)]
+            with m.If(self.wait_input):
+                m.d.sync += self.length_1.eq(self.buffer.length - 1)
+
+    def _row(self, k, t):
+        sch = self.sch
+        bank = Mux(k[0], sch.row_address(1, 0), 0) if sch.config.model.num_layers > 1 else 0
+        return bank + t * sch.row_words
+
+    def _start_gates(self, m, start, v, t, t0):
+        """Start state layer ``v``'s job at timestep ``t``."""
+        model = self.sch.config.model
+        k, d = v >> 1, v[0]
+        start(v, False, t0)
+        previous = Mux(d, t + 1, t - 1)
+        m.d.sync += [
+            self.x_base.eq(Mux(k == 0, t * model.input_size, self._row(k - 1, t))),
+            self.row.eq(self._row(k, t) + Mux(d, model.hidden_size, 0)),
+            self.h_base.eq(self._row(k, previous) + Mux(d, model.hidden_size, 0)),
+        ]
+
+    def _start_output(self, m, start, vec):
+        """Start the output job of vector ``vec``: row ``vec`` (return_sequences), else
+        ``[h_fwd_{T-1} ; h_bwd_0]``."""
+        model = self.sch.config.model
+        top = Const(model.num_layers - 1, range(model.num_layers + 1))
+        start(0, True, 0)
+        first, second = (vec, vec) if model.return_sequences else (self.length_1, 0)
+        m.d.sync += [self.h_base.eq(self._row(top, first)), self.h_base2.eq(self._row(top, second))]
+
+    def job_end(self, m, start, t0, gen, gen_step):
+        """What follows a job's last step: the other direction, the next step, layer, output vector or sequence."""
+        model, v, s, length_1 = self.sch.config.model, self.layer, self.s, self.length_1
+        k, d = v >> 1, v[0]
+        with m.If(self.head_mode):
+            with m.If(~self.last_vector):
+                m.d.sync += self.vec.eq(self.vec + 1)
+                self._start_output(m, start, self.vec + 1)
+            with m.Else():  # the next sequence
+                m.d.sync += [s.eq(0), self.wait_input.eq(1)]
+                self._start_gates(m, start, Const(0, 2), Const(0, 1), 1)
+        with m.Else():
+            m.d.sync += [gen[v].eq(gen[v] + 1), Array(gen_step)[v].eq(1)]
+            m.d.comb += self.buffer.release.eq((k == 0) & d & (s == length_1))
+            with m.If(~d):  # the backward direction of the same step
+                self._start_gates(m, start, v + 1, (length_1 - s)[: len(s)], t0)
+            with m.Elif(s != length_1):
+                m.d.sync += s.eq(s + 1)
+                self._start_gates(m, start, (v - 1)[: len(v)], s + 1, 0)
+            with m.Elif(k != model.num_layers - 1):  # the next layer, once this one is written
+                m.d.sync += [s.eq(0), self.wait_layer.eq(1), self.barrier_k.eq(k)]
+                self._start_gates(m, start, v + 1, Const(0, 1), 1)
+            with m.Else():  # the output phase, once the top layer is written
+                m.d.sync += [self.vec.eq(0), self.wait_layer.eq(1), self.barrier_k.eq(k)]
+                self._start_output(m, start, Const(0, 1))

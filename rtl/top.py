@@ -14,7 +14,7 @@ from rnnhw.spec.design import lane_parameters, memory_sizes, ports
 from rnnhw.spec.schedule import Schedule
 from rnnhw.spec.weights import QuantizedWeights
 
-from .buffers import InputBuffer, OutputBuffer
+from .buffers import InputBuffer, OutputBuffer, SequenceBuffer
 from .checks import check_type
 from .conversion import SumConverter
 from .csr import ControlRegisters
@@ -66,6 +66,9 @@ class RNNAccelerator(wiring.Component):
     m_axis_tvalid, m_axis_tlast : Out(1)
         ``tlast`` on the last element of each output vector (CTC: of each sequence's labels).
     m_axis_tready : In(1)
+    sequence_overflow : Out(1)
+        Bidirectional cores only: sticky, a sequence longer than ``hardware.max_sequence_length`` was
+        dropped (no output for it) since reset (:class:`rnnhw.rtl.buffers.SequenceBuffer`).
     s_axil_* : the AXI4-Lite slave of :class:`rnnhw.rtl.csr.ControlRegisters`, for runtime weights only.
 
     The ``sync`` domain's ``clk`` and synchronous, active-high ``rst`` complete the ports
@@ -74,7 +77,8 @@ class RNNAccelerator(wiring.Component):
     Latency
     -------
     Cycles per timestep: :meth:`rnnhw.spec.schedule.Schedule.cycles_per_step` (see
-    ``docs/architecture.md``); inputs and outputs may stall at any time without loss.
+    ``docs/architecture.md``); inputs and outputs may stall at any time without loss. A bidirectional
+    core starts a sequence once all of it is in: :meth:`~rnnhw.spec.schedule.Schedule.sequence_cycles`.
 
     Raises
     ------
@@ -123,7 +127,12 @@ class RNNAccelerator(wiring.Component):
         model, n = config.model, config.numerics
         lanes, memories, layouts = lane_parameters(config), memory_sizes(config), design_layouts(config)
 
-        m.submodules.inputs = inputs = InputBuffer(features=model.input_size, width=n.input.width)
+        if model.bidirectional:  # whole sequences: the backward direction starts at the last step
+            m.submodules.inputs = inputs = SequenceBuffer(features=model.input_size, width=n.input.width,
+                                                          steps=config.hardware.max_sequence_length)
+            m.d.comb += self.sequence_overflow.eq(inputs.overflow)
+        else:
+            m.submodules.inputs = inputs = InputBuffer(features=model.input_size, width=n.input.width)
         m.submodules.sequencer = sequencer = Sequencer(
             schedule=sch, issue_shape=layouts.issue, output_depth=memories.output_fifo_depth)
         runtime = config.hardware.weights == "runtime"
@@ -142,7 +151,8 @@ class RNNAccelerator(wiring.Component):
             datapath=datapath(config), item_shape=layouts.gate_items, state_depth=memories.state_depth)
         m.submodules.output = output = OutputBuffer(
             element=layouts.output_element, depth=memories.output_fifo_depth)
-        # State memory: h of every layer, two banks (this step's and the previous step's).
+        # State memory: h of every layer, two banks (this step's and the previous step's); bidirectional:
+        # the sequence memory of [h_fwd_t ; h_bwd_t] rows.
         m.submodules.state = state = Memory(shape=format_shape(n.state), depth=memories.state_depth, init=[])
 
         wiring.connect(m, sequencer.input, inputs.read)
@@ -164,6 +174,8 @@ class RNNAccelerator(wiring.Component):
             wiring.connect(m, converter.head, decoder.logits)
             wiring.connect(m, decoder.labels, output.input)
             wiring.connect(m, decoder.refund, sequencer.refund)
+        elif model.bidirectional and not model.head:  # the sequencer reads the output vectors out
+            wiring.connect(m, sequencer.output, output.input)
         else:
             wiring.connect(m, converter.head if model.head else elementwise.output, output.input)
         wiring.connect(m, output.reservation, sequencer.reservation)

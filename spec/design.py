@@ -39,6 +39,9 @@ def ports(config: Config) -> tuple[Port, ...]:
     n = config.numerics
     out = config.output_format
     control = ()
+    overflow = (Port("sequence_overflow", "output", 1, "sticky: a sequence longer than hardware.max_sequence_length "
+                     f"({config.hardware.max_sequence_length}) was dropped without output; cleared by rst"),
+                ) if config.model.bidirectional else ()
     if config.hardware.weights == "runtime":  # the AXI4-Lite slave (spec/registers.py)
         control = tuple(Port(name, direction, width, meaning) for name, direction, width, meaning in axil_ports(config))
     return (
@@ -55,7 +58,7 @@ def ports(config: Config) -> tuple[Port, ...]:
         Port("m_axis_tready", "input", 1, "output element accepted"),
         Port("m_axis_tlast", "output", 1, "last label of a sequence" if config.model.ctc else
              "last element of an output vector"),
-    ) + control
+    ) + overflow + control
 
 
 def output_places(config: Config) -> int:
@@ -106,8 +109,11 @@ class MemorySizes:
     bias_words_per_lane: int
     bias_word_bits: int
     bias_values_per_word: int  # GRU: the n rows' second bias b_hn rides along
-    state_depth: int  # h of every layer, two banks (this step's and the previous step's); GRU reset before: r*h
+    state_depth: int  # h of every layer, two banks (this step's and the previous step's); GRU reset before: r*h;
+    # bidirectional: the sequence memory, max_sequence_length rows [h_fwd; h_bwd] per bank (one or two banks)
     state_word_bits: int
+    sequence_buffer_words: int  # bidirectional: two whole input sequences (max_sequence_length * I each); else 2*I
+    input_word_bits: int
     output_fifo_depth: int  # two output vectors (two steps' labels with CTC)
 
     @property
@@ -122,6 +128,10 @@ class MemorySizes:
     def state_bits(self) -> int:
         return self.state_depth * self.state_word_bits
 
+    @property
+    def input_bits(self) -> int:
+        return self.sequence_buffer_words * self.input_word_bits
+
 
 def memory_sizes(config: Config) -> MemorySizes:
     n, sch = config.numerics, Schedule(config)
@@ -130,7 +140,9 @@ def memory_sizes(config: Config) -> MemorySizes:
         bias_words_per_lane=sch.bias_depth, bias_word_bits=n.bias.width,
         bias_values_per_word=2 if sch.split_rows else 1,
         state_depth=sch.state_depth, state_word_bits=n.state.width,
-        output_fifo_depth=2 * output_places(config))
+        sequence_buffer_words=2 * config.model.input_size * (config.hardware.max_sequence_length
+                                                               if config.model.bidirectional else 1),
+        input_word_bits=n.input.width, output_fifo_depth=2 * output_places(config))
 
 
 def design_summary(config: Config, name: str) -> dict:
@@ -144,6 +156,12 @@ def design_summary(config: Config, name: str) -> dict:
                             "range": 2**table.range_log2, "interpolate": table.interpolate,
                             "format": str(table.out_fmt)}
     reset = {"reset_passes_per_layer": sch.reset_passes} if model.reset_before else {}
+    if model.bidirectional:  # layer-major over whole sequences: cycles per sequence of T steps
+        steps = config.hardware.max_sequence_length
+        reset["bidirectional"] = {
+            "max_sequence_length": steps, "input_buffer_bits": memories.input_bits,
+            "cycles_per_sequence_of_max_length": sch.sequence_cycles(steps),
+            "overhead_cycles_per_sequence": sch.sequence_overhead()}
     return {
         "name": name,
         "config": config.to_dict(),
@@ -153,7 +171,7 @@ def design_summary(config: Config, name: str) -> dict:
         "expected_cycles_per_step": sch.cycles_per_step(),
         "passes_per_layer": sch.passes,
         **reset,
-        "head_cycles_per_sequence": sch.head_passes * model.hidden_size if model.head else 0,
+        "head_cycles_per_sequence": sch.head_passes * sch.head_operands if model.head else 0,
         "accumulator": {"width": lanes.acc_width, "frac_bits": lanes.acc_frac},
         "lane_parameters": asdict(lanes),
         "weight_memory": {"words_per_lane": memories.weight_words_per_lane, "word_bits": memories.weight_word_bits,
