@@ -210,3 +210,30 @@ def test_golden_command_runs_packed_sequences(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
     np.testing.assert_array_equal(np.load(tmp_path / "f.npy"),
                                   float_forward(config, weights, x, np.array([5, 1, 3])).outputs)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("packed", [False, True])
+def test_float_reference_equals_the_bidirectional_reset_before_gru(layers, packed):
+    import torch
+
+    from rnnhw.models import ResetBeforeGRU
+
+    torch.manual_seed(layers)
+    module = ResetBeforeGRU(3, 4, layers, bidirectional=True).double()
+    config = bidirectional("gru", layers=layers, sequences=True, gru_reset="before")
+    weights = weights_from_tensors({k: v.detach().numpy() * 2.0 for k, v in module.state_dict().items()}, config)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(2.0)
+    assert [name for name, _ in module.named_parameters()] == list(weights.tensors())
+    x = np.random.default_rng(layers).normal(0, 1.5, (4, 7, 3))
+    lengths = np.array([7, 2, 5, 1]) if packed else None
+    with torch.no_grad():
+        out, h_n = module(torch.as_tensor(x), None if lengths is None else torch.as_tensor(lengths))
+    result = float_forward(config, weights, x, lengths)
+    np.testing.assert_allclose(result.outputs, out.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.stack(result.final_h), torch.cat([h_n[0::2], h_n[1::2]], -1).numpy(),
+                               rtol=0, atol=1e-12)
+    nn_gru = torch.nn.GRU(3, 4, layers, batch_first=True, bidirectional=True).double()
+    nn_gru.load_state_dict(module.state_dict())  # the same names and shapes as nn.GRU's
