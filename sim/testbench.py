@@ -25,7 +25,8 @@ Results keys: ``out_data`` (raw unsigned elements), ``out_counts`` (elements per
 ``out_start``/``out_end`` (clock cycle of each output frame's first/last beat), ``in_start``/``in_end``
 (clock cycle at which the DUT accepted each sequence's first/last element), ``timed_out``,
 ``inputs_left`` (the DUT did not take every input), ``output_width`` (bits of ``m_axis_tdata``),
-``extra_frames`` (frames beyond those expected), ``discarded_frames``, ``end_cycle``.
+``extra_frames`` (frames beyond those expected), ``discarded_frames``, ``end_cycle``,
+``sequence_overflow`` (a bidirectional core's sticky overflow output at the end; -1 without one).
 
 Cycle numbers count rising clock edges from time 0; differences between them are cycle counts.
 Per-clock Python work is only what cocotbext-axi does while a stream is active or paused: an idle
@@ -263,5 +264,7 @@ async def stream(dut):
         "discarded_frames": np.int64(discarded),
         "end_cycle": np.int64(end_cycle),
         "output_width": np.int64(len(dut.m_axis_tdata)),
+        # Bidirectional cores: the sticky flag of dropped (too long) sequences; -1: no such port.
+        "sequence_overflow": np.int64(int(dut.sequence_overflow.value) if hasattr(dut, "sequence_overflow") else -1),
     }
     _write_atomically(os.environ[RESULTS_ENV], lambda handle: np.savez(handle, **results))

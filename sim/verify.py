@@ -162,6 +162,7 @@ class SimResult:
     log_path: Path | None
     host_result: object = None  # what the ``host`` program returned (runtime cores)
     compared: str = "element"  # what ``mismatches`` counts: output elements, or (CTC) label sequences
+    sequence_overflow: bool | None = None  # bidirectional cores: the sticky overflow output at the end
 
     def summary(self) -> dict:
         """The JSON summary (``rnnhw simulate --json``)."""
@@ -287,7 +288,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
                     build_dir="build/sim", seed: int = 0, toplevel: str = "rnnhw_top",
                     bound_cycles_per_step: int = 0, timeout_cycles: int | None = None,
                     reset_after: int | None = None, waves_dir=None,
-                    host: Callable[[RemoteBus], object] | None = None) -> SimResult:
+                    host: Callable[[RemoteBus], object] | None = None, dropped=None) -> SimResult:
     """Stream ``x_int`` through the design in ``verilog`` and compare its outputs with ``expected``.
 
     Parameters
@@ -331,6 +332,10 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         input is sent (e.g. it loads the weights); it may call ``bus.go()`` to start the stream and
         go on accessing the port while it runs. What it returns is ``SimResult.host_result``.
 
+    dropped : array_like of bool, optional
+        Sequences the design must drop without output (a bidirectional core's sequences longer than
+        ``hardware.max_sequence_length``); their rows of ``expected`` are not compared.
+
     Returns
     -------
     SimResult
@@ -342,6 +347,10 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     lengths = check_batch(x_int, x_int.shape[2], lengths)
     batch, _, inputs = x_int.shape
     expected = np.asarray(expected, dtype=np.int64)
+    kept = np.ones(batch, dtype=bool) if dropped is None else ~np.asarray(dropped, dtype=bool)
+    out_vectors = StreamLayout(mode, 1, lengths).vectors_per_sequence * kept
+    expected, lengths_in = expected[kept], lengths
+    lengths = lengths[kept]
     layout = StreamLayout(mode, 1 if mode == "labels" else int(expected.shape[-1]), lengths)
     if mode == "labels" and (expected.ndim != 2 or expected.shape[0] != batch or
                              expected.shape[1] < int(lengths.max())):
@@ -352,9 +361,9 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     timesteps = int(lengths.sum())
     if timeout_cycles is None:
         per_step = (bound_cycles_per_step or 1000) + inputs + layout.vector_size
-        timeout_cycles = 10 * (timesteps * per_step + batch * layout.vector_size) + 10_000
-    if reset_after is not None and not 0 <= reset_after <= int(lengths[0]) * inputs:
-        raise ValueError(f"reset_after must lie in 0..{int(lengths[0]) * inputs}, not {reset_after!r}")
+        timeout_cycles = 10 * (int(lengths_in.sum()) * per_step + batch * layout.vector_size) + 10_000
+    if reset_after is not None and not 0 <= reset_after <= int(lengths_in[0]) * inputs:
+        raise ValueError(f"reset_after must lie in 0..{int(lengths_in[0]) * inputs}, not {reset_after!r}")
 
     def announce(message: str) -> None:
         if progress:
@@ -368,9 +377,9 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         progress_path = run_dir / "progress"
         np.savez(
             stimulus,
-            in_data=_stream_elements(x_int, lengths), in_counts=lengths * inputs,
-            out_vectors=layout.vectors_per_sequence, vector_size=np.int64(layout.vector_size),
-            reset_data=x_int[0, :lengths[0]].reshape(-1),
+            in_data=_stream_elements(x_int, lengths_in), in_counts=lengths_in * inputs,
+            out_vectors=out_vectors, vector_size=np.int64(layout.vector_size),
+            reset_data=x_int[0, :lengths_in[0]].reshape(-1),
             reset_after=np.int64(-1 if reset_after is None else reset_after),
             pause_in=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
             pause_out=np.float64(BACKPRESSURE_PAUSE if backpressure else 0.0),
@@ -430,7 +439,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         log_path = None
     return SimResult(
         outputs=got, expected=expected, bit_exact=bit_exact, mismatches=mismatches,
-        first_mismatch=first, notes=notes, sequences=batch, timesteps=timesteps, cycles=cycles,
+        first_mismatch=first, notes=notes, sequences=len(lengths), timesteps=timesteps, cycles=cycles,
         cycles_per_step=cycles_per_step, sequence_cycles=sequence_cycles,
         bound_cycles_per_step=bound_cycles_per_step,
         utilization=bound_cycles_per_step / cycles_per_step if cycles_per_step else 0.0,
@@ -438,6 +447,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
         simulation_seconds=simulation_seconds, waves_path=waves_path, log_path=log_path,
         host_result=host_result,
         compared="label sequence" if mode == "labels" else "element",
+        sequence_overflow=None if int(results["sequence_overflow"]) < 0 else bool(results["sequence_overflow"]),
     )
 
 
