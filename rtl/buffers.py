@@ -1,5 +1,6 @@
 """The input buffer (two timestep slots filled from the input stream while the datapath computes), the
-sequence buffer of bidirectional cores (two whole-sequence slots) and the output buffer (a FIFO whose places the sequencer reserves before results are computed)."""
+sequence buffer of bidirectional cores (two whole-sequence slots) and the output buffer (a FIFO whose
+places the sequencer reserves before results are computed)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from rnnhw.spec.schedule import Schedule
 
 from .checks import check_positive, check_type
 from .fixed import format_shape
-from .layouts import output_element_layout
 from .interfaces import (
     InputReadSignature,
     IssueSignature,
@@ -21,6 +20,7 @@ from .interfaces import (
     WrittenSignature,
     state_read_signature,
 )
+from .layouts import output_element_layout
 
 __all__ = ["Sequencer", "OperandSource"]
 
@@ -286,7 +286,8 @@ class Sequencer(wiring.Component):
             step.w_addr.eq(w_addr),
             step.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(wgen), job.t0.eq(t0),
-            job.emit.eq(emits), job.end.eq(walk.last_vector if bidir else step_last), job.rows.eq(rows), job.unit0.eq(unit0), job.gate0.eq(gate0),
+            job.emit.eq(emits), job.end.eq(walk.last_vector if bidir else step_last), job.rows.eq(rows),
+            job.unit0.eq(unit0), job.gate0.eq(gate0),
             job.whole_units.eq(n_part),
         ]
         if bidir:
