@@ -267,3 +267,16 @@ def test_datapath_reads_both_directions():
     # Full scale: layer 0 reaches 7 * 32 * 32 + 32 = 7,200, layer 1 12 * 32 * 32 + 32 = 12,320; 2**13 = 8,192.
     narrow = config.replace("numerics", accum="fixed<30,14>")
     assert [message.split(" but ")[1].split("'s")[0] for message in accumulator_warnings(narrow)] == ["layer 1"]
+
+
+def test_accuracy_command_refuses_data_past_the_limit(tmp_path, capsys):
+    from rnnhw.examples import example_paths
+
+    config_path, weights_path = example_paths("digits_bilstm")
+    short = tmp_path / "short.toml"
+    short.write_text(config_path.read_text().replace("max_sequence_length = 64", "max_sequence_length = 7"))
+    status = main(["accuracy", str(short), "--weights", str(weights_path), "--data", "digits"])
+    captured = capsys.readouterr()
+    assert (status, captured.out) == (2, "")
+    assert captured.err == ("rnnhw accuracy: error: a sequence of 8 steps is longer than the 7 a bidirectional core "
+                            "holds; raise [hardware] max_sequence_length to at least 8\n")
