@@ -237,3 +237,46 @@ def test_float_reference_equals_the_bidirectional_reset_before_gru(layers, packe
                                rtol=0, atol=1e-12)
     nn_gru = torch.nn.GRU(3, 4, layers, batch_first=True, bidirectional=True).double()
     nn_gru.load_state_dict(module.state_dict())  # the same names and shapes as nn.GRU's
+
+
+# ------------------------------------------------------------------------------------- reports, example
+
+
+def test_check_reports_bidirectional_layers(capsys):
+    from rnnhw.examples import example_paths
+
+    config_path, weights_path = example_paths("digits_bilstm")
+    assert main(["check", str(config_path), "--weights", str(weights_path)]) == 0
+    out = capsys.readouterr().out
+    assert ("  bidirectional: every layer runs forward and backward (from each sequence's last step), its output "
+            "[h_fwd; h_bwd] of 32; sequences of up to hardware.max_sequence_length = 64 steps\n"
+            "  head: 10*32 = 320 MACs per sequence\n") in out
+    assert "\nbidirectional = true\n" in out and "\nmax_sequence_length = 64\n" in out
+    assert "  weight_hh_l0_reverse [64, 16]     fixed<16,6> " in out
+
+
+def test_datapath_reads_both_directions():
+    """Layer 1's sums and the head's read [h_fwd; h_bwd]: the exact accumulators and range checks count 2H."""
+    from rnnhw.spec.datapath import datapath
+    from rnnhw.spec.ranges import accumulator_warnings
+
+    config = bidirectional("gru", layers=2, head=3)
+    dp = datapath(config)
+    assert [count for count, _ in dp.gates_matvec(1).operands] == [8, 4]
+    assert [count for count, _ in dp.head_matvec.operands] == [8]
+    # Full scale: layer 0 reaches 7 * 32 * 32 + 32 = 7,200, layer 1 12 * 32 * 32 + 32 = 12,320; 2**13 = 8,192.
+    narrow = config.replace("numerics", accum="fixed<30,14>")
+    assert [message.split(" but ")[1].split("'s")[0] for message in accumulator_warnings(narrow)] == ["layer 1"]
+
+
+def test_accuracy_command_refuses_data_past_the_limit(tmp_path, capsys):
+    from rnnhw.examples import example_paths
+
+    config_path, weights_path = example_paths("digits_bilstm")
+    short = tmp_path / "short.toml"
+    short.write_text(config_path.read_text().replace("max_sequence_length = 64", "max_sequence_length = 7"))
+    status = main(["accuracy", str(short), "--weights", str(weights_path), "--data", "digits"])
+    captured = capsys.readouterr()
+    assert (status, captured.out) == (2, "")
+    assert captured.err == ("rnnhw accuracy: error: a sequence of 8 steps is longer than the 7 a bidirectional core "
+                            "holds; raise [hardware] max_sequence_length to at least 8\n")
