@@ -114,7 +114,7 @@ def _hardware_lines(config: Config) -> list[str]:
         else:
             formula = (f"G*H*(I+H) = {model.gates}*{model.hidden_size}*"
                        f"({model.layer_input_size(k)}+{model.hidden_size})")
-        lines.append(f"  layer {k}: {formula} = {macs:,} MACs per step; "
+        lines.append(f"  layer {k}: {formula} = {macs:,} MACs per step{' per direction' * model.bidirectional}; "
                      f"schedule bound ceil({macs:,}/{lanes}) = {layer_bound_cycles(config, k):,} cycles per step")
     bound, expected = bound_cycles_per_step(config), Schedule(config).cycles_per_step()
     lines.append(f"  {'all layers' if model.num_layers > 1 else 'per step'}: bound {bound:,} cycles; "
@@ -132,6 +132,11 @@ def _hardware_lines(config: Config) -> list[str]:
         lines.append(f"  bidirectional: every layer runs forward and backward (from each sequence's last step), "
                      f"its output [h_fwd; h_bwd] of {model.layer_output_size}; sequences of up to "
                      f"hardware.max_sequence_length = {config.hardware.max_sequence_length} steps")
+        sch, steps = Schedule(config), config.hardware.max_sequence_length
+        lines.append(f"  sequence walk: layer by layer, each step forward then backward on the shared lanes (the bound "
+                     f"counts both directions); a sequence of T steps takes {sch.cycles_per_step():,}*T + "
+                     f"{sch.sequence_overhead():,} cycles (layer waits, the outputs), {sch.sequence_cycles(steps):,} "
+                     f"at T = {steps}; it starts once all of it is in")
     if model.head:
         head_macs = model.head * model.layer_output_size
         when = "per step (return_sequences: the head at every step, in the expected cycles)" \

@@ -86,11 +86,35 @@ def _framing(model: dict) -> str:
 
 
 def _head_cycles(model: dict, summary: dict) -> str:
-    if not model["head"]:
+    if not model["head"] or model.get("bidirectional"):  # a bidirectional core's are in its sequence cycles
         return ""
     if model["return_sequences"]:
         return "The head's passes at every timestep are included."
     return f"With a head, each sequence adds {summary['head_cycles_per_sequence']} cycles."
+
+
+def _bidirectional_protocol(summary: dict) -> str:
+    """What a bidirectional core adds to the protocol: whole sequences, the length limit, the overflow flag."""
+    if not summary["config"]["model"].get("bidirectional"):
+        return ""
+    steps = summary["bidirectional"]["max_sequence_length"]
+    return f"""
+- **Bidirectional layers.** Each layer's output at step t is `[h_fwd_t ; h_bwd_t]` (forward half first); the
+  final vector is `[h_fwd_(T-1) ; h_bwd_0]`. The backward direction starts at a sequence's last step, so the
+  core buffers whole sequences (two: the next one loads while one computes) and starts a sequence once its
+  `tlast` is in. A sequence may have at most {steps} timesteps (`hardware.max_sequence_length`). A longer one
+  is dropped: the core accepts and discards its remaining beats up to its `tlast`, sends nothing for it,
+  and sets `sequence_overflow`, which stays high until `rst`; the next sequence is processed normally."""
+
+
+def _bidirectional_cycles(summary: dict) -> str:
+    if not summary["config"]["model"].get("bidirectional"):
+        return ""
+    info = summary["bidirectional"]
+    return (f"Both directions of every layer count in the bound. A sequence of T timesteps takes {summary['expected_cycles_per_step']}*T + "
+            f"{info['overhead_cycles_per_sequence']} cycles once it is in (both directions of every layer on the "
+            f"shared lanes, then the outputs; {info['cycles_per_sequence_of_max_length']:,} at T = "
+            f"{info['max_sequence_length']}); the next sequence loads meanwhile.")
 
 
 def integration_readme(summary: dict) -> str:
@@ -114,6 +138,8 @@ def integration_readme(summary: dict) -> str:
         outputs = f"one vector of {vector} hidden-state values per timestep (the last layer's h_t)"
     else:
         outputs = f"one vector of {vector} values per sequence (the last layer's final hidden state)"
+    if model.get("bidirectional") and not model["head"]:
+        outputs = outputs.replace("h_t", "[h_fwd_t ; h_bwd_t]").replace("final hidden state", "[h_fwd ; h_bwd]")
     rows = "\n".join(f"| `{p['name']}` | {p['direction']} | {p['width']} | {p['meaning']} |" for p in summary["ports"])
     config = config_from_dict(summary["config"])
     runtime = config.hardware.weights == "runtime"
@@ -139,7 +165,7 @@ multiply-accumulate lanes. {storage}
 - **Input (AXI4-Stream slave).** A beat transfers when `s_axis_tvalid` and `s_axis_tready` are both high.
   Send each timestep's {model['input_size']} features in order, timesteps in order. Assert `s_axis_tlast`
   with the last feature of a sequence's last timestep. Sequences of any length follow each other back to back;
-  the state is zero at the start of every sequence. `tlast` on any other beat is ignored.
+  the state is zero at the start of every sequence. `tlast` on any other beat is ignored.{_bidirectional_protocol(summary)}
 - **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}{_framing(model)}.
   `m_axis_tready` may be held low for any time: nothing is lost,
   duplicated or reordered (the core stalls).
@@ -152,7 +178,7 @@ multiply-accumulate lanes. {storage}
 {summary['expected_cycles_per_step']} clock cycles per timestep in steady state (bound
 ceil(G*H*(I+H)/P) summed over layers: {summary['bound_cycles_per_step']}); {summary['macs_per_step']:,}
 multiply-accumulates per timestep. {_head_cycles(model, summary)}
-The input of timestep t+1 is accepted while timestep t computes.
+{_bidirectional_cycles(summary) or "The input of timestep t+1 is accepted while timestep t computes."}
 
 ## Memories
 

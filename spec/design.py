@@ -166,7 +166,7 @@ def design_summary(config: Config, name: str) -> dict:
         "name": name,
         "config": config.to_dict(),
         "lanes": lanes.lanes,
-        "macs_per_step": sum(macs_per_step(config, k) for k in range(model.num_layers)),
+        "macs_per_step": model.directions * sum(macs_per_step(config, k) for k in range(model.num_layers)),
         "bound_cycles_per_step": bound_cycles_per_step(config),
         "expected_cycles_per_step": sch.cycles_per_step(),
         "passes_per_layer": sch.passes,

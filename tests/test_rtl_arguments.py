@@ -11,7 +11,7 @@ from amaranth.hdl import Fragment, Module, Signal, signed
 from amaranth.lib import data, wiring
 
 import rnnhw.rtl
-from rnnhw.rtl.buffers import InputBuffer, OutputBuffer
+from rnnhw.rtl.buffers import InputBuffer, OutputBuffer, SequenceBuffer
 from rnnhw.rtl.conversion import SumConverter
 from rnnhw.rtl.csr import ControlRegisters
 from rnnhw.rtl.ctc import CTCDecoder
@@ -21,6 +21,7 @@ from rnnhw.rtl.interfaces import (
     IssueSignature,
     RefundSignature,
     ReservationSignature,
+    SequenceReadSignature,
     WeightAccessSignature,
     WrittenSignature,
     state_read_signature,
@@ -57,6 +58,10 @@ LAYOUT = data.StructLayout({"a": 1})
 
 def input_buffer(**changes):
     return InputBuffer(**dict(features=3, width=8) | changes)
+
+
+def sequence_buffer(**changes):
+    return SequenceBuffer(**dict(features=3, width=8, steps=5) | changes)
 
 
 def output_buffer(**changes):
@@ -121,6 +126,13 @@ CHECKS = [
     (lambda: InputReadSignature(features="3", width=8), TypeError, "features must be a positive integer, not '3'"),
     (lambda: InputReadSignature(features=3, width=-1), ValueError, "width must be a positive integer, not -1"),
     (lambda: InputReadSignature(features=3, width=None), TypeError, "width must be a positive integer, not None"),
+    (lambda: SequenceReadSignature(features=0, width=8, steps=4), ValueError,
+     "features must be a positive integer, not 0"),
+    (lambda: SequenceReadSignature(features=3, width=8.0, steps=4), TypeError,
+     "width must be a positive integer, not 8.0"),
+    (lambda: SequenceReadSignature(features=3, width=8, steps=0), ValueError, "steps must be a positive integer, not 0"),
+    (lambda: SequenceReadSignature(features=3, width=8, steps="4"), TypeError,
+     "steps must be a positive integer, not '4'"),
     (lambda: WrittenSignature(layers=0, hidden=3), ValueError, "layers must be a positive integer, not 0"),
     (lambda: WrittenSignature(layers=True, hidden=3), TypeError, "layers must be a positive integer, not True"),
     (lambda: WrittenSignature(layers=1, hidden=0), ValueError, "hidden must be a positive integer, not 0"),
@@ -134,6 +146,13 @@ CHECKS = [
     (lambda: input_buffer(features=1.5), TypeError, "features must be a positive integer, not 1.5"),
     (lambda: input_buffer(width=0), ValueError, "width must be a positive integer, not 0"),
     (lambda: input_buffer(width="8"), TypeError, "width must be a positive integer, not '8'"),
+    # SequenceBuffer
+    (lambda: sequence_buffer(features=0), ValueError, "features must be a positive integer, not 0"),
+    (lambda: sequence_buffer(features=None), TypeError, "features must be a positive integer, not None"),
+    (lambda: sequence_buffer(width=-2), ValueError, "width must be a positive integer, not -2"),
+    (lambda: sequence_buffer(width=[8]), TypeError, "width must be a positive integer, not [8]"),
+    (lambda: sequence_buffer(steps=0), ValueError, "steps must be a positive integer, not 0"),
+    (lambda: sequence_buffer(steps=2.0), TypeError, "steps must be a positive integer, not 2.0"),
     # OutputBuffer
     (lambda: output_buffer(element=8), TypeError, "element must be a StructLayout, not 8"),
     (lambda: output_buffer(depth=0), ValueError, "depth must be a positive integer, not 0"),
@@ -257,6 +276,8 @@ def test_cell_reports_connect_elementwise_to_sequencer(config, member, signature
      "IssueSignature(issue_shape=StructLayout({'a': 1}), operand_width=8)"),
     (InputReadSignature(features=3, width=8), InputReadSignature(features=3, width=8),
      InputReadSignature(features=2, width=8), "InputReadSignature(features=3, width=8)"),
+    (SequenceReadSignature(features=3, width=8, steps=4), SequenceReadSignature(features=3, width=8, steps=4),
+     SequenceReadSignature(features=3, width=8, steps=5), "SequenceReadSignature(features=3, width=8, steps=4)"),
     (WrittenSignature(layers=2, hidden=3), WrittenSignature(layers=2, hidden=3), WrittenSignature(layers=2, hidden=4),
      "WrittenSignature(layers=2, hidden=3)"),
     (WeightAccessSignature(lanes=4, depth=6), WeightAccessSignature(lanes=4, depth=6),
@@ -276,10 +297,13 @@ def test_signature_parameters_are_read_only():
     assert (signature.features, signature.width) == (3, 8)
     with pytest.raises(AttributeError):
         signature.features = 4
-    unit = input_buffer()
-    with pytest.raises(AttributeError):
-        unit.features = 4
-    Fragment.get(unit, None)
+    for unit in (input_buffer(), sequence_buffer()):
+        with pytest.raises(AttributeError):
+            unit.features = 4
+        Fragment.get(unit, None)
+    signature = SequenceReadSignature(features=3, width=8, steps=4)
+    assert (signature.features, signature.width, signature.steps) == (3, 8, 4)
+    assert sequence_buffer().steps == 5
 
 
 def test_output_element_layout():
@@ -297,7 +321,7 @@ def rtl_components():
     return found
 
 
-COMPONENTS = [InputBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, CTCDecoder, ActivationLUT,
+COMPONENTS = [InputBuffer, SequenceBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, CTCDecoder, ActivationLUT,
               ElementwiseUnit, ControlRegisters, RNNAccelerator]
 
 

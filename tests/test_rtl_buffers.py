@@ -1,9 +1,10 @@
-"""``InputBuffer`` against its specification: two timestep slots, filled from the stream while read."""
+"""``InputBuffer`` and ``SequenceBuffer`` against their specifications: timestep (or whole-sequence)
+slots, filled from the stream while read."""
 
 import numpy as np
 import pytest
 
-from rnnhw.rtl.buffers import InputBuffer
+from rnnhw.rtl.buffers import InputBuffer, SequenceBuffer
 
 from .hdl import run_testbench
 
@@ -120,3 +121,53 @@ def test_read_data_and_last_of_two_timesteps():
     # and 1 read elements as they are being written: the reader never does that, as count is not above them.)
     reads = [data for _, _, data in seen]
     assert reads[2:] == [5, -6, 5, -6, 7, 8, 7, 8]
+
+
+@pytest.mark.parametrize(("stall_in", "seed"), [(0.0, 1), (0.5, 2)])
+def test_sequence_buffer_hands_over_whole_sequences_and_drops_too_long_ones(stall_in, seed):
+    """Sequences of 1..steps timesteps reach the reader whole, with their length; longer ones (``tlast``
+    only on the element that ends them) are discarded up to their last element and set the sticky flag."""
+    features, steps = 3, 4
+    rng = np.random.default_rng(seed)
+    lengths = [2, steps, steps + 2, 1, steps + 1, 3, steps]
+    sequences = [rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), size=(t, features)) for t in lengths]
+    beats = [(int(v), int(n == t * features - 1)) for t, seq in zip(lengths, sequences, strict=True)
+             for n, v in enumerate(seq.reshape(-1))]
+    # The index of each beat past a sequence's limit (the first of them sets the flag).
+    starts = np.cumsum([0] + [t * features for t in lengths])
+    first_dropped = min(starts[n] + steps * features for n, t in enumerate(lengths) if t > steps)
+    kept = [seq for seq in sequences if len(seq) <= steps]
+    dut = SequenceBuffer(features=features, width=WIDTH, steps=steps)
+    received = []
+
+    async def testbench(ctx):
+        accepted, reading, index = 0, None, 0
+        for _ in range(40 * len(beats)):
+            if len(received) == len(kept):
+                break
+            offer = accepted < len(beats) and rng.random() >= stall_in
+            ctx.set(dut.input.valid, offer)
+            if offer:
+                ctx.set(dut.input.p, {"data": beats[accepted][0], "last": beats[accepted][1]})
+            assert ctx.get(dut.overflow) == (accepted > first_dropped)
+            ready = ctx.get(dut.input.ready)
+            release = False
+            if reading is None and ctx.get(dut.read.full):
+                reading, index = np.zeros((ctx.get(dut.read.length), features), dtype=np.int64), 0
+            if reading is not None:
+                ctx.set(dut.read.index, index)
+                release = index == reading.size - 1
+            ctx.set(dut.read.release, release)
+            await ctx.tick()
+            if reading is not None:  # data one cycle after the index
+                reading.reshape(-1)[index] = ctx.get(dut.read.data)
+                index += 1
+                if release:
+                    received.append(reading)
+                    reading = None
+            accepted += offer and ready
+
+    run_testbench(dut, testbench)
+    assert len(received) == len(kept)
+    for got, want in zip(received, kept, strict=True):
+        np.testing.assert_array_equal(got, want)
