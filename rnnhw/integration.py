@@ -111,7 +111,8 @@ def _bidirectional_cycles(summary: dict) -> str:
     if not summary["config"]["model"].get("bidirectional"):
         return ""
     info = summary["bidirectional"]
-    return (f"Both directions of every layer count in the bound. A sequence of T timesteps takes {summary['expected_cycles_per_step']}*T + "
+    return (f"Both directions of every layer count in the bound. A sequence of T timesteps takes "
+            f"{summary['expected_cycles_per_step']}*T + "
             f"{info['overhead_cycles_per_sequence']} cycles once it is in (both directions of every layer on the "
             f"shared lanes, then the outputs; {info['cycles_per_sequence_of_max_length']:,} at T = "
             f"{info['max_sequence_length']}); the next sequence loads meanwhile.")
@@ -165,7 +166,8 @@ multiply-accumulate lanes. {storage}
 - **Input (AXI4-Stream slave).** A beat transfers when `s_axis_tvalid` and `s_axis_tready` are both high.
   Send each timestep's {model['input_size']} features in order, timesteps in order. Assert `s_axis_tlast`
   with the last feature of a sequence's last timestep. Sequences of any length follow each other back to back;
-  the state is zero at the start of every sequence. `tlast` on any other beat is ignored.{_bidirectional_protocol(summary)}
+  the state is zero at the start of every sequence. `tlast` on any other beat is ignored.\
+{_bidirectional_protocol(summary)}
 - **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}{_framing(model)}.
   `m_axis_tready` may be held low for any time: nothing is lost,
   duplicated or reordered (the core stalls).

@@ -252,7 +252,8 @@ class Schedule:
 
     def _layer_step(self, time: int, drain_free: int, k: int, below, own, latency: int, start: int = NEVER):
         """One timestep of layer ``k``'s gate passes (one direction); ``below`` and ``own`` say when each
-        ``x`` and ``h`` operand is readable (``None``: at once), ``start`` when the first operand may go.
+        ``x`` and ``h`` operand is readable (``None``: at once; ``own``: a sequence's first step, whose ``h``
+        and ``r*h`` are zero), ``start`` when the first operand may go.
 
         Returns the last issue time, when the drain is free and when each new ``h[u]`` is readable.
         """
@@ -266,7 +267,7 @@ class Schedule:
                     source = below if j < inputs else own
                     if source is not None:
                         time = max(time, source[j if j < inputs else j - inputs])
-            elif q == self.reset_passes:  # the first n pass: each h-segment operand waits for r*h
+            elif q == self.reset_passes and own is not None:  # the first n pass: each h operand waits for r*h
                 time += inputs
                 for j in range(inputs, operands):
                     time = max(time + 1, reset[j - inputs])

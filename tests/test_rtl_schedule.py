@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.schedule import DRAIN_DELAY, Schedule, bound_cycles_per_step, macs_per_step
 from rnnhw.spec.weights import QuantizedLayer, QuantizedWeights
 
@@ -194,3 +195,51 @@ def test_jordan_passes_images_and_state_layout():
                          + [-1000, -1001, -1002, -1200, -1201, -1202])
     assert images[1][-6:] == [-1100, -1101, -1102, 0, 0, 0]
     assert [first for first, _, _ in sch.bias_images(weights)[0]] == [1, 21, -1, -21, 2000, 2002, -2000, -2002]
+
+
+def bidirectional(config, steps=5):
+    data = config.to_dict()
+    data["model"]["bidirectional"] = True
+    data["hardware"]["max_sequence_length"] = steps
+    return config_from_dict(data)
+
+
+def test_bidirectional_memory_layout_and_bound():
+    """State layers v = 2k + d in the weight and bias memories; layer k's rows [h_fwd_t ; h_bwd_t] in bank k % 2."""
+    one = Schedule(bidirectional(make_config("lstm", input_size=3, hidden=4, lanes=3)))
+    assert (one.directions, one.state_layers, one.passes, one.row_words, one.sequence_banks) == (2, 2, 6, 8, 1)
+    assert [one.weight_base(v) for v in range(3)] == [0, 42, 84] and one.weight_depth == 84
+    assert [one.bias_base(v) for v in range(3)] == [0, 6, 12] and one.bias_depth == 12
+    assert one.row_address(0, 2, 1) == 2 * 8 + 4 and one.state_depth == 5 * 8
+    assert bound_cycles_per_step(one.config) == 2 * 38  # both directions of ceil(4*4*7/3)
+    two = Schedule(bidirectional(make_config("lstm", input_size=3, hidden=4, layers=2, head=2, lanes=3)))
+    assert [two.weight_base(v) for v in range(5)] == [0, 42, 84, 84 + 72, 84 + 144]  # layer 1: 8 + 4 operands
+    assert two.head_operands == 8 and two.head_weight_base() == 228 and two.weight_depth == 228 + 8
+    assert (two.row_address(1, 0), two.row_address(2, 3, 1), two.state_depth) == (40, 3 * 8 + 4, 80)
+    gru = Schedule(bidirectional(make_config("gru", input_size=2, hidden=5, layers=2, lanes=3), steps=4))
+    gru = Schedule(gru.config.replace("model", gru_reset="before"))
+    assert (gru.reset_base, gru.state_depth) == (2 * 4 * 10, 80 + 4 * 5)  # r*h of each layer and direction
+
+
+def test_bidirectional_weight_images_hold_each_layer_forward_then_backward():
+    config = bidirectional(make_config("rnn_tanh", input_size=2, hidden=2, lanes=2))
+    forward = marked_weights(make_config("rnn_tanh", input_size=2, hidden=2, lanes=2))
+    backward = QuantizedLayer(-forward.layers[0].w_ih, -forward.layers[0].w_hh, -forward.layers[0].bias, None)
+    weights = QuantizedWeights(forward.layers, None, None, {}, reverse_layers=(backward,))
+    images = Schedule(config).weight_images(weights)
+    assert images == [row(0, 4) + row(0, 4, -1), row(1, 4) + row(1, 4, -1)]
+    assert [lane[0] for lane in Schedule(config).bias_images(weights)] == [(1, 0, 0), (11, 0, 0)]
+
+
+def test_bidirectional_sequence_cycles_are_linear_and_reach_the_bound():
+    """Per sequence: T * cycles_per_step plus a constant overhead (the layer waits and the outputs)."""
+    for config in (bidirectional(make_config("lstm", input_size=3, hidden=4, lanes=3)),
+                   bidirectional(make_config("gru", input_size=3, hidden=4, layers=2, head=3, lanes=4),
+                                 steps=9)):
+        sch = Schedule(config)
+        per_step, overhead = sch.cycles_per_step(), sch.sequence_overhead()
+        assert [sch.sequence_cycles(t) for t in range(2, 10)] == [t * per_step + overhead for t in range(2, 10)]
+        assert per_step >= bound_cycles_per_step(config) and overhead > 0
+    # Operand-bound passes (24 operands, drain 13) and h in flight hidden behind the other direction: the bound.
+    digits = bidirectional(make_config("lstm", input_size=8, hidden=16, head=10, lanes=8), steps=64)
+    assert Schedule(digits).cycles_per_step() == bound_cycles_per_step(digits) == 384
