@@ -132,11 +132,6 @@ def _hardware_lines(config: Config) -> list[str]:
         lines.append(f"  bidirectional: every layer runs forward and backward (from each sequence's last step), "
                      f"its output [h_fwd; h_bwd] of {model.layer_output_size}; sequences of up to "
                      f"hardware.max_sequence_length = {config.hardware.max_sequence_length} steps")
-        sch, steps = Schedule(config), config.hardware.max_sequence_length
-        lines.append(f"  sequence walk: layer by layer, each step forward then backward on the shared lanes (the bound "
-                     f"counts both directions); a sequence of T steps takes {sch.cycles_per_step():,}*T + "
-                     f"{sch.sequence_overhead():,} cycles (layer waits, the outputs), {sch.sequence_cycles(steps):,} "
-                     f"at T = {steps}; it starts once all of it is in")
     if model.head:
         head_macs = model.head * model.layer_output_size
         when = "per step (return_sequences: the head at every step, in the expected cycles)" \
@@ -144,6 +139,12 @@ def _hardware_lines(config: Config) -> list[str]:
         lines.append(f"  head: {model.head}*{model.layer_output_size} = {head_macs:,} MACs {when}")
         if model.ctc:
             lines.append(f"  CTC: greedy decoding in hardware, blank {model.ctc_blank}; outputs are label streams")
+    if model.bidirectional:
+        sch, steps = Schedule(config), config.hardware.max_sequence_length
+        lines.append(f"  sequence walk: layer by layer, each step forward then backward on the shared lanes (the bound "
+                     f"counts both directions); a sequence of T steps takes {sch.cycles_per_step():,}*T + "
+                     f"{sch.sequence_overhead():,} cycles (layer waits, the outputs), {sch.sequence_cycles(steps):,} "
+                     f"at T = {steps}; it starts once all of it is in")
     if config.hardware.weights == "runtime":
         words = sum(region.lanes * region.depth for region in weight_window(config))
         lines.append(f"  weights: loaded at run time through AXI4-Lite ({address_width(config)}-bit addresses): "

@@ -799,6 +799,8 @@ class DesignNeeds:
 
     Each of the ``lanes`` lanes has its own weight memory (``weight_words`` x ``weight_width``) and bias
     memory (``bias_words`` x ``bias_width``) and one multiplier of ``weight_width`` x ``operand_width``.
+    A bidirectional core adds its ``sequence_memories`` (``(words, width)``: the state memory holding every
+    step's ``[h_fwd ; h_bwd]``, and the two-sequence input buffer), both sized by ``max_sequence_length``.
     Block RAMs are counted as Yosys maps a memory: the block shape needing the fewest blocks; small
     memories may land in LUT RAM instead, so the count is an upper estimate.
     """
@@ -809,6 +811,11 @@ class DesignNeeds:
     bias_words: int
     bias_width: int
     operand_width: int
+    sequence_memories: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def sequence_bits(self) -> int:
+        return sum(words * width for words, width in self.sequence_memories)
 
     @property
     def weight_bits(self) -> int:
@@ -822,7 +829,8 @@ class DesignNeeds:
         def blocks(depth: int, width: int) -> int:
             return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in spec.bram_shapes) if depth else 0
 
-        return self.lanes * (blocks(self.weight_words, self.weight_width) + blocks(self.bias_words, self.bias_width))
+        lanes = self.lanes * (blocks(self.weight_words, self.weight_width) + blocks(self.bias_words, self.bias_width))
+        return lanes + sum(blocks(words, width) for words, width in self.sequence_memories)
 
     def dsps(self, spec: Target) -> int:
         a, b = spec.dsp_inputs
@@ -838,7 +846,10 @@ def design_needs(config) -> DesignNeeds:
     return DesignNeeds(lanes=lanes.lanes, weight_words=sizes.weight_words_per_lane,
                        weight_width=sizes.weight_word_bits, bias_words=sizes.bias_words_per_lane,
                        bias_width=sizes.bias_word_bits * sizes.bias_values_per_word + (sizes.bias_values_per_word - 1),
-                       operand_width=lanes.operand_width)
+                       operand_width=lanes.operand_width,
+                       sequence_memories=((sizes.state_depth, sizes.state_word_bits),
+                                          (sizes.sequence_buffer_words, sizes.input_word_bits))
+                       if config.model.bidirectional else ())
 
 
 def _shortfall(needs: DesignNeeds, spec: Target, device: Device) -> str | None:
@@ -861,6 +872,8 @@ def fit_report(config, target: str | None = None, device: str | None = None) -> 
     needs = design_needs(config)
     lines = [f"needs: {needs.weight_bits:,} weight bits and {needs.bias_bits:,} bias bits in {needs.lanes} lane "
              f"memories, {needs.lanes} multipliers of {needs.weight_width} x {needs.operand_width} bits"]
+    if needs.sequence_memories:
+        lines[0] += f", {needs.sequence_bits:,} bits of sequence memories (bidirectional, max_sequence_length)"
     warnings = []
     families = [resolve_device(target, device)[0]] if target is not None else list(TARGETS.values())
     for spec in families:
