@@ -27,15 +27,18 @@ pytestmark = pytest.mark.sim
 STEPS = 6
 
 
-def _bidirectional(cell, inputs, hidden, lanes, **keys):
+def _bidirectional(cell, inputs, hidden, lanes, ctc_blank=None, **keys):
     data = _config(cell, inputs, hidden, lanes, **keys).to_dict()
     data["model"]["bidirectional"] = True
+    if ctc_blank is not None:
+        data["model"]["ctc_blank"] = ctc_blank
     data["hardware"]["max_sequence_length"] = STEPS
     return config_from_dict(data)
 
 
 # name: config. Together: LSTM, GRU (both forms), Elman; 1 and 2 layers; no head, a head on the final
-# vector, a head at every step; return_sequences on and off; 8- and 16-bit numerics; P dividing G*H or not.
+# vector, a head at every step (and CTC-decoded); return_sequences on and off; 8- and 16-bit numerics; P
+# dividing G*H or not.
 DESIGNS = {
     "lstm_final": _bidirectional("lstm", 3, 4, 3),
     "lstm_2layers_head_8bit": _bidirectional("lstm", 4, 5, 4, layers=2, head=3, bits8=True),
@@ -44,6 +47,7 @@ DESIGNS = {
                                                rounding="RND_CONV"),
     "gru_before_2layers_seq_8bit": _bidirectional("gru_before", 2, 5, 3, layers=2, sequences=True, bits8=True),
     "rnn_tanh_2layers_final": _bidirectional("rnn_tanh", 3, 6, 2, layers=2),
+    "lstm_ctc": _bidirectional("lstm", 3, 4, 4, head=4, sequences=True, ctc_blank=0),
 }
 
 
@@ -93,3 +97,14 @@ def test_too_long_sequences_are_dropped_with_the_overflow_flag():
                              backpressure=True, seed=3, dropped=dropped)
     assert result.bit_exact, result.first_mismatch
     assert result.sequences == 4 and result.sequence_overflow is True
+
+
+def test_reset_in_the_middle_of_a_sequence_then_clean_sequences():
+    config, qweights, verilog = _design("lstm_2layers_head_8bit")
+    x, lengths = _stimulus(config, sequences=4, steps=STEPS, seed=4)
+    # The reset comes while the first sequence loads, or once it is in and computing: the core starts clean.
+    for reset_after in (config.model.input_size * 2 + 1, int(lengths[0]) * config.model.input_size):
+        result = run_simulation(config, qweights, x, lengths, verilog=verilog, build_dir=BUILD, progress=False,
+                                reset_after=reset_after, backpressure=True)
+        assert result.bit_exact, result.first_mismatch
+        assert result.sequence_overflow is False
