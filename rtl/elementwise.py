@@ -40,7 +40,8 @@ class ElementwiseUnit(wiring.Component):
         Layout of an incoming item (:func:`rtl.layouts.item_layout`, values in the accumulator format).
     state_depth : int
         Words of the state memory (``2 * layers * hidden``: two banks per layer; the reset-before GRU's
-        ``r*h`` and the Jordan cell's ``y`` banks after them: ``Schedule.state_depth``).
+        ``r*h`` and the Jordan cell's ``y`` banks after them; bidirectional: the sequence memory:
+        ``Schedule.state_depth``). Layers here are state layers: one per layer and direction.
 
     With ``gru_reset = "before"``, r items write ``r*h_{t-1}`` (rounded to ``state``), z items keep
     ``z`` in a memory of their own, and n items (``a_n = W_in x + W_hn (r*h) + b``) write ``h``.
@@ -50,7 +51,8 @@ class ElementwiseUnit(wiring.Component):
     items : In(stream.Signature(item_shape, always_ready=True))
         Pre-activations in the accumulator format (GRU n rows: ``Part.X`` then ``Part.H``).
     h_write : In(WritePort.Signature(...))
-        Drives the state memory's write port (address ``layer*2H + bank*H + unit``).
+        Drives the state memory's write port (address ``layer*2H + bank*H + unit``; a bidirectional
+        core's jobs carry their row: ``job.row + unit``, and ``job.prev_row + unit`` for ``h_{t-1}``).
     h_read : In(ReadPort.Signature(...))
         Drives a read port of the state memory (GRU: ``h_{t-1}[unit]``; one cycle latency; the
         other cells leave it idle).
