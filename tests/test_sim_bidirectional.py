@@ -36,9 +36,9 @@ def _bidirectional(cell, inputs, hidden, lanes, ctc_blank=None, **keys):
     return config_from_dict(data)
 
 
-# name: config. Together: LSTM, GRU (both forms), Elman; 1 to 3 layers (bank k % 2 reused); no head, a head on the final
-# vector, a head at every step (and CTC-decoded); return_sequences on and off; 8- and 16-bit numerics; P
-# dividing G*H or not.
+# name: config. Together: LSTM, GRU (both forms), Elman; 1 to 3 layers (bank k % 2 reused); no head, a head
+# on the final vector (in three passes), a head at every step (and CTC-decoded); return_sequences on and off;
+# 8- and 16-bit numerics; P dividing G*H or not.
 DESIGNS = {
     "lstm_final": _bidirectional("lstm", 3, 4, 3),
     "lstm_2layers_head_8bit": _bidirectional("lstm", 4, 5, 4, layers=2, head=3, bits8=True),
