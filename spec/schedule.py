@@ -333,9 +333,13 @@ class Schedule:
         return ends
 
     def sequence_cycles(self, steps: int) -> int:
-        """Bidirectional cores: cycles between the starts of two sequences of ``steps`` timesteps in steady state."""
-        ends = self.sequence_issue_times([steps] * 3)
-        return ends[2] - ends[1]
+        """Bidirectional cores: cycles between the starts of two sequences of ``steps`` timesteps in steady state.
+
+        A sequence starts from what the one before left (the drain after its last output job, the same
+        job whatever its length), so one short sequence before it sets the steady state up.
+        """
+        ends = self.sequence_issue_times([1, steps])
+        return ends[1] - ends[0]
 
     def sequence_overhead(self) -> int | float:
         """Bidirectional cores: cycles a sequence costs beyond ``T * cycles_per_step()`` (layer barriers, outputs)."""
