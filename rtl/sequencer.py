@@ -43,7 +43,7 @@ class Sequencer(wiring.Component):
     the first of them checks each ``r*h`` operand (reported on ``reset_written``). A Jordan layer's
     gate job reads ``[x_t; y_{t-1}]`` (``x`` = the layer below's ``y``) and is followed by a head job,
     ``W_hy h_t``, whose results are the layer's ``y_t`` (reported on ``output_written``).
-    A bidirectional core walks layer-major instead (:meth:`_walk_sequence`): for each layer, steps
+    A bidirectional core walks layer-major instead (``_SequenceWalk``): for each layer, steps
     ``s = 0 .. T-1``, each the forward direction at ``t = s`` then the backward direction at
     ``t = T-1-s`` (state layers ``v = 2k + d``); the first step of a sequence waits until the sequence
     buffer holds the whole sequence, the first step of layer k > 0 until every ``h`` of layer k-1 is
