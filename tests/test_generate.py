@@ -187,3 +187,32 @@ def test_jordan_readme_and_summary(tmp_path, capsys):
     assert summary["state_memory_bits"] == (2 * 6 + 2 * 4) * 16
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "One vector of 4 output values per sequence (the last layer's final y)" in readme
+
+
+def test_bidirectional_readme_and_summary(tmp_path, capsys):
+    config_path = write(tmp_path / "bi.toml", '[model]\ncell = "lstm"\ninput_size = 3\nhidden_size = 4\n'
+                        'num_layers = 2\nhead = 2\nbidirectional = true\n[hardware]\nlanes = 3\n'
+                        'max_sequence_length = 5\n')
+    config = load_config(config_path)
+    save_weights(random_weights(config, 3), tmp_path / "w.npz")
+    status, _, err = run_cli(capsys, "generate", config_path, "--weights", tmp_path / "w.npz", "-o",
+                             tmp_path / "out")
+    assert status == 0, err
+    summary = json.loads((tmp_path / "out" / "rnnhw_top.json").read_text())
+    # Both directions of G*H*(I_k+H): 4*4*(3+4) and 4*4*(8+4), on 3 lanes: 2*(38 + 64) cycles at least.
+    assert (summary["macs_per_step"], summary["bound_cycles_per_step"]) == (2 * (112 + 192), 2 * (38 + 64))
+    schedule = Schedule(config)
+    assert summary["expected_cycles_per_step"] == schedule.cycles_per_step()
+    assert summary["bidirectional"] == {
+        "max_sequence_length": 5, "input_buffer_bits": 2 * 5 * 3 * 16,
+        "cycles_per_sequence_of_max_length": schedule.sequence_cycles(5),
+        "overhead_cycles_per_sequence": schedule.sequence_overhead()}
+    assert schedule.sequence_cycles(5) == 5 * schedule.cycles_per_step() + schedule.sequence_overhead()
+    # The head reads [h_fwd; h_bwd] (8 operands, one pass); the sequence memory is two banks of 5 rows of 8.
+    assert summary["head_cycles_per_sequence"] == 8 and summary["state_memory_bits"] == 2 * 5 * 8 * 16
+    assert summary["ports"][-1] == {"name": "sequence_overflow", "direction": "output", "width": 1, "meaning":
+                                    "sticky: a sequence longer than hardware.max_sequence_length (5) was dropped "
+                                    "without output; cleared by rst"}
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "A sequence may have at most 5 timesteps" in readme and "`sequence_overflow`" in readme
+    assert f"A sequence of T timesteps takes {schedule.cycles_per_step()}*T + {schedule.sequence_overhead()}" in readme
