@@ -135,7 +135,7 @@ class _Reader:
                     self._fail(layer, "reads only the final state of the layer before (return_sequences = False)")
                 imported, return_sequences = self._recurrent(layer)
                 recurrent.append(imported)
-            elif kind == "Dense":
+            elif kind in ("Dense", "TimeDistributed"):
                 if not recurrent:
                     self._fail(layer, "comes before any recurrent layer; rnnhw supports Dense only as the final head")
                 head = self._dense(layer)
@@ -210,11 +210,17 @@ class _Reader:
                             gates_to_pytorch(bias_ih, order), gates_to_pytorch(bias_hh, order))
 
     def _dense(self, layer: dict) -> ImportedHead:
-        settings = layer["config"]
+        """A ``Dense`` head, or ``TimeDistributed(Dense)`` (the same on a sequence: Dense on every step)."""
+        dense, part = layer, ""
+        if layer["class_name"] == "TimeDistributed":
+            dense, part = layer["config"]["layer"], "/layer"
+            if dense["class_name"] != "Dense":
+                self._fail(layer, f"wraps {dense['class_name']}; rnnhw supports only TimeDistributed(Dense)")
+        settings = dense["config"]
         if settings.get("activation", "linear") not in ("linear", None):
-            self._fail(layer, f"has activation {settings['activation']!r}; rnnhw's head is linear: rebuild the "
+            self._fail(dense, f"has activation {settings['activation']!r}; rnnhw's head is linear: rebuild the "
                        "model with activation=None (softmax does not change the predicted class)")
-        arrays = self._arrays(layer, 1 + bool(settings.get("use_bias", True)))
+        arrays = self._arrays(layer, 1 + bool(settings.get("use_bias", True)), part)
         kernel = arrays[0]
         if kernel.ndim != 2:
             self._fail(layer, f"has a kernel of shape {list(kernel.shape)}; a head needs [H, C]")

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.spec.config import GATES, Config, config_from_dict
+from rnnhw.spec.config import GATES, Config, ConfigError, config_from_dict
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.weights import LayerWeights, Weights, weights_from_tensors
 
 __all__ = ["ImportedLayer", "ImportedHead", "ImportedModel", "DIRECTIONS", "GRU_RESETS", "DEFAULT_LANES",
-           "gates_to_pytorch", "check_layer", "refuse_head_on_every_step", "to_rnnhw"]
+           "gates_to_pytorch", "check_layer", "to_rnnhw"]
 
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 #: ``after``: PyTorch's form, ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``; ``before``: the
@@ -103,11 +103,6 @@ def gates_to_pytorch(values: np.ndarray, order: tuple[int, ...], axis: int = 0) 
     return np.concatenate([blocks[j] for j in order], axis=axis)
 
 
-def refuse_head_on_every_step(source: str, where: str):
-    raise UserError(f"{source}: {where} applies the linear head on every timestep; rnnhw's head reads only the final "
-                    "state (return_sequences with a head is not supported): apply the head to the last step")
-
-
 def check_layer(source: str, layer: ImportedLayer):
     """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers.
 
@@ -124,6 +119,21 @@ def check_layer(source: str, layer: ImportedLayer):
 
 def _lanes(cell: str, hidden: int) -> int:
     return min(DEFAULT_LANES, len(GATES[cell]) * hidden)
+
+
+def _config(model: ImportedModel, table: dict) -> Config:
+    """The configuration ``table`` describes; a combination rnnhw's configuration refuses is named for the file."""
+    try:
+        return config_from_dict(table)
+    except ConfigError as exc:
+        first = model.layers[0]
+        if first.gru_reset == "before" and model.head is not None and model.return_sequences:
+            raise UserError(f"{model.source}: {model.head.where} applies the linear head on every step of GRU layers "
+                            "with the reset gate before the recurrent matrix (ONNX linear_before_reset = 0, Keras "
+                            "reset_after = False); rnnhw does not support that combination yet: export the GRU "
+                            "with linear_before_reset = 1 / reset_after = True, or the head on the last step only") \
+                from None
+        raise UserError(f"{model.source}: rnnhw cannot run this model: {exc}") from None
 
 
 def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
@@ -144,9 +154,7 @@ def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
             raise UserError(f"{model.source}: GRU layers with the reset gate {first.gru_reset} ({first.where}) and "
                             f"{layer.gru_reset} ({layer.where}) the recurrent matrix; rnnhw stacks layers of one "
                             "form: export every GRU with the same linear_before_reset / reset_after")
-    if model.head is not None and model.return_sequences:
-        refuse_head_on_every_step(model.source, model.head.where)
-    config = config_from_dict({
+    config = _config(model, {
         "model": {"cell": first.cell, "input_size": first.input_size, "hidden_size": first.hidden_size,
                   "num_layers": len(model.layers), "head": 0 if model.head is None else model.head.weight.shape[0],
                   "return_sequences": model.return_sequences, "gru_reset": first.gru_reset},

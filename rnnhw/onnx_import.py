@@ -24,7 +24,6 @@ from rnnhw.model_import import (
     ImportedModel,
     check_layer,
     gates_to_pytorch,
-    refuse_head_on_every_step,
 )
 from rnnhw.onnx_trace import CONSTANT_OPS, GLUE_OPS, Ids, Space, Spaces, attributes, node_name, run_glue
 from rnnhw.spec.errors import UserError
@@ -55,14 +54,12 @@ class _Layer:
     sequence: np.ndarray  # [T, N, D*H]: every step's hidden state, directions concatenated
     final: np.ndarray  # [N, D*H]: each sequence's final hidden state
     rows: dict = field(default_factory=dict)  # bytes of a state row -> its index in head spaces
-    steps: list = field(default_factory=list)  # timestep of each row; None for a final state
 
     def __post_init__(self):
-        # The final states come first: rows 0..N-1. A final state that is also a step's keeps that index.
-        for step, rows in [(None, self.final), *enumerate(self.sequence)]:
+        # The final states come first: rows 0..N-1. A step's state that is also a final state keeps its index.
+        for rows in (self.final, *self.sequence):
             for row in rows:
-                if self.rows.setdefault(row.tobytes(), len(self.rows)) == len(self.steps):
-                    self.steps.append(step)
+                self.rows.setdefault(row.tobytes(), len(self.rows))
 
     @property
     def final_rows(self) -> np.ndarray:
@@ -426,9 +423,9 @@ class _Tracer:
             self._fail(where, "adds to the head's outputs rearranged; rnnhw supports Add only as the head's bias")
         bias = self._row_constant(where, np.asarray(constant, dtype=np.float64), (len(rows), classes),
                                   ids.shape)
+        where = f"{head.head.where} + {where}"
         space = self.spaces.new(f"the head's outputs ({where})", head.space.shape)
-        self.head = _Head(ImportedHead(f"{head.head.where} + {where}", head.head.weight, head.head.bias + bias),
-                          space)
+        self.head = _Head(ImportedHead(where, head.head.weight, head.head.bias + bias), space)
         return Ids(space.ids[rows].reshape(ids.shape))
 
     def _row_constant(self, where: str, value: np.ndarray, rows_shape, data_shape=None) -> np.ndarray:
@@ -452,21 +449,21 @@ class _Tracer:
         if not self.layers:
             raise UserError(f"{self.source}: {what} holds {self.spaces.describe(ids)}; no recurrent layer reads it")
         last = self.layers[-1]
-        if self.head is not None:
-            space = self.head.space
-            if np.array_equal(ids, np.squeeze(space.ids[last.final_rows])):
-                return False
-            rows = np.unique((ids - space.start) // space.shape[1]) if self.spaces.of(ids) == [space] else []
-            if len({last.steps[r] for r in rows}) > 1:  # several timesteps (None: final states)
-                refuse_head_on_every_step(self.source, self.head.head.where)
-        else:
-            expected = {"final": last.final, "sequence": last.sequence.transpose(1, 0, 2),
-                        "time-major": last.sequence}
-            for kind, ids_expected in expected.items():
-                if np.array_equal(ids, np.squeeze(ids_expected)):
-                    if kind == "time-major":
-                        self.notes.append(f"{what} is time-major [T, N, H]; rnnhw writes [N, T, H]")
-                    return kind != "final"
+        if self.head is None:
+            final, sequence = last.final, last.sequence  # [N, K], [T, N, K]
+        else:  # the head's outputs for the final states and for every step's state
+            rows = np.array([[last.rows[row.tobytes()] for row in step] for step in last.sequence])
+            final, sequence = self.head.space.ids[last.final_rows], self.head.space.ids[rows]
+        for kind, expected in {"final": final, "sequence": sequence.transpose(1, 0, 2),
+                               "time-major": sequence}.items():
+            if np.array_equal(ids, np.squeeze(expected)):
+                if kind == "time-major":
+                    self.notes.append(f"{what} is time-major [T, N, {sequence.shape[-1]}]; rnnhw writes "
+                                      f"[N, T, {sequence.shape[-1]}]")
+                if kind != "final" and self.head is not None and self.lengths_input is not None:
+                    self.notes.append("past each sequence's length rnnhw outputs 0, the original the head's bias "
+                                      "(its output for a zero state)")
+                return kind != "final"
         raise UserError(f"{self.source}: {what} holds {self.spaces.describe(ids)}; rnnhw's model outputs the "
-                        "head's output or the last layer's final hidden state for each sequence, or the last "
-                        "layer's hidden states at every step")
+                        "head's output or the last layer's final hidden state for each sequence, or either at "
+                        "every step")

@@ -63,6 +63,12 @@ MODELS = {
                                            layers.SimpleRNN(4, activation="relu"), layers.Dense(2)),
     "lstm_no_bias_dense_no_bias": lambda: build(layers.LSTM(3, use_bias=False), layers.Dense(2, use_bias=False)),
     "lstm_variable_length_input": lambda: build(layers.LSTM(4), layers.Dense(1), steps=None),
+    "gru_dense_on_every_step": lambda: build(layers.GRU(4, return_sequences=True), layers.Dense(2)),
+    "lstm_2layers_time_distributed_dense": lambda: build(layers.LSTM(5, return_sequences=True),
+                                                         layers.LSTM(5, return_sequences=True),
+                                                         layers.TimeDistributed(layers.Dense(3))),
+    "simple_rnn_dense_on_every_step_functional": lambda: build(layers.SimpleRNN(4, return_sequences=True),
+                                                               layers.Dense(2), functional=True),
 }
 
 
@@ -120,14 +126,21 @@ REFUSALS = {
     "softmax_head": (lambda: build(layers.GRU(4), layers.Dense(2, activation="softmax")), 'layer "dense" (Dense) '
                      "has activation 'softmax'; rnnhw's head is linear: rebuild the model with activation=None "
                      "(softmax does not change the predicted class)"),
-    "head_on_every_step": (lambda: build(layers.GRU(4, return_sequences=True), layers.Dense(2)), 'layer "dense" '
-                           "(Dense) applies the linear head on every timestep; rnnhw's head reads only the final "
-                           "state (return_sequences with a head is not supported): apply the head to the last step"),
     "reset_before_head_on_every_step": (lambda: build(layers.GRU(4, reset_after=False, return_sequences=True),
                                                       layers.Dense(2)), 'layer "dense" (Dense) applies the linear '
-                                        "head on every timestep; rnnhw's head reads only the final state "
-                                        "(return_sequences with a head is not supported): apply the head to the "
-                                        "last step"),
+                                        "head on every step of GRU layers with the reset gate before the recurrent "
+                                        "matrix (ONNX linear_before_reset = 0, Keras reset_after = False); rnnhw "
+                                        "does not support that combination yet: export the GRU with "
+                                        "linear_before_reset = 1 / reset_after = True, or the head on the last step "
+                                        "only"),
+    "time_distributed_other": (lambda: build(layers.GRU(4, return_sequences=True),
+                                             layers.TimeDistributed(layers.Activation("tanh"))),
+                               'layer "time_distributed" (TimeDistributed) wraps Activation; rnnhw supports only '
+                               "TimeDistributed(Dense)"),
+    "time_distributed_softmax": (lambda: build(layers.GRU(4, return_sequences=True),
+                                               layers.TimeDistributed(layers.Dense(2, activation="softmax"))),
+                                 'layer "dense" (Dense) has activation \'softmax\'; rnnhw\'s head is linear: rebuild '
+                                 "the model with activation=None (softmax does not change the predicted class)"),
     "masking": (lambda: build(layers.Masking(), layers.LSTM(4)), 'layer "masking" (Masking) is not supported: give '
                 "rnnhw each sequence's length with --lengths instead"),
     "conv": (lambda: build(layers.Conv1D(4, 2), layers.LSTM(4)), 'layer "conv1d" (Conv1D) is not supported; rnnhw '

@@ -285,8 +285,8 @@ def test_any_reshaping_glue_between_layers_equals_onnxruntime(tmp_path, capsys):
 
 class Classifier(torch.nn.Module):
     """An nn.LSTM/GRU/RNN and what the model returns: ``head`` (Linear on the last step), ``head_all``
-    (Linear on every step, then the last step), ``final`` (h_n of the last layer), ``sequence`` or ``all``
-    (output, h_n: two graph outputs)."""
+    (Linear on every step, then the last step), ``head_every_step`` (Linear on every step), ``final`` (h_n
+    of the last layer), ``sequence`` or ``all`` (output, h_n: two graph outputs)."""
 
     def __init__(self, cell, layers, returns, nonlinearity="tanh"):
         super().__init__()
@@ -300,6 +300,7 @@ class Classifier(torch.nn.Module):
         y, state = self.rnn(x)
         h = state[0] if isinstance(state, tuple) else state
         return {"head": lambda: self.head(y[:, -1]), "head_all": lambda: self.head(y)[:, -1],
+                "head_every_step": lambda: self.head(y),
                 "final": lambda: h[-1], "sequence": lambda: y, "all": lambda: (y, h)}[self.returns]()
 
 
@@ -310,6 +311,9 @@ TORCH_MODELS = {
     "rnn_relu_2layers_head_on_all_then_last": ("rnn", 2, "head_all", "relu"),
     "lstm_head_on_all_then_last": ("lstm", 1, "head_all", "tanh"),
     "gru_3layers_final": ("gru", 3, "final", "tanh"),
+    "lstm_2layers_head_every_step": ("lstm", 2, "head_every_step", "tanh"),
+    "gru_head_every_step": ("gru", 1, "head_every_step", "tanh"),
+    "rnn_tanh_head_every_step": ("rnn", 1, "head_every_step", "tanh"),
 }
 
 
@@ -427,7 +431,7 @@ REFUSALS = {
                       "supported yet): export a unidirectional model"),
     "cell-state-output": (_lstm_with(output="Y_c"), 'graph output "Y_c" holds the LSTM cell states of layer 0 '
                           '(LSTM node "lstm0"); rnnhw\'s model outputs the head\'s output or the last layer\'s '
-                          "final hidden state for each sequence, or the last layer's hidden states at every step"),
+                          "final hidden state for each sequence, or either at every step"),
 }
 
 
@@ -480,15 +484,93 @@ def test_refuses_arithmetic_on_the_data(tmp_path, capsys):
         "recurrent layers and a linear head, with only reshaping in between")
 
 
-def test_refuses_a_head_on_every_step(tmp_path, capsys):
-    weight = _tensor("head_w", np.ones((4, 2)))
-    model = _append(recurrent_graph("LSTM", output="Y", layout=1),
-                    helper.make_node("MatMul", ["Y", "head_w"], ["out"], name="head"), output="out",
-                    initializers=[weight])
+def _head_on_every_step(op="LSTM", *, gemm=False, lengths=False, classes=2, **attrs):
+    """A layer-0 recurrent node and a linear head on its Y at every step.
+
+    ``gemm``: Y [T, 1, N, H] -> [N, T, H] -> [N*T, H] -> Gemm -> [N, T, C] (as exporters flatten for Gemm);
+    else MatMul + Add on Y as it is (time-major [T, 1, N, C]).
+    """
+    rng = np.random.default_rng(7)
+    node = helper.make_node
+    init = [_tensor("head_b", rng.normal(0, 0.5, (classes,)))]
+    if gemm:
+        init += [_tensor("head_w", rng.normal(0, 0.5, (classes, 4))),
+                 numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+                 numpy_helper.from_array(np.array([-1, 4], dtype=np.int64), "rows"),
+                 numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+                 numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+                 numpy_helper.from_array(np.array([classes], dtype=np.int64), "classes")]
+        nodes = [node("Squeeze", ["Y", "axis1"], ["y_tnh"]),
+                 node("Transpose", ["y_tnh"], ["y_nth"], perm=[1, 0, 2]),
+                 node("Reshape", ["y_nth", "rows"], ["flat"]),
+                 node("Gemm", ["flat", "head_w", "head_b"], ["flat_out"], transB=1, name="head"),
+                 node("Shape", ["y_nth"], ["shape"]),
+                 node("Slice", ["shape", "zero", "two"], ["nt"]),
+                 node("Concat", ["nt", "classes"], ["ntc"], axis=0),
+                 node("Reshape", ["flat_out", "ntc"], ["out"])]
+    else:
+        init.append(_tensor("head_w", rng.normal(0, 0.5, (4, classes))))
+        nodes = [node("MatMul", ["Y", "head_w"], ["mm"], name="head"), node("Add", ["mm", "head_b"], ["out"],
+                                                                              name="bias")]
+    return _append(recurrent_graph(op, output="Y", lengths=lengths, **attrs), *nodes, output="out",
+                   initializers=init)
+
+
+@pytest.mark.parametrize("gemm", [False, True], ids=["MatMul+Add-time-major", "Gemm-flattened"])
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_a_head_on_every_step_equals_onnxruntime(tmp_path, capsys, op, gemm):
+    path = save(_head_on_every_step(op, gemm=gemm), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "output: every step [N, T, 2]" in printed
+    assert ('graph output "out" is time-major [T, N, 2]; rnnhw writes [N, T, 2]' in printed) == (not gemm)
+    model = load_config(config).model
+    assert (model.head, model.return_sequences) == (2, True)
+    x = inputs()
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    expected = expected if gemm else expected[:, 0].transpose(1, 0, 2)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+def test_a_head_on_every_step_with_sequence_lens_is_zero_past_the_lengths(tmp_path, capsys):
+    path = save(_head_on_every_step("GRU", gemm=True, lengths=True), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert ("note: past each sequence's length rnnhw outputs 0, the original the head's bias (its output for a zero "
+            "state)") in printed
+    x, lengths = inputs(), np.array([6, 1, 3, 5], dtype=np.int32)
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)), seq_lens=lengths)
+    result = golden_float(capsys, config, weights, x, lengths)
+    inside = np.arange(STEPS)[None, :] < lengths[:, None]
+    np.testing.assert_allclose(result[inside], expected[inside], rtol=0, atol=1e-5)
+    assert not result[~inside].any()
+    bias = numpy_helper.to_array(next(t for t in onnx.load(path).graph.initializer if t.name == "head_b"))
+    np.testing.assert_allclose(expected[~inside], np.broadcast_to(bias, expected[~inside].shape), rtol=0, atol=1e-6)
+
+
+def test_refuses_a_head_on_every_step_of_reset_before_grus(tmp_path, capsys):
+    path = save(_head_on_every_step("GRU", linear_before_reset=0), tmp_path)
+    assert refusal(capsys, path, tmp_path) == (
+        'ONNX graph "handmade" (model.onnx): MatMul node "head" + Add node "bias" applies the linear head on every '
+        "step of GRU layers with the reset gate before the recurrent matrix (ONNX linear_before_reset = 0, Keras "
+        "reset_after = False); rnnhw does not support that combination yet: export the GRU with "
+        "linear_before_reset = 1 / reset_after = True, or the head on the last step only")
+
+
+def test_refuses_what_rnnhws_configuration_refuses(tmp_path, capsys):
+    path = save(_head_on_every_step("RNN", classes=5000), tmp_path)
+    assert refusal(capsys, path, tmp_path) == (
+        'ONNX graph "handmade" (model.onnx): rnnhw cannot run this model: model.head must be an integer from 0 to '
+        "4,096, not 5000")
+
+
+def test_refuses_a_head_on_some_steps(tmp_path, capsys):
+    model = _head_on_every_step("LSTM")
+    model.graph.initializer.extend([numpy_helper.from_array(np.array(v, dtype=np.int64), n)
+                                    for n, v in (("one", [1]), ("three", [3]), ("axis0", [0]))])
+    model = _append(model, helper.make_node("Slice", ["out", "one", "three", "axis0"], ["some"]), output="some")
     assert refusal(capsys, save(model, tmp_path), tmp_path) == (
-        'ONNX graph "handmade" (model.onnx): MatMul node "head" applies the linear head on every timestep; '
-        "rnnhw's head reads only the final state (return_sequences with a head is not supported): apply the head "
-        "to the last step")
+        'ONNX graph "handmade" (model.onnx): graph output "some" holds the head\'s outputs (MatMul node "head" + Add '
+        "node \"bias\"); rnnhw's model outputs the head's output or the last layer's final hidden state for each "
+        "sequence, or either at every step")
 
 
 def _with_sequence_lens_from_shape(model, minus: int):
@@ -579,7 +661,8 @@ def test_refuses_an_output_name_without_toml(tmp_path, capsys):
 # ------------------------------------------------------------------------------------- on the simulator
 
 SIM_MODELS = {"lstm": "lstm_2layers_head", "gru": "gru_sequence", "rnn_tanh": "rnn_tanh_final",
-              "rnn_relu": "rnn_relu_2layers_head_on_all_then_last"}
+              "rnn_relu": "rnn_relu_2layers_head_on_all_then_last",
+              "lstm-head-every-step": "lstm_2layers_head_every_step"}
 BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
 
 
@@ -588,7 +671,7 @@ BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
 def test_imported_model_runs_bit_exact_on_verilator(torch_models, capsys, cell):
     config_path, weights_path, _ = import_model(capsys, torch_models[SIM_MODELS[cell]])
     config = load_config(config_path)
-    assert config.model.cell == cell
+    assert config.model.cell == cell.split("-")[0]
     qweights = quantize_weights(load_weights(weights_path, config), config, warn=False)
     x, _ = GoldenModel(config, qweights).quantize_inputs(inputs())
     lengths = np.array([6, 1, 4, 6])
