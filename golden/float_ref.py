@@ -91,7 +91,7 @@ def float_forward(config: Config, weights: Weights, x: np.ndarray, lengths=None)
     """Run a batch of float sequences ``[N, T, I]`` (``lengths[n]`` in 1..T, default T) in float64."""
     model = config.model
     x = np.asarray(x, dtype=np.float64)
-    lengths = check_batch(x, model.input_size, lengths)
+    lengths = check_batch(x, model.input_size, lengths, config=config)
     layer_in, finals_h, finals_c = x, [], []
     for k in range(model.num_layers):
         if model.jordan:

@@ -321,7 +321,7 @@ class GoldenModel:
         """Run a batch of quantized sequences ``[N, T, I]`` (``lengths[n]`` in 1..T, default T)."""
         model = self.config.model
         x_int = np.asarray(x_int, dtype=np.int64)
-        lengths = check_batch(x_int, model.input_size, lengths)
+        lengths = check_batch(x_int, model.input_size, lengths, config=self.config)
         # Blocks of sequences whose gate values fit the processor's cache: faster than one big batch.
         block = min(max(_BLOCK_VALUES // self._gates[0].matrix.shape[0], 64), 512)
         with _one_blas_thread():
