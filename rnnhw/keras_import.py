@@ -142,7 +142,7 @@ class _Reader:
             elif kind == "Masking":
                 self._fail(layer, "is not supported: give rnnhw each sequence's length with --lengths instead")
             else:
-                self._fail(layer, "is not supported; rnnhw imports LSTM, GRU, SimpleRNN (Bidirectional later), "
+                self._fail(layer, "is not supported; rnnhw imports LSTM, GRU, SimpleRNN, Bidirectional of these, "
                            "Dropout and a final Dense")
         return ImportedModel(self.source, tuple(recurrent), head, return_sequences)
 
@@ -155,22 +155,35 @@ class _Reader:
     def _recurrent(self, layer: dict) -> tuple[ImportedLayer, bool]:
         settings = layer["config"]
         if layer["class_name"] == "Bidirectional":
-            if settings.get("merge_mode") != "concat":
-                self._fail(layer, f"has merge_mode = {settings.get('merge_mode')!r}; only \"concat\" can map")
-            inner = [settings["layer"], settings.get("backward_layer") or settings["layer"]]
-            cells = [self._cell(inner[0])[1], self._cell(inner[1])[1]]
-            weights = []
-            for part, sub in (("/forward_layer", inner[0]), ("/backward_layer", inner[1])):
-                count = 2 + bool(sub["config"].get("use_bias", True))
-                weights.append(self._layer_weights(sub, self._arrays(layer, count, part)))
-            imported = ImportedLayer(_where(layer), cells[0], tuple(weights), "bidirectional",
-                                     self._gru_reset(inner[0]))
-            return imported, bool(inner[0]["config"].get("return_sequences"))
+            return self._bidirectional(layer)
         kind, cell = self._cell(layer)
         direction = "reverse" if settings.get("go_backwards") else "forward"
         weights = self._layer_weights(layer, self._arrays(layer, 2 + bool(settings.get("use_bias", True))))
         return (ImportedLayer(_where(layer), cell, (weights,), direction, self._gru_reset(layer)),
                 bool(settings.get("return_sequences")))
+
+    def _bidirectional(self, layer: dict) -> tuple[ImportedLayer, bool]:
+        """``Bidirectional(forward, merge_mode="concat")``: ``[h_fwd ; h_bwd]`` at each step, as PyTorch's."""
+        settings = layer["config"]
+        mode = settings.get("merge_mode", "concat")
+        if mode != "concat":
+            self._fail(layer, f"has merge_mode = {mode!r}; rnnhw concatenates the two directions' outputs "
+                       "([h_fwd ; h_bwd], as PyTorch): use merge_mode=\"concat\" (the default)")
+        forward = settings["layer"]
+        backward = settings.get("backward_layer") or forward  # Keras runs a copy of the layer backward
+        if forward["config"].get("go_backwards", False) or not (backward is forward
+                                                                 or backward["config"].get("go_backwards")):
+            self._fail(layer, "has a forward layer that runs backward (go_backwards=True) or a backward_layer that "
+                       "runs forward; rnnhw's bidirectional layer is [forward ; backward] in time")
+        kinds = [(self._cell(sub), sub["config"].get("units"), self._gru_reset(sub)) for sub in (forward, backward)]
+        if kinds[0] != kinds[1]:
+            self._fail(layer, f"has a backward_layer of another kind ({_where(backward)}) than its layer "
+                       f"({_where(forward)}); rnnhw's two directions have the same cell, units and reset form")
+        weights = tuple(self._layer_weights(sub, self._arrays(layer, 2 + bool(sub["config"].get("use_bias", True)),
+                                                              part))
+                        for part, sub in (("/forward_layer", forward), ("/backward_layer", backward)))
+        imported = ImportedLayer(_where(layer), kinds[0][0][1], weights, "bidirectional", kinds[0][2])
+        return imported, bool(forward["config"].get("return_sequences"))
 
     def _cell(self, layer: dict) -> tuple[str, str]:
         kind, settings = layer["class_name"], layer["config"]

@@ -5,7 +5,7 @@ A front end (:mod:`rnnhw.onnx_import`, :mod:`rnnhw.keras_import`) reads a file i
 in PyTorch's names and gate order, the optional linear head and what the model outputs. It describes
 what the file holds, also what rnnhw cannot run yet; :func:`to_rnnhw` maps the description onto a
 :class:`~rnnhw.spec.config.Config` and :class:`~rnnhw.spec.weights.Weights` and refuses, in one place,
-what this version of rnnhw lacks (bidirectional and reverse layers).
+what rnnhw cannot run (reverse-only layers, stacks of unlike layers).
 :mod:`rnnhw.importer` reads a file with the front end for its suffix and writes the result.
 """
 
@@ -104,17 +104,11 @@ def gates_to_pytorch(values: np.ndarray, order: tuple[int, ...], axis: int = 0) 
 
 
 def check_layer(source: str, layer: ImportedLayer):
-    """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers.
-
-    The front ends already describe these fully (``weights[1]`` is a bidirectional layer's backward
-    direction): supporting one means dropping its refusal here and passing it on in :func:`to_rnnhw`.
-    """
-    if layer.direction == "bidirectional":
-        raise UserError(f"{source}: {layer.where} is bidirectional; this version of rnnhw runs forward layers only "
-                        "(bidirectional layers are not supported yet): export a unidirectional model")
+    """Refuse a layer that runs backward in time only: rnnhw's layers run forward, or both ways."""
     if layer.direction == "reverse":
-        raise UserError(f"{source}: {layer.where} runs backwards in time (ONNX direction = \"reverse\" or Keras "
-                        "go_backwards); rnnhw layers run forward only: export a forward layer")
+        raise UserError(f"{source}: {layer.where} runs backward in time only (ONNX direction = \"reverse\" or Keras "
+                        "go_backwards); rnnhw has no reverse-only layer (its layers run forward, or both ways when "
+                        "bidirectional): export a forward or a bidirectional layer")
 
 
 def _lanes(cell: str, hidden: int) -> int:
@@ -150,6 +144,9 @@ def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
         if layer.hidden_size != first.hidden_size:
             raise UserError(f"{model.source}: layers of different hidden sizes ({first.hidden_size} {first.where}, "
                             f"{layer.hidden_size} {layer.where}); rnnhw stacks layers of one hidden_size")
+        if layer.direction != first.direction:
+            raise UserError(f"{model.source}: {first.direction} ({first.where}) and {layer.direction} "
+                            f"({layer.where}) layers; rnnhw stacks layers that are all bidirectional or all forward")
         if layer.gru_reset != first.gru_reset:
             raise UserError(f"{model.source}: GRU layers with the reset gate {first.gru_reset} ({first.where}) and "
                             f"{layer.gru_reset} ({layer.where}) the recurrent matrix; rnnhw stacks layers of one "
@@ -157,13 +154,15 @@ def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
     config = _config(model, {
         "model": {"cell": first.cell, "input_size": first.input_size, "hidden_size": first.hidden_size,
                   "num_layers": len(model.layers), "head": 0 if model.head is None else model.head.weight.shape[0],
-                  "return_sequences": model.return_sequences, "gru_reset": first.gru_reset},
+                  "return_sequences": model.return_sequences, "gru_reset": first.gru_reset,
+                  "bidirectional": first.direction == "bidirectional"},
         "hardware": {"lanes": _lanes(first.cell, first.hidden_size)},
     })
     tensors = {}
     for k, layer in enumerate(model.layers):
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            tensors[f"{name}_l{k}"] = getattr(layer.weights[0], name)
+        for weights, suffix in zip(layer.weights, ("", "_reverse"), strict=False):  # forward, then backward
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                tensors[f"{name}_l{k}{suffix}"] = getattr(weights, name)
     if model.head is not None:
         tensors["head.weight"], tensors["head.bias"] = model.head.weight, model.head.bias
     return config, weights_from_tensors(tensors, config, model.source)

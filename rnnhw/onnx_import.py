@@ -464,6 +464,10 @@ class _Tracer:
                     self.notes.append("past each sequence's length rnnhw outputs 0, the original the head's bias "
                                       "(its output for a zero state)")
                 return kind != "final"
+        hint = ""
+        if last.layer.direction == "bidirectional":
+            hint = (" (a bidirectional layer's final state is [h_fwd at the last step ; h_bwd at the first], "
+                    "torch.cat([h_n[-2], h_n[-1]], 1); y[:, -1] holds the backward direction after one step only)")
         raise UserError(f"{self.source}: {what} holds {self.spaces.describe(ids)}; rnnhw's model outputs the "
                         "head's output or the last layer's final hidden state for each sequence, or either at "
-                        "every step")
+                        f"every step{hint}")
