@@ -7,7 +7,7 @@ import numpy as np
 from .config import Config
 from .errors import UserError
 
-__all__ = ["check_batch", "check_lengths", "check_sequence_limit"]
+__all__ = ["check_batch", "check_lengths", "check_sequence_limit", "reversal"]
 
 
 def check_batch(x: np.ndarray, input_size: int, lengths, *, config: Config | None = None) -> np.ndarray:
@@ -51,3 +51,11 @@ def check_lengths(lengths, batch: int, steps: int) -> np.ndarray:
             f"found {lengths.min()}..{lengths.max()}"
         )
     return lengths.astype(np.int64)
+
+
+def reversal(lengths: np.ndarray, steps: int) -> np.ndarray:
+    """``[N, T]`` step indices that reverse each sequence within its own length (steps past it stay in
+    place): a bidirectional layer's backward direction reads the input in this order. The map is its own
+    inverse, so it also puts that direction's outputs back in time order."""
+    t = np.arange(steps)
+    return np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)

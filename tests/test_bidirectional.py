@@ -12,7 +12,7 @@ from rnnhw.golden.model import GoldenModel
 from rnnhw.spec.batch import check_batch
 from rnnhw.spec.config import config_from_dict, load_config
 from rnnhw.spec.errors import UserError
-from rnnhw.spec.weights import quantize_weights, random_weights, save_weights
+from rnnhw.spec.weights import quantize_weights, random_weights, save_weights, weights_from_tensors
 
 LIMIT_MESSAGE = ("a sequence of 6 steps is longer than the 5 a bidirectional core holds; raise [hardware] "
                  "max_sequence_length to at least 6")
@@ -65,3 +65,148 @@ def test_golden_command_refuses_a_long_sequence_with_exit_2(tmp_path, capsys, ex
     captured = capsys.readouterr()
     assert (status, captured.out, captured.err) == (2, "", f"rnnhw golden: error: {LIMIT_MESSAGE}\n")
     assert not (tmp_path / "y.npy").exists()
+
+
+# ------------------------------------------------------------------------------- float reference = PyTorch
+
+TORCH_CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+OUTPUTS = ("final", "head", "sequences", "head_sequences")
+
+
+def torch_case(cell, layers, output, seed):
+    """A bidirectional PyTorch module with a Linear head, its config and weights, inputs and lengths."""
+    import torch
+    from torch import nn
+
+    rng = np.random.default_rng(seed)
+    inputs, hidden = int(rng.integers(1, 6)), int(rng.integers(1, 7))
+    head = int(rng.integers(1, 5)) if output.startswith("head") else 0
+    config = config_from_dict({"model": {"cell": cell, "input_size": inputs, "hidden_size": hidden,
+                                         "num_layers": layers, "head": head, "bidirectional": True,
+                                         "return_sequences": output.endswith("sequences")},
+                               "hardware": {"lanes": 1}})
+    torch.manual_seed(seed)
+    kinds = {"lstm": nn.LSTM, "gru": nn.GRU}
+    options = {} if cell in kinds else {"nonlinearity": cell.removeprefix("rnn_")}
+    rnn = kinds.get(cell, nn.RNN)(inputs, hidden, layers, batch_first=True, bidirectional=True,
+                                  **options).double()
+    linear = nn.Linear(2 * hidden, max(head, 1)).double()
+    with torch.no_grad():  # wider than PyTorch's init so that activations leave their linear region
+        for p in [*rnn.parameters(), *linear.parameters()]:
+            p.mul_(2.0)
+    tensors = {k: v.numpy() for k, v in rnn.state_dict().items()}
+    if head:
+        tensors.update({f"head.{k}": v.numpy() for k, v in linear.state_dict().items()})
+    batch, steps = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+    x = rng.normal(0.0, 1.5, (batch, steps, inputs))
+    lengths = rng.integers(1, steps + 1, batch)
+    return config, (rnn, linear), weights_from_tensors(tensors, config), x, lengths
+
+
+def torch_outputs(config, modules, x, lengths):
+    """PyTorch's outputs for rnnhw's definition, and the final states [layers, N, 2H] (c too for LSTM)."""
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    rnn, linear = modules
+    steps = x.shape[1]
+    with torch.no_grad():
+        x = torch.as_tensor(x)
+        if lengths is None:
+            out, state = rnn(x)
+        else:
+            packed = pack_padded_sequence(x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False)
+            out, state = rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)
+        h_n, c_n = state if isinstance(state, tuple) else (state, None)
+        final = torch.cat([h_n[-2], h_n[-1]], 1)
+        if config.model.head and config.model.return_sequences:
+            outputs = linear(out)
+            if lengths is not None:  # rnnhw's head outputs are 0 past a sequence's length
+                outputs = outputs * (torch.arange(steps)[None, :] < torch.as_tensor(lengths)[:, None])[..., None]
+        elif config.model.head:
+            outputs = linear(final)
+        else:
+            outputs = out if config.model.return_sequences else final
+
+        def per_layer(state):  # [layers * 2, N, H] -> [layers, N, 2H]
+            return None if state is None else torch.cat([state[0::2], state[1::2]], -1).numpy()
+
+        return outputs.numpy(), per_layer(h_n), per_layer(c_n)
+
+
+BI_CASES = [(cell, layers, output) for cell in TORCH_CELLS for layers in (1, 2) for output in OUTPUTS]
+
+
+@pytest.mark.parametrize(("cell", "layers", "output"), BI_CASES)
+@pytest.mark.parametrize("packed", [False, True])
+def test_float_reference_equals_pytorch(cell, layers, output, packed):
+    seed = 2 * BI_CASES.index((cell, layers, output)) + packed
+    config, modules, weights, x, lengths = torch_case(cell, layers, output, seed)
+    lengths = lengths if packed else None
+    result = float_forward(config, weights, x, lengths)
+    outputs, h_n, c_n = torch_outputs(config, modules, x, lengths)
+    assert result.outputs.shape == outputs.shape
+    hidden = config.model.hidden_size
+    assert outputs.shape[-1] == (config.model.head or 2 * hidden)
+    np.testing.assert_allclose(result.outputs, outputs, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.stack(result.final_h), h_n, rtol=0, atol=1e-5)
+    if cell == "lstm":
+        np.testing.assert_allclose(np.stack(result.final_c), c_n, rtol=0, atol=1e-5)
+    else:
+        assert result.final_c is None
+    # Far below the 1e-5 promised: the same float64 operations in another order.
+    assert np.abs(result.outputs - outputs).max(initial=0.0) < 1e-12 * max(1.0, np.abs(outputs).max(initial=0.0))
+
+
+# ------------------------------------------------------------------------------------------ golden model
+
+
+@pytest.mark.parametrize("cell", TORCH_CELLS)
+def test_golden_model_follows_the_float_reference(cell):
+    """16-bit formats: the golden model within quantization error of the float reference, each direction
+    starting at each sequence's own last step."""
+    config = bidirectional(cell, layers=2, head=3, sequences=True)
+    weights = random_weights(config, seed=3)
+    model = GoldenModel(config, quantize_weights(weights, config))
+    x = np.random.default_rng(4).normal(size=(6, 9, 3))
+    lengths = np.array([9, 1, 4, 7, 2, 9])
+    golden = model.run(model.quantize_inputs(x)[0], lengths)
+    exact = float_forward(config, weights, x, lengths)
+    assert golden.outputs.shape == (6, 9, 3) and [h.shape for h in golden.final_h] == [(6, 8), (6, 8)]
+    assert np.abs(golden.to_float() - exact.outputs).max() < 1e-2  # 1024-entry tables: measured 2.7e-3 to 5e-3
+    # A sequence alone gives what it gives in the padded batch: the padding is never read.
+    alone = model.run(model.quantize_inputs(x[3:4, :7])[0])
+    assert np.array_equal(alone.outputs[0], golden.outputs[3, :7]) and not golden.outputs[3, 7:].any()
+
+
+def test_ctc_decodes_the_bidirectional_head():
+    from rnnhw.spec.ctc import greedy_decode
+
+    config = bidirectional("gru", head=4, sequences=True, ctc_blank=0)
+    model = GoldenModel(config, quantize_weights(random_weights(config, seed=8, scale=2.0), config))
+    x, _ = model.quantize_inputs(np.random.default_rng(9).normal(size=(3, 6, 3)))
+    lengths = np.array([6, 3, 5])
+    result = model.run(x, lengths)
+    assert result.outputs.shape == (3, 6, 4)
+    assert np.array_equal(result.labels, greedy_decode(result.outputs, lengths, 0)) and (result.labels >= 0).any()
+
+
+def test_golden_command_runs_packed_sequences(tmp_path, capsys):
+    config = bidirectional("rnn_tanh", layers=2, head=2, limit=5)
+    (tmp_path / "bi.toml").write_text(config.to_toml())
+    weights = random_weights(config, seed=6)
+    save_weights(weights, tmp_path / "w.npz")
+    x = np.random.default_rng(7).normal(size=(3, 6, 3))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "lengths.npy", np.array([5, 1, 3]))
+    common = ["golden", tmp_path / "bi.toml", "--weights", tmp_path / "w.npz", "--inputs", tmp_path / "x.npy",
+              "--lengths", tmp_path / "lengths.npy"]
+    assert main([str(a) for a in [*common, "-o", tmp_path / "y.npy"]]) == 0
+    assert main([str(a) for a in [*common, "-o", tmp_path / "f.npy", "--float"]]) == 0
+    capsys.readouterr()
+    model = GoldenModel(config, quantize_weights(weights, config))
+    expected = model.run(model.quantize_inputs(x)[0], np.array([5, 1, 3])).to_float()
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"),
+                                  float_forward(config, weights, x, np.array([5, 1, 3])).outputs)
