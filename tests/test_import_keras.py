@@ -69,6 +69,24 @@ MODELS = {
                                                          layers.TimeDistributed(layers.Dense(3))),
     "simple_rnn_dense_on_every_step_functional": lambda: build(layers.SimpleRNN(4, return_sequences=True),
                                                                layers.Dense(2), functional=True),
+    "bidirectional_lstm_final": lambda: build(layers.Bidirectional(layers.LSTM(4))),
+    "bidirectional_lstm_2layers_dense": lambda: build(layers.Bidirectional(layers.LSTM(5, return_sequences=True)),
+                                                      layers.Bidirectional(layers.LSTM(5)), layers.Dense(2)),
+    "bidirectional_gru_2layers_dense_on_every_step": lambda: build(
+        layers.Bidirectional(layers.GRU(4, return_sequences=True)), layers.Dropout(0.3),
+        layers.Bidirectional(layers.GRU(4, return_sequences=True)), layers.TimeDistributed(layers.Dense(3))),
+    "bidirectional_gru_reset_before_sequences": lambda: build(
+        layers.Bidirectional(layers.GRU(4, reset_after=False, return_sequences=True))),
+    "bidirectional_gru_reset_before_2layers_dense": lambda: build(
+        layers.Bidirectional(layers.GRU(4, reset_after=False, return_sequences=True)),
+        layers.Bidirectional(layers.GRU(4, reset_after=False)), layers.Dense(2)),
+    "bidirectional_simple_rnn_relu_dense_functional": lambda: build(
+        layers.Bidirectional(layers.SimpleRNN(4, activation="relu")), layers.Dense(2), functional=True),
+    "bidirectional_simple_rnn_sequences_dense_on_every_step": lambda: build(
+        layers.Bidirectional(layers.SimpleRNN(3, return_sequences=True)), layers.Dense(2)),
+    "bidirectional_lstm_backward_layer_no_bias": lambda: build(layers.Bidirectional(
+        layers.LSTM(4, return_sequences=True), backward_layer=layers.LSTM(4, use_bias=False, go_backwards=True,
+                                                                         return_sequences=True))),
 }
 
 
@@ -111,12 +129,32 @@ REFUSALS = {
                           'GRU layers with the reset gate after (layer "gru" (GRU)) and before (layer "gru_1" (GRU)) '
                           "the recurrent matrix; rnnhw stacks layers of one form: export every GRU with the same "
                           "linear_before_reset / reset_after"),
-    "bidirectional": (lambda: build(layers.Bidirectional(layers.LSTM(4))), 'layer "bidirectional" (Bidirectional) '
-                      "is bidirectional; this version of rnnhw runs forward layers only (bidirectional layers are "
-                      "not supported yet): export a unidirectional model"),
-    "go_backwards": (lambda: build(layers.LSTM(4, go_backwards=True)), 'layer "lstm" (LSTM) runs backwards in time '
-                     '(ONNX direction = "reverse" or Keras go_backwards); rnnhw layers run forward only: export a '
-                     "forward layer"),
+    **{f"merge_mode_{mode}": (lambda mode=mode: build(layers.Bidirectional(layers.LSTM(4), merge_mode=mode)),
+                              f'layer "bidirectional" (Bidirectional) has merge_mode = {mode!r}; rnnhw concatenates '
+                              "the two directions' outputs ([h_fwd ; h_bwd], as PyTorch): use merge_mode=\"concat\" "
+                              "(the default)") for mode in ("sum", "mul", "ave")},
+    "bidirectional_of_a_backward_layer": (lambda: build(layers.Bidirectional(layers.GRU(4, go_backwards=True),
+                                                                              backward_layer=layers.GRU(4))),
+                                          'layer "bidirectional" (Bidirectional) has a forward layer that runs '
+                                          "backward (go_backwards=True) or a backward_layer that runs forward; rnnhw's "
+                                          "bidirectional layer is [forward ; backward] in time"),
+    "bidirectional_backward_layer_of_another_cell": (
+        lambda: build(layers.Bidirectional(layers.LSTM(4), backward_layer=layers.GRU(4, go_backwards=True))),
+        'layer "bidirectional" (Bidirectional) has a backward_layer of another kind (layer "gru" (GRU)) than its '
+        "layer (layer \"forward_lstm\" (LSTM)); rnnhw's two directions have the same cell, units and reset form"),
+    "bidirectional_after_forward": (lambda: build(layers.GRU(4, return_sequences=True),
+                                                  layers.Bidirectional(layers.GRU(4))),
+                                    'forward (layer "gru" (GRU)) and bidirectional (layer "bidirectional" '
+                                    "(Bidirectional)) layers; rnnhw stacks layers that are all bidirectional or all "
+                                    "forward"),
+    "bidirectional_softmax_head": (lambda: build(layers.Bidirectional(layers.LSTM(4)),
+                                                 layers.Dense(2, activation="softmax")),
+                                   'layer "dense" (Dense) has activation \'softmax\'; rnnhw\'s head is linear: rebuild '
+                                   "the model with activation=None (softmax does not change the predicted class)"),
+    "go_backwards": (lambda: build(layers.LSTM(4, go_backwards=True)), 'layer "lstm" (LSTM) runs backward in time '
+                     'only (ONNX direction = "reverse" or Keras go_backwards); rnnhw has no reverse-only layer (its '
+                     "layers run forward, or both ways when bidirectional): export a forward or a bidirectional "
+                     "layer"),
     "hard_sigmoid": (lambda: build(layers.LSTM(4, recurrent_activation="hard_sigmoid")), 'layer "lstm" (LSTM) has '
                      "recurrent_activation = 'hard_sigmoid'; rnnhw supports only 'sigmoid'"),
     "lstm_relu": (lambda: build(layers.LSTM(4, activation="relu")), 'layer "lstm" (LSTM) has activation \'relu\'; '
@@ -144,7 +182,7 @@ REFUSALS = {
     "masking": (lambda: build(layers.Masking(), layers.LSTM(4)), 'layer "masking" (Masking) is not supported: give '
                 "rnnhw each sequence's length with --lengths instead"),
     "conv": (lambda: build(layers.Conv1D(4, 2), layers.LSTM(4)), 'layer "conv1d" (Conv1D) is not supported; rnnhw '
-             "imports LSTM, GRU, SimpleRNN (Bidirectional later), Dropout and a final Dense"),
+             "imports LSTM, GRU, SimpleRNN, Bidirectional of these, Dropout and a final Dense"),
     "mixed_cells": (lambda: build(layers.LSTM(4, return_sequences=True), layers.GRU(4)), "layers of different "
                     'cells (lstm layer "lstm" (LSTM), gru layer "gru" (GRU)); rnnhw stacks layers of one cell'),
     "mixed_sizes": (lambda: build(layers.GRU(4, return_sequences=True), layers.GRU(5)), "layers of different "

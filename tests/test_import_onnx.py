@@ -394,6 +394,136 @@ def test_import_writes_the_configuration_and_prints_what_it_found(torch_models, 
     ]
 
 
+# ----------------------------------------------------------------------------------------- bidirectional
+
+
+def bidirectional_graph(op, *, output="sequence", head=False, layout=0, **options):
+    """One bidirectional node and the glue exporters write after it: ``sequence``: Y ([T, 2, N, H], layout 1
+    [N, T, 2, H]) -> [N, T, 2H]; ``final``: Y_h ([2, N, H], layout 1 [N, 2, H]) -> [N, 2H]; ``head``: MatMul +
+    Add on that."""
+    if "activations" in options:  # one list per direction
+        options["activations"] = options["activations"] * 2
+    model = recurrent_graph(op, direction="bidirectional", output="Y" if output == "sequence" else "Y_h",
+                            layout=layout, **options)
+    perm = {("sequence", 0): [2, 0, 1, 3], ("final", 0): [1, 0, 2]}.get((output, layout))
+    source, nodes = model.graph.output[0].name, []
+    if perm:
+        nodes.append(helper.make_node("Transpose", [source], ["moved"], perm=perm))
+        source = "moved"
+    nodes.append(helper.make_node("Reshape", [source, "merged_shape"], ["merged"]))
+    rng = np.random.default_rng(11)
+    init = [numpy_helper.from_array(np.array([0, 0, -1] if output == "sequence" else [0, -1], dtype=np.int64),
+                                    "merged_shape"),
+            _tensor("head_w", rng.normal(0, 0.5, (8, 3))), _tensor("head_b", rng.normal(0, 0.5, (3,)))]
+    if head:
+        nodes += [helper.make_node("MatMul", ["merged", "head_w"], ["mm"], name="head"),
+                  helper.make_node("Add", ["mm", "head_b"], ["out"], name="bias")]
+    return _append(model, *nodes, output="out" if head else "merged", initializers=init[:3 if head else 1])
+
+
+# A head on every step of reset-before GRUs is refused (test_refuses_a_head_on_every_step_of_reset_before_grus).
+@pytest.mark.parametrize("cell, output, head", [
+    (cell, output, head) for cell in sorted(CELLS) for output in ("sequence", "final") for head in (False, True)
+    if not (cell == "GRU-reset-before" and output == "sequence" and head)])
+def test_bidirectional_node_equals_onnxruntime(tmp_path, capsys, cell, output, head):
+    op, attrs = CELLS[cell]
+    path = save(bidirectional_graph(op, output=output, head=head, **attrs), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "hidden 4, bidirectional" in printed
+    model = load_config(config).model
+    assert (model.bidirectional, model.return_sequences, model.head) == (True, output == "sequence", 3 * head)
+    x = inputs()
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("output", ["sequence", "final"])
+def test_bidirectional_layout_1_equals_layout_0(tmp_path, capsys, output):
+    """onnxruntime's CPU kernels have no layout 1: the same weights in a layout-0 graph are the reference."""
+    config, weights, _ = import_model(capsys, save(bidirectional_graph("GRU", output=output, layout=1), tmp_path))
+    reference_path = save(bidirectional_graph("GRU", output=output), tmp_path, "reference.onnx")
+    x = inputs()
+    expected = run_ort(reference_path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("output", ["sequence", "final"])
+@pytest.mark.parametrize("op", sorted(GATES))
+def test_bidirectional_sequence_lens_are_rnnhws_lengths(tmp_path, capsys, op, output):
+    path = save(bidirectional_graph(op, output=output, lengths=True), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "--lengths" in printed
+    x, lengths = inputs(), np.array([6, 1, 3, 5], dtype=np.int32)
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)), seq_lens=lengths)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x, lengths), expected, rtol=0, atol=1e-5)
+
+
+class Bidirectional(torch.nn.Module):
+    """``nn.LSTM``/``GRU``/``RNN(bidirectional=True)`` and what the model returns: ``head`` (Linear on
+    ``cat(h_n[-2], h_n[-1])``), ``head_every_step`` (Linear on ``output``), ``final`` (the concatenation),
+    ``sequence`` (``output``), ``head_on_last_step`` (Linear on ``output[:, -1]``, which rnnhw refuses)."""
+
+    def __init__(self, cell, layers, returns, nonlinearity="tanh"):
+        super().__init__()
+        kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        self.rnn = kind(3, 5, num_layers=layers, batch_first=True, bidirectional=True, **extra)
+        self.head = torch.nn.Linear(10, 2)
+        self.returns = returns
+
+    def forward(self, x):
+        y, state = self.rnn(x)
+        h = state[0] if isinstance(state, tuple) else state
+        final = torch.cat([h[-2], h[-1]], 1)
+        return {"head": lambda: self.head(final), "head_every_step": lambda: self.head(y), "final": lambda: final,
+                "sequence": lambda: y, "head_on_last_step": lambda: self.head(y[:, -1])}[self.returns]()
+
+
+BIDIRECTIONAL_TORCH_MODELS = {
+    "lstm_2layers_head": ("lstm", 2, "head", "tanh"),
+    "lstm_2layers_head_every_step": ("lstm", 2, "head_every_step", "tanh"),
+    "gru_2layers_head": ("gru", 2, "head", "tanh"),
+    "gru_2layers_head_every_step": ("gru", 2, "head_every_step", "tanh"),
+    "gru_final": ("gru", 1, "final", "tanh"),
+    "rnn_relu_2layers_sequence": ("rnn", 2, "sequence", "relu"),
+    "rnn_tanh_head": ("rnn", 1, "head", "tanh"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BIDIRECTIONAL_TORCH_MODELS))
+def test_torch_bidirectional_export_equals_onnxruntime(tmp_path, capsys, name):
+    cell, layers, returns, nonlinearity = BIDIRECTIONAL_TORCH_MODELS[name]
+    torch.manual_seed(2)
+    path = export(Bidirectional(cell, layers, returns, nonlinearity), tmp_path / f"{name}.onnx")
+    config, weights, printed = import_model(capsys, path)
+    assert f"layer {layers - 1}: {cell}" in printed and f"input {3 if layers == 1 else 10}, hidden 5, bidirectional" \
+        in printed
+    assert sorted(np.load(weights).files) == sorted(
+        [f"{n}_l{k}{suffix}" for k in range(layers) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+         for suffix in ("", "_reverse")] + (["head.weight", "head.bias"] if "head" in returns else []))
+    x = inputs()
+    expected = run_ort(path, x=x)
+    result = golden_float(capsys, config, weights, x)
+    assert result.shape == expected.shape
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-5)
+
+
+def test_bidirectional_import_writes_the_configuration(tmp_path, capsys):
+    torch.manual_seed(2)
+    path = export(Bidirectional("gru", 2, "head"), tmp_path / "bi.onnx")
+    config, _, printed = import_model(capsys, path)
+    assert config.read_text().startswith('[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 5\nnum_layers = 2\n'
+                                         "head = 2\nreturn_sequences = false\n")
+    assert "bidirectional = true\n" in config.read_text()
+    assert printed.splitlines()[:5] == [
+        'ONNX graph "main_graph" (bi.onnx):',
+        '  layer 0: gru GRU node "/rnn/GRU", input 3, hidden 5, bidirectional',
+        '  layer 1: gru GRU node "/rnn/GRU_1", input 10, hidden 5, bidirectional',
+        '  head: linear Gemm node "/head/Gemm", 10 -> 2',
+        "  output: head [N, 2]",
+    ]
+
+
 # --------------------------------------------------------------------------------------------- refusals
 
 
@@ -423,12 +553,15 @@ REFUSALS = {
     "initial_h-input": (recurrent_graph("GRU", initial={"initial_h": "input"}), 'GRU node "gru0" takes initial_h '
                         'from graph input "initial_h"; rnnhw starts every sequence from zero states: export '
                         "without initial states"),
-    "reverse": (recurrent_graph("GRU", direction="reverse"), 'GRU node "gru0" runs backwards in time (ONNX '
-                'direction = "reverse" or Keras go_backwards); rnnhw layers run forward only: export a forward '
-                "layer"),
-    "bidirectional": (recurrent_graph("LSTM", direction="bidirectional", output="Y"), 'LSTM node "lstm0" is '
-                      "bidirectional; this version of rnnhw runs forward layers only (bidirectional layers are not "
-                      "supported yet): export a unidirectional model"),
+    "reverse": (recurrent_graph("GRU", direction="reverse"), 'GRU node "gru0" runs backward in time only (ONNX '
+                'direction = "reverse" or Keras go_backwards); rnnhw has no reverse-only layer (its layers run '
+                "forward, or both ways when bidirectional): export a forward or a bidirectional layer"),
+    "bidirectional-Y_h-as-it-is": (recurrent_graph("LSTM", direction="bidirectional"), 'graph output "Y_h" holds '
+                                   'the hidden states of layer 0 (LSTM node "lstm0"); rnnhw\'s model outputs the '
+                                   "head's output or the last layer's final hidden state for each sequence, or "
+                                   "either at every step (a bidirectional layer's final state is [h_fwd at the last "
+                                   "step ; h_bwd at the first], torch.cat([h_n[-2], h_n[-1]], 1); y[:, -1] holds "
+                                   "the backward direction after one step only)"),
     "cell-state-output": (_lstm_with(output="Y_c"), 'graph output "Y_c" holds the LSTM cell states of layer 0 '
                           '(LSTM node "lstm0"); rnnhw\'s model outputs the head\'s output or the last layer\'s '
                           "final hidden state for each sequence, or either at every step"),
@@ -607,20 +740,29 @@ def test_refuses_constant_sequence_lens(tmp_path, capsys):
         "leave them out")
 
 
-def test_refuses_a_torch_bidirectional_lstm(tmp_path, capsys):
-    class Bidirectional(torch.nn.Module):
+def test_refuses_the_last_step_of_a_bidirectional_output(tmp_path, capsys):
+    path = export(Bidirectional("lstm", 1, "head_on_last_step"), tmp_path / "bi.onnx")
+    assert refusal(capsys, path, tmp_path) == (
+        'ONNX graph "main_graph" (bi.onnx): graph output "y" holds the head\'s outputs (Gemm node "/head/Gemm"); '
+        "rnnhw's model outputs the head's output or the last layer's final hidden state for each sequence, or "
+        "either at every step (a bidirectional layer's final state is [h_fwd at the last step ; h_bwd at the "
+        "first], torch.cat([h_n[-2], h_n[-1]], 1); y[:, -1] holds the backward direction after one step only)")
+
+
+def test_refuses_forward_and_bidirectional_layers_in_one_stack(tmp_path, capsys):
+    class Mixed(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
-            self.head = torch.nn.Linear(8, 2)
+            self.first = torch.nn.GRU(3, 4, batch_first=True)
+            self.second = torch.nn.GRU(4, 4, batch_first=True, bidirectional=True)
 
         def forward(self, x):
-            return self.head(self.rnn(x)[0][:, -1])
+            return self.second(self.first(x)[0])[0]
 
-    path = export(Bidirectional(), tmp_path / "bi.onnx")
+    path = export(Mixed(), tmp_path / "mixed.onnx")
     assert refusal(capsys, path, tmp_path) == (
-        'ONNX graph "main_graph" (bi.onnx): LSTM node "/rnn/LSTM" is bidirectional; this version of rnnhw runs '
-        "forward layers only (bidirectional layers are not supported yet): export a unidirectional model")
+        'ONNX graph "main_graph" (mixed.onnx): forward (GRU node "/first/GRU") and bidirectional (GRU node '
+        '"/second/GRU") layers; rnnhw stacks layers that are all bidirectional or all forward')
 
 
 def test_refuses_a_layer_that_skips_the_one_before(tmp_path, capsys):
