@@ -3,8 +3,10 @@
 A ``.keras`` file is a zip archive holding ``config.json`` (the model's layers and their settings) and
 ``model.weights.h5`` (each layer's variables under ``layers/<path>/vars/<i>``, the group's ``name``
 attribute naming its layer). The model must be a ``Sequential`` or a ``Functional`` chain:
-``LSTM``/``GRU``/``SimpleRNN`` layers (``Dropout`` between them is the identity in inference), then an
-optional ``Dense`` head. Keras's gate orders (LSTM i, f, c, o; GRU z, r, h) and its single bias (GRU
+``LSTM``/``GRU``/``SimpleRNN`` layers, or ``Bidirectional`` of them (``merge_mode="concat"``: the forward
+and backward layers' weights become the ``*_reverse``-paired tensors), ``Dropout`` between them being the
+identity in inference, then an optional ``Dense`` head (on a sequence, or ``TimeDistributed(Dense)``: the
+head on every step). Keras's gate orders (LSTM i, f, c, o; GRU z, r, h) and its single bias (GRU
 ``reset_after``: ``[2, 3H]``, input and recurrent; ``reset_after=False``, rnnhw's ``gru_reset = "before"``:
 ``[3H]``, input only) are converted to PyTorch's; kernels ``[I, G*H]`` are transposed. docs/import.md lists
 every mapping and refusal.

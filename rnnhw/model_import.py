@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.spec.config import GATES, Config, ConfigError, config_from_dict
+from rnnhw.spec.config import GATES, Config, ConfigError, HardwareConfig, config_from_dict
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.weights import LayerWeights, Weights, weights_from_tensors
 
@@ -93,7 +93,11 @@ class ImportedModel:
         else:
             outputs = f"final hidden state [N, {last}]"
         lines.append(f"  output: {outputs}")
-        lines.extend(f"  note: {note}" for note in self.notes)
+        notes = list(self.notes)
+        if any(layer.direction == "bidirectional" for layer in self.layers):
+            notes.append(f"a bidirectional core holds sequences of up to [hardware] max_sequence_length = "
+                         f"{HardwareConfig.max_sequence_length} steps: raise it for longer sequences")
+        lines.extend(f"  note: {note}" for note in notes)
         return lines
 
 

@@ -1,12 +1,16 @@
-"""Reading ONNX models: ``LSTM``, ``GRU`` and ``RNN`` operators, stacked, with an optional linear head.
+"""Reading ONNX models: ``LSTM``, ``GRU`` and ``RNN`` operators, forward or bidirectional, stacked, with an
+optional linear head on the final state or on every step.
 
 The graph is run on element identities (:mod:`rnnhw.onnx_trace`): from the graph input through the
 recurrent nodes to the chosen graph output, whatever reshaping glue lies between. Each recurrent node
 must read the graph input (the first) or the whole output sequence of the node before; the head
 (``Gemm``, or ``MatMul`` with an optional ``Add``) must read the last layer's hidden states; the output
-must be the head's output for each sequence's final state, the final hidden state, or every step's
-hidden state. Weights are converted from ONNX's gate orders (LSTM i, o, f, c; GRU z, r, h) and bias
-layout (``[Wb ; Rb]``) to PyTorch's (LSTM i, f, g, o; GRU r, z, n; ``bias_ih``, ``bias_hh``).
+must be the head's output or the last layer's hidden state, for each sequence's final state or at every
+step. A bidirectional node's output at each step is ``[h_fwd ; h_bwd]`` and its final state
+``[h_fwd at the last step ; h_bwd at the first]``; its backward weights (``W[1]``, ``R[1]``, ``B[1]``)
+become the ``*_reverse`` tensors. Weights are converted from ONNX's gate orders (LSTM i, o, f, c; GRU
+z, r, h) and bias layout (``[Wb ; Rb]``) to PyTorch's (LSTM i, f, g, o; GRU r, z, n; ``bias_ih``,
+``bias_hh``).
 docs/import.md lists every mapping and refusal.
 """
 

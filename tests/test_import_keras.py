@@ -132,7 +132,7 @@ REFUSALS = {
     **{f"merge_mode_{mode}": (lambda mode=mode: build(layers.Bidirectional(layers.LSTM(4), merge_mode=mode)),
                               f'layer "bidirectional" (Bidirectional) has merge_mode = {mode!r}; rnnhw concatenates '
                               "the two directions' outputs ([h_fwd ; h_bwd], as PyTorch): use merge_mode=\"concat\" "
-                              "(the default)") for mode in ("sum", "mul", "ave")},
+                              "(the default)") for mode in ("sum", "mul", "ave", None)},
     "bidirectional_of_a_backward_layer": (lambda: build(layers.Bidirectional(layers.GRU(4, go_backwards=True),
                                                                               backward_layer=layers.GRU(4))),
                                           'layer "bidirectional" (Bidirectional) has a forward layer that runs '

@@ -515,12 +515,14 @@ def test_bidirectional_import_writes_the_configuration(tmp_path, capsys):
     assert config.read_text().startswith('[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 5\nnum_layers = 2\n'
                                          "head = 2\nreturn_sequences = false\n")
     assert "bidirectional = true\n" in config.read_text()
-    assert printed.splitlines()[:5] == [
+    assert printed.splitlines()[:6] == [
         'ONNX graph "main_graph" (bi.onnx):',
         '  layer 0: gru GRU node "/rnn/GRU", input 3, hidden 5, bidirectional',
         '  layer 1: gru GRU node "/rnn/GRU_1", input 10, hidden 5, bidirectional',
         '  head: linear Gemm node "/head/Gemm", 10 -> 2',
         "  output: head [N, 2]",
+        "  note: a bidirectional core holds sequences of up to [hardware] max_sequence_length = 64 steps: raise it "
+        "for longer sequences",
     ]
 
 
