@@ -284,24 +284,27 @@ def test_any_reshaping_glue_between_layers_equals_onnxruntime(tmp_path, capsys):
 
 
 class Classifier(torch.nn.Module):
-    """An nn.LSTM/GRU/RNN and what the model returns: ``head`` (Linear on the last step), ``head_all``
-    (Linear on every step, then the last step), ``head_every_step`` (Linear on every step), ``final`` (h_n
-    of the last layer), ``sequence`` or ``all`` (output, h_n: two graph outputs)."""
+    """An nn.LSTM/GRU/RNN (``bidirectional``: both ways) and what the model returns: ``head`` (Linear on the
+    last step ``y[:, -1]``), ``head_all`` (Linear on every step, then the last step), ``head_every_step``
+    (Linear on every step), ``final`` (the last layer's final state: ``h_n[-1]``, bidirectional
+    ``cat(h_n[-2], h_n[-1])``), ``head_final`` (Linear on it), ``sequence`` or ``all`` (output, h_n: two
+    graph outputs)."""
 
-    def __init__(self, cell, layers, returns, nonlinearity="tanh"):
+    def __init__(self, cell, layers, returns, nonlinearity="tanh", bidirectional=False):
         super().__init__()
         kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-        self.rnn = kind(3, 5, num_layers=layers, batch_first=True, **extra)
-        self.head = torch.nn.Linear(5, 2)
+        self.rnn = kind(3, 5, num_layers=layers, batch_first=True, bidirectional=bidirectional, **extra)
+        self.head = torch.nn.Linear(10 if bidirectional else 5, 2)
         self.returns = returns
 
     def forward(self, x):
         y, state = self.rnn(x)
         h = state[0] if isinstance(state, tuple) else state
+        final = torch.cat([h[-2], h[-1]], 1) if self.rnn.bidirectional else h[-1]
         return {"head": lambda: self.head(y[:, -1]), "head_all": lambda: self.head(y)[:, -1],
-                "head_every_step": lambda: self.head(y),
-                "final": lambda: h[-1], "sequence": lambda: y, "all": lambda: (y, h)}[self.returns]()
+                "head_every_step": lambda: self.head(y), "head_final": lambda: self.head(final),
+                "final": lambda: final, "sequence": lambda: y, "all": lambda: (y, h)}[self.returns]()
 
 
 TORCH_MODELS = {
@@ -314,6 +317,13 @@ TORCH_MODELS = {
     "lstm_2layers_head_every_step": ("lstm", 2, "head_every_step", "tanh"),
     "gru_head_every_step": ("gru", 1, "head_every_step", "tanh"),
     "rnn_tanh_head_every_step": ("rnn", 1, "head_every_step", "tanh"),
+    "bidirectional_lstm_2layers_head": ("lstm", 2, "head_final", "tanh", True),
+    "bidirectional_lstm_2layers_head_every_step": ("lstm", 2, "head_every_step", "tanh", True),
+    "bidirectional_gru_2layers_head": ("gru", 2, "head_final", "tanh", True),
+    "bidirectional_gru_2layers_head_every_step": ("gru", 2, "head_every_step", "tanh", True),
+    "bidirectional_gru_final": ("gru", 1, "final", "tanh", True),
+    "bidirectional_rnn_relu_2layers_sequence": ("rnn", 2, "sequence", "relu", True),
+    "bidirectional_rnn_tanh_head": ("rnn", 1, "head_final", "tanh", True),
 }
 
 
@@ -328,17 +338,23 @@ def export(module, path, outputs=("y",), **options):
 def torch_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("torch_onnx")
     paths = {}
-    for name, (cell, layers, returns, nonlinearity) in TORCH_MODELS.items():
+    for name, spec in TORCH_MODELS.items():
         torch.manual_seed(len(paths))
-        paths[name] = export(Classifier(cell, layers, returns, nonlinearity), folder / f"{name}.onnx")
+        paths[name] = export(Classifier(*spec), folder / f"{name}.onnx")
     return paths
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_MODELS))
 def test_torch_export_equals_onnxruntime(torch_models, capsys, name):
     config, weights, printed = import_model(capsys, torch_models[name])
-    cell, layers, returns, _ = TORCH_MODELS[name]
-    assert f"{layers - 1}: {cell}" in printed
+    cell, layers, returns, _, *bidirectional = TORCH_MODELS[name]
+    directions = ("", "_reverse") if bidirectional else ("",)
+    assert f"layer {layers - 1}: {cell}" in printed
+    assert (f"input {5 * len(directions) if layers > 1 else 3}, hidden 5, bidirectional" in printed) == \
+        bool(bidirectional)
+    assert sorted(np.load(weights).files) == sorted(
+        [f"{n}_l{k}{suffix}" for k in range(layers) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+         for suffix in directions] + (["head.weight", "head.bias"] if "head" in returns else []))
     x = inputs()
     expected = run_ort(torch_models[name], x=x)
     result = golden_float(capsys, config, weights, x)
@@ -458,59 +474,25 @@ def test_bidirectional_sequence_lens_are_rnnhws_lengths(tmp_path, capsys, op, ou
     np.testing.assert_allclose(golden_float(capsys, config, weights, x, lengths), expected, rtol=0, atol=1e-5)
 
 
-class Bidirectional(torch.nn.Module):
-    """``nn.LSTM``/``GRU``/``RNN(bidirectional=True)`` and what the model returns: ``head`` (Linear on
-    ``cat(h_n[-2], h_n[-1])``), ``head_every_step`` (Linear on ``output``), ``final`` (the concatenation),
-    ``sequence`` (``output``), ``head_on_last_step`` (Linear on ``output[:, -1]``, which rnnhw refuses)."""
-
-    def __init__(self, cell, layers, returns, nonlinearity="tanh"):
-        super().__init__()
-        kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
-        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-        self.rnn = kind(3, 5, num_layers=layers, batch_first=True, bidirectional=True, **extra)
-        self.head = torch.nn.Linear(10, 2)
-        self.returns = returns
-
-    def forward(self, x):
-        y, state = self.rnn(x)
-        h = state[0] if isinstance(state, tuple) else state
-        final = torch.cat([h[-2], h[-1]], 1)
-        return {"head": lambda: self.head(final), "head_every_step": lambda: self.head(y), "final": lambda: final,
-                "sequence": lambda: y, "head_on_last_step": lambda: self.head(y[:, -1])}[self.returns]()
-
-
-BIDIRECTIONAL_TORCH_MODELS = {
-    "lstm_2layers_head": ("lstm", 2, "head", "tanh"),
-    "lstm_2layers_head_every_step": ("lstm", 2, "head_every_step", "tanh"),
-    "gru_2layers_head": ("gru", 2, "head", "tanh"),
-    "gru_2layers_head_every_step": ("gru", 2, "head_every_step", "tanh"),
-    "gru_final": ("gru", 1, "final", "tanh"),
-    "rnn_relu_2layers_sequence": ("rnn", 2, "sequence", "relu"),
-    "rnn_tanh_head": ("rnn", 1, "head", "tanh"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(BIDIRECTIONAL_TORCH_MODELS))
-def test_torch_bidirectional_export_equals_onnxruntime(tmp_path, capsys, name):
-    cell, layers, returns, nonlinearity = BIDIRECTIONAL_TORCH_MODELS[name]
-    torch.manual_seed(2)
-    path = export(Bidirectional(cell, layers, returns, nonlinearity), tmp_path / f"{name}.onnx")
+def test_bidirectional_directions_split_and_concatenated_equal_onnxruntime(tmp_path, capsys):
+    """Y [T, 2, N, H] split into its directions and concatenated along the units: [T, N, 2H], time-major."""
+    model = recurrent_graph("LSTM", direction="bidirectional", output="Y")
+    model = _append(model, helper.make_node("Split", ["Y", "halves"], ["fwd", "bwd"], axis=1),
+                    helper.make_node("Concat", ["fwd", "bwd"], ["both"], axis=3),
+                    helper.make_node("Squeeze", ["both", "axis1"], ["out"]), output="out",
+                    initializers=[numpy_helper.from_array(np.array([1, 1], dtype=np.int64), "halves"),
+                                  numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")])
+    path = save(model, tmp_path)
     config, weights, printed = import_model(capsys, path)
-    assert f"layer {layers - 1}: {cell}" in printed and f"input {3 if layers == 1 else 10}, hidden 5, bidirectional" \
-        in printed
-    assert sorted(np.load(weights).files) == sorted(
-        [f"{n}_l{k}{suffix}" for k in range(layers) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-         for suffix in ("", "_reverse")] + (["head.weight", "head.bias"] if "head" in returns else []))
+    assert 'graph output "out" is time-major [T, N, 8]; rnnhw writes [N, T, 8]' in printed
     x = inputs()
-    expected = run_ort(path, x=x)
-    result = golden_float(capsys, config, weights, x)
-    assert result.shape == expected.shape
-    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-5)
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2))).transpose(1, 0, 2)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
 
 
 def test_bidirectional_import_writes_the_configuration(tmp_path, capsys):
     torch.manual_seed(2)
-    path = export(Bidirectional("gru", 2, "head"), tmp_path / "bi.onnx")
+    path = export(Classifier("gru", 2, "head_final", bidirectional=True), tmp_path / "bi.onnx")
     config, _, printed = import_model(capsys, path)
     assert config.read_text().startswith('[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 5\nnum_layers = 2\n'
                                          "head = 2\nreturn_sequences = false\n")
@@ -743,7 +725,7 @@ def test_refuses_constant_sequence_lens(tmp_path, capsys):
 
 
 def test_refuses_the_last_step_of_a_bidirectional_output(tmp_path, capsys):
-    path = export(Bidirectional("lstm", 1, "head_on_last_step"), tmp_path / "bi.onnx")
+    path = export(Classifier("lstm", 1, "head", bidirectional=True), tmp_path / "bi.onnx")
     assert refusal(capsys, path, tmp_path) == (
         'ONNX graph "main_graph" (bi.onnx): graph output "y" holds the head\'s outputs (Gemm node "/head/Gemm"); '
         "rnnhw's model outputs the head's output or the last layer's final hidden state for each sequence, or "
