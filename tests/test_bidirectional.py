@@ -210,3 +210,73 @@ def test_golden_command_runs_packed_sequences(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
     np.testing.assert_array_equal(np.load(tmp_path / "f.npy"),
                                   float_forward(config, weights, x, np.array([5, 1, 3])).outputs)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("packed", [False, True])
+def test_float_reference_equals_the_bidirectional_reset_before_gru(layers, packed):
+    import torch
+
+    from rnnhw.models import ResetBeforeGRU
+
+    torch.manual_seed(layers)
+    module = ResetBeforeGRU(3, 4, layers, bidirectional=True).double()
+    config = bidirectional("gru", layers=layers, sequences=True, gru_reset="before")
+    weights = weights_from_tensors({k: v.detach().numpy() * 2.0 for k, v in module.state_dict().items()}, config)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(2.0)
+    assert [name for name, _ in module.named_parameters()] == list(weights.tensors())
+    x = np.random.default_rng(layers).normal(0, 1.5, (4, 7, 3))
+    lengths = np.array([7, 2, 5, 1]) if packed else None
+    with torch.no_grad():
+        out, h_n = module(torch.as_tensor(x), None if lengths is None else torch.as_tensor(lengths))
+    result = float_forward(config, weights, x, lengths)
+    np.testing.assert_allclose(result.outputs, out.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.stack(result.final_h), torch.cat([h_n[0::2], h_n[1::2]], -1).numpy(),
+                               rtol=0, atol=1e-12)
+    nn_gru = torch.nn.GRU(3, 4, layers, batch_first=True, bidirectional=True).double()
+    nn_gru.load_state_dict(module.state_dict())  # the same names and shapes as nn.GRU's
+
+
+# ------------------------------------------------------------------------------------- reports, example
+
+
+def test_check_reports_bidirectional_layers(capsys):
+    from rnnhw.examples import example_paths
+
+    config_path, weights_path = example_paths("digits_bilstm")
+    assert main(["check", str(config_path), "--weights", str(weights_path)]) == 0
+    out = capsys.readouterr().out
+    assert ("  bidirectional: every layer runs forward and backward (from each sequence's last step), its output "
+            "[h_fwd; h_bwd] of 32; sequences of up to hardware.max_sequence_length = 64 steps\n"
+            "  head: 10*32 = 320 MACs per sequence\n") in out
+    assert "\nbidirectional = true\n" in out and "\nmax_sequence_length = 64\n" in out
+    assert "  weight_hh_l0_reverse [64, 16]     fixed<16,6> " in out
+
+
+def test_datapath_reads_both_directions():
+    """Layer 1's sums and the head's read [h_fwd; h_bwd]: the exact accumulators and range checks count 2H."""
+    from rnnhw.spec.datapath import datapath
+    from rnnhw.spec.ranges import accumulator_warnings
+
+    config = bidirectional("gru", layers=2, head=3)
+    dp = datapath(config)
+    assert [count for count, _ in dp.gates_matvec(1).operands] == [8, 4]
+    assert [count for count, _ in dp.head_matvec.operands] == [8]
+    # Full scale: layer 0 reaches 7 * 32 * 32 + 32 = 7,200, layer 1 12 * 32 * 32 + 32 = 12,320; 2**13 = 8,192.
+    narrow = config.replace("numerics", accum="fixed<30,14>")
+    assert [message.split(" but ")[1].split("'s")[0] for message in accumulator_warnings(narrow)] == ["layer 1"]
+
+
+def test_accuracy_command_refuses_data_past_the_limit(tmp_path, capsys):
+    from rnnhw.examples import example_paths
+
+    config_path, weights_path = example_paths("digits_bilstm")
+    short = tmp_path / "short.toml"
+    short.write_text(config_path.read_text().replace("max_sequence_length = 64", "max_sequence_length = 7"))
+    status = main(["accuracy", str(short), "--weights", str(weights_path), "--data", "digits"])
+    captured = capsys.readouterr()
+    assert (status, captured.out) == (2, "")
+    assert captured.err == ("rnnhw accuracy: error: a sequence of 8 steps is longer than the 7 a bidirectional core "
+                            "holds; raise [hardware] max_sequence_length to at least 8\n")
