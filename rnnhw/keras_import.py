@@ -125,9 +125,11 @@ class _Reader:
         raise UserError(f"{self.source}: {_where(layer)} {message}")
 
     def read(self, layers: list[dict]) -> ImportedModel:
-        recurrent, head, return_sequences = [], None, False
+        recurrent, head, return_sequences, steps = [], None, False, None
         for layer in layers:
             kind = layer["class_name"]
+            if kind == "InputLayer":  # batch_shape [N, T, I]: T is None when the length varies
+                steps = (layer["config"].get("batch_shape") or [None, None])[1]
             if kind in IDENTITY_LAYERS:
                 continue
             if head is not None:
@@ -146,7 +148,7 @@ class _Reader:
             else:
                 self._fail(layer, "is not supported; rnnhw imports LSTM, GRU, SimpleRNN, Bidirectional of these, "
                            "Dropout and a final Dense")
-        return ImportedModel(self.source, tuple(recurrent), head, return_sequences)
+        return ImportedModel(self.source, tuple(recurrent), head, return_sequences, steps=steps)
 
     def _arrays(self, layer: dict, count: int, part: str = "") -> list[np.ndarray]:
         arrays = self.weights.of(layer["config"]["name"], part)

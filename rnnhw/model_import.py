@@ -75,6 +75,16 @@ class ImportedModel:
     head: ImportedHead | None = None
     return_sequences: bool = False
     notes: tuple[str, ...] = ()
+    steps: int | None = None  # the input's fixed sequence length, None when it varies
+
+    @property
+    def bidirectional(self) -> bool:
+        return bool(self.layers) and self.layers[0].direction == "bidirectional"
+
+    @property
+    def max_sequence_length(self) -> int:
+        """What a bidirectional core of this model must hold: the input's fixed length, at least the default."""
+        return max(HardwareConfig.max_sequence_length, self.steps or 0)
 
     def summary(self) -> list[str]:
         """Lines saying what was found: layers, sizes, head, output, notes."""
@@ -94,9 +104,9 @@ class ImportedModel:
             outputs = f"final hidden state [N, {last}]"
         lines.append(f"  output: {outputs}")
         notes = list(self.notes)
-        if any(layer.direction == "bidirectional" for layer in self.layers):
+        if self.bidirectional:
             notes.append(f"a bidirectional core holds sequences of up to [hardware] max_sequence_length = "
-                         f"{HardwareConfig.max_sequence_length} steps: raise it for longer sequences")
+                         f"{self.max_sequence_length} steps: raise it for longer sequences")
         lines.extend(f"  note: {note}" for note in notes)
         return lines
 
@@ -155,12 +165,15 @@ def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
             raise UserError(f"{model.source}: GRU layers with the reset gate {first.gru_reset} ({first.where}) and "
                             f"{layer.gru_reset} ({layer.where}) the recurrent matrix; rnnhw stacks layers of one "
                             "form: export every GRU with the same linear_before_reset / reset_after")
+    hardware = {"lanes": _lanes(first.cell, first.hidden_size)}
+    if model.bidirectional:  # only bidirectional cores hold whole sequences
+        hardware["max_sequence_length"] = model.max_sequence_length
     config = _config(model, {
         "model": {"cell": first.cell, "input_size": first.input_size, "hidden_size": first.hidden_size,
                   "num_layers": len(model.layers), "head": 0 if model.head is None else model.head.weight.shape[0],
                   "return_sequences": model.return_sequences, "gru_reset": first.gru_reset,
-                  "bidirectional": first.direction == "bidirectional"},
-        "hardware": {"lanes": _lanes(first.cell, first.hidden_size)},
+                  "bidirectional": model.bidirectional},
+        "hardware": hardware,
     })
     tensors = {}
     for k, layer in enumerate(model.layers):

@@ -102,6 +102,8 @@ class _Tracer:
         self.notes: list[str] = []
         self.lengths_input: str | None = None
         self.shapeless: set[str] = set()
+        self.fixed: dict[str, list[bool]] = {}  # graph input -> whether each axis has a fixed size
+        self.steps: int | None = None  # the first layer's fixed sequence length
 
     # -- the walk --------------------------------------------------------------------------------
 
@@ -125,7 +127,8 @@ class _Tracer:
                 check_layer(self.source, traced.layer)
             raise
         return ImportedModel(self.source, tuple(t.layer for t in self.layers),
-                             None if self.head is None else self.head.head, return_sequences, tuple(self.notes))
+                             None if self.head is None else self.head.head, return_sequences, tuple(self.notes),
+                             self.steps)
 
     def _choose_output(self, output: str | None) -> str:
         names = [o.name for o in self.graph.output]
@@ -147,9 +150,10 @@ class _Tracer:
             if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
                 self.shapeless.add(value.name)  # an error only if a node reads it
                 continue
-            shape = []
+            shape, self.fixed[value.name] = [], []
             for dim in value.type.tensor_type.shape.dim:
-                if dim.HasField("dim_value") and dim.dim_value > 0:
+                self.fixed[value.name].append(dim.HasField("dim_value") and dim.dim_value > 0)
+                if self.fixed[value.name][-1]:
                     shape.append(dim.dim_value)
                 else:
                     key = dim.dim_param or object()
@@ -305,6 +309,8 @@ class _Tracer:
         if order[2] != 2:
             self._fail(where, f"reads the features of {source.name} from axis {order[2]}; rnnhw's inputs are "
                        "[N, T, I] with the features last")
+        if self.fixed[next(name for name, space in self.graph_inputs.items() if space is source)][order[0]]:
+            self.steps = x_tn.shape[0]
         if order == (0, 1, 2):
             self.notes.append(f"{source.name} is time-major [T, N, I]; rnnhw's inputs are [N, T, I]: transpose "
                               "your inputs")

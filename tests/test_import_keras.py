@@ -116,6 +116,17 @@ def test_keras_summary_and_configuration(tmp_path, capsys):
     assert '[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 4\nnum_layers = 2\nhead = 3\n' in config.read_text()
 
 
+@pytest.mark.parametrize("steps", [70, None])
+def test_keras_bidirectional_max_sequence_length_is_the_inputs_fixed_length(tmp_path, capsys, steps):
+    model = build(layers.Bidirectional(layers.GRU(3)), layers.Dense(2), steps=steps)
+    config, weights, printed = import_model(capsys, save(model, tmp_path))
+    assert load_config(config).hardware.max_sequence_length == (steps or 64)
+    assert f"max_sequence_length = {steps or 64} steps: raise it for longer sequences" in printed
+    x = np.random.default_rng(1).normal(size=(3, steps or 60, FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), model.predict(x, verbose=0), rtol=0,
+                               atol=1e-5)
+
+
 def test_keras_reset_before_gru_has_one_bias_and_imports_as_gru_reset_before(tmp_path, capsys):
     model = MODELS["gru_reset_before_sequences"]()
     assert [w.shape for w in model.get_weights()] == [(3, 12), (4, 12), (12,)]  # no recurrent bias

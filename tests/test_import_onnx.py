@@ -474,6 +474,18 @@ def test_bidirectional_sequence_lens_are_rnnhws_lengths(tmp_path, capsys, op, ou
     np.testing.assert_allclose(golden_float(capsys, config, weights, x, lengths), expected, rtol=0, atol=1e-5)
 
 
+def test_bidirectional_input_of_a_fixed_length_sets_max_sequence_length(tmp_path, capsys):
+    model = bidirectional_graph("GRU", output="final")
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 80  # X [80, N, 3]
+    path = save(model, tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert load_config(config).hardware.max_sequence_length == 80
+    assert "a bidirectional core holds sequences of up to [hardware] max_sequence_length = 80 steps" in printed
+    x = np.random.default_rng(3).normal(size=(2, 80, 3)).astype(np.float32)
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
 def test_bidirectional_directions_split_and_concatenated_equal_onnxruntime(tmp_path, capsys):
     """Y [T, 2, N, H] split into its directions and concatenated along the units: [T, N, 2H], time-major."""
     model = recurrent_graph("LSTM", direction="bidirectional", output="Y")
@@ -496,7 +508,7 @@ def test_bidirectional_import_writes_the_configuration(tmp_path, capsys):
     config, _, printed = import_model(capsys, path)
     assert config.read_text().startswith('[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 5\nnum_layers = 2\n'
                                          "head = 2\nreturn_sequences = false\n")
-    assert "bidirectional = true\n" in config.read_text()
+    assert "bidirectional = true\n" in config.read_text() and "max_sequence_length = 64\n" in config.read_text()
     assert printed.splitlines()[:6] == [
         'ONNX graph "main_graph" (bi.onnx):',
         '  layer 0: gru GRU node "/rnn/GRU", input 3, hidden 5, bidirectional',
