@@ -179,15 +179,16 @@ class _Reader:
                                                                  or backward["config"].get("go_backwards")):
             self._fail(layer, "has a forward layer that runs backward (go_backwards=True) or a backward_layer that "
                        "runs forward; rnnhw's bidirectional layer is [forward ; backward] in time")
-        kinds = [(self._cell(sub), sub["config"].get("units"), self._gru_reset(sub)) for sub in (forward, backward)]
-        if kinds[0] != kinds[1]:
+        (_, cell), reset = self._cell(forward), self._gru_reset(forward)
+        if (self._cell(backward), backward["config"].get("units"), self._gru_reset(backward)) != \
+                ((forward["class_name"], cell), forward["config"].get("units"), reset):
             self._fail(layer, f"has a backward_layer of another kind ({_where(backward)}) than its layer "
                        f"({_where(forward)}); rnnhw's two directions have the same cell, units and reset form")
         weights = tuple(self._layer_weights(sub, self._arrays(layer, 2 + bool(sub["config"].get("use_bias", True)),
                                                               part))
                         for part, sub in (("/forward_layer", forward), ("/backward_layer", backward)))
-        imported = ImportedLayer(_where(layer), kinds[0][0][1], weights, "bidirectional", kinds[0][2])
-        return imported, bool(forward["config"].get("return_sequences"))
+        return (ImportedLayer(_where(layer), cell, weights, "bidirectional", reset),
+                bool(forward["config"].get("return_sequences")))
 
     def _cell(self, layer: dict) -> tuple[str, str]:
         kind, settings = layer["class_name"], layer["config"]
