@@ -437,7 +437,7 @@ def bidirectional_graph(op, *, output="sequence", head=False, layout=0, **option
     return _append(model, *nodes, output="out" if head else "merged", initializers=init[:3 if head else 1])
 
 
-# A head on every step of reset-before GRUs is refused (test_refuses_a_head_on_every_step_of_reset_before_grus).
+# A head on every step of reset-before GRUs is refused (test_refuses_what_rnnhws_configuration_refuses).
 @pytest.mark.parametrize("cell, output, head", [
     (cell, output, head) for cell in sorted(CELLS) for output in ("sequence", "final") for head in (False, True)
     if not (cell == "GRU-reset-before" and output == "sequence" and head)])
@@ -675,20 +675,17 @@ def test_a_head_on_every_step_with_sequence_lens_is_zero_past_the_lengths(tmp_pa
     np.testing.assert_allclose(expected[~inside], np.broadcast_to(bias, expected[~inside].shape), rtol=0, atol=1e-6)
 
 
-def test_refuses_a_head_on_every_step_of_reset_before_grus(tmp_path, capsys):
-    path = save(_head_on_every_step("GRU", linear_before_reset=0), tmp_path)
-    assert refusal(capsys, path, tmp_path) == (
-        'ONNX graph "handmade" (model.onnx): MatMul node "head" + Add node "bias" applies the linear head on every '
-        "step of GRU layers with the reset gate before the recurrent matrix (ONNX linear_before_reset = 0, Keras "
-        "reset_after = False); rnnhw does not support that combination yet: export the GRU with "
-        "linear_before_reset = 1 / reset_after = True, or the head on the last step only")
-
-
-def test_refuses_what_rnnhws_configuration_refuses(tmp_path, capsys):
-    path = save(_head_on_every_step("RNN", classes=5000), tmp_path)
-    assert refusal(capsys, path, tmp_path) == (
-        'ONNX graph "handmade" (model.onnx): rnnhw cannot run this model: model.head must be an integer from 0 to '
-        "4,096, not 5000")
+@pytest.mark.parametrize("make, message", [
+    (lambda: _head_on_every_step("GRU", linear_before_reset=0),
+     'MatMul node "head" + Add node "bias" applies the linear head on every step of GRU layers with the reset gate '
+     "before the recurrent matrix (ONNX linear_before_reset = 0, Keras reset_after = False); rnnhw does not support "
+     "that combination yet: export the GRU with linear_before_reset = 1 / reset_after = True, or the head on the "
+     "last step only"),
+    (lambda: _head_on_every_step("RNN", classes=5000),
+     "rnnhw cannot run this model: model.head must be an integer from 0 to 4,096, not 5000"),
+], ids=["head-on-every-step-of-reset-before-grus", "configuration-refusal"])
+def test_refuses_what_rnnhws_configuration_refuses(tmp_path, capsys, make, message):
+    assert refusal(capsys, save(make(), tmp_path), tmp_path) == f'ONNX graph "handmade" (model.onnx): {message}'
 
 
 def test_refuses_a_head_on_some_steps(tmp_path, capsys):
