@@ -290,6 +290,10 @@ class GoldenModel:
         self.dp = datapath(config)
         self.weights = weights
         model, numerics = config.model, config.numerics
+        reverse = model.num_layers if model.bidirectional else 0
+        if len(weights.reverse_layers) != reverse:
+            raise ValueError(f"weights must have {reverse} reverse layer(s) (the backward directions) for this "
+                             f"configuration, not {len(weights.reverse_layers)}; quantize them with its config")
         shapes = [self.dp.gates_matvec(k) for k in range(model.num_layers)]
         if self.dp.has_output_matvec:
             shapes.append(self.dp.head_matvec)

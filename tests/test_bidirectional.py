@@ -280,3 +280,15 @@ def test_accuracy_command_refuses_data_past_the_limit(tmp_path, capsys):
     assert (status, captured.out) == (2, "")
     assert captured.err == ("rnnhw accuracy: error: a sequence of 8 steps is longer than the 7 a bidirectional core "
                             "holds; raise [hardware] max_sequence_length to at least 8\n")
+
+
+def test_golden_model_needs_the_reverse_layers():
+    config = bidirectional("gru", layers=2)
+    plain = config.replace("model", bidirectional=False)
+    with pytest.raises(ValueError) as info:
+        GoldenModel(config, quantize_weights(random_weights(plain, seed=0), plain))
+    assert str(info.value) == ("weights must have 2 reverse layer(s) (the backward directions) for this configuration, "
+                               "not 0; quantize them with its config")
+    with pytest.raises(ValueError, match=r"^weights must have 0 reverse layer\(s\) .* not 1; "):
+        GoldenModel(plain.replace("model", num_layers=1),
+                    quantize_weights(random_weights(config.replace("model", num_layers=1), seed=0), config))

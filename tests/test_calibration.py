@@ -247,3 +247,13 @@ def test_bidirectional_ranges_cover_both_directions(cell):
     if cell == "lstm":
         final_c = float_forward(config, weights, x, lengths).final_c[0]
         assert found["cell_state"] >= np.abs(final_c).max()
+
+
+def test_bundled_bidirectional_lstm_calibration_on_digits():
+    config, weights = example_config("digits_bilstm"), example_weights("digits_bilstm")
+    ranges = observe_ranges(config, weights, digits("train"))
+    assert ranges.input == 1.0 and 0.99 < ranges.state < 1.0
+    assert [str(getattr(calibrate_config(config, ranges).numerics, kind)) for kind in
+            ("input", "weight", "bias", "state", "cell_state", "accum", "activation", "output")] == [
+        "fixed<16,2>", "fixed<16,2>", "fixed<16,2>", "fixed<16,1>", "fixed<16,4>", "fixed<41,5>",
+        "fixed<16,2>", "fixed<16,5>"]
