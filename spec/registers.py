@@ -27,8 +27,8 @@ from .weights import QuantizedWeights
 
 __all__ = ["ACCESS_RULES", "layout_rules", "image_constants", "Field", "Register", "WindowRegion", "IDENTIFICATION",
            "MAP_VERSION", "REGISTER_SPACE", "WORD_BYTES", "registers", "register", "weight_window", "window_words",
-           "address_width", "config_crc", "check_runtime", "FORMAT_REGISTERS", "ACCESSES", "CONTROL_SPACE",
-           "CYCLES_BITS", "COUNTER_BITS", "WINDOW_REGIONS", "axil_ports"]
+           "address_width", "bias_hn_word", "config_crc", "check_runtime", "FORMAT_REGISTERS", "ACCESSES",
+           "CONTROL_SPACE", "CYCLES_BITS", "COUNTER_BITS", "WINDOW_REGIONS", "axil_ports"]
 
 #: ``ID`` register: ASCII "RNNH".
 IDENTIFICATION = 0x524E4E48
@@ -261,15 +261,24 @@ def address_width(config: Config) -> int:
     return max(12, math.ceil(math.log2(end)))
 
 
+def bias_hn_word(second: int, flag: int, bias_width: int) -> int:
+    """A ``BIAS_HN`` memory word (reset-after GRU): ``b_hn`` in the low ``bias_width`` bits, the n-row flag
+    above. The ROM core's memory contents (``rtl.matvec``) and the runtime window words are both this."""
+    return (flag << bias_width) | (second & ((1 << bias_width) - 1))
+
+
 def window_words(config: Config, weights: QuantizedWeights) -> dict[str, list[list[int]]]:
-    """Per region and lane, the words to write (unsigned 32-bit: two's complement of the stored bits)."""
+    """Per region and lane, the words to write (unsigned 32-bit: two's complement of the stored bits).
+
+    They are the memory images a ROM core bakes in: :meth:`Schedule.weight_images`, and
+    :meth:`Schedule.bias_images` split into the ``BIASES`` and (reset-after GRU) ``BIAS_HN`` words.
+    """
     sch = Schedule(config)
     bias_width = config.numerics.bias.width
-    mask = (1 << bias_width) - 1
     biases = sch.bias_images(weights)
     images = {"WEIGHTS": sch.weight_images(weights),
               "BIASES": [[first for first, _, _ in lane] for lane in biases],
-              "BIAS_HN": [[(flag << bias_width) | (second & mask) for _, second, flag in lane] for lane in biases]}
+              "BIAS_HN": [[bias_hn_word(second, flag, bias_width) for _, second, flag in lane] for lane in biases]}
     return {region.name: [[int(v) & 0xFFFFFFFF for v in lane] for lane in images[region.name]]
             for region in weight_window(config)}
 

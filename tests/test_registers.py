@@ -25,6 +25,7 @@ from rnnhw.spec.registers import (
     REGISTER_SPACE,
     WORD_BYTES,
     address_width,
+    bias_hn_word,
     config_crc,
     image_constants,
     register,
@@ -185,7 +186,7 @@ def test_window_words_are_the_rom_images(config):
     assert words["WEIGHTS"] == sch.weight_images(q)
     assert words["BIASES"] == [[first for first, _, _ in lane] for lane in biases]
     if sch.split_rows:
-        assert words["BIAS_HN"] == [[(flag << 16) | second for _, second, flag in lane] for lane in biases]
+        assert words["BIAS_HN"] == [[bias_hn_word(second, flag, 16) for _, second, flag in lane] for lane in biases]
     else:  # nothing rides in a second bias value
         assert "BIAS_HN" not in words and {v for lane in biases for _, *rest in lane for v in rest} == {0}
     assert [len(lane) for lane in words["WEIGHTS"]] == [register(config, "WEIGHT_DEPTH").reset] * config.hardware.lanes
