@@ -1,8 +1,8 @@
 """Runtime cores of the Jordan cell and of the GRU with the reset before ``W_hn`` on Verilator.
 
 Each core is built once (cached in build/sim) without weights; two models are loaded one after the
-other through the AXI4-Lite port by ``rnnhw.driver`` (which first checks every configuration register)
-and each model's outputs are compared bit for bit with its golden model.
+other through the AXI4-Lite port by ``rnnhw.driver`` (which first checks every configuration register,
+then reads every word back) and each model's outputs are compared bit for bit with its golden model.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rnnhw.driver import CoreDriver
 from rnnhw.rtl.top import generate_verilog
-from rnnhw.runtime import simulate_models
+from rnnhw.sim.verify import run_simulation
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.registers import weight_window
 from rnnhw.spec.weights import quantize_weights, random_weights
@@ -31,17 +32,36 @@ MODELS = {
 }
 
 
+def host_program(config, qweights):
+    """Identify the core, load ``qweights`` and read them back, run the sequences, then read status and counters."""
+
+    def program(bus):
+        core = CoreDriver(read=bus.read, write=bus.write, config=config)
+        core.identify()
+        out = {"words": core.load(qweights), "read_back": core.mismatches(qweights)}
+        core.control("CLEAR_COUNTERS")
+        bus.go()
+        bus.wait_done()
+        out["status"], out["counters"] = core.status(), core.counters()
+        return out
+
+    return program
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_two_models_through_one_runtime_build(name):
     config = config_from_dict({"model": MODELS[name], "hardware": {"lanes": 3, "weights": "runtime"}})
-    models = [(label, quantize_weights(random_weights(config, seed, scale=1.0), config))
-              for label, seed in (("A", 3), ("B", 4))]
+    verilog = generate_verilog(config, None)  # one build for both models
     x = np.random.default_rng(0).integers(-400, 400, size=(len(LENGTHS), int(LENGTHS.max()), 3))
-    run = simulate_models(config, models, x, LENGTHS, verilog=generate_verilog(config, None), build_dir=BUILD,
-                          progress=False)
-    assert run.bit_exact, run.first_mismatch
-    assert run.builds == 1 and [r.weights for r in run.runs] == ["A", "B"]
-    first, second = (r.result.outputs for r in run.runs)
-    assert not np.array_equal(first, second)  # each model computed its own outputs
     words = sum(region.lanes * region.depth for region in weight_window(config))
-    assert [r.words for r in run.runs] == [words, words]
+    outputs = []
+    for seed in (3, 4):
+        qweights = quantize_weights(random_weights(config, seed, scale=1.0), config)
+        result = run_simulation(config, qweights, x, LENGTHS, verilog=verilog, host=host_program(config, qweights),
+                                build_dir=BUILD, progress=False)
+        assert result.bit_exact, result.first_mismatch
+        assert result.host_result == {
+            "words": words, "read_back": [], "status": {"BUSY": 0, "WINDOW_REFUSED": 0, "BAD_ACCESS": 0},
+            "counters": {"cycles": result.cycles, "timesteps": int(LENGTHS.sum()), "sequences": len(LENGTHS)}}
+        outputs.append(result.outputs)
+    assert not np.array_equal(*outputs)  # each model computed its own outputs
