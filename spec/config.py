@@ -351,10 +351,6 @@ def _check_consistency(config: Config):
     if model.reset_before and model.head and model.return_sequences:
         raise ConfigError('model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
                           "supported yet; use gru_reset = \"after\" or return_sequences = false")
-    if config.hardware.weights == "runtime" and (model.jordan or model.reset_before):
-        which = 'cell = "jordan"' if model.jordan else 'model.gru_reset = "before"'
-        raise ConfigError(f'hardware.weights = "runtime" is not supported yet for {which}; '
-                          'use hardware.weights = "rom"')
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(

@@ -314,10 +314,6 @@ def test_combinations_not_supported_yet():
                      'model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
                      'supported yet; use gru_reset = "after" or return_sequences = false')
     assert config_from_dict({"model": before}).model.reset_before  # a head on the final state is fine
-    for model, which in (({"cell": "jordan", "output_size": 2}, 'cell = "jordan"'),
-                         ({"cell": "gru", "gru_reset": "before"}, 'model.gru_reset = "before"')):
-        config_error({"model": model, "hardware": {"weights": "runtime"}},
-                     f'hardware.weights = "runtime" is not supported yet for {which}; use hardware.weights = "rom"')
 
 
 def test_bidirectional_sizes():
