@@ -170,35 +170,34 @@ def test_wrong_weights_and_missing_directory_exit_2(tmp_path, case, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gru.toml", "other.toml", "w.npz", "w7.npz"]
 
 
-def test_jordan_readme_and_summary(tmp_path, capsys):
-    config_path = write(tmp_path / "jordan.toml", '[model]\ncell = "jordan"\ninput_size = 3\nhidden_size = 6\n'
-                        'output_size = 4\noutput_activation = "tanh"\n[hardware]\nlanes = 4\n')
+def generated(tmp_path, capsys, toml):
+    """``rnnhw generate`` of the configuration ``toml`` with random weights: its config, NAME.json and README."""
+    config_path = write(tmp_path / "design.toml", toml)
     config = load_config(config_path)
     save_weights(random_weights(config, 3), tmp_path / "w.npz")
     status, _, err = run_cli(capsys, "generate", config_path, "--weights", tmp_path / "w.npz", "-o",
                              tmp_path / "out")
     assert status == 0, err
-    summary = json.loads((tmp_path / "out" / "rnnhw_top.json").read_text())
+    return (config, json.loads((tmp_path / "out" / "rnnhw_top.json").read_text()),
+            (tmp_path / "out" / "README.md").read_text())
+
+
+def test_jordan_readme_and_summary(tmp_path, capsys):
+    config, summary, readme = generated(tmp_path, capsys, '[model]\ncell = "jordan"\ninput_size = 3\nhidden_size = 6\n'
+                                        'output_size = 4\noutput_activation = "tanh"\n[hardware]\nlanes = 4\n')
     # H*(I+O) + O*H = 6*7 + 4*6 = 66 MACs per step, 17 cycles at least on 4 lanes.
     assert (summary["macs_per_step"], summary["bound_cycles_per_step"], summary["output_vector"]) == (66, 17, 4)
     assert summary["expected_cycles_per_step"] == Schedule(config).cycles_per_step()
     assert summary["head_cycles_per_sequence"] == 0 and summary["output_format"] == "fixed<16,6>"
     # State memory: h (two banks of 6) and y (two banks of 4).
     assert summary["state_memory_bits"] == (2 * 6 + 2 * 4) * 16
-    readme = (tmp_path / "out" / "README.md").read_text()
     assert "One vector of 4 output values per sequence (the last layer's final y)" in readme
 
 
 def test_bidirectional_readme_and_summary(tmp_path, capsys):
-    config_path = write(tmp_path / "bi.toml", '[model]\ncell = "lstm"\ninput_size = 3\nhidden_size = 4\n'
-                        'num_layers = 2\nhead = 2\nbidirectional = true\n[hardware]\nlanes = 3\n'
-                        'max_sequence_length = 5\n')
-    config = load_config(config_path)
-    save_weights(random_weights(config, 3), tmp_path / "w.npz")
-    status, _, err = run_cli(capsys, "generate", config_path, "--weights", tmp_path / "w.npz", "-o",
-                             tmp_path / "out")
-    assert status == 0, err
-    summary = json.loads((tmp_path / "out" / "rnnhw_top.json").read_text())
+    config, summary, readme = generated(tmp_path, capsys, '[model]\ncell = "lstm"\ninput_size = 3\nhidden_size = 4\n'
+                                        'num_layers = 2\nhead = 2\nbidirectional = true\n[hardware]\nlanes = 3\n'
+                                        'max_sequence_length = 5\n')
     # Both directions of G*H*(I_k+H): 4*4*(3+4) and 4*4*(8+4), on 3 lanes: 2*(38 + 64) cycles at least.
     assert (summary["macs_per_step"], summary["bound_cycles_per_step"]) == (2 * (112 + 192), 2 * (38 + 64))
     schedule = Schedule(config)
@@ -213,6 +212,5 @@ def test_bidirectional_readme_and_summary(tmp_path, capsys):
     assert summary["ports"][-1] == {"name": "sequence_overflow", "direction": "output", "width": 1, "meaning":
                                     "sticky: a sequence longer than hardware.max_sequence_length (5) was dropped "
                                     "without output; cleared by rst"}
-    readme = (tmp_path / "out" / "README.md").read_text()
     assert "A sequence may have at most 5 timesteps" in readme and "`sequence_overflow`" in readme
     assert f"A sequence of T timesteps takes {schedule.cycles_per_step()}*T + {schedule.sequence_overhead()}" in readme
