@@ -4,7 +4,7 @@ places the sequencer reserves before results are computed)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -125,7 +125,7 @@ class SequenceBuffer(wiring.Component):
     -------
     input : In(stream.Signature({data: signed(width), last: 1}))
         Elements in order; ``last`` on the final element of a sequence (sampled on element I-1 of a
-        timestep; while discarding, on any element).
+        timestep, also while discarding).
     read : In(SequenceReadSignature(features=features, width=width, steps=steps))
         The reader's side: ``index`` -> ``data`` one cycle later, ``full`` and ``length`` of the read slot,
         and ``release``: move to the other slot (next cycle) and free this one (the cycle after).
@@ -195,9 +195,10 @@ class SequenceBuffer(wiring.Component):
         ]
         with m.If(accepted):
             with m.If(discarding | (step == steps)):  # too long: drop everything up to its last element
-                m.d.sync += [discarding.eq(~self.input.p.last), self.overflow.eq(1)]
-                with m.If(self.input.p.last):
-                    m.d.sync += [element.eq(0), j.eq(0), step.eq(0)]
+                ends = (j == features - 1) & self.input.p.last
+                m.d.sync += [discarding.eq(~ends), self.overflow.eq(1), j.eq(Mux(j == features - 1, 0, j + 1))]
+                with m.If(ends):
+                    m.d.sync += [element.eq(0), step.eq(0)]
             with m.Elif(j == features - 1):
                 m.d.sync += [j.eq(0), element.eq(element + 1), step.eq(step + 1)]
                 with m.If(self.input.p.last):  # a whole sequence: hand the slot over

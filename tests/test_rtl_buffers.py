@@ -125,14 +125,15 @@ def test_read_data_and_last_of_two_timesteps():
 
 @pytest.mark.parametrize(("stall_in", "seed"), [(0.0, 1), (0.5, 2)])
 def test_sequence_buffer_hands_over_whole_sequences_and_drops_too_long_ones(stall_in, seed):
-    """Sequences of 1..steps timesteps reach the reader whole, with their length; longer ones (``tlast``
-    only on the element that ends them) are discarded up to their last element and set the sticky flag."""
+    """Sequences of 1..steps timesteps reach the reader whole, with their length; longer ones are discarded
+    up to their last element (``tlast`` on element I-1 of a timestep) and set the sticky flag."""
     features, steps = 3, 4
     rng = np.random.default_rng(seed)
     lengths = [2, steps, steps + 2, 1, steps + 1, 3, steps]
     sequences = [rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), size=(t, features)) for t in lengths]
-    beats = [(int(v), int(n == t * features - 1)) for t, seq in zip(lengths, sequences, strict=True)
-             for n, v in enumerate(seq.reshape(-1))]
+    # tlast on the sequence's final element, and (ignored) on some element other than a timestep's last.
+    beats = [(int(v), int(n == t * features - 1 or n % features == 1 and rng.random() < 0.5))
+             for t, seq in zip(lengths, sequences, strict=True) for n, v in enumerate(seq.reshape(-1))]
     # The index of each beat past a sequence's limit (the first of them sets the flag).
     starts = np.cumsum([0] + [t * features for t in lengths])
     first_dropped = min(starts[n] + steps * features for n, t in enumerate(lengths) if t > steps)
