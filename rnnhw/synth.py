@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnhw.spec.devices import DEVICES, MULTIPLIER_INPUTS
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_dir, atomic_file, check_output_dir, file_lock
 
@@ -123,8 +124,8 @@ class Device:
     nextpnr_args : device, package and speed options for nextpnr.
     synth_args : extra options of the Yosys synthesis command for this device.
     capacity : resources by report key (``luts``, ``dsps``, ``brams`` and for xc7 ``ffs``), from the
-        vendors' product tables: the fit check of synthesis-only targets, where no placer checks it, and
-        the estimate ``rnnhw check`` and ``rnnhw generate`` print (:func:`fit_report`).
+        vendors' product tables (``rnnhw.spec.devices``): the fit check of synthesis-only targets, where no
+        placer checks it, and the estimate ``rnnhw check`` and ``rnnhw generate`` print (:func:`fit_report`).
     """
 
     name: str
@@ -166,23 +167,18 @@ class Target:
         return self.devices[0]
 
 
-# ECP5 sizes: LUT4s, 18 kbit block RAMs (DP16KD), 18x18 multipliers (MULT18X18D), from Lattice's data sheet.
-_ECP5_CAPACITY = {"25": {"luts": 24288, "brams": 56, "dsps": 28}, "45": {"luts": 43848, "brams": 108, "dsps": 72},
-                  "85": {"luts": 83640, "brams": 208, "dsps": 156}}
+def _ecp5(name: str, flag: str) -> Device:
+    return Device(name, (), (f"--{flag}", "--package", "CABGA381", "--speed", "8"), (), DEVICES[name].capacity)
 
 
-def _ecp5(size: str, flag: str) -> Device:
-    capacity = _ECP5_CAPACITY[re.search(r"-(\d+)F$", size).group(1)]
-    return Device(size, (), (f"--{flag}", "--package", "CABGA381", "--speed", "8"), (), capacity)
+def _ice40(short: str, package: str) -> Device:
+    name = f"iCE40{short.upper()}"
+    return Device(name, (short, f"ice40{short}"), (f"--{short}", "--package", package),
+                  ("-dsp",) if DEVICES[name].multipliers else (), DEVICES[name].capacity)
 
 
-def _ice40(short: str, package: str, luts: int, brams: int, dsps: int = 0) -> Device:
-    return Device(f"iCE40{short.upper()}", (short, f"ice40{short}"), (f"--{short}", "--package", package),
-                  ("-dsp",) if dsps else (), {"luts": luts, "brams": brams, "dsps": dsps})
-
-
-def _xc7(name: str, luts: int, ffs: int, dsps: int, bram36: int) -> Device:
-    return Device(name, (), (), (), {"luts": luts, "ffs": ffs, "dsps": dsps, "brams": 2 * bram36})
+def _xc7(name: str) -> Device:
+    return Device(name, (), (), (), DEVICES[name].capacity)
 
 
 # Devices whose nextpnr database is a larger die (LFE5U-12F, iCE40UP3K/HX4K/LP4K) are left out:
@@ -207,16 +203,15 @@ TARGETS = {
         default_freq_mhz=150.0,
         bram_shapes=((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         bram_name="18 kbit block RAMs (DP16KD)",
-        dsp_inputs=(18, 18),
+        dsp_inputs=MULTIPLIER_INPUTS["ecp5"],
     ),
     "ice40": Target(
         name="ice40",
         synth_command="synth_ice40",
         nextpnr="nextpnr-ice40",
         devices=(
-            _ice40("up5k", "sg48", 5280, 30, dsps=8), _ice40("hx8k", "ct256", 7680, 32),
-            _ice40("hx1k", "tq144", 1280, 16), _ice40("lp8k", "cm81", 7680, 32), _ice40("lp1k", "cm49", 1280, 16),
-            _ice40("lp384", "qn32", 384, 0),
+            _ice40("up5k", "sg48"), _ice40("hx8k", "ct256"), _ice40("hx1k", "tq144"), _ice40("lp8k", "cm81"),
+            _ice40("lp1k", "cm49"), _ice40("lp384", "qn32"),
         ),
         counts={
             "luts": {"SB_LUT4": 1},
@@ -227,19 +222,14 @@ TARGETS = {
         default_freq_mhz=50.0,
         bram_shapes=((2048, 2), (1024, 4), (512, 8), (256, 16)),
         bram_name="4 kbit block RAMs (SB_RAM40_4K)",
-        dsp_inputs=(16, 16),
+        dsp_inputs=MULTIPLIER_INPUTS["ice40"],
     ),
     "xc7": Target(
         name="xc7",
         synth_command="synth_xilinx -family xc7 -flatten",
         nextpnr=None,
-        # LUTs, FFs, DSP48E1 and 36 kbit block RAMs from the 7 series product tables.
-        devices=(
-            _xc7("xc7a35t", 20800, 41600, 90, 50), _xc7("xc7a50t", 32600, 65200, 120, 75),
-            _xc7("xc7a100t", 63400, 126800, 240, 135), _xc7("xc7a200t", 134600, 269200, 740, 365),
-            _xc7("xc7z010", 17600, 35200, 80, 60), _xc7("xc7z020", 53200, 106400, 220, 140),
-            _xc7("xc7k325t", 203800, 407600, 840, 445),
-        ),
+        devices=tuple(_xc7(name) for name in ("xc7a35t", "xc7a50t", "xc7a100t", "xc7a200t", "xc7z010",
+                                              "xc7z020", "xc7k325t")),
         counts={
             # LUT-RAM and shift registers occupy LUT sites: weights are LUTs per primitive.
             "luts": {"LUT[1-6]": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
@@ -251,7 +241,7 @@ TARGETS = {
         },
         bram_shapes=((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         bram_name="18 kbit block RAMs (RAMB18E1)",
-        dsp_inputs=(25, 18),
+        dsp_inputs=MULTIPLIER_INPUTS["xc7"],
     ),
 }
 
