@@ -10,7 +10,8 @@ for every design of :data:`DESIGNS`:
   bound / measured.
 * **ECP5** (LFE5UM-85F, speed 8, 150 MHz constraint) synthesis and place and route: LUTs, FFs, DSPs,
   BRAMs, Fmax; latency per step = measured cycles / Fmax; GOP/s = 2 ops x MACs per step x Fmax /
-  measured cycles per step (MACs ``G*H*(I+H)``; the head's, once per sequence, not counted).
+  measured cycles per step (MACs ``G*H*(I+H)``; the head's, once per sequence, not counted); peak =
+  P x Fmax against the device's multipliers x their Fmax (``rnnhw.spec.devices.peak_fraction``).
 * iCE40 (UP5K) and xc7 (xc7a35t, synthesis only) resources for the designs in :data:`OTHER_TARGETS`;
   a design that does not fit is recorded with the tool's message.
 
@@ -32,6 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnhw.spec.devices import device_facts, gops, peak_fraction
 from rnnhw.spec.errors import UserError, VerificationError
 from rnnhw.synth import cache_key as synthesis_cache_key
 
@@ -164,7 +166,14 @@ class HardwareRow:
         """Giga-operations per second at Fmax, 2 per multiply-accumulate."""
         if not self.ecp5.fmax_mhz:
             return None
-        return 2 * self.design.macs_per_step * self.ecp5.fmax_mhz * 1e6 / self.measured / 1e9
+        return gops(self.design.macs_per_step, self.measured, self.ecp5.fmax_mhz)
+
+    @property
+    def peak_fraction(self) -> float | None:
+        """P x Fmax against the device's multipliers x their Fmax (``rnnhw.spec.devices``)."""
+        if not self.ecp5.fmax_mhz:
+            return None
+        return peak_fraction(self.design.lanes, self.ecp5.fmax_mhz, device_facts(self.ecp5.device))
 
 
 def _number(value, spec: str) -> str:
@@ -177,8 +186,8 @@ def _cycles(value: float) -> str:
 
 def main_table(rows: list[HardwareRow]) -> str:
     lines = ["| design | P | cycles/step measured | schedule | bound | utilization | LUTs | FFs | DSPs "
-             "| BRAMs | Fmax (MHz) | latency/step (µs) | GOP/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| BRAMs | Fmax (MHz) | latency/step (µs) | GOP/s | peak |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         e = row.ecp5
         resources = (f"{_number(e.luts, ',')} | {_number(e.ffs, ',')} | {_number(e.dsps, 'd')} "
@@ -187,7 +196,8 @@ def main_table(rows: list[HardwareRow]) -> str:
             resources = " | ".join(["—"] * 5)
         lines.append(f"| {row.design.model_label} | {row.design.lanes} | {_cycles(row.measured)} "
                      f"| {_cycles(row.expected)} | {row.bound:,} | {row.utilization:.3f} | {resources} "
-                     f"| {_number(row.latency_us, '.2f')} | {_number(row.gops, '.2f')} |")
+                     f"| {_number(row.latency_us, '.2f')} | {_number(row.gops, '.2f')} "
+                     f"| {_number(row.peak_fraction, '.2%')} |")
     return "\n".join(lines)
 
 
@@ -245,6 +255,10 @@ def _shortfall(design: Design) -> str:
     return "a step's first pass waits for h values the previous step has not finished (the h recurrence)"
 
 
+_FACTS = device_facts(ECP5_DEVICE)
+_PEAK = f"{_FACTS.multipliers} multipliers x {_FACTS.multiplier_fmax_mhz:g} MHz"
+
+
 def section(main: str, targets: str, notes: list[str], versions: str, machine: str, revision: str,
             seconds: float) -> str:
     found = "\n".join(f"- {note}" for note in notes) if notes else "- none: every measured number matches " \
@@ -259,7 +273,9 @@ state the RTL is designed to reach. *bound*: ceil(G·H·(I+H)/P). *utilization*:
 Resources and Fmax: ECP5 {ECP5_DEVICE} speed grade 8 (Yosys `synth_ecp5`, nextpnr with a 150 MHz
 constraint, seed 1); counts are of the accelerator alone (see `docs/synthesis.md`). *latency/step*:
 measured cycles / Fmax. *GOP/s*: 2 x G·H·(I+H) MACs per step x Fmax / measured cycles (the head's MACs,
-once per sequence, not counted).
+once per sequence, not counted). *peak*: the share of the device's multiplier peak the lanes reach,
+P x Fmax against {_PEAK} (`rnnhw.spec.devices`; the multiplier's clock measured in this flow, see
+`docs/synthesis.md`).
 
 {main}
 

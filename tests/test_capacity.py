@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rnnhw.capacity import (
@@ -87,3 +89,11 @@ def test_the_model_refuses_what_it_does_not_cover():
         estimate_resources(lstm(12, 32, 0, 8), DEVICES["xc7a35t"])
     with pytest.raises(UserError, match="fitted for 16 and 8-bit weights, not 10"):
         estimate_resources(lstm_config(32, 8, 10), LFE5UM_85F)
+
+
+def test_docs_state_the_largest_lstms():
+    text = (Path(__file__).resolve().parent.parent / "docs" / "synthesis.md").read_text()
+    for width, label in ((16, "16 bits (default numerics)"), (8, "8 bits (uniform, accumulator 25 bits)")):
+        fit = largest_lstm("LFE5UM-85F", width)
+        assert (f"| {label} | {fit.hidden} | {fit.lanes} | {fit.estimate.brams} | {fit.estimate.dsps} "
+                f"| {fit.estimate.luts:,} | {fit.cycles_per_step:,} | {fit.latency_per_step_us:.1f} µs |") in text
