@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
+from .packing import DSP_PACKING
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
            "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "GRU_RESETS", "NONLINEARITIES",
@@ -106,6 +107,7 @@ class HardwareConfig:
     lanes: int = DEFAULT_LANES
     elementwise_multipliers: str = "logic"
     weights: str = "rom"  # "runtime": loaded through the AXI4-Lite port (spec/registers.py)
+    dsp_packing: str = "auto"  # two lanes per multiplier where the formats allow it (spec/packing.py)
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ SCHEMA = {
         "lanes": _positive_int("hardware.lanes", 1, 4096),
         "elementwise_multipliers": _choice("hardware.elementwise_multipliers", ("logic", "dsp")),
         "weights": _choice("hardware.weights", WEIGHT_STORAGE),
+        "dsp_packing": _choice("hardware.dsp_packing", DSP_PACKING),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}
