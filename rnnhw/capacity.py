@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from rnnhw.spec.config import Config, config_from_dict
 from rnnhw.spec.datapath import datapath
-from rnnhw.spec.design import memory_sizes
+from rnnhw.spec.design import memory_sizes, packs_lane_pairs
 from rnnhw.spec.devices import DeviceFacts, device_facts, gops, peak_fraction
 from rnnhw.spec.errors import UserError
+from rnnhw.spec.packing import packed_width
 from rnnhw.spec.schedule import Schedule, macs_per_step
 
 __all__ = ["Performance", "performance", "Memory", "memories", "ResourceEstimate", "estimate_resources",
@@ -133,8 +134,12 @@ def memories(config: Config) -> list[Memory]:
         raise UserError("the resource model covers one-layer LSTMs only")
     sizes, dp, lanes = memory_sizes(config), datapath(config), config.hardware.lanes
     tables = [dp.table(function) for function in ("sigmoid", "tanh", "tanh")]
+    pairs = lanes // 2 if packs_lane_pairs(config) else 0
+    packed = [Memory("packed weights", pairs, sizes.weight_words_per_lane,
+                     packed_width(n.weight.width, max(n.input.width, n.state.width)))] if pairs else []
     return [
-        Memory("weights", lanes, sizes.weight_words_per_lane, sizes.weight_word_bits),
+        *packed,
+        Memory("weights", lanes - 2 * pairs, sizes.weight_words_per_lane, sizes.weight_word_bits),
         Memory("biases", lanes, sizes.bias_words_per_lane, sizes.bias_word_bits),
         *(Memory(f"{name} table", 1, len(t.entries), t.out_fmt.width)
           for name, t in zip(("sigmoid", "tanh", "cell tanh"), tables, strict=True)),
@@ -159,7 +164,8 @@ def estimate_resources(config: Config, device: DeviceFacts) -> ResourceEstimate:
     """LUTs, DSP blocks and block RAMs of a one-layer LSTM's design on an ECP5 device (16- or 8-bit weights).
 
     Block RAMs: each memory of :func:`memories` of more than :data:`LUT_RAM_MAX_BITS` bits in the fewest
-    DP16KD blocks of one shape. DSPs: per lane, the multiplier blocks of a weight x operand product.
+    DP16KD blocks of one shape. DSPs: per lane (per lane pair where they share one,
+    ``hardware.dsp_packing``), the multiplier blocks of a weight x operand product.
     LUTs: :data:`BASE_LUTS` + :data:`LANE_LUTS` x P + :meth:`Memory.luts` of every memory.
     """
     if device.family != "ecp5":
@@ -173,7 +179,8 @@ def estimate_resources(config: Config, device: DeviceFacts) -> ResourceEstimate:
     factors = sorted((width, max(config.numerics.input.width, config.numerics.state.width)), reverse=True)
     return ResourceEstimate(
         luts=BASE_LUTS[width] + LANE_LUTS[width] * lanes + sum(m.luts() for m in mems),
-        dsps=lanes * math.ceil(factors[0] / a) * math.ceil(factors[1] / b),
+        dsps=((lanes + 1) // 2 if packs_lane_pairs(config) else lanes) * math.ceil(factors[0] / a)
+        * math.ceil(factors[1] / b),
         brams=sum(m.brams() for m in mems))
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 from rnnhw.spec.devices import DEVICES, MULTIPLIER_INPUTS
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_dir, atomic_file, check_output_dir, file_lock
+from rnnhw.spec.packing import packed_width
 
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
@@ -788,7 +789,9 @@ class DesignNeeds:
     """The resources a configuration's design needs that decide whether it fits: memories and multipliers.
 
     Each of the ``lanes`` lanes has its own weight memory (``weight_words`` x ``weight_width``) and bias
-    memory (``bias_words`` x ``bias_width``) and one multiplier of ``weight_width`` x ``operand_width``.
+    memory (``bias_words`` x ``bias_width``) and one multiplier of ``weight_width`` x ``operand_width``;
+    with ``packed_pairs``, lanes ``2j`` and ``2j+1`` share one weight memory of packed words and one
+    multiplier (``rnnhw.spec.packing``).
     Block RAMs are counted as Yosys maps a memory: the block shape needing the fewest blocks; small
     memories may land in LUT RAM instead, so the count is an upper estimate.
     """
@@ -799,6 +802,7 @@ class DesignNeeds:
     bias_words: int
     bias_width: int
     operand_width: int
+    packed_pairs: bool = False
 
     @property
     def weight_bits(self) -> int:
@@ -812,12 +816,16 @@ class DesignNeeds:
         def blocks(depth: int, width: int) -> int:
             return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in spec.bram_shapes) if depth else 0
 
-        return self.lanes * (blocks(self.weight_words, self.weight_width) + blocks(self.bias_words, self.bias_width))
+        pairs = self.lanes // 2 if self.packed_pairs else 0
+        weights = (pairs * blocks(self.weight_words, packed_width(self.weight_width, self.operand_width))
+                   + (self.lanes - 2 * pairs) * blocks(self.weight_words, self.weight_width))
+        return weights + self.lanes * blocks(self.bias_words, self.bias_width)
 
     def dsps(self, spec: Target) -> int:
         a, b = spec.dsp_inputs
         widths = sorted((self.weight_width, self.operand_width), reverse=True)
-        return self.lanes * math.ceil(widths[0] / a) * math.ceil(widths[1] / b)
+        multipliers = (self.lanes + 1) // 2 if self.packed_pairs else self.lanes
+        return multipliers * math.ceil(widths[0] / a) * math.ceil(widths[1] / b)
 
 
 def design_needs(config) -> DesignNeeds:
@@ -828,7 +836,7 @@ def design_needs(config) -> DesignNeeds:
     return DesignNeeds(lanes=lanes.lanes, weight_words=sizes.weight_words_per_lane,
                        weight_width=sizes.weight_word_bits, bias_words=sizes.bias_words_per_lane,
                        bias_width=sizes.bias_word_bits * sizes.bias_values_per_word + (sizes.bias_values_per_word - 1),
-                       operand_width=lanes.operand_width)
+                       operand_width=lanes.operand_width, packed_pairs=lanes.packed_pairs)
 
 
 def _shortfall(needs: DesignNeeds, spec: Target, device: Device) -> str | None:

@@ -17,7 +17,7 @@ from rnnhw.spec.registers import WINDOW_REGIONS
 from .checks import check_non_negative, check_positive, check_type
 from .interfaces import IssueSignature, WeightAccessSignature
 from .layouts import Part
-from .multiply import PackedMultiplier
+from .multiply import PackedMultiplier, check_packable
 from .pipeline import delayed_stages
 
 __all__ = ["MatVecUnit", "lane_arguments"]
@@ -127,7 +127,7 @@ class MatVecUnit(wiring.Component):
         if packed_pairs and self._writable_memories:
             raise ValueError("packed_pairs needs ROM weights (writable=False): a pair's memory holds packed words")
         if packed_pairs:
-            PackedMultiplier(weight_width=weight_width, operand_width=operand_width)  # checks the widths
+            check_packable(weight_width, operand_width)
         self._packed_pairs = packed_pairs
         members = {
             "issue": In(IssueSignature(issue_shape=issue_shape, operand_width=operand_width)),

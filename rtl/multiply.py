@@ -12,7 +12,7 @@ from rnnhw.spec.packing import PACKED_PORT_BITS, guard_shift, packed_width
 
 from .checks import check_positive
 
-__all__ = ["MULTIPLIER_LATENCY", "MULTIPLIER_KINDS", "multiply", "PackedMultiplier"]
+__all__ = ["MULTIPLIER_LATENCY", "MULTIPLIER_KINDS", "multiply", "PackedMultiplier", "check_packable"]
 
 #: ``"dsp"``: a ``*`` that Yosys maps to a DSP block; ``"logic"``: a shift-add tree in LUTs, so that the
 #: only DSP blocks of a design are the matrix-vector lanes' multipliers.
@@ -67,6 +67,18 @@ def _tree_depth(count: int) -> int:
     return depth
 
 
+def check_packable(weight_width: int, operand_width: int) -> int:
+    """The packed weight's width, after checking that it and the operand fit a multiplier port."""
+    check_positive("weight_width", weight_width)
+    check_positive("operand_width", operand_width)
+    bits = packed_width(weight_width, operand_width)
+    if bits > PACKED_PORT_BITS or operand_width > PACKED_PORT_BITS:
+        raise ValueError(f"weight_width {weight_width} and operand_width {operand_width} need a {bits}-bit "
+                         f"packed weight and a {operand_width}-bit operand; a multiplier port takes at most "
+                         f"{PACKED_PORT_BITS} bits (2 * weight_width + operand_width <= {PACKED_PORT_BITS})")
+    return bits
+
+
 class PackedMultiplier(wiring.Component):
     """Two products ``a * x`` and ``b * x`` from one signed multiply of the packed weight
     ``A = a * 2**k + b`` (``k = weight_width + operand_width - 1``, :mod:`rnnhw.spec.packing`) by ``x``.
@@ -104,13 +116,7 @@ class PackedMultiplier(wiring.Component):
     """
 
     def __init__(self, *, weight_width: int, operand_width: int):
-        check_positive("weight_width", weight_width)
-        check_positive("operand_width", operand_width)
-        bits = packed_width(weight_width, operand_width)
-        if bits > PACKED_PORT_BITS or operand_width > PACKED_PORT_BITS:
-            raise ValueError(f"weight_width {weight_width} and operand_width {operand_width} need a {bits}-bit "
-                             f"packed weight and a {operand_width}-bit operand; a multiplier port takes at most "
-                             f"{PACKED_PORT_BITS} bits (2 * weight_width + operand_width <= {PACKED_PORT_BITS})")
+        bits = check_packable(weight_width, operand_width)
         self._weight_width, self._operand_width = weight_width, operand_width
         result = signed(weight_width + operand_width + 1)
         super().__init__({"weight": In(signed(bits)), "operand": In(signed(operand_width)),
