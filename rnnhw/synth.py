@@ -857,8 +857,11 @@ def fit_report(config, target: str | None = None, device: str | None = None) -> 
     chosen), can hold the design.
     """
     needs = design_needs(config)
+    multipliers = (f"{(needs.lanes + 1) // 2} multipliers (lane pairs share one: packed weights of "
+                   f"{packed_width(needs.weight_width, needs.operand_width)} bits) of"
+                   if needs.packed_pairs else f"{needs.lanes} multipliers of")
     lines = [f"needs: {needs.weight_bits:,} weight bits and {needs.bias_bits:,} bias bits in {needs.lanes} lane "
-             f"memories, {needs.lanes} multipliers of {needs.weight_width} x {needs.operand_width} bits"]
+             f"memories, {multipliers} {needs.weight_width} x {needs.operand_width} bits"]
     warnings = []
     families = [resolve_device(target, device)[0]] if target is not None else list(TARGETS.values())
     for spec in families:

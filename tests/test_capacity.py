@@ -19,6 +19,7 @@ from rnnhw.capacity import (
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.devices import DEVICES
 from rnnhw.spec.errors import UserError
+from rnnhw.synth import TARGETS, design_needs
 
 LFE5UM_85F = DEVICES["LFE5UM-85F"]
 
@@ -97,3 +98,18 @@ def test_docs_state_the_largest_lstms():
         fit = largest_lstm("LFE5UM-85F", width)
         assert (f"| {label} | {fit.hidden} | {fit.lanes} | {fit.estimate.brams} | {fit.estimate.dsps} "
                 f"| {fit.estimate.luts:,} | {fit.cycles_per_step:,} | {fit.latency_per_step_us:.1f} µs |") in text
+
+
+def test_the_fit_estimate_counts_shared_multipliers_and_packed_memories():
+    """LSTM I=8 H=16 P=8 with 6-bit weights and operands: four lane pairs, each one 192 x 18-bit packed
+    memory (one block) and one DSP; with dsp_packing = "off", eight 192 x 6-bit memories and eight DSPs.
+    Eight bias memories (one block each, an upper estimate) either way."""
+    numerics = {"input": "fixed<6,2>", "weight": "fixed<6,2>", "state": "fixed<6,3>", "bias": "fixed<8,3>",
+                "cell_state": "fixed<8,4>", "accum": "fixed<21,6>", "output": "fixed<8,4>"}
+    config = config_from_dict({"model": {"cell": "lstm", "input_size": 8, "hidden_size": 16},
+                               "numerics": numerics, "hardware": {"lanes": 8}})
+    ecp5 = TARGETS["ecp5"]
+    packed, plain = design_needs(config), design_needs(config.replace("hardware", dsp_packing="off"))
+    assert (packed.packed_pairs, packed.dsps(ecp5), packed.brams(ecp5)) == (True, 4, 12)
+    assert (plain.packed_pairs, plain.dsps(ecp5), plain.brams(ecp5)) == (False, 8, 16)
+    assert design_needs(config.replace("hardware", lanes=7)).dsps(ecp5) == 4  # three pairs and one lane

@@ -205,6 +205,7 @@ BAD_VALUES = [
     ("hardware", "elementwise_multipliers", "lut",
      'hardware.elementwise_multipliers must be one of "logic", "dsp", not \'lut\''),
     ("hardware", "weights", "flash", 'hardware.weights must be one of "rom", "runtime", not \'flash\''),
+    ("hardware", "dsp_packing", "on", 'hardware.dsp_packing must be one of "auto", "off", not \'on\''),
 ]
 
 
@@ -231,7 +232,7 @@ def test_unknown_section_and_key():
     )
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
-        "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights",
+        "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights, dsp_packing",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
@@ -416,7 +417,7 @@ def test_to_toml_defaults_text():
         'state = "fixed<16,6>"\ncell_state = "fixed<16,6>"\naccum = "fixed<41,17>"\n'
         'activation = "fixed<16,2>"\noutput = "fixed<16,6>"\nrounding = "RND"\noverflow = "SAT"\n'
         "lut_size = 1024\nlut_interpolate = false\n\n"
-        "[hardware]\nlanes = 8\nelementwise_multipliers = \"logic\"\nweights = \"rom\"\n"
+        "[hardware]\nlanes = 8\nelementwise_multipliers = \"logic\"\nweights = \"rom\"\ndsp_packing = \"auto\"\n"
     )
 
 
