@@ -224,10 +224,9 @@ class MatVecUnit(wiring.Component):
         m.d.sync += operand.eq(self.issue.operand)
 
         products = self._packed_products(m, operand) if self.packed_pairs else []
-        products += [self._product(m, lane, operand) for lane in range(len(products), self.lanes)]
         sums, x_sums = [], []
         for lane in range(self.lanes):
-            total, x_total = self._lane(m, lane, products[lane], stages[2])
+            total, x_total = self._lane(m, lane, operand, stages[2], products[lane] if lane < len(products) else None)
             sums.append(total)
             x_sums.append(x_total)
 
@@ -262,24 +261,9 @@ class MatVecUnit(wiring.Component):
                             with m.Case(lane):
                                 m.d.comb += access.r_data.eq(register)
 
-    def _product(self, m, lane, operand):
-        """One lane's weight memory and multiplier: its product, 2 cycles after the memory's address."""
-        weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
-                         init=self.weight_images[lane])
-        m.submodules[f"weights{lane}"] = weights
-        w_port = weights.read_port()
-        m.d.comb += w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", self.issue.step.w_addr))
-        # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
-        # a cycle of their own (and map into the DSP block's input and output registers).
-        weight = Signal(signed(self.weight_width), name=f"weight{lane}")
-        product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
-        m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
-        self._read_back_registers.setdefault("WEIGHTS", []).append(weight)
-        return product
-
     def _packed_products(self, m, operand):
         """Each lane pair's memory of packed weights and shared multiplier: the products of lanes
-        ``0 .. 2*(P//2) - 1``, with the same timing as :meth:`_product`."""
+        ``0 .. 2*(P//2) - 1``, with the timing of a lane's own multiplier (:meth:`_lane`)."""
         products = []
         images = pack_images(self.weight_images, self.weight_width, self.operand_width)
         for pair in range(self.lanes // 2):
@@ -295,16 +279,36 @@ class MatVecUnit(wiring.Component):
             products += [multiplier.low, multiplier.high]
         return products
 
-    def _lane(self, m, lane, product, stage):
-        """One lane's bias memory and accumulator. Returns its sum (and GRU x-part sum)."""
+    def _lane(self, m, lane, operand, stage, product=None):
+        """One lane: weight memory and multiplier (unless its pair's ``product`` is given), bias memory,
+        accumulator. Returns its sum (and GRU x-part sum)."""
+        own = product is None
+        if own:
+            weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
+                             init=self.weight_images[lane])
         firsts = Memory(shape=signed(self.bias_width), depth=len(self.bias_images[lane]),
                         init=[first for first, _, _ in self.bias_images[lane]])
+        if own:
+            m.submodules[f"weights{lane}"] = weights
         m.submodules[f"bias{lane}"] = firsts
-        b_port = firsts.read_port()
-        m.d.comb += b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", self.issue.step.b_addr))
+        # (One statement for both ports, as before packing existed: the same names, the same Verilog.)
+        w_port, b_port = (weights.read_port() if own else None), firsts.read_port()
+        b_addr = b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", self.issue.step.b_addr))
+        read_back = {}
+        if own:
+            m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", self.issue.step.w_addr)),
+                         b_addr]
+            # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
+            # a cycle of their own (and map into the DSP block's input and output registers).
+            weight = Signal(signed(self.weight_width), name=f"weight{lane}")
+            product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
+            m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
+            read_back["WEIGHTS"] = weight
+        else:
+            m.d.comb += b_addr
         bias_stages = delayed_stages(m, b_port.data, 2, f"bias{lane}")
         bias = bias_stages[-1]
-        read_back = {"BIASES": bias_stages[0]}
+        read_back["BIASES"] = bias_stages[0]
 
         total = Signal(signed(self.acc_width), name=f"sum{lane}")
         term = Mux(stage.from_input, product << self.product_shift_input, product << self.product_shift_state)
