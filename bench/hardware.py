@@ -35,6 +35,7 @@ from pathlib import Path
 
 from rnnhw.spec.devices import device_facts, gops, peak_fraction
 from rnnhw.spec.errors import UserError, VerificationError
+from rnnhw.synth import TARGETS, design_needs
 from rnnhw.synth import cache_key as synthesis_cache_key
 
 try:
@@ -228,8 +229,10 @@ def findings(rows: list[HardwareRow], fmax_target: float = 150.0) -> list[str]:
             notes.append(f"{label}: {_cycles(row.measured)} cycles per step, {_cycles(row.measured - row.bound)} "
                          f"above the bound (utilization {row.utilization:.3f}), as the schedule model "
                          f"predicts: {_shortfall(row.design)}.")
-        if row.ecp5.dsps is not None and row.ecp5.dsps != row.design.lanes:
-            notes.append(f"{label}: {row.ecp5.dsps} DSP blocks (MULT18X18D), not P = {row.design.lanes}.")
+        multipliers = design_needs(row.design.config).dsps(TARGETS["ecp5"])  # P, or ceil(P/2) packed
+        if row.ecp5.dsps is not None and row.ecp5.dsps != multipliers:
+            notes.append(f"{label}: {row.ecp5.dsps} DSP blocks (MULT18X18D), not the lanes' {multipliers} "
+                         f"(P = {row.design.lanes}).")
         if row.ecp5.error:
             notes.append(f"{label}: no ECP5 result: {row.ecp5.error}.")
         reference = row.design == Design("lstm", 12, 32, lanes=8, head=9)
@@ -262,7 +265,8 @@ _PEAK = f"{_FACTS.multipliers} multipliers x {_FACTS.multiplier_fmax_mhz:g} MHz"
 def section(main: str, targets: str, notes: list[str], versions: str, machine: str, revision: str,
             seconds: float) -> str:
     found = "\n".join(f"- {note}" for note in notes) if notes else "- none: every measured number matches " \
-        "the schedule model, DSPs = P, and the reference design meets its clock target."
+        "the schedule model, DSPs = P (P/2 rounded up with packed lanes), and the reference design meets its " \
+        "clock target."
     return f"""## Hardware: cycles, resources, clock rate
 
 Written by `bench/hardware.py` (issue 6). Default numerics (16-bit values, 41-bit accumulator,

@@ -88,7 +88,7 @@ def test_hardware_findings_name_every_departure():
         "LSTM I=12 H=32 head=9 P=8: Fmax 140.2 MHz on the LFE5UM-85F, under the 150 MHz target.",
         "LSTM I=64 H=128 P=16: measured 6,150.5 cycles per step, the schedule model predicts 6,144 (+0.1%).",
         f"LSTM I=64 H=128 P=16: no ECP5 result: {NO_BRAM}.",
-        "GRU I=12 H=32 P=8: 9 DSP blocks (MULT18X18D), not P = 8.",
+        "GRU I=12 H=32 P=8: 9 DSP blocks (MULT18X18D), not the lanes' 8 (P = 8).",
     ]
     assert findings(_rows()[:1], fmax_target=140.0) == []
 
