@@ -85,8 +85,8 @@ class PackedMultiplier(wiring.Component):
 
     The product ``P = A * x`` is registered (one DSP block with its output register); both products are
     separated from it exactly: ``low = P - high * 2**k``, ``high = floor(P / 2**k) + borrow``, where the
-    borrow is set when the low product is negative (its ``k`` bits, read in the window
-    ``(-2**(k-1), 2**(k-1)]``, are above ``2**(k-1)``).
+    registered borrow is set when the low product is negative (``b`` and ``x`` non-zero, of opposite
+    signs): ``low`` is ``P``'s ``k`` low bits below that sign bit.
 
     Parameters
     ----------
@@ -134,9 +134,12 @@ class PackedMultiplier(wiring.Component):
         m = Module()
         k = guard_shift(self.weight_width, self.operand_width)
         product = Signal(signed(len(self.weight) + self.operand_width), name="product")
-        m.d.sync += product.eq(self.weight * self.operand)
-        bits = product[:k]
-        # The low product is negative when its k bits exceed 2**(k-1): the top one set and any other.
-        borrow = bits[k - 1] & bits[: k - 1].any() if k > 1 else 0
-        m.d.comb += [self.low.eq(Cat(bits, borrow).as_signed()), self.high.eq((product >> k) + borrow)]
+        # The low product b * x is negative when b and x are non-zero and of opposite signs (b: the packed
+        # weight's low weight_width bits). Decided from the factors beside the multiply, it is a register
+        # when the product is, and no logic of the product's lies before the accumulators' adders.
+        low_weight = self.weight[: self.weight_width]
+        borrow = Signal(name="borrow")
+        m.d.sync += [product.eq(self.weight * self.operand),
+                     borrow.eq((low_weight[-1] ^ self.operand[-1]) & low_weight.any() & self.operand.any())]
+        m.d.comb += [self.low.eq(Cat(product[:k], borrow).as_signed()), self.high.eq((product >> k) + borrow)]
         return m
