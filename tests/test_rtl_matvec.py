@@ -14,7 +14,7 @@ from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.fixed import align
 from rnnhw.spec.schedule import DRAIN_DELAY, Schedule
 
-from .hdl import run_testbench
+from .hdl import ecp5_resources, run_testbench
 from .rtl_units import full_range_weights, make_config, uniform
 
 JOB_FIELDS = ("head", "layer", "wgen", "t0", "emit", "rows", "unit0", "gate0")
@@ -286,3 +286,13 @@ def test_packed_lane_pairs_with_extreme_operands_and_weights_are_exact():
     plans = plan_job(config, weights, layer=0, head=False, x=[n.input.min_int] * 3, h=[n.state.min_int] * 2)
     items, _, _ = run_passes(config, weights, plans, bubble_rate=0.0)
     assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+
+
+def test_packed_lanes_synthesise_to_one_dsp_block_per_pair(tmp_path):
+    """Yosys ``synth_ecp5`` of the unit: 5 lanes of 6-bit weights and operands take 3 MULT18X18D (two
+    pairs and the odd lane), with dsp_packing = "off" 5."""
+    config = make_config(**CASES["lstm"], numerics=PACKABLE).replace("hardware", lanes=5)
+    weights = full_range_weights(config, np.random.default_rng(1))
+    assert ecp5_resources(matvec_unit(config, weights), tmp_path)["dsps"] == 3
+    off = config.replace("hardware", dsp_packing="off")
+    assert ecp5_resources(matvec_unit(off, weights), tmp_path)["dsps"] == 5
