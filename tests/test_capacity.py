@@ -19,7 +19,7 @@ from rnnhw.capacity import (
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.devices import DEVICES
 from rnnhw.spec.errors import UserError
-from rnnhw.synth import TARGETS, design_needs
+from rnnhw.synth import TARGETS, design_needs, fit_report
 
 LFE5UM_85F = DEVICES["LFE5UM-85F"]
 
@@ -113,3 +113,6 @@ def test_the_fit_estimate_counts_shared_multipliers_and_packed_memories():
     assert (packed.packed_pairs, packed.dsps(ecp5), packed.brams(ecp5)) == (True, 4, 12)
     assert (plain.packed_pairs, plain.dsps(ecp5), plain.brams(ecp5)) == (False, 8, 16)
     assert design_needs(config.replace("hardware", lanes=7)).dsps(ecp5) == 4  # three pairs and one lane
+    lines, _ = fit_report(config, "ecp5")
+    assert lines[0] == ("needs: 9,216 weight bits and 512 bias bits in 8 lane memories, 4 multipliers (lane pairs "
+                        "share one: packed weights of 18 bits) of 6 x 6 bits")
