@@ -2,7 +2,7 @@
 
 Run ``python bench/accuracy_digits.py`` (``--no-write`` to only print): measures the bundled models
 (``examples/digits_lstm``, ``examples/digits_gru``, ``examples/digits_gru_before``,
-``examples/digits_jordan``) on the digits test split with
+``examples/digits_jordan``, ``examples/digits_bilstm``) on the digits test split with
 :func:`rnnhw.accuracy.measure_accuracy` and writes the "accuracy" section of ``docs/BENCHMARKS.md``:
 
 * the default 16-bit numerics against the float reference;
@@ -85,8 +85,9 @@ def markdown(results: list[Measurement]) -> str:
     lines = ["## Quantized accuracy (digits)", "",
              "Written by `bench/accuracy_digits.py`. The bundled models (`examples/`: LSTM, GRU, GRU with "
              "the reset gate before W_hn (`digits_gru_before`) and Jordan (`digits_jordan`, whose own output "
-             "layer gives the 10 scores), "
-             "hidden 32, 10 outputs) on the digits test split (540 sequences of 8 rows x 8 pixels); "
+             "layer gives the 10 scores), hidden 32, and a bidirectional LSTM (`digits_bilstm`, hidden 16 per "
+             "direction, its head reading [h_fwd; h_bwd]), 10 outputs) on the digits test split (540 sequences "
+             "of 8 rows x 8 pixels); "
              "calibration on the train split (1,257). Accuracy in %, loss in points against the float64 "
              "reference, agreement = fixed-point label equal to the float label.", "",
              f"Machine: {machine_line()}.", "", "### Targets (issue 5)", "",

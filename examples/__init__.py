@@ -1,5 +1,5 @@
-"""Bundled example models: small LSTM and GRU classifiers of scikit-learn's digits (8 rows x 8 pixels),
-and an LSTM that reads digit strings with CTC decoding.
+"""Bundled example models: small LSTM, GRU, Jordan and bidirectional LSTM classifiers of scikit-learn's
+digits (8 rows x 8 pixels), and an LSTM that reads digit strings with CTC decoding.
 
 Each example is a configuration ``<name>.toml`` and its weights ``<name>.npz`` (PyTorch names), made by
 ``rnnhw train`` as ``examples/README.md`` records. Use them from Python::
@@ -19,7 +19,7 @@ from pathlib import Path
 __all__ = ["EXAMPLES", "CTC_EXAMPLES", "example_paths", "example_config", "example_weights"]
 
 #: Names of the bundled classifiers.
-EXAMPLES = ("digits_lstm", "digits_gru", "digits_gru_before", "digits_jordan")
+EXAMPLES = ("digits_lstm", "digits_gru", "digits_gru_before", "digits_jordan", "digits_bilstm")
 #: Names of the bundled CTC sequence labellers (digit strings, ``rnnhw.datasets.digit_strings``).
 CTC_EXAMPLES = ("digit_strings_lstm",)
 

@@ -4,7 +4,8 @@ It equals ``torch.nn.LSTM``/``nn.GRU``/``nn.RNN`` (``nonlinearity="tanh"``/``"re
 ``gru_reset = "before"`` :class:`rnnhw.models.ResetBeforeGRU` (Cho et al. 2014), or for
 ``cell = "jordan"`` :class:`rnnhw.models.JordanRNN`, followed by an optional ``nn.Linear`` head on the
 last layer's final hidden state (with ``return_sequences``, on its hidden state at every step, as
-``head(output)``), for the same weights (PyTorch's names and gate order,
+``head(output)``); with ``model.bidirectional``, PyTorch's ``bidirectional=True`` (docs/bidirectional.md),
+for the same weights (PyTorch's names and gate order,
 :class:`rnnhw.spec.weights.Weights`). Its pieces mirror :mod:`rnnhw.golden.model` without the rounding,
 so the two can be read side by side:
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.spec.batch import check_batch
+from rnnhw.spec.batch import check_batch, reversal
 from rnnhw.spec.config import Config
 from rnnhw.spec.weights import LayerWeights, Weights
 
@@ -44,6 +45,7 @@ class FloatResult:
     ``outputs``: head ``[N, head]``; return_sequences ``[N, T, H]``, with a head ``[N, T, head]``
     (0 past a sequence's length); else ``[N, H]``. ``final_h[k]`` is layer ``k``'s hidden state at
     each sequence's last step ``[N, H]``; ``final_c[k]`` its LSTM cell state (``None`` for other cells).
+    Bidirectional: 2H for H, ``final_h[k]`` being ``[h_fwd at the last step; h_bwd at step 0]``.
     """
 
     outputs: np.ndarray
@@ -91,11 +93,14 @@ def float_forward(config: Config, weights: Weights, x: np.ndarray, lengths=None)
     """Run a batch of float sequences ``[N, T, I]`` (``lengths[n]`` in 1..T, default T) in float64."""
     model = config.model
     x = np.asarray(x, dtype=np.float64)
-    lengths = check_batch(x, model.input_size, lengths)
+    lengths = check_batch(x, model.input_size, lengths, config=config)
     layer_in, finals_h, finals_c = x, [], []
     for k in range(model.num_layers):
         if model.jordan:
             layer_in, h, c = _jordan_layer(config, weights.layers[k], layer_in, lengths)
+        elif model.bidirectional:
+            layer_in, h, c = _bidirectional_layer(config, weights.layers[k], weights.reverse_layers[k], layer_in,
+                                                  lengths)
         else:
             layer_in, h, c = _layer(config, weights.layers[k], layer_in, lengths)
         finals_h.append(h)
@@ -140,6 +145,17 @@ def _jordan_layer(config: Config, lw: LayerWeights, x: np.ndarray, lengths: np.n
         h, y = np.where(active, h_new, h), np.where(active, y_new, y)
         sequence[:, t] = np.where(active, y, 0.0)
     return sequence, h, None
+
+
+def _bidirectional_layer(config: Config, forward: LayerWeights, backward: LayerWeights, x: np.ndarray,
+                         lengths: np.ndarray):
+    """Both directions of one layer: ``[h_fwd_t; h_bwd_t]`` ``[N, T, 2H]`` and the final states
+    ``[h_fwd at the last step; h_bwd at step 0]`` ``[N, 2H]`` (LSTM: c likewise)."""
+    order = reversal(lengths, x.shape[1])[..., None]
+    sequence, h, c = _layer(config, forward, x, lengths)
+    sequence_b, h_b, c_b = _layer(config, backward, np.take_along_axis(x, order, axis=1), lengths)
+    sequence = np.concatenate([sequence, np.take_along_axis(sequence_b, order, axis=1)], axis=-1)
+    return sequence, np.concatenate([h, h_b], axis=-1), np.concatenate([c, c_b], axis=-1)
 
 
 def _layer(config: Config, lw: LayerWeights, x: np.ndarray, lengths: np.ndarray):

@@ -16,6 +16,10 @@ golden                     rtl
 :class:`GoldenModel`       ``LSTMSequencer``/top level: layers, timesteps, head, outputs
 =========================  ===============================================================
 
+A bidirectional layer (``model.bidirectional``) runs the same integer operations twice: forward, and
+backward over each sequence reversed within its own length (docs/bidirectional.md); its output per step
+is ``[h_fwd; h_bwd]``.
+
 The model is vectorized over the batch: every sum is exact until its single rounding point, so
 the grouping of ``W_ih x + W_hh h + b`` cannot change it, and the hardware's grouping (lanes, passes)
 gives identical integers. ``docs/numerics.md`` states every format and rounding point;
@@ -36,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.spec.batch import check_batch
+from rnnhw.spec.batch import check_batch, reversal
 from rnnhw.spec.config import Config
 from rnnhw.spec.ctc import greedy_decode
 from rnnhw.spec.datapath import FLOAT64_EXACT_BITS, INT64_SAFE_BITS, Datapath, MatVecShape, datapath, signed_bits
@@ -240,7 +244,8 @@ class GoldenResult:
     ``[N, T, head]`` (the head at every step); else ``[N, H]`` (``state`` format). With
     ``model.ctc_blank``, ``labels`` holds the greedy decoding of these logits (:mod:`rnnhw.spec.ctc`). Timesteps past a
     sequence's length hold zeros. ``final_h[k]`` is layer ``k``'s hidden state at each sequence's last
-    step, ``[N, H]``.
+    step, ``[N, H]``. Bidirectional: 2H for H, ``final_h[k]`` being ``[h_fwd at the last step; h_bwd at
+    step 0]``.
     """
 
     outputs: np.ndarray
@@ -285,6 +290,10 @@ class GoldenModel:
         self.dp = datapath(config)
         self.weights = weights
         model, numerics = config.model, config.numerics
+        reverse = model.num_layers if model.bidirectional else 0
+        if len(weights.reverse_layers) != reverse:
+            raise ValueError(f"weights must have {reverse} reverse layer(s) (the backward directions) for this "
+                             f"configuration, not {len(weights.reverse_layers)}; quantize them with its config")
         shapes = [self.dp.gates_matvec(k) for k in range(model.num_layers)]
         if self.dp.has_output_matvec:
             shapes.append(self.dp.head_matvec)
@@ -295,15 +304,20 @@ class GoldenModel:
                 f"more than {FLOAT64_EXACT_BITS}"
             )
         use_float = widest <= FLOAT64_EXACT_BITS if blas is None else blas
-        self._gates, self._candidates = [], []
         rz, n_rows = slice(0, 2 * model.hidden_size), slice(2 * model.hidden_size, None)
-        for k, layer in enumerate(weights.layers):
+
+        def layer_sums(k: int, layer) -> tuple[_MatVec, _MatVec | None]:
+            """A layer's (one direction's) gate sums, and for the reset-before GRU its n rows' sums."""
             w_x, w_h, bias = _gate_weights(model.cell, model.hidden_size, layer)
+            candidate = None
             if model.reset_before:  # r, z over [x; h], then n over [x; r*h]
-                self._candidates.append(_MatVec(shapes[k], (w_x[n_rows], w_h[n_rows]), bias[n_rows],
-                                                numerics.accum, use_float))
+                candidate = _MatVec(shapes[k], (w_x[n_rows], w_h[n_rows]), bias[n_rows], numerics.accum, use_float)
                 w_x, w_h, bias = w_x[rz], w_h[rz], bias[rz]
-            self._gates.append(_MatVec(shapes[k], (w_x, w_h), bias, numerics.accum, use_float))
+            return _MatVec(shapes[k], (w_x, w_h), bias, numerics.accum, use_float), candidate
+
+        # _sums[d][k]: direction d's (0 forward, 1 backward) sums of layer k.
+        self._sums = [[layer_sums(k, layer) for k, layer in enumerate(direction)]
+                      for direction in (weights.layers, weights.reverse_layers)[: model.directions]]
         if model.head:
             self._head = _MatVec(shapes[-1], (weights.head_weight,), weights.head_bias, numerics.output,
                                  use_float)
@@ -321,9 +335,9 @@ class GoldenModel:
         """Run a batch of quantized sequences ``[N, T, I]`` (``lengths[n]`` in 1..T, default T)."""
         model = self.config.model
         x_int = np.asarray(x_int, dtype=np.int64)
-        lengths = check_batch(x_int, model.input_size, lengths)
+        lengths = check_batch(x_int, model.input_size, lengths, config=self.config)
         # Blocks of sequences whose gate values fit the processor's cache: faster than one big batch.
-        block = min(max(_BLOCK_VALUES // self._gates[0].matrix.shape[0], 64), 512)
+        block = min(max(_BLOCK_VALUES // (model.directions * self._sums[0][0][0].matrix.shape[0]), 64), 512)
         with _one_blas_thread():
             parts = [self._run_block(x_int[s : s + block], lengths[s : s + block])
                      for s in range(0, max(len(x_int), 1), block)]
@@ -343,6 +357,8 @@ class GoldenModel:
             keep_sequence = k < model.num_layers - 1 or model.return_sequences
             if model.jordan:
                 layer_in, final_out, final = self._jordan_layer(k, layer_in, lengths, keep_sequence)
+            elif model.bidirectional:
+                layer_in, final = self._bidirectional_layer(k, layer_in, lengths, keep_sequence)
             else:
                 layer_in, final = self._layer(k, layer_in, lengths, keep_sequence)
             finals.append(final.T)
@@ -364,12 +380,27 @@ class GoldenModel:
             outputs = finals[-1]
         return outputs, finals
 
-    def _layer(self, k: int, x: np.ndarray, lengths: np.ndarray, keep_sequence: bool):
-        """One layer over all timesteps of ``x`` ``[T, I, N]``: ``h`` at every step ``[T, H, N]`` (if kept)
-        and the final ``h`` ``[H, N]``."""
+    def _bidirectional_layer(self, k: int, x: np.ndarray, lengths: np.ndarray, keep_sequence: bool):
+        """Both directions of layer ``k`` over ``x`` ``[T, I, N]``: ``[h_fwd_t; h_bwd_t]`` ``[T, 2H, N]`` (if
+        kept) and ``[h_fwd at the last step; h_bwd at step 0]`` ``[2H, N]``.
+
+        The backward direction is the forward computation on each sequence reversed within its own
+        length; its outputs are put back in time order by the same (self-inverse) reversal.
+        """
+        order = reversal(lengths, x.shape[0]).T[:, None, :]  # [T, 1, N]
+        sequence, final = self._layer(k, x, lengths, keep_sequence)
+        sequence_b, final_b = self._layer(k, np.take_along_axis(x, order, axis=0), lengths, keep_sequence,
+                                          direction=1)
+        if keep_sequence:
+            sequence = np.concatenate([sequence, np.take_along_axis(sequence_b, order, axis=0)], axis=1)
+        return sequence, np.concatenate([final, final_b])
+
+    def _layer(self, k: int, x: np.ndarray, lengths: np.ndarray, keep_sequence: bool, direction: int = 0):
+        """One layer (one direction of it) over all timesteps of ``x`` ``[T, I, N]``: ``h`` at every step
+        ``[T, H, N]`` (if kept) and the final ``h`` ``[H, N]``."""
         numerics, u = self.config.numerics, self._units
         accum = numerics.accum
-        gates = self._gates[k]
+        gates, candidate = self._sums[direction][k]
         hidden, cell = self.config.model.hidden_size, self.config.model.cell
         steps, width, batch = x.shape
         operands = gates.operands(batch)  # [x_t; h_{t-1}; 1]
@@ -379,7 +410,6 @@ class GoldenModel:
         sequence = np.zeros((steps, hidden, batch), dtype=np.int64) if keep_sequence else None
         first_ended = lengths.min()
         if self.config.model.reset_before:
-            candidate = self._candidates[k]
             n_operands = candidate.operands(batch)  # [x_t; r*h_{t-1}; 1]
         for t in range(steps):
             operands[:width] = x[t]
@@ -409,7 +439,7 @@ class GoldenModel:
         the sum rounded to ``accum``, then the identity, tanh or sigmoid rounded to ``state``.
         """
         numerics, u, model = self.config.numerics, self._units, self.config.model
-        gates, output = self._gates[k], self._outputs[k]
+        gates, output = self._sums[0][k][0], self._outputs[k]
         steps, width, batch = x.shape
         operands, h_operands = gates.operands(batch), output.operands(batch)  # [x_t; y_{t-1}; 1], [h_t; 1]
         y = np.zeros((model.output_size, batch), dtype=np.int64)

@@ -184,7 +184,7 @@ def _formats(config: Config) -> dict[str, str]:
 
 def _slices(config: Config, data: Dataset) -> list[slice]:
     model = config.model
-    return batch_slices(data.size, data.steps * model.gates * model.hidden_size * model.num_layers)
+    return batch_slices(data.size, data.steps * model.gates * model.hidden_size * model.num_layers * model.directions)
 
 
 def _lengths(data: Dataset, part: slice):

@@ -8,7 +8,7 @@ remaining bit becomes a fractional bit:
 kind       largest magnitude of
 ========== =====================================================================================
 input      the inputs ``x``
-weight     ``W_ih``, ``W_hh`` of every layer and the head's weight
+weight     ``W_ih``, ``W_hh`` of every layer (both directions of a bidirectional one), the head's weight
 bias       the biases the hardware adds (``b_ih + b_hh``; the GRU's ``b_in``, ``b_hn`` apart), head bias
 state      the hidden states ``h_t`` of every layer (also the next layer's input)
 cell_state the LSTM cell states ``c_t``
@@ -18,9 +18,10 @@ output     the head's outputs
 ========== =====================================================================================
 
 Activations are those of the float reference (:mod:`rnnhw.golden.float_ref`) on the calibration data,
-over every sequence's valid timesteps. The rule (:func:`integer_bits`): the fewest integer bits ``I``
-with ``2**(I-1) > m``, so that the format's span ``[-2**(I-1), 2**(I-1))`` contains every value seen in
-calibration and every other bit is a fractional bit. The rule does not depend on the width: a value in
+over every sequence's valid timesteps (a bidirectional layer's backward direction on each sequence
+reversed within its length, as the float reference runs it). The rule (:func:`integer_bits`): the fewest
+integer bits ``I`` with ``2**(I-1) > m``, so that the format's span ``[-2**(I-1), 2**(I-1))`` contains every
+value seen in calibration and every other bit is a fractional bit. The rule does not depend on the width: a value in
 the last step below ``2**(I-1)`` saturates by less than a step rather than costing a whole integer bit
 (which matters for hidden states, always below 1 but often within a step of it at narrow widths).
 Kinds a model does not use (``cell_state`` outside LSTMs, ``output`` without a head) keep their format;
@@ -36,6 +37,7 @@ import numpy as np
 
 from rnnhw.datasets import Dataset, valid_steps
 from rnnhw.golden.float_ref import float_forward, jordan_elementwise, lstm_elementwise, sigmoid
+from rnnhw.spec.batch import reversal
 from rnnhw.spec.config import Config
 from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.outputs import Progress
@@ -92,9 +94,9 @@ def hardware_biases(layer: LayerWeights, cell: str, hidden: int, reset_before: b
 def weight_ranges(config: Config, weights: Weights) -> dict[str, float]:
     """Largest magnitude of the weights and of the biases (as the hardware adds them)."""
     model = config.model
-    matrices = [m for layer in weights.layers for m in (layer.weight_ih, layer.weight_hh)]
-    biases = [b for layer in weights.layers
-              for b in hardware_biases(layer, model.cell, model.hidden_size, model.reset_before)]
+    layers = weights.layers + weights.reverse_layers  # both directions of a bidirectional model
+    matrices = [m for layer in layers for m in (layer.weight_ih, layer.weight_hh)]
+    biases = [b for layer in layers for b in hardware_biases(layer, model.cell, model.hidden_size, model.reset_before)]
     if model.jordan:  # the output layers
         matrices += [layer.weight_hy for layer in weights.layers]
         biases += [layer.bias_hy for layer in weights.layers]
@@ -130,7 +132,7 @@ def _layer_ranges(config: Config, k: int, layer: LayerWeights, x: np.ndarray, le
     model = config.model
     hidden, cell = model.hidden_size, model.cell
     single = config.replace("model", input_size=model.layer_input_size(k), num_layers=1, head=0,
-                            return_sequences=True, ctc_blank=None)
+                            return_sequences=True, ctc_blank=None, bidirectional=False)
     h_seq = float_forward(single, Weights((layer,)), x, lengths).outputs
     batch, steps, _ = x.shape
     valid = valid_steps(lengths, steps)
@@ -171,24 +173,45 @@ def activation_ranges(config: Config, weights: Weights, x: np.ndarray,
     valid = valid_steps(lengths, steps)  # padding past a sequence's end is never read
     found = {"input": _max_abs(x[valid]), "state": 0.0, "cell_state": None, "accum": 0.0, "output": None}
     layer_in = np.asarray(x, dtype=np.float64)
+    order = reversal(lengths, steps)[..., None]
     for k, layer in enumerate(weights.layers):
         if model.jordan:
             layer_in, ranges = _jordan_layer_ranges(config, layer, layer_in, lengths)
+            directions = [ranges]
         else:
-            layer_in, ranges = _layer_ranges(config, k, layer, layer_in, lengths)
-        for kind, value in ranges.items():
-            if value is not None:
-                found[kind] = max(found[kind] or 0.0, value)
+            outputs, directions = _layer_ranges(config, k, layer, layer_in, lengths)
+            if model.bidirectional:  # the backward direction reads the sequence reversed within its length
+                backward, ranges = _layer_ranges(config, k, weights.reverse_layers[k],
+                                                 np.take_along_axis(layer_in, order, axis=1), lengths)
+                outputs = np.concatenate([outputs, np.take_along_axis(backward, order, axis=1)], axis=-1)
+                directions = [directions, ranges]
+            else:
+                directions = [directions]
+            layer_in = outputs
+        for ranges in directions:
+            for kind, value in ranges.items():
+                if value is not None:
+                    found[kind] = max(found[kind] or 0.0, value)
     if model.head:  # the head reads the final h, or with return_sequences h at every step
-        read = layer_in[valid] if model.return_sequences else layer_in[np.arange(batch), lengths - 1]
+        read = layer_in[valid] if model.return_sequences else final_outputs(config, layer_in, lengths)
         found["output"] = _max_abs(read @ weights.head_weight.T + weights.head_bias)
     return found
+
+
+def final_outputs(config: Config, sequence: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The last layer's final vector from its outputs at every step ``[N, T, D*H]``: ``h`` at each
+    sequence's last step; bidirectional, ``[h_fwd at the last step; h_bwd at step 0]``."""
+    last = sequence[np.arange(len(lengths)), lengths - 1]
+    if not config.model.bidirectional:
+        return last
+    return np.concatenate([last[:, : config.model.hidden_size], sequence[:, 0, config.model.hidden_size :]], axis=1)
 
 
 def observe_ranges(config: Config, weights: Weights, data: Dataset, progress: bool = False) -> Ranges:
     """:class:`Ranges` of a model on ``data`` (in batches; progress lines on stderr if asked)."""
     model = config.model
-    slices = batch_slices(data.size, data.steps * model.gates * model.hidden_size * model.num_layers)
+    slices = batch_slices(data.size, data.steps * model.gates * model.hidden_size * model.num_layers
+                          * model.directions)
     meter = Progress("calibrating on the float reference", data.size, quiet=not progress)
     found = dict(weight_ranges(config, weights))
     for part in slices:

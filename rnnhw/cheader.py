@@ -15,10 +15,10 @@ from rnnhw.spec.config import Config
 from rnnhw.spec.registers import (
     ACCESS_RULES,
     ACCESSES,
-    LAYOUT_RULES,
     WORD_BYTES,
     address_width,
     image_constants,
+    layout_rules,
     registers,
     weight_window,
 )
@@ -68,7 +68,8 @@ def c_header(config: Config, name: str) -> str:
                      f"{prefix}_WORD_BYTES * ((uint32_t)(lane) * {prefix}_{region.name}_LANE_STRIDE + "
                      "(uint32_t)(index)))")
         lines.append("")
-    lines += _comment([f"Weight image layout (the names below, prefixed {prefix}_IMAGE_). " + " ".join(LAYOUT_RULES)])
+    lines += _comment([f"Weight image layout (the names below, prefixed {prefix}_IMAGE_). "
+                       + " ".join(layout_rules(config))])
     for key, value, meaning in image_constants(config):
         lines.append(_define(f"{prefix}_IMAGE_{key}", f"{value}u", meaning))
     lines += ["", f"#endif /* {guard} */", ""]

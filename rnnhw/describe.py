@@ -128,11 +128,15 @@ def _hardware_lines(config: Config) -> list[str]:
         lines.append(f"  GRU reset before W_hn: per layer {sch.reset_passes} pass(es) over the r, z rows, then "
                      f"{sch.passes - sch.reset_passes} over the n rows reading r*h from the state memory "
                      f"({sch.passes} passes; {-(-sch.rows // lanes)} with the reset after)")
+    if model.bidirectional:
+        lines.append(f"  bidirectional: every layer runs forward and backward (from each sequence's last step), "
+                     f"its output [h_fwd; h_bwd] of {model.layer_output_size}; sequences of up to "
+                     f"hardware.max_sequence_length = {config.hardware.max_sequence_length} steps")
     if model.head:
-        head_macs = model.head * model.hidden_size
+        head_macs = model.head * model.layer_output_size
         when = "per step (return_sequences: the head at every step, in the expected cycles)" \
             if model.return_sequences else "per sequence"
-        lines.append(f"  head: {model.head}*{model.hidden_size} = {head_macs:,} MACs {when}")
+        lines.append(f"  head: {model.head}*{model.layer_output_size} = {head_macs:,} MACs {when}")
         if model.ctc:
             lines.append(f"  CTC: greedy decoding in hardware, blank {model.ctc_blank}; outputs are label streams")
     if config.hardware.weights == "runtime":
@@ -154,12 +158,13 @@ def describe_weights(weights: Weights, config: Config, source: str = "weights") 
     n = config.numerics
     tensors = weights.tensors()
     shapes = expected_shapes(config)
+    width = max(14, *(len(name) for name in tensors))  # a bidirectional model's weight_ih_l0_reverse...
     lines = [f"weights {source}: {len(tensors)} tensors",
-             f"  {'tensor':<14} {'shape':<12} {'format':<13} {'min':>12} {'max':>12}  saturated"]
+             f"  {'tensor':<{width}} {'shape':<12} {'format':<13} {'min':>12} {'max':>12}  saturated"]
     for name, values in tensors.items():
         fmt = n.bias if name.startswith("bias") or name == "head.bias" else n.weight
         _, saturated = quantize(values, fmt, n.rounding)
-        lines.append(f"  {name:<14} {shape(shapes[name]):<12} {str(fmt):<13} {values.min():>12.6g} "
+        lines.append(f"  {name:<{width}} {shape(shapes[name]):<12} {str(fmt):<13} {values.min():>12.6g} "
                      f"{values.max():>12.6g}  {saturated:,} of {values.size:,}")
     stored = quantize_weights(weights, config).saturated
     summary = "; ".join(f"{kind} values {count:,} of {size:,} saturated"

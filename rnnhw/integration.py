@@ -6,9 +6,9 @@ from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.registers import (
     ACCESS_RULES,
     ACCESSES,
-    LAYOUT_RULES,
     address_width,
     image_constants,
+    layout_rules,
     registers,
     weight_window,
 )
@@ -39,7 +39,7 @@ def register_map(config, name: str) -> str:
                         f"{' (signed)' if w.signed else ''} | {_cell(w.meaning)} |" for w in weight_window(config))
     constants = "\n".join(f"| `{key}` | {value} | {meaning} |" for key, value, meaning in image_constants(config))
     rules = "\n".join(f"- {rule}" for rule in ACCESS_RULES)
-    layout = "\n".join(f"- {rule}" for rule in LAYOUT_RULES)
+    layout = "\n".join(f"- {rule}" for rule in layout_rules(config))
     return f"""## Register map (AXI4-Lite)
 
 This core is built with `weights = "runtime"`: its weights are not in the bitstream. The `s_axil_*` ports

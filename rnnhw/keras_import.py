@@ -3,8 +3,10 @@
 A ``.keras`` file is a zip archive holding ``config.json`` (the model's layers and their settings) and
 ``model.weights.h5`` (each layer's variables under ``layers/<path>/vars/<i>``, the group's ``name``
 attribute naming its layer). The model must be a ``Sequential`` or a ``Functional`` chain:
-``LSTM``/``GRU``/``SimpleRNN`` layers (``Dropout`` between them is the identity in inference), then an
-optional ``Dense`` head. Keras's gate orders (LSTM i, f, c, o; GRU z, r, h) and its single bias (GRU
+``LSTM``/``GRU``/``SimpleRNN`` layers, or ``Bidirectional`` of them (``merge_mode="concat"``: the forward
+and backward layers' weights become the ``*_reverse``-paired tensors), ``Dropout`` between them being the
+identity in inference, then an optional ``Dense`` head (on a sequence, or ``TimeDistributed(Dense)``: the
+head on every step). Keras's gate orders (LSTM i, f, c, o; GRU z, r, h) and its single bias (GRU
 ``reset_after``: ``[2, 3H]``, input and recurrent; ``reset_after=False``, rnnhw's ``gru_reset = "before"``:
 ``[3H]``, input only) are converted to PyTorch's; kernels ``[I, G*H]`` are transposed. docs/import.md lists
 every mapping and refusal.
@@ -123,9 +125,11 @@ class _Reader:
         raise UserError(f"{self.source}: {_where(layer)} {message}")
 
     def read(self, layers: list[dict]) -> ImportedModel:
-        recurrent, head, return_sequences = [], None, False
+        recurrent, head, return_sequences, steps = [], None, False, None
         for layer in layers:
             kind = layer["class_name"]
+            if kind == "InputLayer":  # batch_shape [N, T, I]: T is None when the length varies
+                steps = (layer["config"].get("batch_shape") or [None, None])[1]
             if kind in IDENTITY_LAYERS:
                 continue
             if head is not None:
@@ -135,16 +139,16 @@ class _Reader:
                     self._fail(layer, "reads only the final state of the layer before (return_sequences = False)")
                 imported, return_sequences = self._recurrent(layer)
                 recurrent.append(imported)
-            elif kind == "Dense":
+            elif kind in ("Dense", "TimeDistributed"):
                 if not recurrent:
                     self._fail(layer, "comes before any recurrent layer; rnnhw supports Dense only as the final head")
                 head = self._dense(layer)
             elif kind == "Masking":
                 self._fail(layer, "is not supported: give rnnhw each sequence's length with --lengths instead")
             else:
-                self._fail(layer, "is not supported; rnnhw imports LSTM, GRU, SimpleRNN (Bidirectional later), "
+                self._fail(layer, "is not supported; rnnhw imports LSTM, GRU, SimpleRNN, Bidirectional of these, "
                            "Dropout and a final Dense")
-        return ImportedModel(self.source, tuple(recurrent), head, return_sequences)
+        return ImportedModel(self.source, tuple(recurrent), head, return_sequences, steps=steps)
 
     def _arrays(self, layer: dict, count: int, part: str = "") -> list[np.ndarray]:
         arrays = self.weights.of(layer["config"]["name"], part)
@@ -155,22 +159,36 @@ class _Reader:
     def _recurrent(self, layer: dict) -> tuple[ImportedLayer, bool]:
         settings = layer["config"]
         if layer["class_name"] == "Bidirectional":
-            if settings.get("merge_mode") != "concat":
-                self._fail(layer, f"has merge_mode = {settings.get('merge_mode')!r}; only \"concat\" can map")
-            inner = [settings["layer"], settings.get("backward_layer") or settings["layer"]]
-            cells = [self._cell(inner[0])[1], self._cell(inner[1])[1]]
-            weights = []
-            for part, sub in (("/forward_layer", inner[0]), ("/backward_layer", inner[1])):
-                count = 2 + bool(sub["config"].get("use_bias", True))
-                weights.append(self._layer_weights(sub, self._arrays(layer, count, part)))
-            imported = ImportedLayer(_where(layer), cells[0], tuple(weights), "bidirectional",
-                                     self._gru_reset(inner[0]))
-            return imported, bool(inner[0]["config"].get("return_sequences"))
+            return self._bidirectional(layer)
         kind, cell = self._cell(layer)
         direction = "reverse" if settings.get("go_backwards") else "forward"
         weights = self._layer_weights(layer, self._arrays(layer, 2 + bool(settings.get("use_bias", True))))
         return (ImportedLayer(_where(layer), cell, (weights,), direction, self._gru_reset(layer)),
                 bool(settings.get("return_sequences")))
+
+    def _bidirectional(self, layer: dict) -> tuple[ImportedLayer, bool]:
+        """``Bidirectional(forward, merge_mode="concat")``: ``[h_fwd ; h_bwd]`` at each step, as PyTorch's."""
+        settings = layer["config"]
+        mode = settings.get("merge_mode", "concat")
+        if mode != "concat":
+            self._fail(layer, f"has merge_mode = {mode!r}; rnnhw concatenates the two directions' outputs "
+                       "([h_fwd ; h_bwd], as PyTorch): use merge_mode=\"concat\" (the default)")
+        forward = settings["layer"]
+        backward = settings.get("backward_layer") or forward  # Keras runs a copy of the layer backward
+        if forward["config"].get("go_backwards", False) or not (backward is forward
+                                                                 or backward["config"].get("go_backwards")):
+            self._fail(layer, "has a forward layer that runs backward (go_backwards=True) or a backward_layer that "
+                       "runs forward; rnnhw's bidirectional layer is [forward ; backward] in time")
+        (_, cell), reset = self._cell(forward), self._gru_reset(forward)
+        if (self._cell(backward), backward["config"].get("units"), self._gru_reset(backward)) != \
+                ((forward["class_name"], cell), forward["config"].get("units"), reset):
+            self._fail(layer, f"has a backward_layer of another kind ({_where(backward)}) than its layer "
+                       f"({_where(forward)}); rnnhw's two directions have the same cell, units and reset form")
+        weights = tuple(self._layer_weights(sub, self._arrays(layer, 2 + bool(sub["config"].get("use_bias", True)),
+                                                              part))
+                        for part, sub in (("/forward_layer", forward), ("/backward_layer", backward)))
+        return (ImportedLayer(_where(layer), cell, weights, "bidirectional", reset),
+                bool(forward["config"].get("return_sequences")))
 
     def _cell(self, layer: dict) -> tuple[str, str]:
         kind, settings = layer["class_name"], layer["config"]
@@ -210,11 +228,17 @@ class _Reader:
                             gates_to_pytorch(bias_ih, order), gates_to_pytorch(bias_hh, order))
 
     def _dense(self, layer: dict) -> ImportedHead:
-        settings = layer["config"]
+        """A ``Dense`` head, or ``TimeDistributed(Dense)`` (the same on a sequence: Dense on every step)."""
+        dense, part = layer, ""
+        if layer["class_name"] == "TimeDistributed":
+            dense, part = layer["config"]["layer"], "/layer"
+            if dense["class_name"] != "Dense":
+                self._fail(layer, f"wraps {dense['class_name']}; rnnhw supports only TimeDistributed(Dense)")
+        settings = dense["config"]
         if settings.get("activation", "linear") not in ("linear", None):
-            self._fail(layer, f"has activation {settings['activation']!r}; rnnhw's head is linear: rebuild the "
+            self._fail(dense, f"has activation {settings['activation']!r}; rnnhw's head is linear: rebuild the "
                        "model with activation=None (softmax does not change the predicted class)")
-        arrays = self._arrays(layer, 1 + bool(settings.get("use_bias", True)))
+        arrays = self._arrays(layer, 1 + bool(settings.get("use_bias", True)), part)
         kernel = arrays[0]
         if kernel.ndim != 2:
             self._fail(layer, f"has a kernel of shape {list(kernel.shape)}; a head needs [H, C]")

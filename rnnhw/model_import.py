@@ -5,7 +5,7 @@ A front end (:mod:`rnnhw.onnx_import`, :mod:`rnnhw.keras_import`) reads a file i
 in PyTorch's names and gate order, the optional linear head and what the model outputs. It describes
 what the file holds, also what rnnhw cannot run yet; :func:`to_rnnhw` maps the description onto a
 :class:`~rnnhw.spec.config.Config` and :class:`~rnnhw.spec.weights.Weights` and refuses, in one place,
-what this version of rnnhw lacks (bidirectional and reverse layers).
+what rnnhw cannot run (reverse-only layers, stacks of unlike layers).
 :mod:`rnnhw.importer` reads a file with the front end for its suffix and writes the result.
 """
 
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnhw.spec.config import GATES, Config, config_from_dict
+from rnnhw.spec.config import GATES, Config, ConfigError, HardwareConfig, config_from_dict
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.weights import LayerWeights, Weights, weights_from_tensors
 
 __all__ = ["ImportedLayer", "ImportedHead", "ImportedModel", "DIRECTIONS", "GRU_RESETS", "DEFAULT_LANES",
-           "gates_to_pytorch", "check_layer", "refuse_head_on_every_step", "to_rnnhw"]
+           "gates_to_pytorch", "check_layer", "to_rnnhw"]
 
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 #: ``after``: PyTorch's form, ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``; ``before``: the
@@ -75,6 +75,16 @@ class ImportedModel:
     head: ImportedHead | None = None
     return_sequences: bool = False
     notes: tuple[str, ...] = ()
+    steps: int | None = None  # the input's fixed sequence length, None when it varies
+
+    @property
+    def bidirectional(self) -> bool:
+        return bool(self.layers) and self.layers[0].direction == "bidirectional"
+
+    @property
+    def max_sequence_length(self) -> int:
+        """What a bidirectional core of this model must hold: the input's fixed length, at least the default."""
+        return max(HardwareConfig.max_sequence_length, self.steps or 0)
 
     def summary(self) -> list[str]:
         """Lines saying what was found: layers, sizes, head, output, notes."""
@@ -93,7 +103,11 @@ class ImportedModel:
         else:
             outputs = f"final hidden state [N, {last}]"
         lines.append(f"  output: {outputs}")
-        lines.extend(f"  note: {note}" for note in self.notes)
+        notes = list(self.notes)
+        if self.bidirectional:
+            notes.append(f"a bidirectional core holds sequences of up to [hardware] max_sequence_length = "
+                         f"{self.max_sequence_length} steps: raise it for longer sequences")
+        lines.extend(f"  note: {note}" for note in notes)
         return lines
 
 
@@ -103,27 +117,31 @@ def gates_to_pytorch(values: np.ndarray, order: tuple[int, ...], axis: int = 0) 
     return np.concatenate([blocks[j] for j in order], axis=axis)
 
 
-def refuse_head_on_every_step(source: str, where: str):
-    raise UserError(f"{source}: {where} applies the linear head on every timestep; rnnhw's head reads only the final "
-                    "state (return_sequences with a head is not supported): apply the head to the last step")
-
-
 def check_layer(source: str, layer: ImportedLayer):
-    """Refuse what this version of rnnhw cannot run: bidirectional and reverse layers.
-
-    The front ends already describe these fully (``weights[1]`` is a bidirectional layer's backward
-    direction): supporting one means dropping its refusal here and passing it on in :func:`to_rnnhw`.
-    """
-    if layer.direction == "bidirectional":
-        raise UserError(f"{source}: {layer.where} is bidirectional; this version of rnnhw runs forward layers only "
-                        "(bidirectional layers are not supported yet): export a unidirectional model")
+    """Refuse a layer that runs backward in time only: rnnhw's layers run forward, or both ways."""
     if layer.direction == "reverse":
-        raise UserError(f"{source}: {layer.where} runs backwards in time (ONNX direction = \"reverse\" or Keras "
-                        "go_backwards); rnnhw layers run forward only: export a forward layer")
+        raise UserError(f"{source}: {layer.where} runs backward in time only (ONNX direction = \"reverse\" or Keras "
+                        "go_backwards); rnnhw has no reverse-only layer (its layers run forward, or both ways when "
+                        "bidirectional): export a forward or a bidirectional layer")
 
 
 def _lanes(cell: str, hidden: int) -> int:
     return min(DEFAULT_LANES, len(GATES[cell]) * hidden)
+
+
+def _config(model: ImportedModel, table: dict) -> Config:
+    """The configuration ``table`` describes; a combination rnnhw's configuration refuses is named for the file."""
+    try:
+        return config_from_dict(table)
+    except ConfigError as exc:
+        first = model.layers[0]
+        if first.gru_reset == "before" and model.head is not None and model.return_sequences:
+            raise UserError(f"{model.source}: {model.head.where} applies the linear head on every step of GRU layers "
+                            "with the reset gate before the recurrent matrix (ONNX linear_before_reset = 0, Keras "
+                            "reset_after = False); rnnhw does not support that combination yet: export the GRU "
+                            "with linear_before_reset = 1 / reset_after = True, or the head on the last step only") \
+                from None
+        raise UserError(f"{model.source}: rnnhw cannot run this model: {exc}") from None
 
 
 def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
@@ -140,22 +158,28 @@ def to_rnnhw(model: ImportedModel) -> tuple[Config, Weights]:
         if layer.hidden_size != first.hidden_size:
             raise UserError(f"{model.source}: layers of different hidden sizes ({first.hidden_size} {first.where}, "
                             f"{layer.hidden_size} {layer.where}); rnnhw stacks layers of one hidden_size")
+        if layer.direction != first.direction:
+            raise UserError(f"{model.source}: {first.direction} ({first.where}) and {layer.direction} "
+                            f"({layer.where}) layers; rnnhw stacks layers that are all bidirectional or all forward")
         if layer.gru_reset != first.gru_reset:
             raise UserError(f"{model.source}: GRU layers with the reset gate {first.gru_reset} ({first.where}) and "
                             f"{layer.gru_reset} ({layer.where}) the recurrent matrix; rnnhw stacks layers of one "
                             "form: export every GRU with the same linear_before_reset / reset_after")
-    if model.head is not None and model.return_sequences:
-        refuse_head_on_every_step(model.source, model.head.where)
-    config = config_from_dict({
+    hardware = {"lanes": _lanes(first.cell, first.hidden_size)}
+    if model.bidirectional:  # only bidirectional cores hold whole sequences
+        hardware["max_sequence_length"] = model.max_sequence_length
+    config = _config(model, {
         "model": {"cell": first.cell, "input_size": first.input_size, "hidden_size": first.hidden_size,
                   "num_layers": len(model.layers), "head": 0 if model.head is None else model.head.weight.shape[0],
-                  "return_sequences": model.return_sequences, "gru_reset": first.gru_reset},
-        "hardware": {"lanes": _lanes(first.cell, first.hidden_size)},
+                  "return_sequences": model.return_sequences, "gru_reset": first.gru_reset,
+                  "bidirectional": model.bidirectional},
+        "hardware": hardware,
     })
     tensors = {}
     for k, layer in enumerate(model.layers):
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            tensors[f"{name}_l{k}"] = getattr(layer.weights[0], name)
+        for weights, suffix in zip(layer.weights, ("", "_reverse"), strict=False):  # forward, then backward
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                tensors[f"{name}_l{k}{suffix}"] = getattr(weights, name)
     if model.head is not None:
         tensors["head.weight"], tensors["head.bias"] = model.head.weight, model.head.bias
     return config, weights_from_tensors(tensors, config, model.source)

@@ -40,39 +40,67 @@ class ResetBeforeGRU(nn.Module):
     ``weight_hh_l{k}`` ``[3H, H]``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``[3H]``, rows r, z, n, drawn
     from U(-1/sqrt(H), 1/sqrt(H)) like ``nn.GRU``'s.
 
-    ``forward(x)`` takes ``[N, T, I]`` and returns ``(output [N, T, H], h_n [layers, N, H])`` like
-    ``nn.GRU(batch_first=True)``.
+    ``bidirectional=True`` adds, as ``nn.GRU(bidirectional=True)`` does, a backward direction per layer
+    (parameters with ``_reverse`` appended) that runs from each sequence's last step to its first;
+    each layer's output is then ``[h_fwd_t ; h_bwd_t]`` (2H), which layer k+1 reads (``I_k = 2H``).
+
+    ``forward(x, lengths=None)`` takes ``[N, T, I]`` (and each sequence's length, default T) and returns
+    ``(output [N, T, D*H], h_n [layers*D, N, H])`` like ``nn.GRU(batch_first=True)`` on a packed
+    sequence: outputs past a sequence's length are 0, ``h_n`` holds each direction's final state
+    (D = 2 directions when bidirectional, else 1).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bidirectional: bool = False):
         super().__init__()
         _check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bidirectional = bool(bidirectional)
+        directions = 2 if self.bidirectional else 1
         bound = 1.0 / math.sqrt(hidden_size)
         for k in range(num_layers):
-            inputs = input_size if k == 0 else hidden_size
-            for name, shape in ((f"weight_ih_l{k}", (3 * hidden_size, inputs)),
-                                (f"weight_hh_l{k}", (3 * hidden_size, hidden_size)),
-                                (f"bias_ih_l{k}", (3 * hidden_size,)), (f"bias_hh_l{k}", (3 * hidden_size,))):
-                self.register_parameter(name, nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+            inputs = input_size if k == 0 else directions * hidden_size
+            for suffix in ("", "_reverse")[:directions]:
+                for name, shape in ((f"weight_ih_l{k}", (3 * hidden_size, inputs)),
+                                    (f"weight_hh_l{k}", (3 * hidden_size, hidden_size)),
+                                    (f"bias_ih_l{k}", (3 * hidden_size,)), (f"bias_hh_l{k}", (3 * hidden_size,))):
+                    self.register_parameter(name + suffix,
+                                            nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _direction(self, name: str, x: torch.Tensor, active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One direction of a layer over ``x``: h at every step (0 where not ``active``) and the final h."""
         hidden = self.hidden_size
+        w_ih, w_hh = getattr(self, f"weight_ih_{name}"), getattr(self, f"weight_hh_{name}")
+        b_ih, b_hh = getattr(self, f"bias_ih_{name}"), getattr(self, f"bias_hh_{name}")
+        x_pre = x @ w_ih.T + b_ih  # every timestep's input projection at once
+        h = x.new_zeros(x.shape[0], hidden)
+        outputs = []
+        for t in range(x.shape[1]):
+            rz = torch.sigmoid(x_pre[:, t, : 2 * hidden] + h @ w_hh[: 2 * hidden].T + b_hh[: 2 * hidden])
+            r, z = rz[:, :hidden], rz[:, hidden:]
+            n = torch.tanh(x_pre[:, t, 2 * hidden :] + (r * h) @ w_hh[2 * hidden :].T + b_hh[2 * hidden :])
+            h = torch.where(active[:, t, None], (1 - z) * n + z * h, h)  # ended sequences keep their state
+            outputs.append(torch.where(active[:, t, None], h, 0.0))
+        return torch.stack(outputs, dim=1), h
+
+    def forward(self, x: torch.Tensor, lengths=None) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, steps = x.shape[0], x.shape[1]
+        lengths = torch.full((batch,), steps) if lengths is None else torch.as_tensor(lengths)
+        t = torch.arange(steps)
+        active = t[None, :] < lengths[:, None]
+        # Steps reversed within each sequence's length (the padding stays in place): the backward
+        # direction's order, and, being its own inverse, the way back to time order.
+        order = torch.where(active, lengths[:, None] - 1 - t[None, :], t[None, :])
         finals = []
         for k in range(self.num_layers):
-            w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
-            b_ih, b_hh = getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")
-            x_pre = x @ w_ih.T + b_ih  # every timestep's input projection at once
-            h = x.new_zeros(x.shape[0], hidden)
-            outputs = []
-            for t in range(x.shape[1]):
-                rz = torch.sigmoid(x_pre[:, t, : 2 * hidden] + h @ w_hh[: 2 * hidden].T + b_hh[: 2 * hidden])
-                r, z = rz[:, :hidden], rz[:, hidden:]
-                n = torch.tanh(x_pre[:, t, 2 * hidden :] + (r * h) @ w_hh[2 * hidden :].T + b_hh[2 * hidden :])
-                h = (1 - z) * n + z * h
-                outputs.append(h)
-            x = torch.stack(outputs, dim=1)
+            sequence, h = self._direction(f"l{k}", x, active)
             finals.append(h)
+            if self.bidirectional:
+                index = order[..., None].expand(-1, -1, x.shape[2])
+                backward, h_b = self._direction(f"l{k}_reverse", torch.gather(x, 1, index), active)
+                index = order[..., None].expand(-1, -1, self.hidden_size)
+                sequence = torch.cat([sequence, torch.gather(backward, 1, index)], dim=-1)
+                finals.append(h_b)
+            x = sequence
         return x, torch.stack(finals)
 
 

@@ -1,12 +1,16 @@
-"""Reading ONNX models: ``LSTM``, ``GRU`` and ``RNN`` operators, stacked, with an optional linear head.
+"""Reading ONNX models: ``LSTM``, ``GRU`` and ``RNN`` operators, forward or bidirectional, stacked, with an
+optional linear head on the final state or on every step.
 
 The graph is run on element identities (:mod:`rnnhw.onnx_trace`): from the graph input through the
 recurrent nodes to the chosen graph output, whatever reshaping glue lies between. Each recurrent node
 must read the graph input (the first) or the whole output sequence of the node before; the head
 (``Gemm``, or ``MatMul`` with an optional ``Add``) must read the last layer's hidden states; the output
-must be the head's output for each sequence's final state, the final hidden state, or every step's
-hidden state. Weights are converted from ONNX's gate orders (LSTM i, o, f, c; GRU z, r, h) and bias
-layout (``[Wb ; Rb]``) to PyTorch's (LSTM i, f, g, o; GRU r, z, n; ``bias_ih``, ``bias_hh``).
+must be the head's output or the last layer's hidden state, for each sequence's final state or at every
+step. A bidirectional node's output at each step is ``[h_fwd ; h_bwd]`` and its final state
+``[h_fwd at the last step ; h_bwd at the first]``; its backward weights (``W[1]``, ``R[1]``, ``B[1]``)
+become the ``*_reverse`` tensors. Weights are converted from ONNX's gate orders (LSTM i, o, f, c; GRU
+z, r, h) and bias layout (``[Wb ; Rb]``) to PyTorch's (LSTM i, f, g, o; GRU r, z, n; ``bias_ih``,
+``bias_hh``).
 docs/import.md lists every mapping and refusal.
 """
 
@@ -24,7 +28,6 @@ from rnnhw.model_import import (
     ImportedModel,
     check_layer,
     gates_to_pytorch,
-    refuse_head_on_every_step,
 )
 from rnnhw.onnx_trace import CONSTANT_OPS, GLUE_OPS, Ids, Space, Spaces, attributes, node_name, run_glue
 from rnnhw.spec.errors import UserError
@@ -55,14 +58,12 @@ class _Layer:
     sequence: np.ndarray  # [T, N, D*H]: every step's hidden state, directions concatenated
     final: np.ndarray  # [N, D*H]: each sequence's final hidden state
     rows: dict = field(default_factory=dict)  # bytes of a state row -> its index in head spaces
-    steps: list = field(default_factory=list)  # timestep of each row; None for a final state
 
     def __post_init__(self):
-        # The final states come first: rows 0..N-1. A final state that is also a step's keeps that index.
-        for step, rows in [(None, self.final), *enumerate(self.sequence)]:
+        # The final states come first: rows 0..N-1. A step's state that is also a final state keeps its index.
+        for rows in (self.final, *self.sequence):
             for row in rows:
-                if self.rows.setdefault(row.tobytes(), len(self.rows)) == len(self.steps):
-                    self.steps.append(step)
+                self.rows.setdefault(row.tobytes(), len(self.rows))
 
     @property
     def final_rows(self) -> np.ndarray:
@@ -101,6 +102,8 @@ class _Tracer:
         self.notes: list[str] = []
         self.lengths_input: str | None = None
         self.shapeless: set[str] = set()
+        self.fixed: dict[str, list[bool]] = {}  # graph input -> whether each axis has a fixed size
+        self.steps: int | None = None  # the first layer's fixed sequence length
 
     # -- the walk --------------------------------------------------------------------------------
 
@@ -124,7 +127,8 @@ class _Tracer:
                 check_layer(self.source, traced.layer)
             raise
         return ImportedModel(self.source, tuple(t.layer for t in self.layers),
-                             None if self.head is None else self.head.head, return_sequences, tuple(self.notes))
+                             None if self.head is None else self.head.head, return_sequences, tuple(self.notes),
+                             self.steps)
 
     def _choose_output(self, output: str | None) -> str:
         names = [o.name for o in self.graph.output]
@@ -146,9 +150,10 @@ class _Tracer:
             if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
                 self.shapeless.add(value.name)  # an error only if a node reads it
                 continue
-            shape = []
+            shape, self.fixed[value.name] = [], []
             for dim in value.type.tensor_type.shape.dim:
-                if dim.HasField("dim_value") and dim.dim_value > 0:
+                self.fixed[value.name].append(dim.HasField("dim_value") and dim.dim_value > 0)
+                if self.fixed[value.name][-1]:
                     shape.append(dim.dim_value)
                 else:
                     key = dim.dim_param or object()
@@ -304,6 +309,8 @@ class _Tracer:
         if order[2] != 2:
             self._fail(where, f"reads the features of {source.name} from axis {order[2]}; rnnhw's inputs are "
                        "[N, T, I] with the features last")
+        if self.fixed[next(name for name, space in self.graph_inputs.items() if space is source)][order[0]]:
+            self.steps = x_tn.shape[0]
         if order == (0, 1, 2):
             self.notes.append(f"{source.name} is time-major [T, N, I]; rnnhw's inputs are [N, T, I]: transpose "
                               "your inputs")
@@ -426,9 +433,9 @@ class _Tracer:
             self._fail(where, "adds to the head's outputs rearranged; rnnhw supports Add only as the head's bias")
         bias = self._row_constant(where, np.asarray(constant, dtype=np.float64), (len(rows), classes),
                                   ids.shape)
+        where = f"{head.head.where} + {where}"
         space = self.spaces.new(f"the head's outputs ({where})", head.space.shape)
-        self.head = _Head(ImportedHead(f"{head.head.where} + {where}", head.head.weight, head.head.bias + bias),
-                          space)
+        self.head = _Head(ImportedHead(where, head.head.weight, head.head.bias + bias), space)
         return Ids(space.ids[rows].reshape(ids.shape))
 
     def _row_constant(self, where: str, value: np.ndarray, rows_shape, data_shape=None) -> np.ndarray:
@@ -452,21 +459,25 @@ class _Tracer:
         if not self.layers:
             raise UserError(f"{self.source}: {what} holds {self.spaces.describe(ids)}; no recurrent layer reads it")
         last = self.layers[-1]
-        if self.head is not None:
-            space = self.head.space
-            if np.array_equal(ids, np.squeeze(space.ids[last.final_rows])):
-                return False
-            rows = np.unique((ids - space.start) // space.shape[1]) if self.spaces.of(ids) == [space] else []
-            if len({last.steps[r] for r in rows}) > 1:  # several timesteps (None: final states)
-                refuse_head_on_every_step(self.source, self.head.head.where)
-        else:
-            expected = {"final": last.final, "sequence": last.sequence.transpose(1, 0, 2),
-                        "time-major": last.sequence}
-            for kind, ids_expected in expected.items():
-                if np.array_equal(ids, np.squeeze(ids_expected)):
-                    if kind == "time-major":
-                        self.notes.append(f"{what} is time-major [T, N, H]; rnnhw writes [N, T, H]")
-                    return kind != "final"
+        if self.head is None:
+            final, sequence = last.final, last.sequence  # [N, K], [T, N, K]
+        else:  # the head's outputs for the final states and for every step's state
+            rows = np.array([[last.rows[row.tobytes()] for row in step] for step in last.sequence])
+            final, sequence = self.head.space.ids[last.final_rows], self.head.space.ids[rows]
+        for kind, expected in {"final": final, "sequence": sequence.transpose(1, 0, 2),
+                               "time-major": sequence}.items():
+            if np.array_equal(ids, np.squeeze(expected)):
+                if kind == "time-major":
+                    self.notes.append(f"{what} is time-major [T, N, {sequence.shape[-1]}]; rnnhw writes "
+                                      f"[N, T, {sequence.shape[-1]}]")
+                if kind != "final" and self.head is not None and self.lengths_input is not None:
+                    self.notes.append("past each sequence's length rnnhw outputs 0, the original the head's bias "
+                                      "(its output for a zero state)")
+                return kind != "final"
+        hint = ""
+        if last.layer.direction == "bidirectional":
+            hint = (" (a bidirectional layer's final state is [h_fwd at the last step ; h_bwd at the first], "
+                    "torch.cat([h_n[-2], h_n[-1]], 1); y[:, -1] holds the backward direction after one step only)")
         raise UserError(f"{self.source}: {what} holds {self.spaces.describe(ids)}; rnnhw's model outputs the "
-                        "head's output or the last layer's final hidden state for each sequence, or the last "
-                        "layer's hidden states at every step")
+                        "head's output or the last layer's final hidden state for each sequence, or either at "
+                        f"every step{hint}")

@@ -1,6 +1,8 @@
 """Training small PyTorch sequence models whose weights rnnhw turns into hardware.
 
-The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``), or :class:`rnnhw.models.ResetBeforeGRU`
+The model is ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (``batch_first``; ``bidirectional=True`` on packed
+sequences for a bidirectional model, the head reading ``[h_fwd at the last step; h_bwd at step 0]``), or
+:class:`rnnhw.models.ResetBeforeGRU`
 for ``gru_reset = "before"``, followed by an ``nn.Linear`` head on the last layer's hidden state at each
 sequence's last step; or :class:`rnnhw.models.JordanRNN` (``cell = "jordan"``, tanh, identity output),
 whose own output ``y`` at the last step is the output (``output_size`` = the head's size, no head):
@@ -84,7 +86,7 @@ def head_size(data: Dataset) -> int:
 
 
 def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int,
-                 gru_reset: str = "after", ctc: bool = False) -> Config:
+                 gru_reset: str = "after", ctc: bool = False, bidirectional: bool = False) -> Config:
     """The configuration of a trained model: default numerics, :data:`DEFAULT_LANES` lanes; with ``ctc``
     the head at every step and the blank its last output.
 
@@ -92,6 +94,8 @@ def model_config(cell: str, input_size: int, hidden: int, layers: int, head: int
     """
     lanes = min(DEFAULT_LANES, len(GATES[cell]) * hidden)
     extra = {"gru_reset": gru_reset} if gru_reset != "after" else {}
+    if bidirectional:
+        extra["bidirectional"] = True
     if ctc:
         extra |= {"return_sequences": True, "ctc_blank": head - 1}
     if cell == "jordan":
@@ -119,7 +123,8 @@ def _build_module(torch, config: Config):
             if model.reset_before:
                 from rnnhw.models import ResetBeforeGRU
 
-                self.rnn = ResetBeforeGRU(model.input_size, model.hidden_size, model.num_layers)
+                self.rnn = ResetBeforeGRU(model.input_size, model.hidden_size, model.num_layers,
+                                          bidirectional=model.bidirectional)
             elif model.jordan:
                 from rnnhw.models import JordanRNN
 
@@ -127,19 +132,35 @@ def _build_module(torch, config: Config):
                                      nonlinearity=model.nonlinearity, output_activation=model.output_activation)
             else:
                 kind, extra = kinds[model.cell]
-                self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True, **extra)
+                self.rnn = kind(model.input_size, model.hidden_size, model.num_layers, batch_first=True,
+                                bidirectional=model.bidirectional, **extra)
             # The Jordan cell's y is the output: no head.
-            self.head = nn.Linear(model.hidden_size, model.head) if model.head else nn.Identity()
+            self.head = nn.Linear(model.layer_output_size, model.head) if model.head else nn.Identity()
             if model.ctc:  # blanks likely from the start: no label is emitted before its input is seen
                 with torch.no_grad():
                     self.head.bias[model.ctc_blank] += CTC_BLANK_BIAS
 
         def forward(self, x, last_step):
-            sequence, _ = self.rnn(x)
+            if model.bidirectional:
+                sequence = self._bidirectional(x, last_step + 1)
+            else:
+                sequence, _ = self.rnn(x)
             if model.ctc:  # logits at every step
                 return self.head(sequence)
             # Every layer is causal, so the state at a sequence's last step ignores the padding after it.
-            return self.head(sequence[torch.arange(x.shape[0]), last_step])
+            final = sequence[torch.arange(x.shape[0]), last_step]
+            if model.bidirectional:  # [h_fwd at the last step; h_bwd at step 0, where it ends]
+                final = torch.cat([final[:, : model.hidden_size], sequence[:, 0, model.hidden_size :]], dim=1)
+            return self.head(final)
+
+        def _bidirectional(self, x, lengths):
+            """``[h_fwd_t; h_bwd_t]`` at every step, the backward direction starting at each sequence's
+            own last step (a packed sequence), 0 past it."""
+            if model.reset_before:
+                return self.rnn(x, lengths)[0]
+            rnn_utils = torch.nn.utils.rnn
+            packed = rnn_utils.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            return rnn_utils.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
 
     return SequenceClassifier()
 
@@ -158,7 +179,8 @@ def _deterministic(torch):
 
 def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int = 40, seed: int = 0,
           learning_rate: float = 0.01, batch_size: int = 32, test: Dataset | None = None,
-          progress: Callable[[EpochStats, str], None] | None = None, gru_reset: str = "after") -> TrainingResult:
+          progress: Callable[[EpochStats, str], None] | None = None, gru_reset: str = "after",
+          bidirectional: bool = False) -> TrainingResult:
     """Train a sequence model with a linear head on ``data``.
 
     Parameters
@@ -170,6 +192,9 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
     gru_reset : str
         ``model.gru_reset`` of a GRU: ``"after"`` trains ``nn.GRU``, ``"before"``
         :class:`rnnhw.models.ResetBeforeGRU`.
+    bidirectional : bool
+        ``model.bidirectional``: the modules with ``bidirectional=True`` (not the Jordan cell), fed packed
+        sequences, the head reading ``[h_fwd; h_bwd]``.
     epochs, seed, learning_rate, batch_size : int, int, float, int
         Adam with a cosine-annealed learning rate over ``epochs`` passes through shuffled mini-batches.
     test : Dataset, optional
@@ -194,7 +219,12 @@ def train(data: Dataset, *, cell: str, hidden: int, layers: int = 1, epochs: int
     if data.task is None:
         raise ValueError("training data needs labels or targets")
     torch = _import_torch()
-    config = model_config(cell, data.features, hidden, layers, head_size(data), gru_reset, ctc=data.task == "ctc")
+    if bidirectional and cell == "jordan":
+        raise ValueError("a Jordan network cannot be bidirectional")
+    config = model_config(cell, data.features, hidden, layers, head_size(data), gru_reset, ctc=data.task == "ctc",
+                          bidirectional=bidirectional)
+    if bidirectional:  # the configuration must take the data's sequences
+        config = config.replace("hardware", max_sequence_length=max(data.steps, config.hardware.max_sequence_length))
     if test is not None:
         test.check_against(config)
     task = data.task

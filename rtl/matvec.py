@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from rnnhw.spec.design import LaneParameters
 from rnnhw.spec.latency import DRAIN_DELAY
 from rnnhw.spec.packing import pack_images
-from rnnhw.spec.registers import WINDOW_REGIONS
+from rnnhw.spec.registers import WINDOW_REGIONS, bias_hn_word
 
 from .checks import check_non_negative, check_positive, check_type
 from .interfaces import IssueSignature, WeightAccessSignature
@@ -316,9 +316,8 @@ class MatVecUnit(wiring.Component):
         x_total = None
         if self.split_rows:
             # One word per pass: the n-row flag above b_hn (r and z rows must not restart at the split).
-            mask = (1 << self.bias_width) - 1
             seconds = Memory(shape=self.bias_width + 1, depth=len(self.bias_images[lane]),
-                             init=[(flag << self.bias_width) | (second & mask)
+                             init=[bias_hn_word(second, flag, self.bias_width)
                                    for _, second, flag in self.bias_images[lane]])
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()

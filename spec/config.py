@@ -20,7 +20,7 @@ from .packing import DSP_PACKING
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
            "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "GRU_RESETS", "NONLINEARITIES",
-           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE"]
+           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE", "BIDIRECTIONAL_KEYS"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",),
@@ -48,6 +48,12 @@ class ModelConfig:
     nonlinearity: str = "tanh"
     output_activation: str = "identity"
     ctc_blank: int | None = None  # CTC greedy decoding of the head's outputs (spec/ctc.py); None: off
+    bidirectional: bool = False  # PyTorch's bidirectional=True: each layer also runs backward in time
+
+    @property
+    def directions(self) -> int:
+        """Directions each layer runs: 2 when bidirectional (forward, then backward), else 1."""
+        return 2 if self.bidirectional else 1
 
     @property
     def jordan(self) -> bool:
@@ -68,13 +74,18 @@ class ModelConfig:
         return len(GATES[self.cell])
 
     def layer_input_size(self, layer: int) -> int:
-        """Layer 0 reads x; layer k > 0 reads layer k-1's h (Jordan: its y)."""
-        return self.input_size if layer == 0 else self.recurrent_size
+        """Layer 0 reads x; layer k > 0 reads layer k-1's h (Jordan: its y; bidirectional: ``[h_fwd; h_bwd]``)."""
+        return self.input_size if layer == 0 else self.directions * self.recurrent_size
+
+    @property
+    def layer_output_size(self) -> int:
+        """Elements of a layer's output at one step: ``h`` (Jordan: ``y``), or ``[h_fwd; h_bwd]`` (2H)."""
+        return self.directions * self.recurrent_size
 
     @property
     def output_vector(self) -> int:
-        """Elements of one output vector: the head's, else the last layer's h (Jordan: y)."""
-        return self.head if self.head else self.recurrent_size
+        """Elements of one output vector: the head's, else the last layer's output (:attr:`layer_output_size`)."""
+        return self.head if self.head else self.layer_output_size
 
     @property
     def ctc(self) -> bool:
@@ -107,6 +118,7 @@ class HardwareConfig:
     lanes: int = DEFAULT_LANES
     elementwise_multipliers: str = "logic"
     weights: str = "rom"  # "runtime": loaded through the AXI4-Lite port (spec/registers.py)
+    max_sequence_length: int = 64  # bidirectional cores: the longest sequence their buffers hold
     dsp_packing: str = "auto"  # two lanes per multiplier where the formats allow it (spec/packing.py)
 
 
@@ -147,6 +159,12 @@ class Config:
         for section in ("model", "numerics", "hardware"):
             out[section] = {k: _plain(v) for k, v in dataclasses.asdict(getattr(self, section)).items()
                             if v is not None}  # an unset optional key (model.ctc_blank) is left out
+        # Bidirectional keys at their defaults are left out of unidirectional models, so that their files
+        # (and the configuration hash in their registers, spec/registers.py) stay as they were.
+        if not self.model.bidirectional:
+            for section, key in BIDIRECTIONAL_KEYS:
+                if out[section][key] == getattr(_CLASSES[section], key):
+                    del out[section][key]
         return out
 
     def to_toml(self) -> str:
@@ -234,6 +252,7 @@ SCHEMA = {
         "nonlinearity": _choice("model.nonlinearity", NONLINEARITIES),
         "output_activation": _choice("model.output_activation", OUTPUT_ACTIVATIONS),
         "ctc_blank": _positive_int("model.ctc_blank", 0, 4095),
+        "bidirectional": _boolean("model.bidirectional"),
     },
     "numerics": {
         **{key: _format(f"numerics.{key}") for key in _FORMAT_KEYS},
@@ -246,10 +265,13 @@ SCHEMA = {
         "lanes": _positive_int("hardware.lanes", 1, 4096),
         "elementwise_multipliers": _choice("hardware.elementwise_multipliers", ("logic", "dsp")),
         "weights": _choice("hardware.weights", WEIGHT_STORAGE),
+        "max_sequence_length": _positive_int("hardware.max_sequence_length", 1, 65536),
         "dsp_packing": _choice("hardware.dsp_packing", DSP_PACKING),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}
+#: Keys that only bidirectional models use: :meth:`Config.to_dict` leaves them out of others at their defaults.
+BIDIRECTIONAL_KEYS = (("model", "bidirectional"), ("hardware", "max_sequence_length"))
 
 
 def config_from_dict(data: dict) -> Config:
@@ -323,13 +345,15 @@ def _check_consistency(config: Config):
     if model.ctc and model.ctc_blank >= model.head:
         raise ConfigError(f"model.ctc_blank = {model.ctc_blank} is not one of the head's {model.head} outputs; "
                           f"use 0 to {model.head - 1}")
+    if model.bidirectional and model.jordan:
+        raise ConfigError('model.bidirectional with cell = "jordan" is not supported (its y feeds back through the '
+                          "output layer); use another cell or bidirectional = false")
+    if model.bidirectional and config.hardware.weights == "runtime":
+        raise ConfigError('model.bidirectional with hardware.weights = "runtime" is not supported yet; '
+                          'use hardware.weights = "rom"')
     if model.reset_before and model.head and model.return_sequences:
         raise ConfigError('model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
                           "supported yet; use gru_reset = \"after\" or return_sequences = false")
-    if config.hardware.weights == "runtime" and (model.jordan or model.reset_before):
-        which = 'cell = "jordan"' if model.jordan else 'model.gru_reset = "before"'
-        raise ConfigError(f'hardware.weights = "runtime" is not supported yet for {which}; '
-                          'use hardware.weights = "rom"')
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(

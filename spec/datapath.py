@@ -102,9 +102,11 @@ class Datapath:
 
     @property
     def head_matvec(self) -> MatVecShape:
-        """The head's sums over the last layer's final ``h``; the Jordan cell's ``W_hy h_t + b_hy``."""
-        n = self.numerics
-        return MatVecShape(((self.config.model.hidden_size, n.state),), n.weight, n.bias)
+        """The head's sums over the last layer's output (bidirectional: ``[h_fwd; h_bwd]``); the Jordan
+        cell's ``W_hy h_t + b_hy``."""
+        n, model = self.numerics, self.config.model
+        return MatVecShape(((model.hidden_size if model.jordan else model.layer_output_size, n.state),),
+                           n.weight, n.bias)
 
     # -- elementwise intermediates ---------------------------------------------------------------
     @property

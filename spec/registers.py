@@ -19,21 +19,21 @@ import math
 import zlib
 from dataclasses import dataclass
 
-from .config import CELLS, Config
+from .config import CELLS, GRU_RESETS, NONLINEARITIES, OUTPUT_ACTIVATIONS, Config
 from .errors import ConfigError
 from .fixed import Overflow, Rounding
 from .schedule import Schedule
 from .weights import QuantizedWeights
 
-__all__ = ["ACCESS_RULES", "LAYOUT_RULES", "image_constants", "Field", "Register", "WindowRegion", "IDENTIFICATION",
+__all__ = ["ACCESS_RULES", "layout_rules", "image_constants", "Field", "Register", "WindowRegion", "IDENTIFICATION",
            "MAP_VERSION", "REGISTER_SPACE", "WORD_BYTES", "registers", "register", "weight_window", "window_words",
-           "address_width", "config_crc", "check_runtime", "FORMAT_REGISTERS", "ACCESSES", "CONTROL_SPACE",
-           "CYCLES_BITS", "COUNTER_BITS", "WINDOW_REGIONS", "axil_ports"]
+           "address_width", "bias_hn_word", "config_crc", "check_runtime", "FORMAT_REGISTERS", "ACCESSES",
+           "CONTROL_SPACE", "CYCLES_BITS", "COUNTER_BITS", "WINDOW_REGIONS", "axil_ports"]
 
 #: ``ID`` register: ASCII "RNNH".
 IDENTIFICATION = 0x524E4E48
 #: ``VERSION`` register: major << 16 | minor of this register map.
-MAP_VERSION = (1 << 16) | 0
+MAP_VERSION = (1 << 16) | 1
 WORD_BYTES = 4
 #: Bytes of the register space at the bottom of the address map; the weight window lies above.
 REGISTER_SPACE = 0x100
@@ -145,6 +145,24 @@ def config_crc(config: Config) -> int:
     return zlib.crc32(config.to_toml().encode())
 
 
+def _choices(names) -> str:
+    return ", ".join(f"{k} {name}" for k, name in enumerate(names))
+
+
+def _cell_register(model) -> Register:
+    """``CELL``: the cell and what else decides the weight layout and the outputs."""
+    fields = (Field("CELL", 0, 4, _choices(CELLS)),
+              Field("RETURN_SEQUENCES", 8, 1, "1: one output vector per timestep"),
+              Field("GRU_RESET", 9, 1, f"model.gru_reset: {_choices(GRU_RESETS)} (the passes' rows and biases "
+                                       "differ)"),
+              Field("NONLINEARITY", 12, 2, f"Jordan: model.nonlinearity, {_choices(NONLINEARITIES)}"),
+              Field("OUTPUT_ACTIVATION", 16, 2, f"Jordan: model.output_activation, {_choices(OUTPUT_ACTIVATIONS)}"))
+    values = (CELLS.index(model.cell), int(model.return_sequences), GRU_RESETS.index(model.gru_reset),
+              NONLINEARITIES.index(model.nonlinearity), OUTPUT_ACTIVATIONS.index(model.output_activation))
+    return Register("CELL", 0x08, "ro", sum(value << f.lsb for f, value in zip(fields, values, strict=True)),
+                    "cell type and output mode", fields)
+
+
 def _format_word(fmt) -> int:
     return fmt.width | ((fmt.int_bits & 0xFF) << 8) | (int(fmt.signed) << 16)
 
@@ -163,10 +181,7 @@ def registers(config: Config) -> tuple[Register, ...]:
         Register("ID", 0x00, "ro", IDENTIFICATION, 'identification: 0x524E4E48, ASCII "RNNH"'),
         Register("VERSION", 0x04, "ro", MAP_VERSION, "register map version",
                  (Field("MINOR", 0, 16, "minor version"), Field("MAJOR", 16, 16, "major version"))),
-        Register("CELL", 0x08, "ro", CELLS.index(model.cell) | (int(model.return_sequences) << 8),
-                 "cell type and output mode",
-                 (Field("CELL", 0, 4, "0 lstm, 1 gru, 2 rnn_tanh, 3 rnn_relu"),
-                  Field("RETURN_SEQUENCES", 8, 1, "1: one output vector per timestep"))),
+        _cell_register(model),
         Register("INPUT_SIZE", 0x0C, "ro", model.input_size, "model.input_size (I)"),
         Register("HIDDEN_SIZE", 0x10, "ro", model.hidden_size, "model.hidden_size (H)"),
         Register("NUM_LAYERS", 0x14, "ro", model.num_layers, "model.num_layers"),
@@ -184,6 +199,8 @@ def registers(config: Config) -> tuple[Register, ...]:
         Register("WEIGHT_DEPTH", 0x44, "ro", sch.weight_depth, "weight words per lane"),
         Register("BIAS_DEPTH", 0x48, "ro", sch.bias_depth, "bias words per lane"),
         Register("CONFIG_CRC", 0x4C, "ro", config_crc(config), "CRC-32 of the configuration's canonical TOML"),
+        Register("OUTPUT_SIZE", 0x50, "ro", model.output_size, "model.output_size (O: the Jordan cell's outputs "
+                                                               "per layer; 0 for the other cells)"),
         Register("CONTROL", CONTROL_SPACE, "pulse", 0, "control",
                  (Field("SOFT_RESET", 0, 1, "return the datapath to idle, dropping sequences in flight "
                                             "(weights, counters and registers are kept)"),
@@ -212,16 +229,19 @@ def register(config: Config, name: str) -> Register:
 
 
 def weight_window(config: Config) -> tuple[WindowRegion, ...]:
-    """The weight window's regions, in address order (GRU cores have a third, ``BIAS_HN``)."""
+    """The weight window's regions, in address order (reset-after GRU cores have a third, ``BIAS_HN``)."""
     check_runtime(config)
-    sch, lanes, n = Schedule(config), config.hardware.lanes, config.numerics
+    sch, lanes, n, model = Schedule(config), config.hardware.lanes, config.numerics, config.model
+    recurrent, outputs, output_biases = ("W_yh", "each layer's output layer W_hy", "each layer's b_hy") \
+        if model.jordan else ("W_hh", "the head", "the head's")
+    n_rows = "; n rows b_in" if sch.split_rows else ""
     kinds = [("WEIGHTS", sch.weight_depth, n.weight.width, True,
-              "weights: per lane, each pass's row of [W_ih | W_hh] (unit-major rows), layer by layer, then "
-              "the head's rows (Schedule.weight_images)"),
+              f"weights: per lane, each pass's row of [W_ih | {recurrent}], layer by layer, then the rows of "
+              f"{outputs} (Schedule.weight_images)"),
              ("BIASES", sch.bias_depth, n.bias.width, True,
-              "biases: per lane, one word per pass (b_ih + b_hh; GRU n rows b_in), layers then head "
+              f"biases: per lane, one word per pass (b_ih + b_hh{n_rows}), layers, then {output_biases} "
               "(Schedule.bias_images, first value)")]
-    if config.model.cell == "gru":  # design.MemorySizes.bias_values_per_word == 2
+    if sch.split_rows:  # design.MemorySizes.bias_values_per_word == 2
         kinds.append(("BIAS_HN", sch.bias_depth, n.bias.width + 1, False,
                       f"GRU: per lane and pass, b_hn in bits {n.bias.width - 1}..0 and the n-row flag in bit "
                       f"{n.bias.width} (Schedule.bias_images, second value and flag)"))
@@ -241,15 +261,24 @@ def address_width(config: Config) -> int:
     return max(12, math.ceil(math.log2(end)))
 
 
+def bias_hn_word(second: int, flag: int, bias_width: int) -> int:
+    """A ``BIAS_HN`` memory word (reset-after GRU): ``b_hn`` in the low ``bias_width`` bits, the n-row flag
+    above. The ROM core's memory contents (``rtl.matvec``) and the runtime window words are both this."""
+    return (flag << bias_width) | (second & ((1 << bias_width) - 1))
+
+
 def window_words(config: Config, weights: QuantizedWeights) -> dict[str, list[list[int]]]:
-    """Per region and lane, the words to write (unsigned 32-bit: two's complement of the stored bits)."""
+    """Per region and lane, the words to write (unsigned 32-bit: two's complement of the stored bits).
+
+    They are the memory images a ROM core bakes in: :meth:`Schedule.weight_images`, and
+    :meth:`Schedule.bias_images` split into the ``BIASES`` and (reset-after GRU) ``BIAS_HN`` words.
+    """
     sch = Schedule(config)
     bias_width = config.numerics.bias.width
-    mask = (1 << bias_width) - 1
     biases = sch.bias_images(weights)
     images = {"WEIGHTS": sch.weight_images(weights),
               "BIASES": [[first for first, _, _ in lane] for lane in biases],
-              "BIAS_HN": [[(flag << bias_width) | (second & mask) for _, second, flag in lane] for lane in biases]}
+              "BIAS_HN": [[bias_hn_word(second, flag, bias_width) for _, second, flag in lane] for lane in biases]}
     return {region.name: [[int(v) & 0xFFFFFFFF for v in lane] for lane in images[region.name]]
             for region in weight_window(config)}
 
@@ -286,36 +315,75 @@ def axil_ports(config: Config) -> tuple[tuple[str, str, int, str], ...]:
                  for suffix, direction, bits, meaning in _AXIL_SIGNALS)
 
 
-#: Where each weight and bias goes in the window (numbers: :func:`image_constants`).
-LAYOUT_RULES = (
-    "Gate rows are unit-major: row r = unit * GATES + gate, gates in PyTorch's order (LSTM i f g o, GRU r z n). "
-    "Row r of a layer is computed by lane r % LANES in pass r // LANES (PASSES passes per layer, HEAD_PASSES for "
-    "the head, whose rows are its outputs).",
-    "WEIGHTS word of lane p for layer k, pass q, operand j: index LAYER<k>_WEIGHT_BASE + q * LAYER<k>_OPERANDS + j, "
-    "holding W_ih[row, j] for j < the layer's input size, else W_hh[row, j - input size] (row = q * LANES + p). "
-    "The head: index HEAD_WEIGHT_BASE + q * HIDDEN_SIZE + j holds head.weight[q * LANES + p, j].",
-    "BIASES word of lane p for layer k, pass q: index LAYER<k>_BIAS_BASE + q, holding b_ih[row] + b_hh[row] "
-    "(GRU n rows: b_in[row] alone); the head's: HEAD_BIAS_BASE + q holds head.bias[q * LANES + p].",
-    "BIAS_HN (GRU only), same index as BIASES: b_hn of an n row and the flag bit set, else 0.",
-    "Rows past the last (when LANES does not divide the rows) hold 0. Values are two's complement in the "
-    "numerics.weight / numerics.bias formats (integer = value * 2^fraction bits, rounded and saturated as "
-    "rnnhw golden does).",
-)
+def layout_rules(config: Config) -> tuple[str, ...]:
+    """Where each weight and bias of ``config``'s model goes in the window (numbers: :func:`image_constants`).
+
+    The rules restate :meth:`Schedule.pass_rows` and :meth:`Schedule.weight_images` / ``bias_images``
+    for firmware; the tests apply them by hand and compare with :func:`window_words`.
+    """
+    model, sch = config.model, Schedule(config)
+    if model.reset_before:
+        rows = ("Gate rows (GRU with the reset before W_hn): a layer's first RESET_PASSES passes compute the r and z "
+                "rows, row r = unit * 2 + gate (0 r, 1 z) on lane r % LANES in pass r // LANES; the n rows follow "
+                "in passes of their own, unit u's on lane u % LANES in pass RESET_PASSES + u // LANES (PASSES "
+                "passes per layer). A row's PyTorch row is gate * HIDDEN_SIZE + unit.")
+    else:
+        rows = ("Gate rows are unit-major: row r = unit * GATES + gate, gates in PyTorch's order (LSTM i f g o, GRU "
+                "r z n), PyTorch row gate * HIDDEN_SIZE + unit. Row r of a layer is computed by lane r % LANES in "
+                "pass r // LANES (PASSES passes per layer).")
+    recurrent = "W_yh[row, j - input size] (weight_hh_l<k>: the recurrent operands are y_{t-1})" if model.jordan \
+        else "W_hh[row, j - input size]"
+    rules = [rows,
+             "WEIGHTS word of lane p for layer k, pass q, operand j: index LAYER<k>_WEIGHT_BASE + q * "
+             f"LAYER<k>_OPERANDS + j, holding W_ih[row, j] for j < the layer's input size, else {recurrent} (row: "
+             "the PyTorch row of lane p in pass q)."]
+    if sch.split_rows:
+        biases = "b_ih[row] + b_hh[row] (GRU n rows: b_in[row] alone)"
+    elif model.reset_before:
+        biases = "b_ih[row] + b_hh[row] (n rows too: with the reset before W_hn, b_hn is added with b_in)"
+    else:
+        biases = "b_ih[row] + b_hh[row]"
+    rules.append(f"BIASES word of lane p for layer k, pass q: index LAYER<k>_BIAS_BASE + q, holding {biases}.")
+    if model.jordan:
+        rules.append("Layer k's output layer, OUTPUT_PASSES passes after its gate passes: WEIGHTS index "
+                     "OUTPUT<k>_WEIGHT_BASE + q * HIDDEN_SIZE + j holds weight_hy_l<k>[q * LANES + p, j], BIASES "
+                     "index OUTPUT<k>_BIAS_BASE + q holds bias_hy_l<k>[q * LANES + p].")
+    elif model.head:
+        rules.append("The head, HEAD_PASSES passes: WEIGHTS index HEAD_WEIGHT_BASE + q * HIDDEN_SIZE + j holds "
+                     "head.weight[q * LANES + p, j], BIASES index HEAD_BIAS_BASE + q holds head.bias[q * LANES + p].")
+    if sch.split_rows:
+        rules.append("BIAS_HN, same index as BIASES: b_hn of an n row and the flag bit set, else 0.")
+    rules.append("Rows past the last (when LANES does not divide the rows) hold 0. Values are two's complement in the "
+                 "numerics.weight / numerics.bias formats (integer = value * 2^fraction bits, rounded and saturated "
+                 "as rnnhw golden does).")
+    return tuple(rules)
 
 
 def image_constants(config: Config) -> tuple[tuple[str, int, str], ...]:
-    """``(name, value, meaning)`` of the numbers :data:`LAYOUT_RULES` refer to."""
+    """``(name, value, meaning)`` of the numbers :func:`layout_rules` refer to."""
     model, sch = config.model, Schedule(config)
     out = [("GATES", model.gates, "gates per hidden unit"),
            ("LANES", config.hardware.lanes, "lanes (P)"),
-           ("HIDDEN_SIZE", model.hidden_size, "hidden units (H)"),
-           ("PASSES", sch.passes, "passes per layer: ceil(GATES * H / P)"),
-           ("HEAD_PASSES", sch.head_passes, "passes of the head: ceil(head / P)")]
+           ("HIDDEN_SIZE", model.hidden_size, "hidden units (H)")]
+    if model.reset_before:
+        out += [("RESET_PASSES", sch.reset_passes, "passes over the r and z rows: ceil(2 * H / P)"),
+                ("PASSES", sch.passes, "passes per layer: RESET_PASSES + ceil(H / P)")]
+    else:
+        out.append(("PASSES", sch.passes, "passes per layer: ceil(GATES * H / P)"))
+    if model.jordan:
+        out += [("OUTPUT_SIZE", model.output_size, "outputs y of each layer (O)"),
+                ("OUTPUT_PASSES", sch.head_passes, "passes of a layer's output layer: ceil(O / P)")]
+    else:
+        out.append(("HEAD_PASSES", sch.head_passes, "passes of the head: ceil(head / P)"))
+    recurrent = "O" if model.jordan else "H"
     for k in range(model.num_layers):
-        out += [(f"LAYER{k}_OPERANDS", sch.operands(k), f"operands of layer {k}: its input size + H"),
+        out += [(f"LAYER{k}_OPERANDS", sch.operands(k), f"operands of layer {k}: its input size + {recurrent}"),
                 (f"LAYER{k}_WEIGHT_BASE", sch.weight_base(k), f"first WEIGHTS index of layer {k}"),
                 (f"LAYER{k}_BIAS_BASE", sch.bias_base(k), f"first BIASES index of layer {k}")]
+    for k in range(sch.head_jobs if model.jordan else 0):
+        out += [(f"OUTPUT{k}_WEIGHT_BASE", sch.head_weight_base(k), f"first WEIGHTS index of layer {k}'s W_hy"),
+                (f"OUTPUT{k}_BIAS_BASE", sch.head_bias_base(k), f"first BIASES index of layer {k}'s b_hy")]
     if model.head:
-        out += [("HEAD_WEIGHT_BASE", sch.weight_base(model.num_layers), "first WEIGHTS index of the head"),
-                ("HEAD_BIAS_BASE", sch.bias_base(model.num_layers), "first BIASES index of the head")]
+        out += [("HEAD_WEIGHT_BASE", sch.head_weight_base(), "first WEIGHTS index of the head"),
+                ("HEAD_BIAS_BASE", sch.head_bias_base(), "first BIASES index of the head")]
     return tuple(out)

@@ -4,8 +4,12 @@ Files are ``.npz`` or PyTorch ``state_dict`` files (``.pt``/``.pth``, torch need
 with PyTorch's names: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` (the
 Jordan cell: ``weight_ih_l{k}``, ``weight_yh_l{k}``, ``bias_ih_l{k}``, ``bias_yh_l{k}``,
 ``weight_hy_l{k}``, ``bias_hy_l{k}``) and
-``head.weight``/``head.bias`` (``fc.`` is accepted for the head). A module prefix common to the RNN
-tensors (``rnn.``, ``lstm.``, ...) is stripped. Gate order is PyTorch's (LSTM i,f,g,o; GRU r,z,n).
+``head.weight``/``head.bias`` (``fc.`` is accepted for the head). A bidirectional model
+(``model.bidirectional``) has each layer's backward direction under the same names with ``_reverse``
+appended (``weight_ih_l{k}_reverse``, ...), as ``nn.LSTM(bidirectional=True)`` names them; layer k > 0's
+``weight_ih`` then reads ``[h_fwd; h_bwd]`` of the layer below (``2H`` columns), as does the head.
+A module prefix common to the RNN tensors (``rnn.``, ``lstm.``, ...) is stripped.
+Gate order is PyTorch's (LSTM i,f,g,o; GRU r,z,n).
 """
 
 from __future__ import annotations
@@ -49,19 +53,29 @@ class LayerWeights:
 
 @dataclass(frozen=True)
 class Weights:
+    """``layers``: each layer's forward direction; ``reverse_layers``: its backward direction when the
+    model is bidirectional (PyTorch's ``*_reverse`` tensors), else ``()``."""
+
     layers: tuple[LayerWeights, ...]
-    head_weight: np.ndarray | None = None  # [head, H]
+    head_weight: np.ndarray | None = None  # [head, H] (bidirectional: [head, 2H])
     head_bias: np.ndarray | None = None  # [head]
+    reverse_layers: tuple[LayerWeights, ...] = ()
 
     def tensors(self) -> dict[str, np.ndarray]:
-        """PyTorch-named tensors (the format :func:`save_weights` writes)."""
+        """PyTorch-named tensors (the format :func:`save_weights` writes), in ``state_dict`` order."""
         out = {}
         for k, layer in enumerate(self.layers):
-            for name, field in _layer_names(layer.weight_hy is not None):
-                out[f"{name}_l{k}"] = getattr(layer, field)
+            directions = [(layer, "")] + ([(self.reverse_layers[k], _REVERSE)] if self.reverse_layers else [])
+            for direction, suffix in directions:
+                for name, field in _layer_names(direction.weight_hy is not None):
+                    out[f"{name}_l{k}{suffix}"] = getattr(direction, field)
         if self.head_weight is not None:
             out["head.weight"], out["head.bias"] = self.head_weight, self.head_bias
         return out
+
+
+#: Appended to a layer's tensor names for its backward direction (PyTorch's ``bidirectional=True``).
+_REVERSE = "_reverse"
 
 
 def _layer_names(jordan: bool) -> tuple[tuple[str, str], ...]:
@@ -91,10 +105,13 @@ class QuantizedLayer:
 
 @dataclass(frozen=True)
 class QuantizedWeights:
+    """``layers``: forward directions; ``reverse_layers``: backward directions (bidirectional), else ``()``."""
+
     layers: tuple[QuantizedLayer, ...]
     head_weight: np.ndarray | None
     head_bias: np.ndarray | None
     saturated: dict[str, tuple[int, int]]  # kind -> (saturated, total)
+    reverse_layers: tuple[QuantizedLayer, ...] = ()
 
 
 def expected_shapes(config: Config) -> dict[str, tuple[int, ...]]:
@@ -103,20 +120,21 @@ def expected_shapes(config: Config) -> dict[str, tuple[int, ...]]:
     shapes = {}
     for k in range(model.num_layers):
         recurrent = "yh" if model.jordan else "hh"
-        shapes[f"weight_ih_l{k}"] = (gh, model.layer_input_size(k))
-        shapes[f"weight_{recurrent}_l{k}"] = (gh, model.recurrent_size)
-        shapes[f"bias_ih_l{k}"] = (gh,)
-        shapes[f"bias_{recurrent}_l{k}"] = (gh,)
+        for suffix in ("", _REVERSE)[: model.directions]:
+            shapes[f"weight_ih_l{k}{suffix}"] = (gh, model.layer_input_size(k))
+            shapes[f"weight_{recurrent}_l{k}{suffix}"] = (gh, model.recurrent_size)
+            shapes[f"bias_ih_l{k}{suffix}"] = (gh,)
+            shapes[f"bias_{recurrent}_l{k}{suffix}"] = (gh,)
         if model.jordan:
             shapes[f"weight_hy_l{k}"] = (model.output_size, h)
             shapes[f"bias_hy_l{k}"] = (model.output_size,)
     if model.head:
-        shapes["head.weight"] = (model.head, h)
+        shapes["head.weight"] = (model.head, model.layer_output_size)
         shapes["head.bias"] = (model.head,)
     return shapes
 
 
-_RNN_NAME = re.compile(r"^(.*?)((?:weight|bias)_(?:ih|hh|yh|hy)_l\d+)$")
+_RNN_NAME = re.compile(r"^(.*?)((?:weight|bias)_(?:ih|hh|yh|hy)_l\d+(?:_reverse)?)$")
 _HEAD_NAME = re.compile(r"^(.*?)(?:head|fc)\.(weight|bias)$")
 
 
@@ -203,9 +221,10 @@ def weights_from_tensors(raw: dict[str, np.ndarray], config: Config, source: str
             raise UserError(f"{source}: missing tensor {name} of shape {list(shape)} for this configuration")
     for name in tensors:
         if name not in shapes:
+            hint = "; set model.bidirectional = true" if name.endswith(_REVERSE) else ""
             raise UserError(
                 f"{source}: unexpected tensor {name}; the configuration has "
-                f"{config.model.num_layers} layer(s) and head = {config.model.head}"
+                f"{config.model.num_layers} layer(s) and head = {config.model.head}{hint}"
             )
     arrays = {}
     for name, shape in shapes.items():
@@ -219,9 +238,13 @@ def weights_from_tensors(raw: dict[str, np.ndarray], config: Config, source: str
             raise UserError(f"{source}: tensor {name} contains NaN or Inf")
         arrays[name] = value
     names = _layer_names(config.model.jordan)
-    layers = tuple(LayerWeights(**{field: arrays[f"{name}_l{k}"] for name, field in names})
-                   for k in range(config.model.num_layers))
-    return Weights(layers, arrays.get("head.weight"), arrays.get("head.bias"))
+
+    def direction(suffix: str) -> tuple[LayerWeights, ...]:
+        return tuple(LayerWeights(**{field: arrays[f"{name}_l{k}{suffix}"] for name, field in names})
+                     for k in range(config.model.num_layers))
+
+    reverse = direction(_REVERSE) if config.model.bidirectional else ()
+    return Weights(direction(""), arrays.get("head.weight"), arrays.get("head.bias"), reverse)
 
 
 def load_weights(path, config: Config) -> Weights:
@@ -261,8 +284,8 @@ def quantize_weights(weights: Weights, config: Config, warn: bool = True) -> Qua
         return ints
 
     h = config.model.hidden_size
-    layers = []
-    for layer in weights.layers:
+
+    def quantize_layer(layer: LayerWeights) -> QuantizedLayer:
         bias = layer.bias_ih + layer.bias_hh
         bias_hn = None
         if config.model.cell == "gru" and not config.model.reset_before:
@@ -271,8 +294,11 @@ def quantize_weights(weights: Weights, config: Config, warn: bool = True) -> Qua
         output = {}
         if layer.weight_hy is not None:
             output = {"w_hy": q(layer.weight_hy, "weight"), "bias_hy": q(layer.bias_hy, "bias")}
-        layers.append(QuantizedLayer(q(layer.weight_ih, "weight"), q(layer.weight_hh, "weight"), q(bias, "bias"),
-                                     bias_hn, **output))
+        return QuantizedLayer(q(layer.weight_ih, "weight"), q(layer.weight_hh, "weight"), q(bias, "bias"),
+                              bias_hn, **output)
+
+    layers = tuple(quantize_layer(layer) for layer in weights.layers)
+    reverse_layers = tuple(quantize_layer(layer) for layer in weights.reverse_layers)
     head_w = head_b = None
     if weights.head_weight is not None:
         head_w, head_b = q(weights.head_weight, "weight"), q(weights.head_bias, "bias")
@@ -284,4 +310,4 @@ def quantize_weights(weights: Weights, config: Config, warn: bool = True) -> Qua
                 plural = "weights" if kind == "weight" else "biases"
                 warnings.warn(f"{count:,} of {total:,} {plural} saturated to {fmt}", QuantizationWarning,
                               stacklevel=2)
-    return QuantizedWeights(tuple(layers), head_w, head_b, saturated)
+    return QuantizedWeights(layers, head_w, head_b, saturated, reverse_layers)

@@ -95,35 +95,42 @@ def reference_run(config: Config, qw: QuantizedWeights, x: list, lengths: list) 
     in_frac = num.input.frac_bits
     if model.cell == "jordan":
         return _jordan(config, qw, layer_input, lengths, dot, sig, th)
+    def direction(layer, seq, length, in_frac, backward):
+        """One direction of a layer over one sequence: h at each step (0 past ``length``) and the final h.
+
+        The backward direction visits steps ``length - 1`` down to 0 and ends at step 0."""
+        h, c = [0] * hidden, [0] * hidden
+        outs = [[0] * hidden for _ in seq]  # the sequence has ended: output 0
+        for t in (reversed(range(length)) if backward else range(length)):
+            xt = seq[t]
+
+            def row(r, xt=xt, h=h):
+                return dot([(layer.w_ih[r], xt, in_frac), (layer.w_hh[r], h, num.state.frac_bits)],
+                           int(layer.bias[r]), num.accum)
+
+            if model.cell == "lstm":
+                h, c = _lstm(row, hidden, c, sig, th, num, acc_frac, act_frac)
+            elif model.cell == "gru" and model.gru_reset == "before":
+                h = _gru_before(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
+            elif model.cell == "gru":
+                h = _gru(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
+            elif model.cell == "rnn_tanh":
+                h = [to_format(th(row(j), acc_frac), act_frac, num.state, rnd, ovf) for j in range(hidden)]
+            else:
+                h = [to_format(max(row(j), 0), acc_frac, num.state, rnd, ovf) for j in range(hidden)]
+            outs[t] = h
+        return outs, h
+
+    # Bidirectional: each layer's output at step t is [h_fwd_t ; h_bwd_t], its final state
+    # [h_fwd at the last step ; h_bwd at step 0].
+    directions = [qw.layers] + ([qw.reverse_layers] if model.bidirectional else [])
     finals = []
-    for layer in qw.layers:
+    for k in range(model.num_layers):
         sequences, final = [], []
         for n, seq in enumerate(layer_input):
-            h, c = [0] * hidden, [0] * hidden
-            outs = []
-            for t, xt in enumerate(seq):
-                if t >= lengths[n]:  # the sequence has ended: state kept, output 0
-                    outs.append([0] * hidden)
-                    continue
-
-                def row(r, layer=layer, xt=xt, h=h, in_frac=in_frac):
-                    return dot([(layer.w_ih[r], xt, in_frac), (layer.w_hh[r], h, num.state.frac_bits)],
-                               int(layer.bias[r]), num.accum)
-
-                if model.cell == "lstm":
-                    h, c = _lstm(row, hidden, c, sig, th, num, acc_frac, act_frac)
-                elif model.cell == "gru" and model.gru_reset == "before":
-                    h = _gru_before(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
-                elif model.cell == "gru":
-                    h = _gru(layer, xt, h, hidden, dot, sig, th, num, in_frac, acc_frac, act_frac)
-                elif model.cell == "rnn_tanh":
-                    h = [to_format(th(row(j), acc_frac), act_frac, num.state, rnd, ovf)
-                         for j in range(hidden)]
-                else:
-                    h = [to_format(max(row(j), 0), acc_frac, num.state, rnd, ovf) for j in range(hidden)]
-                outs.append(h)
-            sequences.append(outs)
-            final.append(h)
+            runs = [direction(layers[k], seq, lengths[n], in_frac, d == 1) for d, layers in enumerate(directions)]
+            sequences.append([sum((outs[t] for outs, _ in runs), []) for t in range(len(seq))])
+            final.append(sum((h for _, h in runs), []))
         finals.append(final)
         layer_input, in_frac = sequences, num.state.frac_bits
     def head(h):

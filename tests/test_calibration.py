@@ -226,3 +226,34 @@ def test_jordan_ranges_by_hand():
     assert weight_ranges(config, weights) == {"weight": 2.0, "bias": 1.0}
     # A length of 1 never reaches step 2.
     assert activation_ranges(config, weights, np.ones((1, 2, 1)), np.array([1]))["state"] == pytest.approx(y1)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_bidirectional_ranges_cover_both_directions(cell):
+    config = config_from_dict({"model": {"cell": cell, "input_size": 2, "hidden_size": 3, "head": 2,
+                                         "bidirectional": True}, "hardware": {"lanes": 3}})
+    weights = random_weights(config, seed=4, scale=1.5)
+    weights.reverse_layers[0].weight_hh[0, 0] = 5.0  # the largest weight is the backward direction's
+    x = np.random.default_rng(5).normal(size=(6, 5, 2))
+    lengths = np.array([5, 1, 3, 5, 2, 4])
+    found = activation_ranges(config, weights, x, lengths)
+    assert weight_ranges(config, weights)["weight"] == 5.0
+    # The head reads [h_fwd at the last step; h_bwd at step 0]; the states are both directions' at every step.
+    assert found["output"] == np.abs(float_forward(config, weights, x, lengths).outputs).max()
+    sequence = float_forward(config.replace("model", head=0, return_sequences=True), weights, x, lengths).outputs
+    valid = np.arange(5)[None, :] < lengths[:, None]
+    assert found["state"] == np.abs(sequence[valid]).max()
+    assert np.abs(sequence[valid][:, 3:]).max() != np.abs(sequence[valid][:, :3]).max()
+    if cell == "lstm":
+        final_c = float_forward(config, weights, x, lengths).final_c[0]
+        assert found["cell_state"] >= np.abs(final_c).max()
+
+
+def test_bundled_bidirectional_lstm_calibration_on_digits():
+    config, weights = example_config("digits_bilstm"), example_weights("digits_bilstm")
+    ranges = observe_ranges(config, weights, digits("train"))
+    assert ranges.input == 1.0 and 0.99 < ranges.state < 1.0
+    assert [str(getattr(calibrate_config(config, ranges).numerics, kind)) for kind in
+            ("input", "weight", "bias", "state", "cell_state", "accum", "activation", "output")] == [
+        "fixed<16,2>", "fixed<16,2>", "fixed<16,2>", "fixed<16,1>", "fixed<16,4>", "fixed<41,5>",
+        "fixed<16,2>", "fixed<16,5>"]

@@ -205,6 +205,10 @@ BAD_VALUES = [
     ("hardware", "elementwise_multipliers", "lut",
      'hardware.elementwise_multipliers must be one of "logic", "dsp", not \'lut\''),
     ("hardware", "weights", "flash", 'hardware.weights must be one of "rom", "runtime", not \'flash\''),
+    ("model", "bidirectional", "yes", "model.bidirectional must be true or false, not 'yes'"),
+    ("hardware", "max_sequence_length", 0, "hardware.max_sequence_length must be an integer from 1 to 65,536, not 0"),
+    ("hardware", "max_sequence_length", 65537,
+     "hardware.max_sequence_length must be an integer from 1 to 65,536, not 65537"),
     ("hardware", "dsp_packing", "on", 'hardware.dsp_packing must be one of "auto", "off", not \'on\''),
 ]
 
@@ -228,11 +232,12 @@ def test_unknown_section_and_key():
         {"model": {"hidden": 3}},
         "unknown key model.hidden (did you mean model.hidden_size?); allowed in [model]: cell, input_size, "
         "hidden_size, num_layers, head, return_sequences, gru_reset, output_size, nonlinearity, output_activation, "
-        "ctc_blank",
+        "ctc_blank, bidirectional",
     )
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
-        "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights, dsp_packing",
+        "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights, "
+        "max_sequence_length, dsp_packing",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
@@ -310,10 +315,45 @@ def test_combinations_not_supported_yet():
                      'model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
                      'supported yet; use gru_reset = "after" or return_sequences = false')
     assert config_from_dict({"model": before}).model.reset_before  # a head on the final state is fine
-    for model, which in (({"cell": "jordan", "output_size": 2}, 'cell = "jordan"'),
-                         ({"cell": "gru", "gru_reset": "before"}, 'model.gru_reset = "before"')):
-        config_error({"model": model, "hardware": {"weights": "runtime"}},
-                     f'hardware.weights = "runtime" is not supported yet for {which}; use hardware.weights = "rom"')
+
+
+def test_bidirectional_sizes():
+    model = config_from_dict({"model": {"cell": "gru", "input_size": 5, "hidden_size": 7, "num_layers": 3,
+                                        "bidirectional": True}}).model
+    sizes = (model.directions, model.layer_input_size(0), model.layer_input_size(2), model.layer_output_size,
+             model.output_vector)
+    assert sizes == (2, 5, 14, 14, 14)
+    assert config_from_dict({"model": {"bidirectional": True, "head": 4}}).model.output_vector == 4
+    plain = Config()
+    assert (plain.model.bidirectional, plain.model.directions, plain.hardware.max_sequence_length) == (False, 1, 64)
+    assert config_from_dict({"hardware": {"max_sequence_length": 9}}).hardware.max_sequence_length == 9
+
+
+@pytest.mark.parametrize("model", [{"cell": "gru", "gru_reset": "before", "head": 3},
+                                   {"cell": "gru", "head": 3, "return_sequences": True, "num_layers": 2},
+                                   {"cell": "rnn_relu", "return_sequences": True},
+                                   {"head": 5, "return_sequences": True, "ctc_blank": 4}])
+def test_bidirectional_combinations(model):
+    config = config_from_dict({"model": {**model, "bidirectional": True}})
+    assert config.model.bidirectional and config_from_dict(tomllib.loads(config.to_toml())) == config
+
+
+def test_bidirectional_refusals():
+    config_error({"model": {"cell": "jordan", "output_size": 2, "bidirectional": True}},
+                 'model.bidirectional with cell = "jordan" is not supported (its y feeds back through the output '
+                 "layer); use another cell or bidirectional = false")
+    config_error({"model": {"bidirectional": True}, "hardware": {"weights": "runtime"}},
+                 'model.bidirectional with hardware.weights = "runtime" is not supported yet; '
+                 'use hardware.weights = "rom"')
+
+
+def test_bidirectional_keys_in_toml():
+    """A unidirectional model's text is as before the keys existed; a bidirectional one shows both."""
+    assert "bidirectional" not in Config().to_toml() and "max_sequence_length" not in Config().to_toml()
+    longer = config_from_dict({"hardware": {"max_sequence_length": 100}})
+    assert "max_sequence_length = 100" in longer.to_toml() and config_from_dict(longer.to_dict()) == longer
+    text = config_from_dict({"model": {"bidirectional": True}}).to_toml()
+    assert "\nbidirectional = true\n" in text and text.endswith("\nmax_sequence_length = 64\n")
 
 
 @pytest.mark.parametrize(("cell", "rows"), [("lstm", 8), ("gru", 6), ("rnn_tanh", 2), ("rnn_relu", 2)])

@@ -63,6 +63,30 @@ MODELS = {
                                            layers.SimpleRNN(4, activation="relu"), layers.Dense(2)),
     "lstm_no_bias_dense_no_bias": lambda: build(layers.LSTM(3, use_bias=False), layers.Dense(2, use_bias=False)),
     "lstm_variable_length_input": lambda: build(layers.LSTM(4), layers.Dense(1), steps=None),
+    "gru_dense_on_every_step": lambda: build(layers.GRU(4, return_sequences=True), layers.Dense(2)),
+    "lstm_2layers_time_distributed_dense": lambda: build(layers.LSTM(5, return_sequences=True),
+                                                         layers.LSTM(5, return_sequences=True),
+                                                         layers.TimeDistributed(layers.Dense(3))),
+    "simple_rnn_dense_on_every_step_functional": lambda: build(layers.SimpleRNN(4, return_sequences=True),
+                                                               layers.Dense(2), functional=True),
+    "bidirectional_lstm_final": lambda: build(layers.Bidirectional(layers.LSTM(4))),
+    "bidirectional_lstm_2layers_dense": lambda: build(layers.Bidirectional(layers.LSTM(5, return_sequences=True)),
+                                                      layers.Bidirectional(layers.LSTM(5)), layers.Dense(2)),
+    "bidirectional_gru_2layers_dense_on_every_step": lambda: build(
+        layers.Bidirectional(layers.GRU(4, return_sequences=True)), layers.Dropout(0.3),
+        layers.Bidirectional(layers.GRU(4, return_sequences=True)), layers.TimeDistributed(layers.Dense(3))),
+    "bidirectional_gru_reset_before_sequences": lambda: build(
+        layers.Bidirectional(layers.GRU(4, reset_after=False, return_sequences=True))),
+    "bidirectional_gru_reset_before_2layers_dense": lambda: build(
+        layers.Bidirectional(layers.GRU(4, reset_after=False, return_sequences=True)),
+        layers.Bidirectional(layers.GRU(4, reset_after=False)), layers.Dense(2)),
+    "bidirectional_simple_rnn_relu_dense_functional": lambda: build(
+        layers.Bidirectional(layers.SimpleRNN(4, activation="relu")), layers.Dense(2), functional=True),
+    "bidirectional_simple_rnn_sequences_dense_on_every_step": lambda: build(
+        layers.Bidirectional(layers.SimpleRNN(3, return_sequences=True)), layers.Dense(2)),
+    "bidirectional_lstm_backward_layer_no_bias": lambda: build(layers.Bidirectional(
+        layers.LSTM(4, return_sequences=True), backward_layer=layers.LSTM(4, use_bias=False, go_backwards=True,
+                                                                         return_sequences=True))),
 }
 
 
@@ -92,6 +116,17 @@ def test_keras_summary_and_configuration(tmp_path, capsys):
     assert '[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 4\nnum_layers = 2\nhead = 3\n' in config.read_text()
 
 
+@pytest.mark.parametrize("steps", [70, None])
+def test_keras_bidirectional_max_sequence_length_is_the_inputs_fixed_length(tmp_path, capsys, steps):
+    model = build(layers.Bidirectional(layers.GRU(3)), layers.Dense(2), steps=steps)
+    config, weights, printed = import_model(capsys, save(model, tmp_path))
+    assert load_config(config).hardware.max_sequence_length == (steps or 64)
+    assert f"max_sequence_length = {steps or 64} steps: raise it for longer sequences" in printed
+    x = np.random.default_rng(1).normal(size=(3, steps or 60, FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), model.predict(x, verbose=0), rtol=0,
+                               atol=1e-5)
+
+
 def test_keras_reset_before_gru_has_one_bias_and_imports_as_gru_reset_before(tmp_path, capsys):
     model = MODELS["gru_reset_before_sequences"]()
     assert [w.shape for w in model.get_weights()] == [(3, 12), (4, 12), (12,)]  # no recurrent bias
@@ -105,12 +140,32 @@ REFUSALS = {
                           'GRU layers with the reset gate after (layer "gru" (GRU)) and before (layer "gru_1" (GRU)) '
                           "the recurrent matrix; rnnhw stacks layers of one form: export every GRU with the same "
                           "linear_before_reset / reset_after"),
-    "bidirectional": (lambda: build(layers.Bidirectional(layers.LSTM(4))), 'layer "bidirectional" (Bidirectional) '
-                      "is bidirectional; this version of rnnhw runs forward layers only (bidirectional layers are "
-                      "not supported yet): export a unidirectional model"),
-    "go_backwards": (lambda: build(layers.LSTM(4, go_backwards=True)), 'layer "lstm" (LSTM) runs backwards in time '
-                     '(ONNX direction = "reverse" or Keras go_backwards); rnnhw layers run forward only: export a '
-                     "forward layer"),
+    **{f"merge_mode_{mode}": (lambda mode=mode: build(layers.Bidirectional(layers.LSTM(4), merge_mode=mode)),
+                              f'layer "bidirectional" (Bidirectional) has merge_mode = {mode!r}; rnnhw concatenates '
+                              "the two directions' outputs ([h_fwd ; h_bwd], as PyTorch): use merge_mode=\"concat\" "
+                              "(the default)") for mode in ("sum", "mul", "ave", None)},
+    "bidirectional_of_a_backward_layer": (lambda: build(layers.Bidirectional(layers.GRU(4, go_backwards=True),
+                                                                              backward_layer=layers.GRU(4))),
+                                          'layer "bidirectional" (Bidirectional) has a forward layer that runs '
+                                          "backward (go_backwards=True) or a backward_layer that runs forward; rnnhw's "
+                                          "bidirectional layer is [forward ; backward] in time"),
+    "bidirectional_backward_layer_of_another_cell": (
+        lambda: build(layers.Bidirectional(layers.LSTM(4), backward_layer=layers.GRU(4, go_backwards=True))),
+        'layer "bidirectional" (Bidirectional) has a backward_layer of another kind (layer "gru" (GRU)) than its '
+        "layer (layer \"forward_lstm\" (LSTM)); rnnhw's two directions have the same cell, units and reset form"),
+    "bidirectional_after_forward": (lambda: build(layers.GRU(4, return_sequences=True),
+                                                  layers.Bidirectional(layers.GRU(4))),
+                                    'forward (layer "gru" (GRU)) and bidirectional (layer "bidirectional" '
+                                    "(Bidirectional)) layers; rnnhw stacks layers that are all bidirectional or all "
+                                    "forward"),
+    "bidirectional_softmax_head": (lambda: build(layers.Bidirectional(layers.LSTM(4)),
+                                                 layers.Dense(2, activation="softmax")),
+                                   'layer "dense" (Dense) has activation \'softmax\'; rnnhw\'s head is linear: rebuild '
+                                   "the model with activation=None (softmax does not change the predicted class)"),
+    "go_backwards": (lambda: build(layers.LSTM(4, go_backwards=True)), 'layer "lstm" (LSTM) runs backward in time '
+                     'only (ONNX direction = "reverse" or Keras go_backwards); rnnhw has no reverse-only layer (its '
+                     "layers run forward, or both ways when bidirectional): export a forward or a bidirectional "
+                     "layer"),
     "hard_sigmoid": (lambda: build(layers.LSTM(4, recurrent_activation="hard_sigmoid")), 'layer "lstm" (LSTM) has '
                      "recurrent_activation = 'hard_sigmoid'; rnnhw supports only 'sigmoid'"),
     "lstm_relu": (lambda: build(layers.LSTM(4, activation="relu")), 'layer "lstm" (LSTM) has activation \'relu\'; '
@@ -120,18 +175,25 @@ REFUSALS = {
     "softmax_head": (lambda: build(layers.GRU(4), layers.Dense(2, activation="softmax")), 'layer "dense" (Dense) '
                      "has activation 'softmax'; rnnhw's head is linear: rebuild the model with activation=None "
                      "(softmax does not change the predicted class)"),
-    "head_on_every_step": (lambda: build(layers.GRU(4, return_sequences=True), layers.Dense(2)), 'layer "dense" '
-                           "(Dense) applies the linear head on every timestep; rnnhw's head reads only the final "
-                           "state (return_sequences with a head is not supported): apply the head to the last step"),
     "reset_before_head_on_every_step": (lambda: build(layers.GRU(4, reset_after=False, return_sequences=True),
                                                       layers.Dense(2)), 'layer "dense" (Dense) applies the linear '
-                                        "head on every timestep; rnnhw's head reads only the final state "
-                                        "(return_sequences with a head is not supported): apply the head to the "
-                                        "last step"),
+                                        "head on every step of GRU layers with the reset gate before the recurrent "
+                                        "matrix (ONNX linear_before_reset = 0, Keras reset_after = False); rnnhw "
+                                        "does not support that combination yet: export the GRU with "
+                                        "linear_before_reset = 1 / reset_after = True, or the head on the last step "
+                                        "only"),
+    "time_distributed_other": (lambda: build(layers.GRU(4, return_sequences=True),
+                                             layers.TimeDistributed(layers.Activation("tanh"))),
+                               'layer "time_distributed" (TimeDistributed) wraps Activation; rnnhw supports only '
+                               "TimeDistributed(Dense)"),
+    "time_distributed_softmax": (lambda: build(layers.GRU(4, return_sequences=True),
+                                               layers.TimeDistributed(layers.Dense(2, activation="softmax"))),
+                                 'layer "dense" (Dense) has activation \'softmax\'; rnnhw\'s head is linear: rebuild '
+                                 "the model with activation=None (softmax does not change the predicted class)"),
     "masking": (lambda: build(layers.Masking(), layers.LSTM(4)), 'layer "masking" (Masking) is not supported: give '
                 "rnnhw each sequence's length with --lengths instead"),
     "conv": (lambda: build(layers.Conv1D(4, 2), layers.LSTM(4)), 'layer "conv1d" (Conv1D) is not supported; rnnhw '
-             "imports LSTM, GRU, SimpleRNN (Bidirectional later), Dropout and a final Dense"),
+             "imports LSTM, GRU, SimpleRNN, Bidirectional of these, Dropout and a final Dense"),
     "mixed_cells": (lambda: build(layers.LSTM(4, return_sequences=True), layers.GRU(4)), "layers of different "
                     'cells (lstm layer "lstm" (LSTM), gru layer "gru" (GRU)); rnnhw stacks layers of one cell'),
     "mixed_sizes": (lambda: build(layers.GRU(4, return_sequences=True), layers.GRU(5)), "layers of different "

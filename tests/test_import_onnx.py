@@ -284,23 +284,27 @@ def test_any_reshaping_glue_between_layers_equals_onnxruntime(tmp_path, capsys):
 
 
 class Classifier(torch.nn.Module):
-    """An nn.LSTM/GRU/RNN and what the model returns: ``head`` (Linear on the last step), ``head_all``
-    (Linear on every step, then the last step), ``final`` (h_n of the last layer), ``sequence`` or ``all``
-    (output, h_n: two graph outputs)."""
+    """An nn.LSTM/GRU/RNN (``bidirectional``: both ways) and what the model returns: ``head`` (Linear on the
+    last step ``y[:, -1]``), ``head_all`` (Linear on every step, then the last step), ``head_every_step``
+    (Linear on every step), ``final`` (the last layer's final state: ``h_n[-1]``, bidirectional
+    ``cat(h_n[-2], h_n[-1])``), ``head_final`` (Linear on it), ``sequence`` or ``all`` (output, h_n: two
+    graph outputs)."""
 
-    def __init__(self, cell, layers, returns, nonlinearity="tanh"):
+    def __init__(self, cell, layers, returns, nonlinearity="tanh", bidirectional=False):
         super().__init__()
         kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-        self.rnn = kind(3, 5, num_layers=layers, batch_first=True, **extra)
-        self.head = torch.nn.Linear(5, 2)
+        self.rnn = kind(3, 5, num_layers=layers, batch_first=True, bidirectional=bidirectional, **extra)
+        self.head = torch.nn.Linear(10 if bidirectional else 5, 2)
         self.returns = returns
 
     def forward(self, x):
         y, state = self.rnn(x)
         h = state[0] if isinstance(state, tuple) else state
+        final = torch.cat([h[-2], h[-1]], 1) if self.rnn.bidirectional else h[-1]
         return {"head": lambda: self.head(y[:, -1]), "head_all": lambda: self.head(y)[:, -1],
-                "final": lambda: h[-1], "sequence": lambda: y, "all": lambda: (y, h)}[self.returns]()
+                "head_every_step": lambda: self.head(y), "head_final": lambda: self.head(final),
+                "final": lambda: final, "sequence": lambda: y, "all": lambda: (y, h)}[self.returns]()
 
 
 TORCH_MODELS = {
@@ -310,6 +314,16 @@ TORCH_MODELS = {
     "rnn_relu_2layers_head_on_all_then_last": ("rnn", 2, "head_all", "relu"),
     "lstm_head_on_all_then_last": ("lstm", 1, "head_all", "tanh"),
     "gru_3layers_final": ("gru", 3, "final", "tanh"),
+    "lstm_2layers_head_every_step": ("lstm", 2, "head_every_step", "tanh"),
+    "gru_head_every_step": ("gru", 1, "head_every_step", "tanh"),
+    "rnn_tanh_head_every_step": ("rnn", 1, "head_every_step", "tanh"),
+    "bidirectional_lstm_2layers_head": ("lstm", 2, "head_final", "tanh", True),
+    "bidirectional_lstm_2layers_head_every_step": ("lstm", 2, "head_every_step", "tanh", True),
+    "bidirectional_gru_2layers_head": ("gru", 2, "head_final", "tanh", True),
+    "bidirectional_gru_2layers_head_every_step": ("gru", 2, "head_every_step", "tanh", True),
+    "bidirectional_gru_final": ("gru", 1, "final", "tanh", True),
+    "bidirectional_rnn_relu_2layers_sequence": ("rnn", 2, "sequence", "relu", True),
+    "bidirectional_rnn_tanh_head": ("rnn", 1, "head_final", "tanh", True),
 }
 
 
@@ -324,17 +338,23 @@ def export(module, path, outputs=("y",), **options):
 def torch_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("torch_onnx")
     paths = {}
-    for name, (cell, layers, returns, nonlinearity) in TORCH_MODELS.items():
+    for name, spec in TORCH_MODELS.items():
         torch.manual_seed(len(paths))
-        paths[name] = export(Classifier(cell, layers, returns, nonlinearity), folder / f"{name}.onnx")
+        paths[name] = export(Classifier(*spec), folder / f"{name}.onnx")
     return paths
 
 
 @pytest.mark.parametrize("name", sorted(TORCH_MODELS))
 def test_torch_export_equals_onnxruntime(torch_models, capsys, name):
     config, weights, printed = import_model(capsys, torch_models[name])
-    cell, layers, returns, _ = TORCH_MODELS[name]
-    assert f"{layers - 1}: {cell}" in printed
+    cell, layers, returns, _, *bidirectional = TORCH_MODELS[name]
+    directions = ("", "_reverse") if bidirectional else ("",)
+    assert f"layer {layers - 1}: {cell}" in printed
+    assert (f"input {5 * len(directions) if layers > 1 else 3}, hidden 5, bidirectional" in printed) == \
+        bool(bidirectional)
+    assert sorted(np.load(weights).files) == sorted(
+        [f"{n}_l{k}{suffix}" for k in range(layers) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+         for suffix in directions] + (["head.weight", "head.bias"] if "head" in returns else []))
     x = inputs()
     expected = run_ort(torch_models[name], x=x)
     result = golden_float(capsys, config, weights, x)
@@ -390,6 +410,116 @@ def test_import_writes_the_configuration_and_prints_what_it_found(torch_models, 
     ]
 
 
+# ----------------------------------------------------------------------------------------- bidirectional
+
+
+def bidirectional_graph(op, *, output="sequence", head=False, layout=0, **options):
+    """One bidirectional node and the glue exporters write after it: ``sequence``: Y ([T, 2, N, H], layout 1
+    [N, T, 2, H]) -> [N, T, 2H]; ``final``: Y_h ([2, N, H], layout 1 [N, 2, H]) -> [N, 2H]; ``head``: MatMul +
+    Add on that."""
+    if "activations" in options:  # one list per direction
+        options["activations"] = options["activations"] * 2
+    model = recurrent_graph(op, direction="bidirectional", output="Y" if output == "sequence" else "Y_h",
+                            layout=layout, **options)
+    perm = {("sequence", 0): [2, 0, 1, 3], ("final", 0): [1, 0, 2]}.get((output, layout))
+    source, nodes = model.graph.output[0].name, []
+    if perm:
+        nodes.append(helper.make_node("Transpose", [source], ["moved"], perm=perm))
+        source = "moved"
+    nodes.append(helper.make_node("Reshape", [source, "merged_shape"], ["merged"]))
+    rng = np.random.default_rng(11)
+    init = [numpy_helper.from_array(np.array([0, 0, -1] if output == "sequence" else [0, -1], dtype=np.int64),
+                                    "merged_shape"),
+            _tensor("head_w", rng.normal(0, 0.5, (8, 3))), _tensor("head_b", rng.normal(0, 0.5, (3,)))]
+    if head:
+        nodes += [helper.make_node("MatMul", ["merged", "head_w"], ["mm"], name="head"),
+                  helper.make_node("Add", ["mm", "head_b"], ["out"], name="bias")]
+    return _append(model, *nodes, output="out" if head else "merged", initializers=init[:3 if head else 1])
+
+
+# A head on every step of reset-before GRUs is refused (test_refuses_what_rnnhws_configuration_refuses).
+@pytest.mark.parametrize("cell, output, head", [
+    (cell, output, head) for cell in sorted(CELLS) for output in ("sequence", "final") for head in (False, True)
+    if not (cell == "GRU-reset-before" and output == "sequence" and head)])
+def test_bidirectional_node_equals_onnxruntime(tmp_path, capsys, cell, output, head):
+    op, attrs = CELLS[cell]
+    path = save(bidirectional_graph(op, output=output, head=head, **attrs), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "hidden 4, bidirectional" in printed
+    model = load_config(config).model
+    assert (model.bidirectional, model.return_sequences, model.head) == (True, output == "sequence", 3 * head)
+    x = inputs()
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("output", ["sequence", "final"])
+def test_bidirectional_layout_1_equals_layout_0(tmp_path, capsys, output):
+    """onnxruntime's CPU kernels have no layout 1: the same weights in a layout-0 graph are the reference."""
+    config, weights, _ = import_model(capsys, save(bidirectional_graph("GRU", output=output, layout=1), tmp_path))
+    reference_path = save(bidirectional_graph("GRU", output=output), tmp_path, "reference.onnx")
+    x = inputs()
+    expected = run_ort(reference_path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("output", ["sequence", "final"])
+@pytest.mark.parametrize("op", sorted(GATES))
+def test_bidirectional_sequence_lens_are_rnnhws_lengths(tmp_path, capsys, op, output):
+    path = save(bidirectional_graph(op, output=output, lengths=True), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "--lengths" in printed
+    x, lengths = inputs(), np.array([6, 1, 3, 5], dtype=np.int32)
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)), seq_lens=lengths)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x, lengths), expected, rtol=0, atol=1e-5)
+
+
+def test_bidirectional_input_of_a_fixed_length_sets_max_sequence_length(tmp_path, capsys):
+    model = bidirectional_graph("GRU", output="final")
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 80  # X [80, N, 3]
+    path = save(model, tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert load_config(config).hardware.max_sequence_length == 80
+    assert "a bidirectional core holds sequences of up to [hardware] max_sequence_length = 80 steps" in printed
+    x = np.random.default_rng(3).normal(size=(2, 80, 3)).astype(np.float32)
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+def test_bidirectional_directions_split_and_concatenated_equal_onnxruntime(tmp_path, capsys):
+    """Y [T, 2, N, H] split into its directions and concatenated along the units: [T, N, 2H], time-major."""
+    model = recurrent_graph("LSTM", direction="bidirectional", output="Y")
+    model = _append(model, helper.make_node("Split", ["Y", "halves"], ["fwd", "bwd"], axis=1),
+                    helper.make_node("Concat", ["fwd", "bwd"], ["both"], axis=3),
+                    helper.make_node("Squeeze", ["both", "axis1"], ["out"]), output="out",
+                    initializers=[numpy_helper.from_array(np.array([1, 1], dtype=np.int64), "halves"),
+                                  numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")])
+    path = save(model, tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert 'graph output "out" is time-major [T, N, 8]; rnnhw writes [N, T, 8]' in printed
+    x = inputs()
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2))).transpose(1, 0, 2)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+def test_bidirectional_import_writes_the_configuration(tmp_path, capsys):
+    torch.manual_seed(2)
+    path = export(Classifier("gru", 2, "head_final", bidirectional=True), tmp_path / "bi.onnx")
+    config, _, printed = import_model(capsys, path)
+    assert config.read_text().startswith('[model]\ncell = "gru"\ninput_size = 3\nhidden_size = 5\nnum_layers = 2\n'
+                                         "head = 2\nreturn_sequences = false\n")
+    assert "bidirectional = true\n" in config.read_text() and "max_sequence_length = 64\n" in config.read_text()
+    assert printed.splitlines()[:6] == [
+        'ONNX graph "main_graph" (bi.onnx):',
+        '  layer 0: gru GRU node "/rnn/GRU", input 3, hidden 5, bidirectional',
+        '  layer 1: gru GRU node "/rnn/GRU_1", input 10, hidden 5, bidirectional',
+        '  head: linear Gemm node "/head/Gemm", 10 -> 2',
+        "  output: head [N, 2]",
+        "  note: a bidirectional core holds sequences of up to [hardware] max_sequence_length = 64 steps: raise it "
+        "for longer sequences",
+    ]
+
+
 # --------------------------------------------------------------------------------------------- refusals
 
 
@@ -419,15 +549,18 @@ REFUSALS = {
     "initial_h-input": (recurrent_graph("GRU", initial={"initial_h": "input"}), 'GRU node "gru0" takes initial_h '
                         'from graph input "initial_h"; rnnhw starts every sequence from zero states: export '
                         "without initial states"),
-    "reverse": (recurrent_graph("GRU", direction="reverse"), 'GRU node "gru0" runs backwards in time (ONNX '
-                'direction = "reverse" or Keras go_backwards); rnnhw layers run forward only: export a forward '
-                "layer"),
-    "bidirectional": (recurrent_graph("LSTM", direction="bidirectional", output="Y"), 'LSTM node "lstm0" is '
-                      "bidirectional; this version of rnnhw runs forward layers only (bidirectional layers are not "
-                      "supported yet): export a unidirectional model"),
+    "reverse": (recurrent_graph("GRU", direction="reverse"), 'GRU node "gru0" runs backward in time only (ONNX '
+                'direction = "reverse" or Keras go_backwards); rnnhw has no reverse-only layer (its layers run '
+                "forward, or both ways when bidirectional): export a forward or a bidirectional layer"),
+    "bidirectional-Y_h-as-it-is": (recurrent_graph("LSTM", direction="bidirectional"), 'graph output "Y_h" holds '
+                                   'the hidden states of layer 0 (LSTM node "lstm0"); rnnhw\'s model outputs the '
+                                   "head's output or the last layer's final hidden state for each sequence, or "
+                                   "either at every step (a bidirectional layer's final state is [h_fwd at the last "
+                                   "step ; h_bwd at the first], torch.cat([h_n[-2], h_n[-1]], 1); y[:, -1] holds "
+                                   "the backward direction after one step only)"),
     "cell-state-output": (_lstm_with(output="Y_c"), 'graph output "Y_c" holds the LSTM cell states of layer 0 '
                           '(LSTM node "lstm0"); rnnhw\'s model outputs the head\'s output or the last layer\'s '
-                          "final hidden state for each sequence, or the last layer's hidden states at every step"),
+                          "final hidden state for each sequence, or either at every step"),
 }
 
 
@@ -480,15 +613,90 @@ def test_refuses_arithmetic_on_the_data(tmp_path, capsys):
         "recurrent layers and a linear head, with only reshaping in between")
 
 
-def test_refuses_a_head_on_every_step(tmp_path, capsys):
-    weight = _tensor("head_w", np.ones((4, 2)))
-    model = _append(recurrent_graph("LSTM", output="Y", layout=1),
-                    helper.make_node("MatMul", ["Y", "head_w"], ["out"], name="head"), output="out",
-                    initializers=[weight])
+def _head_on_every_step(op="LSTM", *, gemm=False, lengths=False, classes=2, **attrs):
+    """A layer-0 recurrent node and a linear head on its Y at every step.
+
+    ``gemm``: Y [T, 1, N, H] -> [N, T, H] -> [N*T, H] -> Gemm -> [N, T, C] (as exporters flatten for Gemm);
+    else MatMul + Add on Y as it is (time-major [T, 1, N, C]).
+    """
+    rng = np.random.default_rng(7)
+    node = helper.make_node
+    init = [_tensor("head_b", rng.normal(0, 0.5, (classes,)))]
+    if gemm:
+        init += [_tensor("head_w", rng.normal(0, 0.5, (classes, 4))),
+                 numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+                 numpy_helper.from_array(np.array([-1, 4], dtype=np.int64), "rows"),
+                 numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+                 numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+                 numpy_helper.from_array(np.array([classes], dtype=np.int64), "classes")]
+        nodes = [node("Squeeze", ["Y", "axis1"], ["y_tnh"]),
+                 node("Transpose", ["y_tnh"], ["y_nth"], perm=[1, 0, 2]),
+                 node("Reshape", ["y_nth", "rows"], ["flat"]),
+                 node("Gemm", ["flat", "head_w", "head_b"], ["flat_out"], transB=1, name="head"),
+                 node("Shape", ["y_nth"], ["shape"]),
+                 node("Slice", ["shape", "zero", "two"], ["nt"]),
+                 node("Concat", ["nt", "classes"], ["ntc"], axis=0),
+                 node("Reshape", ["flat_out", "ntc"], ["out"])]
+    else:
+        init.append(_tensor("head_w", rng.normal(0, 0.5, (4, classes))))
+        nodes = [node("MatMul", ["Y", "head_w"], ["mm"], name="head"), node("Add", ["mm", "head_b"], ["out"],
+                                                                              name="bias")]
+    return _append(recurrent_graph(op, output="Y", lengths=lengths, **attrs), *nodes, output="out",
+                   initializers=init)
+
+
+@pytest.mark.parametrize("gemm", [False, True], ids=["MatMul+Add-time-major", "Gemm-flattened"])
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_a_head_on_every_step_equals_onnxruntime(tmp_path, capsys, op, gemm):
+    path = save(_head_on_every_step(op, gemm=gemm), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert "output: every step [N, T, 2]" in printed
+    assert ('graph output "out" is time-major [T, N, 2]; rnnhw writes [N, T, 2]' in printed) == (not gemm)
+    model = load_config(config).model
+    assert (model.head, model.return_sequences) == (2, True)
+    x = inputs()
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)))
+    expected = expected if gemm else expected[:, 0].transpose(1, 0, 2)
+    np.testing.assert_allclose(golden_float(capsys, config, weights, x), expected, rtol=0, atol=1e-5)
+
+
+def test_a_head_on_every_step_with_sequence_lens_is_zero_past_the_lengths(tmp_path, capsys):
+    path = save(_head_on_every_step("GRU", gemm=True, lengths=True), tmp_path)
+    config, weights, printed = import_model(capsys, path)
+    assert ("note: past each sequence's length rnnhw outputs 0, the original the head's bias (its output for a zero "
+            "state)") in printed
+    x, lengths = inputs(), np.array([6, 1, 3, 5], dtype=np.int32)
+    expected = run_ort(path, X=np.ascontiguousarray(x.transpose(1, 0, 2)), seq_lens=lengths)
+    result = golden_float(capsys, config, weights, x, lengths)
+    inside = np.arange(STEPS)[None, :] < lengths[:, None]
+    np.testing.assert_allclose(result[inside], expected[inside], rtol=0, atol=1e-5)
+    assert not result[~inside].any()
+    bias = numpy_helper.to_array(next(t for t in onnx.load(path).graph.initializer if t.name == "head_b"))
+    np.testing.assert_allclose(expected[~inside], np.broadcast_to(bias, expected[~inside].shape), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: _head_on_every_step("GRU", linear_before_reset=0),
+     'MatMul node "head" + Add node "bias" applies the linear head on every step of GRU layers with the reset gate '
+     "before the recurrent matrix (ONNX linear_before_reset = 0, Keras reset_after = False); rnnhw does not support "
+     "that combination yet: export the GRU with linear_before_reset = 1 / reset_after = True, or the head on the "
+     "last step only"),
+    (lambda: _head_on_every_step("RNN", classes=5000),
+     "rnnhw cannot run this model: model.head must be an integer from 0 to 4,096, not 5000"),
+], ids=["head-on-every-step-of-reset-before-grus", "configuration-refusal"])
+def test_refuses_what_rnnhws_configuration_refuses(tmp_path, capsys, make, message):
+    assert refusal(capsys, save(make(), tmp_path), tmp_path) == f'ONNX graph "handmade" (model.onnx): {message}'
+
+
+def test_refuses_a_head_on_some_steps(tmp_path, capsys):
+    model = _head_on_every_step("LSTM")
+    model.graph.initializer.extend([numpy_helper.from_array(np.array(v, dtype=np.int64), n)
+                                    for n, v in (("one", [1]), ("three", [3]), ("axis0", [0]))])
+    model = _append(model, helper.make_node("Slice", ["out", "one", "three", "axis0"], ["some"]), output="some")
     assert refusal(capsys, save(model, tmp_path), tmp_path) == (
-        'ONNX graph "handmade" (model.onnx): MatMul node "head" applies the linear head on every timestep; '
-        "rnnhw's head reads only the final state (return_sequences with a head is not supported): apply the head "
-        "to the last step")
+        'ONNX graph "handmade" (model.onnx): graph output "some" holds the head\'s outputs (MatMul node "head" + Add '
+        "node \"bias\"); rnnhw's model outputs the head's output or the last layer's final hidden state for each "
+        "sequence, or either at every step")
 
 
 def _with_sequence_lens_from_shape(model, minus: int):
@@ -525,20 +733,29 @@ def test_refuses_constant_sequence_lens(tmp_path, capsys):
         "leave them out")
 
 
-def test_refuses_a_torch_bidirectional_lstm(tmp_path, capsys):
-    class Bidirectional(torch.nn.Module):
+def test_refuses_the_last_step_of_a_bidirectional_output(tmp_path, capsys):
+    path = export(Classifier("lstm", 1, "head", bidirectional=True), tmp_path / "bi.onnx")
+    assert refusal(capsys, path, tmp_path) == (
+        'ONNX graph "main_graph" (bi.onnx): graph output "y" holds the head\'s outputs (Gemm node "/head/Gemm"); '
+        "rnnhw's model outputs the head's output or the last layer's final hidden state for each sequence, or "
+        "either at every step (a bidirectional layer's final state is [h_fwd at the last step ; h_bwd at the "
+        "first], torch.cat([h_n[-2], h_n[-1]], 1); y[:, -1] holds the backward direction after one step only)")
+
+
+def test_refuses_forward_and_bidirectional_layers_in_one_stack(tmp_path, capsys):
+    class Mixed(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
-            self.head = torch.nn.Linear(8, 2)
+            self.first = torch.nn.GRU(3, 4, batch_first=True)
+            self.second = torch.nn.GRU(4, 4, batch_first=True, bidirectional=True)
 
         def forward(self, x):
-            return self.head(self.rnn(x)[0][:, -1])
+            return self.second(self.first(x)[0])[0]
 
-    path = export(Bidirectional(), tmp_path / "bi.onnx")
+    path = export(Mixed(), tmp_path / "mixed.onnx")
     assert refusal(capsys, path, tmp_path) == (
-        'ONNX graph "main_graph" (bi.onnx): LSTM node "/rnn/LSTM" is bidirectional; this version of rnnhw runs '
-        "forward layers only (bidirectional layers are not supported yet): export a unidirectional model")
+        'ONNX graph "main_graph" (mixed.onnx): forward (GRU node "/first/GRU") and bidirectional (GRU node '
+        '"/second/GRU") layers; rnnhw stacks layers that are all bidirectional or all forward')
 
 
 def test_refuses_a_layer_that_skips_the_one_before(tmp_path, capsys):
@@ -579,7 +796,8 @@ def test_refuses_an_output_name_without_toml(tmp_path, capsys):
 # ------------------------------------------------------------------------------------- on the simulator
 
 SIM_MODELS = {"lstm": "lstm_2layers_head", "gru": "gru_sequence", "rnn_tanh": "rnn_tanh_final",
-              "rnn_relu": "rnn_relu_2layers_head_on_all_then_last"}
+              "rnn_relu": "rnn_relu_2layers_head_on_all_then_last",
+              "lstm-head-every-step": "lstm_2layers_head_every_step"}
 BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
 
 
@@ -588,7 +806,7 @@ BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
 def test_imported_model_runs_bit_exact_on_verilator(torch_models, capsys, cell):
     config_path, weights_path, _ = import_model(capsys, torch_models[SIM_MODELS[cell]])
     config = load_config(config_path)
-    assert config.model.cell == cell
+    assert config.model.cell == cell.split("-")[0]
     qweights = quantize_weights(load_weights(weights_path, config), config, warn=False)
     x, _ = GoldenModel(config, qweights).quantize_inputs(inputs())
     lengths = np.array([6, 1, 4, 6])

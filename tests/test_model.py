@@ -35,8 +35,11 @@ JORDAN = {"jordan": ("tanh", "identity"), "jordan_relu": ("relu", "sigmoid"), "j
 VARIANTS = (*(cell for cell in CELLS if cell != "jordan"), "gru_before", *JORDAN)
 
 
-def _config(cell, input_size=1, hidden_size=1, head=0, return_sequences=False, num_layers=1, **numerics):
+def _config(cell, input_size=1, hidden_size=1, head=0, return_sequences=False, num_layers=1, bidirectional=False,
+            **numerics):
     extra = {"gru_reset": "before"} if cell == "gru_before" else {}
+    if bidirectional and cell not in JORDAN:  # spec/config.py refuses a bidirectional Jordan cell
+        extra["bidirectional"] = True
     if cell == "gru_before" and return_sequences:  # no head at every step yet (spec/config.py refuses it)
         head = 0
     if cell in JORDAN:  # O = 1 + H % 3; the head is the cell's own output layer
@@ -296,7 +299,7 @@ def small_cases(draw, tiny=False):
     }
     config = _config(cell, input_size=draw(st.integers(1, 3)), hidden_size=draw(st.integers(1, 3)), head=head,
                      return_sequences=draw(st.booleans()), num_layers=draw(st.integers(1, 2)),
-                     **numerics)
+                     bidirectional=draw(st.booleans()), **numerics)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     scale = draw(st.sampled_from([0.5, 1.0, 3.0]))
     weights = quantize_weights(random_weights(config, seed=int(rng.integers(1 << 31)), scale=scale), config,
@@ -345,6 +348,24 @@ def test_equals_scalar_reference_on_medium_configs(cell, rounding, overflow, int
     _assert_equals_reference(config, weights, x, lengths)
     if datapath(config).gates_matvec(0).bits <= FLOAT64_EXACT_BITS:
         _assert_equals_reference(config, weights, x, lengths, blas=False)
+
+
+@pytest.mark.parametrize("cell", [v for v in VARIANTS if v not in JORDAN])
+@pytest.mark.parametrize(("head", "return_sequences"), [(0, False), (3, False), (0, True), (3, True)])
+def test_bidirectional_equals_scalar_reference_on_medium_configs(cell, head, return_sequences):
+    """Two bidirectional layers (the second reads [h_fwd; h_bwd]), every output form, packed lengths."""
+    config = _config(cell, input_size=3, hidden_size=5, num_layers=2, head=head, return_sequences=return_sequences,
+                     bidirectional=True, input="fixed<10,4>", weight="fixed<10,3>", bias="fixed<12,4>",
+                     state="fixed<9,2>", cell_state="fixed<10,3>", accum="fixed<14,5>", activation="fixed<10,2>",
+                     rounding="RND_CONV", overflow="WRAP", lut_size=64, lut_interpolate=True)
+    assert config.model.bidirectional and config.model.layer_input_size(1) == 10
+    weights = quantize_weights(random_weights(config, seed=21, scale=1.5), config, warn=False)
+    x, _ = GoldenModel(config, weights).quantize_inputs(np.random.default_rng(22).normal(scale=3, size=(4, 6, 3)))
+    lengths = np.array([6, 2, 1, 5])
+    _assert_equals_reference(config, weights, x, lengths)
+    _assert_equals_reference(config, weights, x, lengths, blas=False)
+    result = GoldenModel(config, weights).run(x, lengths)
+    assert [f.shape for f in result.final_h] == [(4, 10), (4, 10)]
 
 
 def test_default_config_equals_scalar_reference():

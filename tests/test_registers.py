@@ -25,6 +25,7 @@ from rnnhw.spec.registers import (
     REGISTER_SPACE,
     WORD_BYTES,
     address_width,
+    bias_hn_word,
     config_crc,
     image_constants,
     register,
@@ -41,27 +42,35 @@ GRU = config_from_dict({"model": {"cell": "gru", "input_size": 3, "hidden_size":
                         "hardware": {"lanes": 5, "weights": "runtime"}})
 LSTM = config_from_dict({"model": {"cell": "lstm", "input_size": 8, "hidden_size": 32, "head": 10},
                          "hardware": {"lanes": 8, "weights": "runtime"}})
+JORDAN = config_from_dict({"model": {"cell": "jordan", "input_size": 3, "hidden_size": 4, "output_size": 5,
+                                     "num_layers": 2, "nonlinearity": "relu", "output_activation": "sigmoid"},
+                           "hardware": {"lanes": 3, "weights": "runtime"}})
+BEFORE = config_from_dict({"model": {"cell": "gru", "gru_reset": "before", "input_size": 3, "hidden_size": 5,
+                                     "num_layers": 2, "head": 2}, "hardware": {"lanes": 4, "weights": "runtime"}})
+CONFIGS = pytest.mark.parametrize("config", [GRU, LSTM, JORDAN, BEFORE], ids=["gru", "lstm", "jordan", "gru_before"])
 
 
 def numbered_weights(config) -> QuantizedWeights:
     """Every weight and bias a different integer: 1000 * tensor + 10 * row + column (in range of 16 bits)."""
-    m = config.model
-    rows = m.gates * m.hidden_size
+    m, split = config.model, Schedule(config).split_rows
+    rows, outputs = m.gates * m.hidden_size, m.output_size
 
     def block(tag, shape):
         r, c = np.indices(shape) if len(shape) == 2 else (np.arange(shape[0]), 0)
         return (1000 * tag + 10 * r + c).astype(np.int64)
 
-    layers = tuple(QuantizedLayer(block(4 * k + 1, (rows, m.layer_input_size(k))),
-                                  block(4 * k + 2, (rows, m.hidden_size)), block(4 * k + 3, (rows,)),
-                                  block(4 * k + 4, (m.hidden_size,)) if m.cell == "gru" else None)
+    layers = tuple(QuantizedLayer(block(6 * k + 1, (rows, m.layer_input_size(k))),
+                                  block(6 * k + 2, (rows, m.recurrent_size)), block(6 * k + 3, (rows,)),
+                                  block(6 * k + 4, (m.hidden_size,)) if split else None,
+                                  block(6 * k + 5, (outputs, m.hidden_size)) if m.jordan else None,
+                                  block(6 * k + 6, (outputs,)) if m.jordan else None)
                    for k in range(m.num_layers))
     head = (block(20, (m.head, m.hidden_size)), block(21, (m.head,))) if m.head else (None, None)
     return QuantizedWeights(layers, *head, saturated={})
 
 
 # -- the map ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("config", [GRU, LSTM], ids=["gru", "lstm"])
+@CONFIGS
 def test_registers_are_distinct_words_below_the_window(config):
     regs = registers(config)
     offsets = [r.offset for r in regs]
@@ -87,13 +96,28 @@ def test_configuration_registers_hold_the_configuration():
     assert values["CONFIG_CRC"] == config_crc(GRU) != config_crc(GRU.replace("model", head=3))
     low = GRU.replace("numerics", weight="fixed<8,-1>")
     assert register(low, "FORMAT_WEIGHT").reset == 8 | (0xFF << 8) | (1 << 16)
+    assert values["OUTPUT_SIZE"] == 0
 
 
-@pytest.mark.parametrize("config", [GRU, LSTM], ids=["gru", "lstm"])
+@pytest.mark.parametrize("config, cell, output_size", [
+    (GRU, 1, 0),  # gru, reset after
+    (BEFORE, 1 | (1 << 9), 0),  # gru, GRU_RESET = 1 (before)
+    (JORDAN, 4 | (1 << 12) | (2 << 16), 5),  # jordan, relu, sigmoid
+    (JORDAN.replace("model", return_sequences=True), 4 | (1 << 8) | (1 << 12) | (2 << 16), 5),
+], ids=["gru", "gru_before", "jordan", "jordan_sequences"])
+def test_cell_register_tells_the_layout_apart(config, cell, output_size):
+    reg = register(config, "CELL")
+    assert (reg.reset, register(config, "OUTPUT_SIZE").reset) == (cell, output_size)
+    assert [f.name for f in reg.fields] == ["CELL", "RETURN_SEQUENCES", "GRU_RESET", "NONLINEARITY",
+                                            "OUTPUT_ACTIVATION"]
+    assert reg.field("CELL").meaning == "0 lstm, 1 gru, 2 rnn_tanh, 3 rnn_relu, 4 jordan"
+
+
+@CONFIGS
 def test_window_regions_are_aligned_and_disjoint(config):
     window = weight_window(config)
-    assert [w.name for w in window] == (["WEIGHTS", "BIASES", "BIAS_HN"] if config.model.cell == "gru"
-                                        else ["WEIGHTS", "BIASES"])
+    assert [w.name for w in window] == (["WEIGHTS", "BIASES", "BIAS_HN"] if config is GRU
+                                        else ["WEIGHTS", "BIASES"])  # the reset-before GRU has no b_hn memory
     ends = REGISTER_SPACE
     for region in window:
         assert region.base % region.size == 0 and region.base >= ends
@@ -102,35 +126,70 @@ def test_window_regions_are_aligned_and_disjoint(config):
     assert 2 ** address_width(config) >= ends > 2 ** (address_width(config) - 1)
 
 
-@pytest.mark.parametrize("config", [GRU, LSTM], ids=["gru", "lstm"])
+def rows_by_the_rules(config, c):
+    """``(PyTorch row, unit, gate, lane, pass)`` of each gate row of a layer, as the layout rules place them."""
+    hidden, lanes = c["HIDDEN_SIZE"], c["LANES"]
+    if config.model.reset_before:  # r and z rows unit-major in the first passes, then the n rows
+        rz = [(row // 2, row % 2, row % lanes, row // lanes) for row in range(2 * hidden)]
+        n = [(unit, 2, unit % lanes, c["RESET_PASSES"] + unit // lanes) for unit in range(hidden)]
+        placed = rz + n
+    else:
+        placed = [(row // c["GATES"], row % c["GATES"], row % lanes, row // lanes)
+                  for row in range(c["GATES"] * hidden)]
+    return [(gate * hidden + unit, unit, gate, lane, q) for unit, gate, lane, q in placed]
+
+
+def output_rows_by_the_rules(config, c):
+    """``(weight base, bias base, weights, biases)`` of each head job: the head, or each Jordan layer's W_hy."""
+    if config.model.jordan:
+        return [(c[f"OUTPUT{k}_WEIGHT_BASE"], c[f"OUTPUT{k}_BIAS_BASE"], layer.w_hy, layer.bias_hy)
+                for k, layer in enumerate(numbered_weights(config).layers)]
+    q = numbered_weights(config)
+    return [(c["HEAD_WEIGHT_BASE"], c["HEAD_BIAS_BASE"], q.head_weight, q.head_bias)] if config.model.head else []
+
+
+@CONFIGS
 def test_layout_rules_place_every_weight_and_bias(config):
-    """The README's and header's rules (image constants), applied by hand, give the window words."""
+    """The README's and header's rules (image constants), applied by hand, give every window word."""
     q = numbered_weights(config)
     words = window_words(config, q)
     c = {key: value for key, value, _ in image_constants(config)}
-    m, lanes, gates, hidden = config.model, c["LANES"], c["GATES"], c["HIDDEN_SIZE"]
-    mask = 0xFFFFFFFF
+    m, hidden, mask = config.model, c["HIDDEN_SIZE"], 0xFFFFFFFF
+    want = {name: [[0] * len(lane) for lane in lanes] for name, lanes in words.items()}
     for k, layer in enumerate(q.layers):
-        inputs = m.layer_input_size(k)
-        for row in range(gates * hidden):
-            unit, gate = divmod(row, gates)
-            pytorch_row = gate * hidden + unit
-            lane, q_pass = row % lanes, row // lanes
-            for j in range(c[f"LAYER{k}_OPERANDS"]):
-                index = c[f"LAYER{k}_WEIGHT_BASE"] + q_pass * c[f"LAYER{k}_OPERANDS"] + j
-                want = layer.w_ih[pytorch_row, j] if j < inputs else layer.w_hh[pytorch_row, j - inputs]
-                assert words["WEIGHTS"][lane][index] == want & mask
+        inputs, operands = m.layer_input_size(k), c[f"LAYER{k}_OPERANDS"]
+        assert operands == inputs + m.recurrent_size
+        for row, unit, gate, lane, q_pass in rows_by_the_rules(config, c):
+            for j in range(operands):
+                value = layer.w_ih[row, j] if j < inputs else layer.w_hh[row, j - inputs]
+                want["WEIGHTS"][lane][c[f"LAYER{k}_WEIGHT_BASE"] + q_pass * operands + j] = value & mask
             bias_index = c[f"LAYER{k}_BIAS_BASE"] + q_pass
-            assert words["BIASES"][lane][bias_index] == layer.bias[pytorch_row] & mask
-            if m.cell == "gru":
-                n_row = gate == 2
-                want = (1 << 16) | layer.bias_hn[unit] if n_row else 0
-                assert words["BIAS_HN"][lane][bias_index] == want
-    for out in range(m.head):
-        lane, q_pass = out % lanes, out // lanes
-        for j in range(hidden):
-            assert words["WEIGHTS"][lane][c["HEAD_WEIGHT_BASE"] + q_pass * hidden + j] == q.head_weight[out, j]
-        assert words["BIASES"][lane][c["HEAD_BIAS_BASE"] + q_pass] == q.head_bias[out]
+            want["BIASES"][lane][bias_index] = layer.bias[row] & mask
+            if "BIAS_HN" in words and gate == 2:
+                want["BIAS_HN"][lane][bias_index] = (1 << 16) | layer.bias_hn[unit]
+    passes = c["OUTPUT_PASSES"] if m.jordan else c["HEAD_PASSES"]
+    for weight_base, bias_base, weight, bias in output_rows_by_the_rules(config, c):
+        assert weight.shape[0] <= passes * c["LANES"] < weight.shape[0] + c["LANES"]
+        for out in range(weight.shape[0]):
+            lane, q_pass = out % c["LANES"], out // c["LANES"]
+            for j in range(hidden):
+                want["WEIGHTS"][lane][weight_base + q_pass * hidden + j] = weight[out, j] & mask
+            want["BIASES"][lane][bias_base + q_pass] = bias[out] & mask
+    assert words == want
+
+
+@CONFIGS
+def test_window_words_are_the_rom_images(config):
+    """The runtime path writes exactly the memory images a ROM core bakes in."""
+    q, sch = numbered_weights(config), Schedule(config)
+    words, biases = window_words(config, q), sch.bias_images(q)
+    assert words["WEIGHTS"] == sch.weight_images(q)
+    assert words["BIASES"] == [[first for first, _, _ in lane] for lane in biases]
+    if sch.split_rows:
+        assert words["BIAS_HN"] == [[bias_hn_word(second, flag, 16) for _, second, flag in lane] for lane in biases]
+    else:  # nothing rides in a second bias value
+        assert "BIAS_HN" not in words and {v for lane in biases for _, *rest in lane for v in rest} == {0}
+    assert [len(lane) for lane in words["WEIGHTS"]] == [register(config, "WEIGHT_DEPTH").reset] * config.hardware.lanes
 
 
 def test_negative_values_are_twos_complement_words():
@@ -225,14 +284,15 @@ class FakeCore:
             raise AssertionError(f"the driver wrote a register at {address:#x}")
 
 
-def test_driver_identifies_loads_and_reads_back():
-    core = FakeCore(GRU)
-    driver = CoreDriver(read=core.read, write=core.write, config=GRU)
+@CONFIGS
+def test_driver_identifies_loads_and_reads_back(config):
+    core = FakeCore(config)
+    driver = CoreDriver(read=core.read, write=core.write, config=config)
     driver.identify()
-    q = numbered_weights(GRU)
+    q = numbered_weights(config)
     assert driver.load(q) == core.writes == len(core.window)
     assert driver.mismatches(q) == []
-    other = numbered_weights(GRU)
+    other = numbered_weights(config)
     other.layers[0].w_ih[0, 0] += 1
     wrong = driver.mismatches(other)
     assert len(wrong) == 1 and wrong[0].startswith("WEIGHTS lane 0 word 0 (0x")
@@ -315,7 +375,7 @@ def test_generate_writes_header_and_register_map(tmp_path, capsys):
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc)")
-@pytest.mark.parametrize("config", [GRU, LSTM], ids=["gru", "lstm"])
+@CONFIGS
 def test_c_header_compiles_and_its_numbers_are_the_specs(tmp_path, config):
     (tmp_path / "core.h").write_text(c_header(config, "core"))
     checks = []

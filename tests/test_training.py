@@ -180,3 +180,48 @@ def test_train_command_ctc_flags(tmp_path, capsys):
     config = load_config(tmp_path / "c.toml")
     assert (config.model.head, config.model.ctc_blank) == (3, 2)
     assert set(load_weights(tmp_path / "w.npz", config).tensors()) >= {"head.weight", "weight_ih_l0"}
+
+
+@pytest.mark.parametrize(("cell", "gru_reset"), [("lstm", "after"), ("gru", "before"), ("rnn_relu", "after")])
+def test_train_bidirectional_matches_the_float_reference(small_digits, cell, gru_reset):
+    result = train(small_digits, cell=cell, gru_reset=gru_reset, hidden=3, layers=2, epochs=2, seed=1,
+                   bidirectional=True)
+    model = result.config.model
+    assert model.bidirectional and result.config.hardware.max_sequence_length == 64
+    assert result.weights.reverse_layers[1].weight_ih.shape == (model.gates * 3, 6)
+    assert result.weights.head_weight.shape == (10, 6)
+    outputs = float_forward(result.config, result.weights, small_digits.x).outputs
+    assert result.history[-1].train_metric == np.mean(outputs.argmax(axis=1) == small_digits.labels)
+
+
+def test_train_bidirectional_with_lengths_is_packed():
+    """The backward direction starts at each sequence's own last step: PyTorch's packed sequences."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 70, 2))
+    lengths = rng.integers(1, 71, size=40)
+    targets = x[np.arange(40), 0, 0] + x[np.arange(40), lengths - 1, 1]
+    result = train(Dataset("regression", x, lengths, targets=targets), cell="gru", hidden=4, epochs=2, seed=0,
+                   bidirectional=True)
+    assert result.config.hardware.max_sequence_length == 70  # the data's steps: the configuration takes them
+    outputs = float_forward(result.config, result.weights, x, lengths).outputs
+    assert result.history[-1].train_metric == pytest.approx(np.mean((outputs[:, 0] - targets) ** 2), rel=1e-5)
+    x_padded = x.copy()
+    x_padded[np.arange(70)[None, :] >= lengths[:, None]] = 9.0  # the padding is never read
+    np.testing.assert_array_equal(float_forward(result.config, result.weights, x_padded, lengths).outputs, outputs)
+
+
+def test_train_command_bidirectional(tmp_path, capsys):
+    weights, config = tmp_path / "w.npz", tmp_path / "c.toml"
+    assert main(["train", "--bidirectional", "--cell", "rnn_tanh", "--hidden", "3", "--epochs", "1",
+                 "--data", "digits", "-o", str(weights), "--config-out", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("bidirectional rnn_tanh, hidden 3, 1 layer(s), head 10: train accuracy ")
+    assert captured.err.startswith("training bidirectional rnn_tanh (hidden 3, 1 layer(s)) on digits")
+    assert load_config(config).model.bidirectional
+    assert sorted(np.load(weights).files) == sorted(
+        ["bias_hh_l0", "bias_ih_l0", "weight_hh_l0", "weight_ih_l0", "bias_hh_l0_reverse", "bias_ih_l0_reverse",
+         "weight_hh_l0_reverse", "weight_ih_l0_reverse", "head.bias", "head.weight"])
+    status = main(["train", "--bidirectional", "--cell", "jordan", "-o", str(tmp_path / "j.npz")])
+    assert status == 2 and capsys.readouterr().err == (
+        "rnnhw train: error: --bidirectional does not apply to --cell jordan (its y feeds back through the output "
+        "layer); use another cell\n")

@@ -175,7 +175,7 @@ def test_unexpected_layer_and_head():
     )
 
 
-@pytest.mark.parametrize("name", ["embedding.weight", "weight_ih_l0_reverse", "rnn.weight_ih", "head.scale"])
+@pytest.mark.parametrize("name", ["embedding.weight", "weight_ih_l0_backward", "rnn.weight_ih", "head.scale"])
 def test_unknown_tensor_name(name):
     config = make_config(num_layers=1)
     raw = {**raw_tensors(config), name: np.zeros(3)}
@@ -462,3 +462,66 @@ def test_jordan_tensors_load_quantize_and_round_trip(tmp_path):
     assert quantized.saturated["weight"][1] == 2 * (12 + 8 + 8) - 4  # every weight of both layers
     with pytest.raises(UserError, match="missing tensor weight_hy_l1 of shape"):
         weights_from_tensors({k: v for k, v in weights.tensors().items() if k != "weight_hy_l1"}, config)
+
+
+# ------------------------------------------------------------------------------------------ bidirectional
+
+
+def bidirectional_config(cell="gru", num_layers=2, head=2):
+    return config_from_dict({"model": {"cell": cell, "input_size": 3, "hidden_size": 4, "num_layers": num_layers,
+                                       "head": head, "bidirectional": True}, "hardware": {"lanes": 1}})
+
+
+def test_bidirectional_shapes_follow_pytorch():
+    """Names, shapes and order are nn.GRU(bidirectional=True)'s state_dict's, the head reads 2H."""
+    config = bidirectional_config()
+    rnn = nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    shapes = {name: tuple(value.shape) for name, value in rnn.state_dict().items()}
+    assert list(expected_shapes(config)) == [*shapes, "head.weight", "head.bias"]
+    assert expected_shapes(config) == {**shapes, "head.weight": (2, 8), "head.bias": (2,)}
+    assert expected_shapes(config)["weight_ih_l1_reverse"] == (12, 8)
+
+
+def test_bidirectional_state_dict_round_trip(tmp_path):
+    torch.manual_seed(2)
+    rnn = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    head = nn.Linear(8, 2)
+    state = {**{f"lstm.{k}": v for k, v in rnn.state_dict().items()},
+             **{f"fc.{k}": v for k, v in head.state_dict().items()}}
+    torch.save(state, tmp_path / "bi.pt")
+    config = bidirectional_config("lstm")
+    weights = load_weights(tmp_path / "bi.pt", config)
+    assert (len(weights.layers), len(weights.reverse_layers)) == (2, 2)
+    np.testing.assert_array_equal(weights.reverse_layers[1].weight_ih, rnn.weight_ih_l1_reverse.detach().numpy())
+    np.testing.assert_array_equal(weights.layers[1].weight_ih, rnn.weight_ih_l1.detach().numpy())
+    expected = {k.removeprefix("lstm.").replace("fc.", "head."): v.numpy() for k, v in state.items()}
+    assert_weights_equal(weights, expected)
+    assert list(weights.tensors()) == list(expected)  # state_dict order
+    save_weights(weights, tmp_path / "bi.npz")
+    assert_weights_equal(load_weights(tmp_path / "bi.npz", config), expected)
+
+
+def test_bidirectional_quantized_and_random():
+    config = bidirectional_config("gru", num_layers=1, head=0)
+    weights = random_weights(config, seed=5)
+    assert len(weights.reverse_layers) == 1 and weights.reverse_layers[0].weight_ih.shape == (12, 3)
+    quantized = quantize_weights(weights, config)
+    n = config.numerics
+    backward = quantized.reverse_layers[0]
+    assert np.array_equal(backward.w_hh, quantize(weights.reverse_layers[0].weight_hh, n.weight, n.rounding)[0])
+    assert np.array_equal(backward.bias_hn, quantize(weights.reverse_layers[0].bias_hh[8:], n.bias, n.rounding)[0])
+    assert quantized.saturated["weight"][1] == 2 * (36 + 48)  # both directions' weights are counted
+    assert quantize_weights(random_weights(make_config(), seed=5), make_config()).reverse_layers == ()
+    assert random_weights(make_config(), seed=5).reverse_layers == ()
+
+
+def test_reverse_tensors_need_bidirectional():
+    raw = raw_tensors(bidirectional_config(num_layers=1, head=0))
+    with pytest.raises(UserError) as info:
+        weights_from_tensors(raw, make_config("gru", num_layers=1))
+    assert str(info.value) == ("weights: unexpected tensor weight_ih_l0_reverse; the configuration has 1 layer(s) "
+                               "and head = 0; set model.bidirectional = true")
+    del raw["bias_hh_l0_reverse"]
+    with pytest.raises(UserError) as info:
+        weights_from_tensors(raw, bidirectional_config(num_layers=1, head=0))
+    assert str(info.value) == "weights: missing tensor bias_hh_l0_reverse of shape [12] for this configuration"

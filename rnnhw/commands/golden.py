@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         help="run the bit-exact golden model (or the float reference) on inputs",
         description="Quantize X.npy and the weights as CONFIG says, run the bit-exact golden model and write "
         "its outputs, dequantized to float64, to Y.npy. Outputs are [N, head] with a head, [N, T, H] with "
-        "model.return_sequences ([N, T, head] with a head too), else [N, H] (the last layer's final state). "
+        "model.return_sequences ([N, T, head] with a head too), else [N, H] (the last layer's final state; "
+        "with model.bidirectional 2H for H, [h_fwd; h_bwd]). "
         "With model.ctc_blank, Y.npy holds the CTC-decoded labels, int64 [N, T] padded with -1. With --float, "
         "run the float64 reference (what PyTorch computes) instead (decoded the same way with CTC).",
     )

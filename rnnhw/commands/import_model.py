@@ -14,8 +14,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "import",
         help="read an ONNX or Keras model and write its configuration and weights",
-        description="Read MODEL.onnx (LSTM, GRU and RNN nodes, stacked, with an optional linear head) or "
-        "MODEL.keras (Keras 3: LSTM, GRU, SimpleRNN and a final Dense) and write OUT.toml ([model] from the "
+        description="Read MODEL.onnx (LSTM, GRU and RNN nodes, forward or bidirectional, stacked, with an optional "
+        "linear head) or MODEL.keras (Keras 3: LSTM, GRU, SimpleRNN, Bidirectional of these, and a final Dense) and "
+        "write OUT.toml ([model] from the "
         "file, default [numerics] and [hardware]) and OUT.npz beside it (the weights with PyTorch's names and "
         "gate order), so every other command runs on them. Prints what it found. The mapping and what is "
         "refused: docs/import.md.",

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     parser.add_argument("--gru-reset", choices=GRU_RESETS, default="after",
                         help="GRU only: apply the reset gate after W_hn (PyTorch's nn.GRU, default) or before it "
                         "(Cho et al. 2014, rnnhw.models.ResetBeforeGRU)")
+    parser.add_argument("--bidirectional", action="store_true",
+                        help="bidirectional layers (PyTorch's bidirectional=True, model.bidirectional): each layer "
+                        "also runs backward from each sequence's last step; the head reads [h_fwd; h_bwd]")
     parser.add_argument("--hidden", type=int, default=32, metavar="H", help="hidden size (default: 32)")
     parser.add_argument("--layers", type=int, default=1, metavar="L", help="stacked layers (default: 1)")
     parser.add_argument("--data", metavar="D",
@@ -78,6 +81,9 @@ def _metric(name: str, value: float) -> str:
 def run(args) -> int:
     if args.gru_reset != "after" and args.cell != "gru":
         raise UserError(f"--gru-reset {args.gru_reset} applies to --cell gru only, not {args.cell}")
+    if args.bidirectional and args.cell == "jordan":
+        raise UserError("--bidirectional does not apply to --cell jordan (its y feeds back through the output "
+                        "layer); use another cell")
     integer_option(args.hidden, "--hidden", 1, 4096)
     integer_option(args.layers, "--layers", 1, 16)
     integer_option(args.epochs, "--epochs", 1, 100_000)
@@ -96,11 +102,12 @@ def run(args) -> int:
         raise UserError(f"{data.name}: holds label sequences; add --ctc to train a CTC model on them")
     test = load_data(source, split="test") if source in (DIGITS, DIGIT_STRINGS) else None
     head_size(data)  # refuse targets a head cannot fit before announcing the run
-    print(f"training {args.cell} (hidden {args.hidden}, {args.layers} layer(s)) on {data.name}: "
+    kind = f"bidirectional {args.cell}" if args.bidirectional else args.cell
+    print(f"training {kind} (hidden {args.hidden}, {args.layers} layer(s)) on {data.name}: "
           f"{data.size:,} sequences of {data.steps} steps x {data.features} features", file=sys.stderr)
     result = train(data, cell=args.cell, hidden=args.hidden, layers=args.layers, epochs=args.epochs,
                    seed=args.seed, learning_rate=args.lr, batch_size=args.batch_size, test=test,
-                   progress=_print_epoch(args.epochs), gru_reset=args.gru_reset)
+                   progress=_print_epoch(args.epochs), gru_reset=args.gru_reset, bidirectional=args.bidirectional)
     last = result.history[-1]
     metric = result.metric_name
     summary = f"train {metric} {_metric(metric, last.train_metric)}"
@@ -112,7 +119,8 @@ def run(args) -> int:
             with atomic_file(config_path) as tmp_config:
                 tmp_config.write_text(result.config.to_toml())
     model = result.config.model
-    print(f"{model.cell}, hidden {model.hidden_size}, {model.num_layers} layer(s), head {model.head}: "
+    print(f"{'bidirectional ' if model.bidirectional else ''}{model.cell}, hidden {model.hidden_size}, "
+          f"{model.num_layers} layer(s), head {model.head}: "
           f"{summary}")
     print(f"wrote {weights_path}")
     if config_path is not None:
