@@ -118,8 +118,8 @@ class HardwareConfig:
     lanes: int = DEFAULT_LANES
     elementwise_multipliers: str = "logic"
     weights: str = "rom"  # "runtime": loaded through the AXI4-Lite port (spec/registers.py)
-    max_sequence_length: int = 64  # bidirectional cores: the longest sequence their buffers hold
     dsp_packing: str = "auto"  # two lanes per multiplier where the formats allow it (spec/packing.py)
+    max_sequence_length: int = 64  # bidirectional cores: the longest sequence their buffers hold
 
 
 @dataclass(frozen=True)
@@ -265,8 +265,8 @@ SCHEMA = {
         "lanes": _positive_int("hardware.lanes", 1, 4096),
         "elementwise_multipliers": _choice("hardware.elementwise_multipliers", ("logic", "dsp")),
         "weights": _choice("hardware.weights", WEIGHT_STORAGE),
-        "max_sequence_length": _positive_int("hardware.max_sequence_length", 1, 65536),
         "dsp_packing": _choice("hardware.dsp_packing", DSP_PACKING),
+        "max_sequence_length": _positive_int("hardware.max_sequence_length", 1, 65536),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}

@@ -237,7 +237,7 @@ def test_unknown_section_and_key():
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
         "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights, "
-        "max_sequence_length, dsp_packing",
+        "dsp_packing, max_sequence_length",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
