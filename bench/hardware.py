@@ -10,7 +10,8 @@ for every design of :data:`DESIGNS`:
   bound / measured.
 * **ECP5** (LFE5UM-85F, speed 8, 150 MHz constraint) synthesis and place and route: LUTs, FFs, DSPs,
   BRAMs, Fmax; latency per step = measured cycles / Fmax; GOP/s = 2 ops x MACs per step x Fmax /
-  measured cycles per step (MACs ``G*H*(I+H)``; the head's, once per sequence, not counted).
+  measured cycles per step (MACs ``G*H*(I+H)``; the head's, once per sequence, not counted); peak =
+  P x Fmax against the device's multipliers x their Fmax (``rnnhw.spec.devices.peak_fraction``).
 * iCE40 (UP5K) and xc7 (xc7a35t, synthesis only) resources for the designs in :data:`OTHER_TARGETS`;
   a design that does not fit is recorded with the tool's message.
 
@@ -32,7 +33,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnhw.spec.devices import device_facts, gops, peak_fraction
 from rnnhw.spec.errors import UserError, VerificationError
+from rnnhw.synth import TARGETS, design_needs
 from rnnhw.synth import cache_key as synthesis_cache_key
 
 try:
@@ -164,7 +167,14 @@ class HardwareRow:
         """Giga-operations per second at Fmax, 2 per multiply-accumulate."""
         if not self.ecp5.fmax_mhz:
             return None
-        return 2 * self.design.macs_per_step * self.ecp5.fmax_mhz * 1e6 / self.measured / 1e9
+        return gops(self.design.macs_per_step, self.measured, self.ecp5.fmax_mhz)
+
+    @property
+    def peak_fraction(self) -> float | None:
+        """P x Fmax against the device's multipliers x their Fmax (``rnnhw.spec.devices``)."""
+        if not self.ecp5.fmax_mhz:
+            return None
+        return peak_fraction(self.design.lanes, self.ecp5.fmax_mhz, device_facts(self.ecp5.device))
 
 
 def _number(value, spec: str) -> str:
@@ -177,8 +187,8 @@ def _cycles(value: float) -> str:
 
 def main_table(rows: list[HardwareRow]) -> str:
     lines = ["| design | P | cycles/step measured | schedule | bound | utilization | LUTs | FFs | DSPs "
-             "| BRAMs | Fmax (MHz) | latency/step (µs) | GOP/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| BRAMs | Fmax (MHz) | latency/step (µs) | GOP/s | peak |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         e = row.ecp5
         resources = (f"{_number(e.luts, ',')} | {_number(e.ffs, ',')} | {_number(e.dsps, 'd')} "
@@ -187,7 +197,8 @@ def main_table(rows: list[HardwareRow]) -> str:
             resources = " | ".join(["—"] * 5)
         lines.append(f"| {row.design.model_label} | {row.design.lanes} | {_cycles(row.measured)} "
                      f"| {_cycles(row.expected)} | {row.bound:,} | {row.utilization:.3f} | {resources} "
-                     f"| {_number(row.latency_us, '.2f')} | {_number(row.gops, '.2f')} |")
+                     f"| {_number(row.latency_us, '.2f')} | {_number(row.gops, '.2f')} "
+                     f"| {_number(row.peak_fraction, '.2%')} |")
     return "\n".join(lines)
 
 
@@ -218,8 +229,10 @@ def findings(rows: list[HardwareRow], fmax_target: float = 150.0) -> list[str]:
             notes.append(f"{label}: {_cycles(row.measured)} cycles per step, {_cycles(row.measured - row.bound)} "
                          f"above the bound (utilization {row.utilization:.3f}), as the schedule model "
                          f"predicts: {_shortfall(row.design)}.")
-        if row.ecp5.dsps is not None and row.ecp5.dsps != row.design.lanes:
-            notes.append(f"{label}: {row.ecp5.dsps} DSP blocks (MULT18X18D), not P = {row.design.lanes}.")
+        multipliers = design_needs(row.design.config).dsps(TARGETS["ecp5"])  # P, or ceil(P/2) packed
+        if row.ecp5.dsps is not None and row.ecp5.dsps != multipliers:
+            notes.append(f"{label}: {row.ecp5.dsps} DSP blocks (MULT18X18D), not the lanes' {multipliers} "
+                         f"(P = {row.design.lanes}).")
         if row.ecp5.error:
             notes.append(f"{label}: no ECP5 result: {row.ecp5.error}.")
         reference = row.design == Design("lstm", 12, 32, lanes=8, head=9)
@@ -245,10 +258,15 @@ def _shortfall(design: Design) -> str:
     return "a step's first pass waits for h values the previous step has not finished (the h recurrence)"
 
 
+_FACTS = device_facts(ECP5_DEVICE)
+_PEAK = f"{_FACTS.multipliers} multipliers x {_FACTS.multiplier_fmax_mhz:g} MHz"
+
+
 def section(main: str, targets: str, notes: list[str], versions: str, machine: str, revision: str,
             seconds: float) -> str:
     found = "\n".join(f"- {note}" for note in notes) if notes else "- none: every measured number matches " \
-        "the schedule model, DSPs = P, and the reference design meets its clock target."
+        "the schedule model, DSPs = P (P/2 rounded up with packed lanes), and the reference design meets its " \
+        "clock target."
     return f"""## Hardware: cycles, resources, clock rate
 
 Written by `bench/hardware.py` (issue 6). Default numerics (16-bit values, 41-bit accumulator,
@@ -259,7 +277,9 @@ state the RTL is designed to reach. *bound*: ceil(G·H·(I+H)/P). *utilization*:
 Resources and Fmax: ECP5 {ECP5_DEVICE} speed grade 8 (Yosys `synth_ecp5`, nextpnr with a 150 MHz
 constraint, seed 1); counts are of the accelerator alone (see `docs/synthesis.md`). *latency/step*:
 measured cycles / Fmax. *GOP/s*: 2 x G·H·(I+H) MACs per step x Fmax / measured cycles (the head's MACs,
-once per sequence, not counted).
+once per sequence, not counted). *peak*: the share of the device's multiplier peak the lanes reach,
+P x Fmax against {_PEAK} (`rnnhw.spec.devices`; the multiplier's clock measured in this flow, see
+`docs/synthesis.md`).
 
 {main}
 

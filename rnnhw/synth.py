@@ -47,8 +47,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnhw.spec.devices import DEVICES, MULTIPLIER_INPUTS
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_dir, atomic_file, check_output_dir, file_lock
+from rnnhw.spec.packing import packed_width
 
 __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synthesize", "resolve_device",
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
@@ -123,8 +125,8 @@ class Device:
     nextpnr_args : device, package and speed options for nextpnr.
     synth_args : extra options of the Yosys synthesis command for this device.
     capacity : resources by report key (``luts``, ``dsps``, ``brams`` and for xc7 ``ffs``), from the
-        vendors' product tables: the fit check of synthesis-only targets, where no placer checks it, and
-        the estimate ``rnnhw check`` and ``rnnhw generate`` print (:func:`fit_report`).
+        vendors' product tables (``rnnhw.spec.devices``): the fit check of synthesis-only targets, where no
+        placer checks it, and the estimate ``rnnhw check`` and ``rnnhw generate`` print (:func:`fit_report`).
     """
 
     name: str
@@ -166,23 +168,18 @@ class Target:
         return self.devices[0]
 
 
-# ECP5 sizes: LUT4s, 18 kbit block RAMs (DP16KD), 18x18 multipliers (MULT18X18D), from Lattice's data sheet.
-_ECP5_CAPACITY = {"25": {"luts": 24288, "brams": 56, "dsps": 28}, "45": {"luts": 43848, "brams": 108, "dsps": 72},
-                  "85": {"luts": 83640, "brams": 208, "dsps": 156}}
+def _ecp5(name: str, flag: str) -> Device:
+    return Device(name, (), (f"--{flag}", "--package", "CABGA381", "--speed", "8"), (), DEVICES[name].capacity)
 
 
-def _ecp5(size: str, flag: str) -> Device:
-    capacity = _ECP5_CAPACITY[re.search(r"-(\d+)F$", size).group(1)]
-    return Device(size, (), (f"--{flag}", "--package", "CABGA381", "--speed", "8"), (), capacity)
+def _ice40(short: str, package: str) -> Device:
+    name = f"iCE40{short.upper()}"
+    return Device(name, (short, f"ice40{short}"), (f"--{short}", "--package", package),
+                  ("-dsp",) if DEVICES[name].multipliers else (), DEVICES[name].capacity)
 
 
-def _ice40(short: str, package: str, luts: int, brams: int, dsps: int = 0) -> Device:
-    return Device(f"iCE40{short.upper()}", (short, f"ice40{short}"), (f"--{short}", "--package", package),
-                  ("-dsp",) if dsps else (), {"luts": luts, "brams": brams, "dsps": dsps})
-
-
-def _xc7(name: str, luts: int, ffs: int, dsps: int, bram36: int) -> Device:
-    return Device(name, (), (), (), {"luts": luts, "ffs": ffs, "dsps": dsps, "brams": 2 * bram36})
+def _xc7(name: str) -> Device:
+    return Device(name, (), (), (), DEVICES[name].capacity)
 
 
 # Devices whose nextpnr database is a larger die (LFE5U-12F, iCE40UP3K/HX4K/LP4K) are left out:
@@ -207,16 +204,15 @@ TARGETS = {
         default_freq_mhz=150.0,
         bram_shapes=((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         bram_name="18 kbit block RAMs (DP16KD)",
-        dsp_inputs=(18, 18),
+        dsp_inputs=MULTIPLIER_INPUTS["ecp5"],
     ),
     "ice40": Target(
         name="ice40",
         synth_command="synth_ice40",
         nextpnr="nextpnr-ice40",
         devices=(
-            _ice40("up5k", "sg48", 5280, 30, dsps=8), _ice40("hx8k", "ct256", 7680, 32),
-            _ice40("hx1k", "tq144", 1280, 16), _ice40("lp8k", "cm81", 7680, 32), _ice40("lp1k", "cm49", 1280, 16),
-            _ice40("lp384", "qn32", 384, 0),
+            _ice40("up5k", "sg48"), _ice40("hx8k", "ct256"), _ice40("hx1k", "tq144"), _ice40("lp8k", "cm81"),
+            _ice40("lp1k", "cm49"), _ice40("lp384", "qn32"),
         ),
         counts={
             "luts": {"SB_LUT4": 1},
@@ -227,19 +223,14 @@ TARGETS = {
         default_freq_mhz=50.0,
         bram_shapes=((2048, 2), (1024, 4), (512, 8), (256, 16)),
         bram_name="4 kbit block RAMs (SB_RAM40_4K)",
-        dsp_inputs=(16, 16),
+        dsp_inputs=MULTIPLIER_INPUTS["ice40"],
     ),
     "xc7": Target(
         name="xc7",
         synth_command="synth_xilinx -family xc7 -flatten",
         nextpnr=None,
-        # LUTs, FFs, DSP48E1 and 36 kbit block RAMs from the 7 series product tables.
-        devices=(
-            _xc7("xc7a35t", 20800, 41600, 90, 50), _xc7("xc7a50t", 32600, 65200, 120, 75),
-            _xc7("xc7a100t", 63400, 126800, 240, 135), _xc7("xc7a200t", 134600, 269200, 740, 365),
-            _xc7("xc7z010", 17600, 35200, 80, 60), _xc7("xc7z020", 53200, 106400, 220, 140),
-            _xc7("xc7k325t", 203800, 407600, 840, 445),
-        ),
+        devices=tuple(_xc7(name) for name in ("xc7a35t", "xc7a50t", "xc7a100t", "xc7a200t", "xc7z010",
+                                              "xc7z020", "xc7k325t")),
         counts={
             # LUT-RAM and shift registers occupy LUT sites: weights are LUTs per primitive.
             "luts": {"LUT[1-6]": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
@@ -251,7 +242,7 @@ TARGETS = {
         },
         bram_shapes=((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         bram_name="18 kbit block RAMs (RAMB18E1)",
-        dsp_inputs=(25, 18),
+        dsp_inputs=MULTIPLIER_INPUTS["xc7"],
     ),
 }
 
@@ -798,9 +789,11 @@ class DesignNeeds:
     """The resources a configuration's design needs that decide whether it fits: memories and multipliers.
 
     Each of the ``lanes`` lanes has its own weight memory (``weight_words`` x ``weight_width``) and bias
-    memory (``bias_words`` x ``bias_width``) and one multiplier of ``weight_width`` x ``operand_width``.
-    A bidirectional core adds its ``sequence_memories`` (``(words, width)``: the state memory holding every
-    step's ``[h_fwd ; h_bwd]``, and the two-sequence input buffer), both sized by ``max_sequence_length``.
+    memory (``bias_words`` x ``bias_width``) and one multiplier of ``weight_width`` x ``operand_width``;
+    with ``packed_pairs``, lanes ``2j`` and ``2j+1`` share one weight memory of packed words and one
+    multiplier (``rnnhw.spec.packing``). A bidirectional core adds its ``sequence_memories`` (``(words,
+    width)``: the state memory holding every step's ``[h_fwd ; h_bwd]``, and the two-sequence input
+    buffer), both sized by ``max_sequence_length``.
     Block RAMs are counted as Yosys maps a memory: the block shape needing the fewest blocks; small
     memories may land in LUT RAM instead, so the count is an upper estimate.
     """
@@ -811,6 +804,7 @@ class DesignNeeds:
     bias_words: int
     bias_width: int
     operand_width: int
+    packed_pairs: bool = False
     sequence_memories: tuple[tuple[int, int], ...] = ()
 
     @property
@@ -829,13 +823,17 @@ class DesignNeeds:
         def blocks(depth: int, width: int) -> int:
             return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in spec.bram_shapes) if depth else 0
 
-        lanes = self.lanes * (blocks(self.weight_words, self.weight_width) + blocks(self.bias_words, self.bias_width))
-        return lanes + sum(blocks(words, width) for words, width in self.sequence_memories)
+        pairs = self.lanes // 2 if self.packed_pairs else 0
+        weights = (pairs * blocks(self.weight_words, packed_width(self.weight_width, self.operand_width))
+                   + (self.lanes - 2 * pairs) * blocks(self.weight_words, self.weight_width))
+        sequences = sum(blocks(words, width) for words, width in self.sequence_memories)
+        return weights + self.lanes * blocks(self.bias_words, self.bias_width) + sequences
 
     def dsps(self, spec: Target) -> int:
         a, b = spec.dsp_inputs
         widths = sorted((self.weight_width, self.operand_width), reverse=True)
-        return self.lanes * math.ceil(widths[0] / a) * math.ceil(widths[1] / b)
+        multipliers = (self.lanes + 1) // 2 if self.packed_pairs else self.lanes
+        return multipliers * math.ceil(widths[0] / a) * math.ceil(widths[1] / b)
 
 
 def design_needs(config) -> DesignNeeds:
@@ -846,7 +844,7 @@ def design_needs(config) -> DesignNeeds:
     return DesignNeeds(lanes=lanes.lanes, weight_words=sizes.weight_words_per_lane,
                        weight_width=sizes.weight_word_bits, bias_words=sizes.bias_words_per_lane,
                        bias_width=sizes.bias_word_bits * sizes.bias_values_per_word + (sizes.bias_values_per_word - 1),
-                       operand_width=lanes.operand_width,
+                       operand_width=lanes.operand_width, packed_pairs=lanes.packed_pairs,
                        sequence_memories=((sizes.state_depth, sizes.state_word_bits),
                                           (sizes.sequence_buffer_words, sizes.input_word_bits))
                        if config.model.bidirectional else ())
@@ -870,8 +868,11 @@ def fit_report(config, target: str | None = None, device: str | None = None) -> 
     chosen), can hold the design.
     """
     needs = design_needs(config)
+    multipliers = (f"{(needs.lanes + 1) // 2} multipliers (lane pairs share one: packed weights of "
+                   f"{packed_width(needs.weight_width, needs.operand_width)} bits) of"
+                   if needs.packed_pairs else f"{needs.lanes} multipliers of")
     lines = [f"needs: {needs.weight_bits:,} weight bits and {needs.bias_bits:,} bias bits in {needs.lanes} lane "
-             f"memories, {needs.lanes} multipliers of {needs.weight_width} x {needs.operand_width} bits"]
+             f"memories, {multipliers} {needs.weight_width} x {needs.operand_width} bits"]
     if needs.sequence_memories:
         lines[0] += f", {needs.sequence_bits:,} bits of sequence memories (bidirectional, max_sequence_length)"
     warnings = []

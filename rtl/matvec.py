@@ -11,11 +11,13 @@ from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.design import LaneParameters
 from rnnhw.spec.latency import DRAIN_DELAY
+from rnnhw.spec.packing import pack_images
 from rnnhw.spec.registers import WINDOW_REGIONS, bias_hn_word
 
 from .checks import check_non_negative, check_positive, check_type
 from .interfaces import IssueSignature, WeightAccessSignature
 from .layouts import Part
+from .multiply import PackedMultiplier, check_packable
 from .pipeline import delayed_stages
 
 __all__ = ["MatVecUnit", "lane_arguments"]
@@ -64,6 +66,10 @@ class MatVecUnit(wiring.Component):
     writable : bool
         Runtime weights (default False): each memory gets a write port and the read ports a read-back
         path, through ``weight_access``.
+    packed_pairs : bool
+        Two lanes per multiplier (default False): lanes ``2j`` and ``2j+1`` read one memory of packed
+        weights (:func:`rnnhw.spec.packing.pack_images`) and share a :class:`~.multiply.PackedMultiplier`
+        (an odd last lane keeps its own multiplier): ``ceil(P/2)`` DSP blocks, the same sums and cycles.
 
     Members
     -------
@@ -84,16 +90,18 @@ class MatVecUnit(wiring.Component):
     Raises
     ------
     TypeError
-        If a width, shift or ``gates`` is not an integer, or a layout not a ``StructLayout``.
+        If a width, shift or ``gates`` is not an integer, a layout not a ``StructLayout``, or
+        ``packed_pairs`` not a bool.
     ValueError
         If the images are empty or their counts differ, a width or ``gates`` is less than 1, a shift
-        is negative, or ``sum_shape.value`` is not ``acc_width`` bits wide.
+        is negative, ``sum_shape.value`` is not ``acc_width`` bits wide, or ``packed_pairs`` is asked
+        for writable memories or for widths no multiplier port takes.
     """
 
     def __init__(self, *, weight_images, bias_images, weight_width: int, bias_width: int, operand_width: int,
                  acc_width: int, product_shift_input: int, product_shift_state: int, bias_shift: int,
                  gates: int, split_rows: bool, issue_shape: data.StructLayout, sum_shape: data.StructLayout,
-                 writable: bool = False):
+                 writable: bool = False, packed_pairs: bool = False):
         if not weight_images or len(weight_images) != len(bias_images):
             raise ValueError(f"need one weight and one bias image per lane, got {len(weight_images)!r} "
                              f"and {len(bias_images)!r}")
@@ -115,6 +123,12 @@ class MatVecUnit(wiring.Component):
         self._bias_shift, self._gates, self._split_rows = bias_shift, gates, bool(split_rows)
         self._issue_shape, self._sum_shape = issue_shape, sum_shape
         self._writable_memories = bool(writable)
+        check_type("packed_pairs", packed_pairs, bool, "a bool")
+        if packed_pairs and self._writable_memories:
+            raise ValueError("packed_pairs needs ROM weights (writable=False): a pair's memory holds packed words")
+        if packed_pairs:
+            check_packable(weight_width, operand_width)
+        self._packed_pairs = packed_pairs
         members = {
             "issue": In(IssueSignature(issue_shape=issue_shape, operand_width=operand_width)),
             "sums": Out(stream.Signature(sum_shape, always_ready=True)),
@@ -187,6 +201,11 @@ class MatVecUnit(wiring.Component):
         return self._writable_memories
 
     @property
+    def packed_pairs(self):
+        """Lanes ``2j`` and ``2j+1`` share one multiplier (:class:`~.multiply.PackedMultiplier`)."""
+        return self._packed_pairs
+
+    @property
     def drain_delay(self):
         """Cycles from a pass's last step to its first item (``spec.latency.DRAIN_DELAY``)."""
         return DRAIN_DELAY
@@ -204,9 +223,10 @@ class MatVecUnit(wiring.Component):
         operand = Signal.like(self.issue.operand, name="operand_reg")
         m.d.sync += operand.eq(self.issue.operand)
 
+        products = self._packed_products(m, operand) if self.packed_pairs else []
         sums, x_sums = [], []
         for lane in range(self.lanes):
-            total, x_total = self._lane(m, lane, operand, stages[2])
+            total, x_total = self._lane(m, lane, operand, stages[2], products[lane] if lane < len(products) else None)
             sums.append(total)
             x_sums.append(x_total)
 
@@ -241,26 +261,54 @@ class MatVecUnit(wiring.Component):
                             with m.Case(lane):
                                 m.d.comb += access.r_data.eq(register)
 
-    def _lane(self, m, lane, operand, stage):
-        """One lane: weight memory, multiplier, accumulator. Returns its sum (and GRU x-part sum)."""
-        weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
-                         init=self.weight_images[lane])
+    def _packed_products(self, m, operand):
+        """Each lane pair's memory of packed weights and shared multiplier: the products of lanes
+        ``0 .. 2*(P//2) - 1``, with the timing of a lane's own multiplier (:meth:`_lane`)."""
+        products = []
+        images = pack_images(self.weight_images, self.weight_width, self.operand_width)
+        for pair in range(self.lanes // 2):
+            multiplier = PackedMultiplier(weight_width=self.weight_width, operand_width=self.operand_width)
+            m.submodules[f"multiplier{2 * pair}_{2 * pair + 1}"] = multiplier
+            weights = Memory(shape=multiplier.weight.shape(), depth=len(images[pair]), init=images[pair])
+            m.submodules[f"weights{2 * pair}_{2 * pair + 1}"] = weights
+            w_port = weights.read_port()
+            weight = Signal(multiplier.weight.shape(), name=f"weight{2 * pair}_{2 * pair + 1}")
+            m.d.comb += [w_port.addr.eq(self.issue.step.w_addr), multiplier.weight.eq(weight),
+                         multiplier.operand.eq(operand)]
+            m.d.sync += weight.eq(w_port.data)
+            products += [multiplier.low, multiplier.high]
+        return products
+
+    def _lane(self, m, lane, operand, stage, product=None):
+        """One lane: weight memory and multiplier (unless its pair's ``product`` is given), bias memory,
+        accumulator. Returns its sum (and GRU x-part sum)."""
+        own = product is None
+        if own:
+            weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
+                             init=self.weight_images[lane])
         firsts = Memory(shape=signed(self.bias_width), depth=len(self.bias_images[lane]),
                         init=[first for first, _, _ in self.bias_images[lane]])
-        m.submodules[f"weights{lane}"] = weights
+        if own:
+            m.submodules[f"weights{lane}"] = weights
         m.submodules[f"bias{lane}"] = firsts
-        w_port, b_port = weights.read_port(), firsts.read_port()
-        m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", self.issue.step.w_addr)),
-                     b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", self.issue.step.b_addr))]
-
-        # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
-        # a cycle of their own (and map into the DSP block's input and output registers).
-        weight = Signal(signed(self.weight_width), name=f"weight{lane}")
-        product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
-        m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
+        # (One statement for both ports, as before packing existed: the same names, the same Verilog.)
+        w_port, b_port = (weights.read_port() if own else None), firsts.read_port()
+        b_addr = b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", self.issue.step.b_addr))
+        read_back = {}
+        if own:
+            m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", self.issue.step.w_addr)),
+                         b_addr]
+            # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
+            # a cycle of their own (and map into the DSP block's input and output registers).
+            weight = Signal(signed(self.weight_width), name=f"weight{lane}")
+            product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
+            m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
+            read_back["WEIGHTS"] = weight
+        else:
+            m.d.comb += b_addr
         bias_stages = delayed_stages(m, b_port.data, 2, f"bias{lane}")
         bias = bias_stages[-1]
-        read_back = {"WEIGHTS": weight, "BIASES": bias_stages[0]}
+        read_back["BIASES"] = bias_stages[0]
 
         total = Signal(signed(self.acc_width), name=f"sum{lane}")
         term = Mux(stage.from_input, product << self.product_shift_input, product << self.product_shift_state)

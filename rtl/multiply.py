@@ -1,12 +1,18 @@
-"""Pipelined signed multipliers for the elementwise unit: in DSP blocks or in logic."""
+"""Pipelined signed multipliers: for the elementwise unit in DSP blocks or in logic, and the lanes'
+packed multiplier that gives two lanes' products from one DSP block."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.latency import MULTIPLIER_LATENCY
+from rnnhw.spec.packing import PACKED_PORT_BITS, guard_shift, packed_width
 
-__all__ = ["MULTIPLIER_LATENCY", "MULTIPLIER_KINDS", "multiply"]
+from .checks import check_positive
+
+__all__ = ["MULTIPLIER_LATENCY", "MULTIPLIER_KINDS", "multiply", "PackedMultiplier", "check_packable"]
 
 #: ``"dsp"``: a ``*`` that Yosys maps to a DSP block; ``"logic"``: a shift-add tree in LUTs, so that the
 #: only DSP blocks of a design are the matrix-vector lanes' multipliers.
@@ -59,3 +65,81 @@ def _tree_depth(count: int) -> int:
         count = (count + 1) // 2
         depth += 1
     return depth
+
+
+def check_packable(weight_width: int, operand_width: int) -> int:
+    """The packed weight's width, after checking that it and the operand fit a multiplier port."""
+    check_positive("weight_width", weight_width)
+    check_positive("operand_width", operand_width)
+    bits = packed_width(weight_width, operand_width)
+    if bits > PACKED_PORT_BITS or operand_width > PACKED_PORT_BITS:
+        raise ValueError(f"weight_width {weight_width} and operand_width {operand_width} need a {bits}-bit "
+                         f"packed weight and a {operand_width}-bit operand; a multiplier port takes at most "
+                         f"{PACKED_PORT_BITS} bits (2 * weight_width + operand_width <= {PACKED_PORT_BITS})")
+    return bits
+
+
+class PackedMultiplier(wiring.Component):
+    """Two products ``a * x`` and ``b * x`` from one signed multiply of the packed weight
+    ``A = a * 2**k + b`` (``k = weight_width + operand_width - 1``, :mod:`rnnhw.spec.packing`) by ``x``.
+
+    The product ``P = A * x`` is registered (one DSP block with its output register); both products are
+    separated from it exactly: ``low = P - high * 2**k``, ``high = floor(P / 2**k) + borrow``, where the
+    registered borrow is set when the low product is negative (``b`` and ``x`` non-zero, of opposite
+    signs): ``low`` is ``P``'s ``k`` low bits below that sign bit.
+
+    Parameters
+    ----------
+    weight_width, operand_width : int
+        Widths of the signed weights ``a``, ``b`` and of the signed operand ``x``.
+
+    Members
+    -------
+    weight : In(signed(2 * weight_width + operand_width))
+        The packed weight ``A`` (:func:`rnnhw.spec.packing.pack`).
+    operand : In(signed(operand_width))
+        ``x``.
+    high, low : Out(signed(weight_width + operand_width + 1))
+        ``a * x`` and ``b * x``.
+
+    Latency
+    -------
+    1 cycle: ``high`` and ``low`` are those of the ``weight`` and ``operand`` of the cycle before.
+
+    Raises
+    ------
+    TypeError
+        If a width is not an integer.
+    ValueError
+        If a width is less than 1, or the packed weight or the operand would not fit an 18-bit
+        multiplier port (``2 * weight_width + operand_width > 18``).
+    """
+
+    def __init__(self, *, weight_width: int, operand_width: int):
+        bits = check_packable(weight_width, operand_width)
+        self._weight_width, self._operand_width = weight_width, operand_width
+        result = signed(weight_width + operand_width + 1)
+        super().__init__({"weight": In(signed(bits)), "operand": In(signed(operand_width)),
+                          "high": Out(result), "low": Out(result)})
+
+    @property
+    def weight_width(self):
+        return self._weight_width
+
+    @property
+    def operand_width(self):
+        return self._operand_width
+
+    def elaborate(self, platform):
+        m = Module()
+        k = guard_shift(self.weight_width, self.operand_width)
+        product = Signal(signed(len(self.weight) + self.operand_width), name="product")
+        # The low product b * x is negative when b and x are non-zero and of opposite signs (b: the packed
+        # weight's low weight_width bits). Decided from the factors beside the multiply, it is a register
+        # when the product is, and no logic of the product's lies before the accumulators' adders.
+        low_weight = self.weight[: self.weight_width]
+        borrow = Signal(name="borrow")
+        m.d.sync += [product.eq(self.weight * self.operand),
+                     borrow.eq((low_weight[-1] ^ self.operand[-1]) & low_weight.any() & self.operand.any())]
+        m.d.comb += [self.low.eq(Cat(product[:k], borrow).as_signed()), self.high.eq((product >> k) + borrow)]
+        return m

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .fixed import FixedFormat, Overflow, Rounding
+from .packing import DSP_PACKING
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
            "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "GRU_RESETS", "NONLINEARITIES",
@@ -117,6 +118,7 @@ class HardwareConfig:
     lanes: int = DEFAULT_LANES
     elementwise_multipliers: str = "logic"
     weights: str = "rom"  # "runtime": loaded through the AXI4-Lite port (spec/registers.py)
+    dsp_packing: str = "auto"  # two lanes per multiplier where the formats allow it (spec/packing.py)
     max_sequence_length: int = 64  # bidirectional cores: the longest sequence their buffers hold
 
 
@@ -263,6 +265,7 @@ SCHEMA = {
         "lanes": _positive_int("hardware.lanes", 1, 4096),
         "elementwise_multipliers": _choice("hardware.elementwise_multipliers", ("logic", "dsp")),
         "weights": _choice("hardware.weights", WEIGHT_STORAGE),
+        "dsp_packing": _choice("hardware.dsp_packing", DSP_PACKING),
         "max_sequence_length": _positive_int("hardware.max_sequence_length", 1, 65536),
     },
 }

@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass
 from .config import Config
 from .ctc import MOST_BEATS_PER_STEP, label_width
 from .datapath import datapath, lane_accumulator
+from .packing import can_pack
 from .registers import axil_ports
 from .schedule import Schedule, bound_cycles_per_step, macs_per_step
 
-__all__ = ["Port", "ports", "output_places", "LaneParameters", "lane_parameters", "MemorySizes", "memory_sizes",
-           "design_summary"]
+__all__ = ["Port", "ports", "output_places", "LaneParameters", "lane_parameters", "packs_lane_pairs", "MemorySizes",
+           "memory_sizes", "design_summary"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ class LaneParameters:
     bias_shift: int
     gates: int  # gates per unit in a pass over h (the reset-before GRU: r and z; its n rows are passes apart)
     split_rows: bool  # reset-after GRU: the n rows keep W_in x + b_in apart from W_hn h + b_hn
+    packed_pairs: bool = False  # two lanes per multiplier (spec/packing.py)
+
+
+def packs_lane_pairs(config: Config) -> bool:
+    """Whether lanes ``2j`` and ``2j+1`` share one multiplier: ``hardware.dsp_packing = "auto"``, ROM
+    weights, at least two lanes, and weights and operands narrow enough (:func:`.packing.can_pack`)."""
+    n, hardware = config.numerics, config.hardware
+    return (hardware.dsp_packing == "auto" and hardware.weights == "rom" and hardware.lanes >= 2
+            and can_pack(n.weight.width, max(n.input.width, n.state.width)))
 
 
 def lane_parameters(config: Config) -> LaneParameters:
@@ -97,7 +107,7 @@ def lane_parameters(config: Config) -> LaneParameters:
         product_shift_input=acc_frac - n.weight.frac_bits - n.input.frac_bits,
         product_shift_state=acc_frac - n.weight.frac_bits - n.state.frac_bits,
         bias_shift=acc_frac - n.bias.frac_bits, gates=2 if config.model.reset_before else config.model.gates,
-        split_rows=Schedule(config).split_rows)
+        split_rows=Schedule(config).split_rows, packed_pairs=packs_lane_pairs(config))
 
 
 @dataclass(frozen=True)

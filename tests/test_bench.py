@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from bench import hardware, run_all
 from bench.designs import Design
@@ -64,19 +65,21 @@ def test_hardware_derived_numbers():
     small = _rows()[0]
     assert small.utilization == 1.0
     assert small.latency_us == 704 / 140.25
-    assert small.gops == 2 * 5632 * 140.25e6 / 704 / 1e9
-    assert _rows()[1].latency_us is None and _rows()[1].gops is None
+    assert small.gops == pytest.approx(2 * 5632 * 140.25e6 / 704 / 1e9, rel=1e-15)
+    assert small.peak_fraction == pytest.approx(8 * 140.25 / (156 * 182.35), rel=1e-15)
+    assert _rows()[1].latency_us is None and _rows()[1].gops is None and _rows()[1].peak_fraction is None
 
 
 def test_hardware_table():
     assert main_table(_rows()) == (
         "| design | P | cycles/step measured | schedule | bound | utilization | LUTs | FFs | DSPs | BRAMs "
-        "| Fmax (MHz) | latency/step (µs) | GOP/s |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| Fmax (MHz) | latency/step (µs) | GOP/s | peak |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         "| LSTM I=12 H=32 head=9 | 8 | 704 | 704 | 704 | 1.000 | 5,000 | 3,000 | 8 | 6 | 140.2 | 5.02 "
-        "| 2.24 |\n"
-        "| LSTM I=64 H=128 | 16 | 6,150.5 | 6,144 | 6,144 | 0.999 | — | — | — | — | — | — | — |\n"
-        "| GRU I=12 H=32 | 8 | 528 | 528 | 528 | 1.000 | 4,321 | 2,345 | 9 | 4 | 155.0 | 3.41 | 2.48 |"
+        "| 2.24 | 3.94% |\n"
+        "| LSTM I=64 H=128 | 16 | 6,150.5 | 6,144 | 6,144 | 0.999 | — | — | — | — | — | — | — | — |\n"
+        "| GRU I=12 H=32 | 8 | 528 | 528 | 528 | 1.000 | 4,321 | 2,345 | 9 | 4 | 155.0 | 3.41 | 2.48 "
+        "| 4.36% |"
     )
 
 
@@ -85,7 +88,7 @@ def test_hardware_findings_name_every_departure():
         "LSTM I=12 H=32 head=9 P=8: Fmax 140.2 MHz on the LFE5UM-85F, under the 150 MHz target.",
         "LSTM I=64 H=128 P=16: measured 6,150.5 cycles per step, the schedule model predicts 6,144 (+0.1%).",
         f"LSTM I=64 H=128 P=16: no ECP5 result: {NO_BRAM}.",
-        "GRU I=12 H=32 P=8: 9 DSP blocks (MULT18X18D), not P = 8.",
+        "GRU I=12 H=32 P=8: 9 DSP blocks (MULT18X18D), not the lanes' 8 (P = 8).",
     ]
     assert findings(_rows()[:1], fmax_target=140.0) == []
 

@@ -104,6 +104,7 @@ lut_interpolate = false
 lanes = 4
 elementwise_multipliers = "logic"
 weights = "rom"
+dsp_packing = "auto"
 
 numerics
   format      type          range                          resolution           holds

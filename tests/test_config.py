@@ -209,6 +209,7 @@ BAD_VALUES = [
     ("hardware", "max_sequence_length", 0, "hardware.max_sequence_length must be an integer from 1 to 65,536, not 0"),
     ("hardware", "max_sequence_length", 65537,
      "hardware.max_sequence_length must be an integer from 1 to 65,536, not 65537"),
+    ("hardware", "dsp_packing", "on", 'hardware.dsp_packing must be one of "auto", "off", not \'on\''),
 ]
 
 
@@ -236,7 +237,7 @@ def test_unknown_section_and_key():
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
         "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights, "
-        "max_sequence_length",
+        "dsp_packing, max_sequence_length",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
@@ -456,7 +457,7 @@ def test_to_toml_defaults_text():
         'state = "fixed<16,6>"\ncell_state = "fixed<16,6>"\naccum = "fixed<41,17>"\n'
         'activation = "fixed<16,2>"\noutput = "fixed<16,6>"\nrounding = "RND"\noverflow = "SAT"\n'
         "lut_size = 1024\nlut_interpolate = false\n\n"
-        "[hardware]\nlanes = 8\nelementwise_multipliers = \"logic\"\nweights = \"rom\"\n"
+        "[hardware]\nlanes = 8\nelementwise_multipliers = \"logic\"\nweights = \"rom\"\ndsp_packing = \"auto\"\n"
     )
 
 

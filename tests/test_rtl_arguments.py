@@ -30,7 +30,7 @@ from rnnhw.rtl.interfaces import (
 from rnnhw.rtl.layouts import design_layouts, output_element_layout
 from rnnhw.rtl.lut import ActivationLUT
 from rnnhw.rtl.matvec import MatVecUnit, lane_arguments
-from rnnhw.rtl.multiply import multiply
+from rnnhw.rtl.multiply import PackedMultiplier, multiply
 from rnnhw.rtl.sequencer import Sequencer
 from rnnhw.rtl.top import RNNAccelerator
 from rnnhw.spec.config import config_from_dict
@@ -180,6 +180,20 @@ CHECKS = [
     (lambda: matvec(sum_shape=LAYOUTS.gate_items), ValueError,
      f"sum_shape's value must be signed({lane_parameters(CONFIG).acc_width}) (acc_width), "
      f"not signed({CONFIG.numerics.accum.width})"),
+    (lambda: matvec(packed_pairs=1), TypeError, "packed_pairs must be a bool, not 1"),
+    (lambda: matvec(packed_pairs=True, writable=True), ValueError,
+     "packed_pairs needs ROM weights (writable=False): a pair's memory holds packed words"),
+    (lambda: matvec(packed_pairs=True), ValueError,
+     "weight_width 8 and operand_width 8 need a 24-bit packed weight and a 8-bit operand; a multiplier port "
+     "takes at most 18 bits (2 * weight_width + operand_width <= 18)"),
+    # PackedMultiplier
+    (lambda: PackedMultiplier(weight_width=0, operand_width=4), ValueError,
+     "weight_width must be a positive integer, not 0"),
+    (lambda: PackedMultiplier(weight_width=4, operand_width=4.0), TypeError,
+     "operand_width must be a positive integer, not 4.0"),
+    (lambda: PackedMultiplier(weight_width=1, operand_width=19), ValueError,
+     "weight_width 1 and operand_width 19 need a 21-bit packed weight and a 19-bit operand; a multiplier port "
+     "takes at most 18 bits (2 * weight_width + operand_width <= 18)"),
     # SumConverter
     (lambda: converter(acc_frac=-1), ValueError, "acc_frac must be a non-negative integer, not -1"),
     (lambda: converter(acc_frac="10"), TypeError, "acc_frac must be a non-negative integer, not '10'"),
@@ -322,8 +336,8 @@ def rtl_components():
     return found
 
 
-COMPONENTS = [InputBuffer, SequenceBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, CTCDecoder, ActivationLUT,
-              ElementwiseUnit, ControlRegisters, RNNAccelerator]
+COMPONENTS = [InputBuffer, SequenceBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, CTCDecoder,
+              ActivationLUT, ElementwiseUnit, ControlRegisters, RNNAccelerator, PackedMultiplier]
 
 
 def test_every_component_is_checked_here():

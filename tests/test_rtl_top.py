@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from rnnhw.spec.config import config_from_dict
+from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.weights import quantize_weights, random_weights
 
 from .rtl_harness import simulate
@@ -98,4 +99,19 @@ def test_jordan_matches_golden(layers, return_sequences, lanes, activations, num
     fmt = config.numerics.input
     x = np.random.default_rng(1).integers(fmt.min_int, fmt.max_int + 1, size=(3, 4, 3)) // 4
     vectors, _, expected = simulate(config, qweights, x, np.array([4, 1, 3]), stall_in=0.3, stall_out=0.4)
+    assert vectors == expected
+
+
+#: 6-bit weights, inputs and states: 2*6 + 6 = 18 bits, so lane pairs share a multiplier (dsp_packing "auto").
+PACKABLE = {"input": "fixed<6,2>", "weight": "fixed<6,2>", "bias": "fixed<8,3>", "state": "fixed<6,3>",
+            "cell_state": "fixed<8,4>", "accum": "fixed<14,6>", "activation": "fixed<8,2>", "output": "fixed<8,4>",
+            "lut_size": 64}
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_packed_lane_pairs_match_golden(cell):
+    """Two layers, a head, 5 lanes (two pairs and an odd lane) on packed multipliers: bit-exact."""
+    config, qweights, x = _case(cell, numerics=PACKABLE, layers=2, head=2, lanes=5, scale=2.0)
+    assert lane_parameters(config).packed_pairs
+    vectors, _, expected = simulate(config, qweights, x * 4, stall_out=0.3)
     assert vectors == expected

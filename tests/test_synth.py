@@ -386,7 +386,15 @@ def test_synth_command_on_ice40(tmp_path, monkeypatch, capsys, fake_generator):
     assert status == 0, err
     assert fake_generator == [("rnn_tanh", "QuantizedWeights", "rnnhw_top")]
     report = json.loads((tmp_path / "r.json").read_text())
-    assert sorted(report) == ["brams", "device", "dsps", "ffs", "fmax_mhz", "luts", "seconds", "target"]
+    assert sorted(report) == ["brams", "cycles_per_step", "device", "dsps", "ffs", "fmax_mhz", "gops",
+                              "latency_per_step_us", "luts", "macs_per_step", "peak_fraction", "seconds", "target"]
+    # G*H*(I+H) = 1*4*6 MACs in 31 cycles at P = 1 (24 issued, then waiting for h); against the UP5K's
+    # 8 SB_MAC16 at 198.45 MHz.
+    fmax = report["fmax_mhz"]
+    assert (report["macs_per_step"], report["cycles_per_step"]) == (24, 31)
+    assert report["gops"] == round(2 * 24 * fmax / 31 / 1000, 4)
+    assert report["latency_per_step_us"] == round(31 / fmax, 4)
+    assert report["peak_fraction"] == round(fmax / (8 * 198.45), 4)
     # Registers, multiplier and accumulator all go into the SB_MAC16; the memory into one SB_RAM40_4K.
     assert {k: report[k] for k in ("target", "device", "luts", "ffs", "dsps", "brams")} == {
         "target": "ice40", "device": "iCE40UP5K", "luts": 2, "ffs": 0, "dsps": 1, "brams": 1}
@@ -511,3 +519,6 @@ def test_a_real_accelerator_on_ecp5_has_one_dsp_per_lane_and_block_ram(tmp_path,
     assert (report["target"], report["device"], report["dsps"]) == ("ecp5", "LFE5UM-85F", 4)
     assert report["brams"] > 0 and report["luts"] > 0 and report["ffs"] > 0 and report["fmax_mhz"] > 0
     assert out.startswith(f"ecp5 LFE5UM-85F: {report['luts']:,} LUTs, {report['ffs']:,} FFs, 4 DSPs, ")
+    # 4 lanes at Fmax against 156 multipliers at 182.35 MHz.
+    assert report["peak_fraction"] == round(4 * report["fmax_mhz"] / (156 * 182.35), 4)
+    assert "of the LFE5UM-85F's multiplier peak (156 x 182.35 MHz)" in out

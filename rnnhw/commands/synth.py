@@ -8,6 +8,7 @@ import json
 import sys
 
 from rnnhw.asic import DEFAULT_CLOCK_NS, LIBRARIES, check_asic_options, report_lines, synthesize_asic
+from rnnhw.capacity import performance
 from rnnhw.commands._options import add_config_argument, add_weights_options, baked_weights, output_path
 from rnnhw.spec.config import load_config
 from rnnhw.spec.datapath import datapath
@@ -60,8 +61,11 @@ def register(subparsers):
                              "only with --target asic)")
     parser.add_argument("--json", metavar="R.json",
                         help="write the report as JSON: target, device, luts, ffs, dsps, brams, fmax_mhz "
-                             "(null for xc7), seconds; for asic target, library, area_um2, sequential_area_um2, "
-                             "cells, blocks, critical_path_ns, fmax_mhz (null without timing), seconds and more")
+                             "(null for xc7), seconds, macs_per_step, cycles_per_step (schedule model), "
+                             "latency_per_step_us, gops, peak_fraction (P x Fmax against the device's "
+                             "multipliers x their Fmax; these three null without Fmax); for asic target, "
+                             "library, area_um2, sequential_area_um2, cells, blocks, critical_path_ns, fmax_mhz "
+                             "(null without timing), seconds and more")
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the Verilog, netlist, logs and reports in DIR (default: delete them; "
                              "they are always kept, and named, when a tool fails)")
@@ -112,9 +116,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = synthesize(verilog, target=spec.name, device=device.name, top=TOP, freq_mhz=args.freq,
                             keep=args.keep, cache=args.cache)
+    report = result.to_json()
+    if args.target != "asic":
+        rate = performance(config, result.fmax_mhz, result.device)
+        report.update(rate.to_json())
     if args.json is not None:
         with atomic_file(args.json) as tmp:
-            tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
     if args.target == "asic":
         print("\n".join(report_lines(result)))
         if result.log_dir is not None:
@@ -123,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     fmax = "no Fmax (synthesis only)" if result.fmax_mhz is None else f"Fmax {result.fmax_mhz:.1f} MHz"
     print(f"{result.target} {result.device}: {result.luts:,} LUTs, {result.ffs:,} FFs, {result.dsps} DSPs, "
           f"{result.brams} BRAMs, {fmax} ({result.seconds:.1f} s{' when first made' if result.reused else ''})")
+    print(f"performance: {rate.line(result.device)}")
     if result.log_dir is not None:
         print(f"work files kept in {result.log_dir}", file=sys.stderr)
     return 0
