@@ -7,6 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from rnnhw.cli import main
+from rnnhw.golden.model import GoldenModel
+from rnnhw.sim.verify import run_simulation
+from rnnhw.spec.config import load_config
+from rnnhw.spec.weights import load_weights, quantize_weights
 
 
 def import_cli(capsys, model_path: Path, out: Path, *extra) -> tuple[int, str, str]:
@@ -45,3 +49,16 @@ def refusal(capsys, model_path: Path, tmp_path: Path, *extra) -> str:
     assert stderr.count("\n") == 1 and stderr.startswith("rnnhw import: error: ")
     assert not out.exists() and not out.with_suffix(".npz").exists()
     return stderr.removeprefix("rnnhw import: error: ").strip()
+
+
+def assert_bit_exact_on_verilator(config_path: Path, weights_path: Path, x: np.ndarray, lengths: np.ndarray,
+                                  build_dir: Path):
+    """The imported model's fixed-point form on Verilator equals the golden model bit for bit (``x`` float
+    ``[N, T, I]``); returns the loaded configuration."""
+    config = load_config(config_path)
+    qweights = quantize_weights(load_weights(weights_path, config), config, warn=False)
+    quantized, _ = GoldenModel(config, qweights).quantize_inputs(x)
+    result = run_simulation(config, qweights, quantized, lengths, build_dir=build_dir, progress=False)
+    assert result.bit_exact, result.first_mismatch
+    assert result.sequences == len(x) and result.timesteps == lengths.sum()
+    return config

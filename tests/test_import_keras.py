@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import keras  # noqa: E402  (after choosing the backend)
 
 from rnnhw.spec.config import load_config  # noqa: E402
-from tests.importing import golden_float, import_model, refusal  # noqa: E402
+from tests.importing import assert_bit_exact_on_verilator, golden_float, import_model, refusal  # noqa: E402
 
 layers = keras.layers
 
@@ -229,3 +230,17 @@ def test_graph_output_is_for_onnx_only(tmp_path, capsys):
     path = save(MODELS["simple_rnn_final"](), tmp_path)
     assert refusal(capsys, path, tmp_path, "--graph-output", "y") == (
         "--graph-output chooses an ONNX graph output; a .keras model has one output")
+
+
+# ------------------------------------------------------------------------------------- on the simulator
+
+BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
+
+
+@pytest.mark.sim
+def test_imported_bidirectional_gru_runs_bit_exact_on_verilator(tmp_path, capsys):
+    path = save(MODELS["bidirectional_gru_2layers_dense_on_every_step"](), tmp_path)
+    config, weights, _ = import_model(capsys, path)
+    x = np.random.default_rng(1).normal(size=(4, STEPS, FEATURES)).astype(np.float32)
+    loaded = assert_bit_exact_on_verilator(config, weights, x, np.array([6, 1, 4, 6]), BUILD)
+    assert (loaded.model.cell, loaded.model.bidirectional, loaded.model.num_layers) == ("gru", True, 2)

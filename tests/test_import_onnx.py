@@ -16,11 +16,8 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from rnnhw.golden.model import GoldenModel
-from rnnhw.sim.verify import run_simulation
 from rnnhw.spec.config import load_config
-from rnnhw.spec.weights import load_weights, quantize_weights
-from tests.importing import golden_float, import_cli, import_model, refusal
+from tests.importing import assert_bit_exact_on_verilator, golden_float, import_cli, import_model, refusal
 
 # The exporters' and Keras's own warnings (tracing, deprecations) are not about rnnhw.
 pytestmark = [pytest.mark.filterwarnings("ignore:::torch")]
@@ -797,7 +794,8 @@ def test_refuses_an_output_name_without_toml(tmp_path, capsys):
 
 SIM_MODELS = {"lstm": "lstm_2layers_head", "gru": "gru_sequence", "rnn_tanh": "rnn_tanh_final",
               "rnn_relu": "rnn_relu_2layers_head_on_all_then_last",
-              "lstm-head-every-step": "lstm_2layers_head_every_step"}
+              "lstm-head-every-step": "lstm_2layers_head_every_step",
+              "lstm-bidirectional": "bidirectional_lstm_2layers_head"}
 BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
 
 
@@ -805,11 +803,6 @@ BUILD = Path(__file__).resolve().parent.parent / "build" / "sim"
 @pytest.mark.parametrize("cell", sorted(SIM_MODELS))
 def test_imported_model_runs_bit_exact_on_verilator(torch_models, capsys, cell):
     config_path, weights_path, _ = import_model(capsys, torch_models[SIM_MODELS[cell]])
-    config = load_config(config_path)
+    config = assert_bit_exact_on_verilator(config_path, weights_path, inputs(), np.array([6, 1, 4, 6]), BUILD)
     assert config.model.cell == cell.split("-")[0]
-    qweights = quantize_weights(load_weights(weights_path, config), config, warn=False)
-    x, _ = GoldenModel(config, qweights).quantize_inputs(inputs())
-    lengths = np.array([6, 1, 4, 6])
-    result = run_simulation(config, qweights, x, lengths, build_dir=BUILD, progress=False)
-    assert result.bit_exact, result.first_mismatch
-    assert result.sequences == BATCH and result.timesteps == lengths.sum()
+    assert config.model.bidirectional == cell.endswith("bidirectional")
