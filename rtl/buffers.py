@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import check_positive, check_type
 from .interfaces import InputReadSignature, ReservationSignature, SequenceReadSignature
+from .multiply import times_constant
 
 __all__ = ["InputBuffer", "SequenceBuffer", "OutputBuffer"]
 
@@ -80,10 +81,10 @@ class InputBuffer(wiring.Component):
         filling = counts[write_slot]
         m.d.comb += [
             self.input.ready.eq(filling < features),
-            write.addr.eq(write_slot * features + filling),
+            write.addr.eq(times_constant(write_slot, features) + filling),
             write.data.eq(self.input.p.data),
             write.en.eq(self.input.valid & self.input.ready),
-            read.addr.eq(read_slot * features + read_side.index),
+            read.addr.eq(times_constant(read_slot, features) + read_side.index),
             read_side.data.eq(read.data),
             read_side.count.eq(counts[read_slot]),
             read_side.last.eq(lasts[read_slot]),
@@ -185,10 +186,10 @@ class SequenceBuffer(wiring.Component):
         accepted = self.input.valid & self.input.ready
         m.d.comb += [
             self.input.ready.eq(~fulls[write_slot]),
-            write.addr.eq(write_slot * words + element),
+            write.addr.eq(times_constant(write_slot, words) + element),
             write.data.eq(self.input.p.data),
             write.en.eq(accepted & ~discarding & (step < steps)),
-            read.addr.eq(read_slot * words + read_side.index),
+            read.addr.eq(times_constant(read_slot, words) + read_side.index),
             read_side.data.eq(read.data),
             read_side.full.eq(fulls[read_slot]),
             read_side.length.eq(lengths[read_slot]),

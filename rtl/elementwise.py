@@ -16,7 +16,7 @@ from .fixed import align, convert, format_shape
 from .interfaces import WrittenSignature, state_read_signature, state_write_signature
 from .layouts import Part, output_element_layout
 from .lut import ActivationLUT
-from .multiply import multiply
+from .multiply import multiply, times_constant
 from .pipeline import delayed, delayed_all
 
 __all__ = ["ElementwiseUnit"]
@@ -168,7 +168,7 @@ class ElementwiseUnit(wiring.Component):
         if self.datapath.config.model.bidirectional:
             return (job.prev_row if previous else job.row) + unit
         bank = job.wgen[0] ^ 1 if previous else job.wgen[0]
-        return job.layer * (2 * self.hidden) + bank * self.hidden + unit
+        return times_constant(Cat(bank, job.layer), self.hidden) + unit
 
     def _write_h(self, m, valid, job, unit, h, second=None):
         """Write ``h`` one register later; where ``second``, the reset-before GRU's ``r*h`` or the Jordan
@@ -190,7 +190,8 @@ class ElementwiseUnit(wiring.Component):
                 second_address = banks[Cat(job.wgen[0], job.layer)] + unit
                 emitting, last = valid & second & job.emit, unit == model.output_size - 1
             else:
-                report, second_address = self.reset_written, schedule.reset_base + job.layer * self.hidden + unit
+                report = self.reset_written
+                second_address = schedule.reset_base + times_constant(job.layer, self.hidden) + unit
                 emitting = valid & ~second & job.emit
             address = Mux(second, second_address, address)
             m.d.comb += [report.valid.eq(valid & second), report.layer.eq(job.layer), report.gen.eq(job.wgen),
@@ -237,7 +238,7 @@ class ElementwiseUnit(wiring.Component):
         cells = Memory(shape=format_shape(n.cell_state), depth=self.layers * self.hidden, init=[])
         m.submodules.cell_state = cells
         c_read, c_write = cells.read_port(), cells.write_port()
-        m.d.comb += c_read.addr.eq(item.job.layer * self.hidden + item.unit)
+        m.d.comb += c_read.addr.eq(times_constant(item.job.layer, self.hidden) + item.unit)
 
         # U0: operands of f*c + i*g (c_{t-1} arrives from the memory this cycle).
         v0 = Signal(name="u0_valid")
@@ -263,7 +264,7 @@ class ElementwiseUnit(wiring.Component):
         m.d.sync += c_reg.eq(c_new)
         v2, meta2, o2 = delayed_all(m, 1, "u2", v1, meta1, o1)
         # Written back from the register: a unit's next c read is at least one pass (9+ cycles) away.
-        m.d.comb += [c_write.addr.eq(meta2.job.layer * self.hidden + meta2.unit), c_write.data.eq(c_reg),
+        m.d.comb += [c_write.addr.eq(times_constant(meta2.job.layer, self.hidden) + meta2.unit), c_write.data.eq(c_reg),
                      c_write.en.eq(v2)]
 
         # U2: tanh(c_t), then h_t = round(o * tanh(c_t)).
@@ -346,7 +347,7 @@ class ElementwiseUnit(wiring.Component):
         updates = Memory(shape=format_shape(n.activation), depth=self.layers * self.hidden, init=[])
         m.submodules.update_gate = updates
         z_write, z_read = updates.write_port(), updates.read_port()
-        slot = item.job.layer * self.hidden + item.unit
+        slot = times_constant(item.job.layer, self.hidden) + item.unit
         m.d.comb += [z_write.addr.eq(slot), z_write.data.eq(act["sigmoid"]), z_write.en.eq(is_update),
                      z_read.addr.eq(slot)]
 

@@ -3,7 +3,7 @@ packed multiplier that gives two lanes' products from one DSP block."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -12,7 +12,7 @@ from rnnhw.spec.packing import PACKED_PORT_BITS, guard_shift, packed_width
 
 from .checks import check_positive
 
-__all__ = ["MULTIPLIER_LATENCY", "MULTIPLIER_KINDS", "multiply", "PackedMultiplier", "check_packable"]
+__all__ = ["MULTIPLIER_LATENCY", "MULTIPLIER_KINDS", "multiply", "times_constant", "PackedMultiplier", "check_packable"]
 
 #: ``"dsp"``: a ``*`` that Yosys maps to a DSP block; ``"logic"``: a shift-add tree in LUTs, so that the
 #: only DSP blocks of a design are the matrix-vector lanes' multipliers.
@@ -57,6 +57,17 @@ def multiply(m: Module, a: Value, b: Value, *, kind: str, name: str) -> Signal:
         partials = [reg]
     m.d.sync += product.eq(partials[0])
     return product
+
+
+def times_constant(value, constant: int) -> Value:
+    """``value * constant`` as the sum of ``value << k`` over the set bits k of ``constant`` (an integer
+    >= 0): address arithmetic in adders. Yosys maps a ``*`` by a constant that is not a power of two to a
+    DSP block, which belongs to the lanes."""
+    if not isinstance(constant, int) or constant < 0:
+        raise ValueError(f"constant must be an integer >= 0, not {constant!r}")
+    value = Value.cast(value)
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    return sum(terms[1:], terms[0]) if terms else Const(0, 1)
 
 
 def _tree_depth(count: int) -> int:

@@ -21,6 +21,7 @@ from .interfaces import (
     state_read_signature,
 )
 from .layouts import output_element_layout
+from .multiply import times_constant
 
 __all__ = ["Sequencer", "OperandSource"]
 
@@ -199,7 +200,7 @@ class Sequencer(wiring.Component):
         below = (layer - 1)[: len(layer)]
         source_layer = Mux(head_mode, top, Mux(x_part, below, layer))
         own_readable = readable[Mux(head_mode, top, layer)]
-        state_addr = (source_layer * 2 + gen[source_layer][0]) * hidden + Mux(x_part, j, h_index)
+        state_addr = times_constant(Cat(gen[source_layer][0], source_layer), hidden) + Mux(x_part, j, h_index)
         below_readable = readable[below]
         if bidir:
             walk = _SequenceWalk(m, sch, self.input, layer, head_mode, x_part, j, h_index, readable)
@@ -210,12 +211,12 @@ class Sequencer(wiring.Component):
             own_readable = Mux(head_mode, readable[layer], y_readable[layer])
             below_readable = y_readable[below]
             y_addr = const_table(sch.output_banks)[Cat(gen[source_layer][0], source_layer)] + Mux(x_part, j, h_index)
-            state_addr = Mux(head_mode, (layer * 2 + gen[layer][0]) * hidden + h_index, y_addr)
+            state_addr = Mux(head_mode, times_constant(Cat(gen[layer][0], layer), hidden) + h_index, y_addr)
         # The reset-before GRU's n passes: the h segment is r*h, written during this step's r, z passes.
         n_part = Signal() if model.reset_before else Const(0, 1)
         if model.reset_before:
             own_readable = Mux(n_part, reset_readable[layer], own_readable)
-            state_addr = Mux(n_part & ~x_part, sch.reset_base + layer * hidden + h_index, state_addr)
+            state_addr = Mux(n_part & ~x_part, sch.reset_base + times_constant(layer, hidden) + h_index, state_addr)
         layer0 = (layer < 2) if bidir else (layer == 0)
         from_input = x_part & layer0
         ready = Signal()
@@ -458,7 +459,7 @@ class _SequenceWalk:
     def _row(self, k, t):
         sch = self.sch
         bank = Mux(k[0], sch.row_address(1, 0), 0) if sch.config.model.num_layers > 1 else 0
-        return bank + t * sch.row_words
+        return bank + times_constant(t, sch.row_words)
 
     def _start_gates(self, m, start, v, t, t0):
         """Start state layer ``v``'s job at timestep ``t``."""
@@ -467,7 +468,7 @@ class _SequenceWalk:
         start(v, False, t0)
         previous = Mux(d, t + 1, t - 1)
         m.d.sync += [
-            self.x_base.eq(Mux(k == 0, t * model.input_size, self._row(k - 1, t))),
+            self.x_base.eq(Mux(k == 0, times_constant(t, model.input_size), self._row(k - 1, t))),
             self.row.eq(self._row(k, t) + Mux(d, model.hidden_size, 0)),
             self.h_base.eq(self._row(k, previous) + Mux(d, model.hidden_size, 0)),
         ]

@@ -1,10 +1,15 @@
+import re
+
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 
+from rnnhw.rtl.top import RNNAccelerator
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.weights import quantize_weights, random_weights
 
+from .hdl import ecp5_resources
 from .rtl_harness import simulate
 
 
@@ -115,3 +120,43 @@ def test_packed_lane_pairs_match_golden(cell):
     assert lane_parameters(config).packed_pairs
     vectors, _, expected = simulate(config, qweights, x * 4, stall_out=0.3)
     assert vectors == expected
+
+
+# Address arithmetic (state rows, sequence rows, buffer slots) multiplies by I, H, 2H: constants that are
+# not powers of two here, which Yosys would map to DSP blocks if they were written as "*".
+ADDRESSING = {
+    "lstm-3-layers-head": {"cell": "lstm", "num_layers": 3, "head": 2},
+    "gru-reset-before-3-layers": {"cell": "gru", "gru_reset": "before", "num_layers": 3},
+    "jordan-3-layers": {"cell": "jordan", "num_layers": 3, "output_size": 3},
+    "bidirectional-lstm-2-layers-head": {"cell": "lstm", "num_layers": 2, "head": 2, "bidirectional": True},
+    "bidirectional-gru-reset-before-2-layers": {"cell": "gru", "gru_reset": "before", "num_layers": 2,
+                                                "bidirectional": True},
+}
+
+
+def _addressing_design(name):
+    config = config_from_dict({
+        "model": {"input_size": 5, "hidden_size": 6, **ADDRESSING[name]},
+        "hardware": {"lanes": 3, "max_sequence_length": 12},
+    })
+    return config, RNNAccelerator(config=config, weights=quantize_weights(random_weights(config, 0), config,
+                                                                          warn=False))
+
+
+@pytest.mark.parametrize("name", sorted(ADDRESSING))
+def test_no_multiply_by_a_constant(name):
+    """Every ``$mul`` cell of the design multiplies two signals (the lanes'); products by constants are
+    shift-adds (``rtl.multiply.times_constant``)."""
+    _, dut = _addressing_design(name)
+    cells = re.findall(r"cell \$mul .*?\n(.*?)\n\s*end", rtlil.convert(dut, emit_src=False), re.S)
+    assert len(cells) == 3  # the lanes
+    constant = re.compile(r"connect \\[AB] \d+'[01]+$", re.M)
+    assert [cell for cell in cells if constant.search(cell)] == []
+
+
+@pytest.mark.parametrize("name", ["lstm-3-layers-head", "bidirectional-gru-reset-before-2-layers"])
+def test_the_lanes_are_the_only_dsp_blocks(name, tmp_path):
+    """Yosys ``synth_ecp5``: P MULT18X18D, one per lane (before the address products were shift-adds,
+    7 and 8 of them for these designs)."""
+    config, dut = _addressing_design(name)
+    assert ecp5_resources(dut, tmp_path)["dsps"] == config.hardware.lanes
