@@ -81,9 +81,12 @@ SPEC_ERRORS = [
      "synth, synth_freq_mhz, clock_mhz, rtl_sequences"),
     ("[axes]\nlane = [4]\n",
      "unknown key axes.lane; did you mean 'lanes'? allowed in [axes]: lanes, width, lut_size, lut_interpolate, "
-     "elementwise_multipliers"),
+     "elementwise_multipliers, dsp_packing"),
     ("[axes]\nfoo = [4]\n",
-     "unknown key axes.foo; allowed in [axes]: lanes, width, lut_size, lut_interpolate, elementwise_multipliers"),
+     "unknown key axes.foo; allowed in [axes]: lanes, width, lut_size, lut_interpolate, elementwise_multipliers, "
+     "dsp_packing"),
+    ("[axes]\ndsp_packing = [\"on\"]\n",
+     "axes.dsp_packing: hardware.dsp_packing must be one of \"auto\", \"off\", not 'on'"),
     ("[axes]\nlanes = 4\n", "axes.lanes must be a non-empty list of values, e.g. lanes = [4, 8, 16], not 4"),
     ("[axes]\nwidth = []\n", "axes.width must be a non-empty list of values, e.g. width = [8, 10, 12, 16], not []"),
     ("[axes]\nwidth = [8, 40]\n", "axes.width: widths must be integers from 2 to 19, not 40"),
@@ -179,6 +182,19 @@ def test_option_errors(tmp_path, capsys):
     # /proc refuses new files even to root: the output place is probed before any work.
     assert run_cli(capsys, "sweep", path, "-o", "/proc/rnnhw-out")[2] == (
         "rnnhw sweep: error: cannot write '/proc/rnnhw-out': No such file or directory; choose a writable place\n")
+
+
+def test_dsp_packing_axis_packs_lane_pairs_where_the_widths_allow(tmp_path):
+    from rnnhw.spec.config import load_config
+    from rnnhw.spec.design import lane_parameters
+    from rnnhw.sweep.points import grid
+
+    spec = load_spec(write_spec(tmp_path, '[axes]\nwidth = [6, 8]\ndsp_packing = ["auto", "off"]\n'))
+    points = grid(spec, load_config(spec.config), None)
+    assert [p.label for p in points] == ["width=6 dsp_packing=auto", "width=6 dsp_packing=off",
+                                         "width=8 dsp_packing=auto", "width=8 dsp_packing=off"]
+    assert [p.config.hardware.dsp_packing for p in points] == ["auto", "off", "auto", "off"]
+    assert [bool(lane_parameters(p.config).packed_pairs) for p in points] == [True, False, False, False]
 
 
 def test_every_key_is_documented():

@@ -36,6 +36,7 @@ AXES = {
     "lut_size": ("numerics", "lut_size"),
     "lut_interpolate": ("numerics", "lut_interpolate"),
     "elementwise_multipliers": ("hardware", "elementwise_multipliers"),
+    "dsp_packing": ("hardware", "dsp_packing"),
 }
 
 #: Every section and key: ``(default, meaning)``; ``None`` as default means "not given".
@@ -52,6 +53,7 @@ KEYS = {
         "lut_size": (None, "numerics.lut_size values"),
         "lut_interpolate": (None, "numerics.lut_interpolate values"),
         "elementwise_multipliers": (None, 'hardware.elementwise_multipliers values ("logic", "dsp")'),
+        "dsp_packing": (None, 'hardware.dsp_packing values ("auto", "off")'),
     },
     "evaluate": {
         "accuracy": (None, "golden model on the data (default: true when base.data is given)"),
@@ -187,7 +189,8 @@ def _axes(values: dict) -> dict[str, tuple]:
 
 
 _EXAMPLES = {"lanes": "[4, 8, 16]", "width": "[8, 10, 12, 16]", "lut_size": "[256, 1024]",
-             "lut_interpolate": "[false, true]", "elementwise_multipliers": '["logic", "dsp"]'}
+             "lut_interpolate": "[false, true]", "elementwise_multipliers": '["logic", "dsp"]',
+             "dsp_packing": '["auto", "off"]'}
 
 
 def _synth_target(value) -> str | None:
