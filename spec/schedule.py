@@ -220,8 +220,13 @@ class Schedule:
                 positions[unit] = item
         return positions
 
-    def issue_times(self, steps: int = 6) -> list[int]:
+    def issue_times(self, steps: int = 6, streams: int = 1) -> list[int]:
         """Cycle of each timestep's last issued step, from a step-by-step model of the sequencer.
+
+        With ``streams`` = K > 1 (interleaved sequences, not yet built in hardware): K independent
+        sequences, each with its own ``h`` (and ``c``), share the lanes and the drain; the walk is strict
+        round-robin, ``for t: for stream: for layer``, so a stream's step only waits on its own ``h``.
+        Returns the cycle of each of the ``steps * K`` stream-steps' last issued step, in walk order.
 
         Assumes inputs arrive in time and the output is never blocked. It applies the sequencer's
         rules: one step per cycle; pass 0 waits for each operand's ``h`` (an ``h[u]`` is readable
@@ -236,18 +241,19 @@ class Schedule:
         model = self.config.model
         latency = h_ready_delay(datapath(self.config))
         # h[k][u] (Jordan: y[k][u]) readable at
-        ready = {k: [NEVER] * model.recurrent_size for k in range(model.num_layers)}
+        ready = [{k: [NEVER] * model.recurrent_size for k in range(model.num_layers)} for _ in range(streams)]
         time, drain_free, ends = -1, NEVER, []
         for _ in range(steps):
-            for k in range(model.num_layers):
-                time, drain_free, written = self._layer_step(time, drain_free, k, ready[k - 1] if k else None,
-                                                             ready[k], latency)
-                if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
-                    time, drain_free, written = self._output_passes(time, written, drain_free, latency)
-                ready[k] = written
-            if model.head and model.return_sequences:  # the head's passes over this step's top h
-                time, drain_free = self._head_passes(time, drain_free, ready[model.num_layers - 1])
-            ends.append(time)
+            for own in ready:  # each stream's h
+                for k in range(model.num_layers):
+                    time, drain_free, written = self._layer_step(time, drain_free, k, own[k - 1] if k else None,
+                                                                 own[k], latency)
+                    if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
+                        time, drain_free, written = self._output_passes(time, written, drain_free, latency)
+                    own[k] = written
+                if model.head and model.return_sequences:  # the head's passes over this step's top h
+                    time, drain_free = self._head_passes(time, drain_free, own[model.num_layers - 1])
+                ends.append(time)
         return ends
 
     def _layer_step(self, time: int, drain_free: int, k: int, below, own, latency: int, start: int = NEVER):
@@ -366,16 +372,18 @@ class Schedule:
                 y_ready[unit] = time + latency + position
         return time, drain_free, y_ready
 
-    def cycles_per_step(self) -> int | float:
+    def cycles_per_step(self, streams: int = 1) -> int | float:
         """Cycles per timestep in steady state (all layers), from :meth:`issue_times`; of a bidirectional
         core, what one more timestep adds to a sequence (:meth:`sequence_cycles`, both directions).
+        With ``streams`` = K interleaved sequences, per timestep of any stream (a round of K steps / K),
+        so that ``bound / cycles_per_step`` stays the utilization.
 
-        An average over two steps (an int when it is whole), in case the pattern repeats every two.
+        An average over two rounds (an int when it is whole), in case the pattern repeats every two.
         """
         if self.config.model.bidirectional:
             return _whole(self.sequence_cycles(10) - self.sequence_cycles(8), 2)
-        ends = self.issue_times()
-        return _whole(ends[-1] - ends[-3], 2)
+        ends = self.issue_times(streams=streams)
+        return _whole(ends[-1] - ends[-1 - 2 * streams], 2 * streams)
 
     # -- memory images -------------------------------------------------------------------------
     def unit_major(self, matrix: np.ndarray) -> np.ndarray:

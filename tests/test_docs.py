@@ -94,3 +94,11 @@ def test_quoted_numbers_are_the_measured_ones():
     # README's PyTorch claim is what tests/test_float_ref.py asserts.
     assert "equals PyTorch (float64) to 1e-14" in readme
     assert "parity_error(result, expected) <= 1e-14 * scale\n" in (ROOT / "tests" / "test_float_ref.py").read_text()
+
+
+def test_interleave_clock_is_the_measured_fmax():
+    from bench.interleave import CLOCK_MHZ
+
+    benchmarks = (DOCS / "BENCHMARKS.md").read_text()
+    p32 = next(row for row in table_rows(benchmarks, "## Hardware") if row[:2] == ["LSTM I=12 H=32 head=9", "32"])
+    assert float(p32[10]) == CLOCK_MHZ
