@@ -65,10 +65,21 @@ class Schedule:
         return self.config.model.directions
 
     @property
+    def streams(self) -> int:
+        """Interleaved sequences K (``hardware.interleave``)."""
+        return self.config.hardware.interleave
+
+    @property
+    def weight_layers(self) -> int:
+        """Layers with weights of their own: one per layer and direction, ``v = k*D + d``."""
+        return self.config.model.num_layers * self.directions
+
+    @property
     def state_layers(self) -> int:
         """Layers whose state the hardware keeps apart: one per layer and direction, ``v = k*D + d``
-        (the backward direction of layer k is ``v = 2k + 1``)."""
-        return self.config.model.num_layers * self.directions
+        (the backward direction of layer k is ``v = 2k + 1``); with K interleaved streams, one per
+        stream and layer, ``v = s*L + k``, whose weights are those of layer ``v % L``."""
+        return self.weight_layers * self.streams
 
     @property
     def rows(self) -> int:
@@ -150,7 +161,7 @@ class Schedule:
         ``h`` banks (``layer * 2H + bank * H + unit``); layer k's ``r*h[u]`` is at ``reset_base + k*H + u``."""
         if self.config.model.bidirectional:  # after the sequence memory; one r*h per layer and direction
             return self.sequence_banks * self.config.hardware.max_sequence_length * self.row_words
-        return 2 * self.config.model.num_layers * self.config.model.hidden_size
+        return 2 * self.state_layers * self.config.model.hidden_size
 
     @property
     def output_banks(self) -> list[int]:
@@ -176,7 +187,7 @@ class Schedule:
 
     def head_weight_base(self, layer: int = 0) -> int:
         """First weight address of the head (of layer ``layer``'s ``W_hy``, Jordan)."""
-        return self.weight_base(self.state_layers) + layer * self.head_passes * self.head_operands
+        return self.weight_base(self.weight_layers) + layer * self.head_passes * self.head_operands
 
     @property
     def weight_depth(self) -> int:
@@ -186,7 +197,7 @@ class Schedule:
         return layer * self.passes
 
     def head_bias_base(self, layer: int = 0) -> int:
-        return self.bias_base(self.state_layers) + layer * self.head_passes
+        return self.bias_base(self.weight_layers) + layer * self.head_passes
 
     @property
     def bias_depth(self) -> int:
@@ -220,12 +231,12 @@ class Schedule:
                 positions[unit] = item
         return positions
 
-    def issue_times(self, steps: int = 6, streams: int = 1) -> list[int]:
+    def issue_times(self, steps: int = 6, streams: int | None = None) -> list[int]:
         """Cycle of each timestep's last issued step, from a step-by-step model of the sequencer.
 
-        With ``streams`` = K > 1 (interleaved sequences, not yet built in hardware): K independent
-        sequences, each with its own ``h`` (and ``c``), share the lanes and the drain; the walk is strict
-        round-robin, ``for t: for stream: for layer``, so a stream's step only waits on its own ``h``.
+        With ``streams`` = K > 1 (default ``hardware.interleave``): K independent sequences, each with
+        its own ``h`` (and ``c``), share the lanes and the drain; the walk is strict round-robin,
+        ``for t: for stream: for layer (and head)``, so a stream's step only waits on its own ``h``.
         Returns the cycle of each of the ``steps * K`` stream-steps' last issued step, in walk order.
 
         Assumes inputs arrive in time and the output is never blocked. It applies the sequencer's
@@ -238,7 +249,7 @@ class Schedule:
         and each layer's step ends with its ``W_hy`` passes over ``h_t`` (:meth:`_output_passes`). With a
         head and ``return_sequences``, the head's passes over the top layer's ``h`` follow every step.
         """
-        model = self.config.model
+        model, streams = self.config.model, streams or self.streams
         latency = h_ready_delay(datapath(self.config))
         # h[k][u] (Jordan: y[k][u]) readable at
         ready = [{k: [NEVER] * model.recurrent_size for k in range(model.num_layers)} for _ in range(streams)]
@@ -372,16 +383,17 @@ class Schedule:
                 y_ready[unit] = time + latency + position
         return time, drain_free, y_ready
 
-    def cycles_per_step(self, streams: int = 1) -> int | float:
+    def cycles_per_step(self, streams: int | None = None) -> int | float:
         """Cycles per timestep in steady state (all layers), from :meth:`issue_times`; of a bidirectional
         core, what one more timestep adds to a sequence (:meth:`sequence_cycles`, both directions).
-        With ``streams`` = K interleaved sequences, per timestep of any stream (a round of K steps / K),
-        so that ``bound / cycles_per_step`` stays the utilization.
+        With ``streams`` = K interleaved sequences (default ``hardware.interleave``), per timestep of any
+        stream (a round of K steps / K), so that ``bound / cycles_per_step`` stays the utilization.
 
         An average over two rounds (an int when it is whole), in case the pattern repeats every two.
         """
         if self.config.model.bidirectional:
             return _whole(self.sequence_cycles(10) - self.sequence_cycles(8), 2)
+        streams = streams or self.streams
         ends = self.issue_times(streams=streams)
         return _whole(ends[-1] - ends[-1 - 2 * streams], 2 * streams)
 

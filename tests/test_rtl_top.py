@@ -5,7 +5,7 @@ from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.weights import quantize_weights, random_weights
 
-from .rtl_harness import simulate
+from .rtl_harness import simulate, simulate_interleaved
 
 
 def _case(cell, *, input_size=3, hidden=4, layers=1, head=0, lanes=3, return_sequences=False, numerics=None,
@@ -114,4 +114,28 @@ def test_packed_lane_pairs_match_golden(cell):
     config, qweights, x = _case(cell, numerics=PACKABLE, layers=2, head=2, lanes=5, scale=2.0)
     assert lane_parameters(config).packed_pairs
     vectors, _, expected = simulate(config, qweights, x * 4, stall_out=0.3)
+    assert vectors == expected
+
+
+def _interleaved(cell, streams, **model):
+    config = config_from_dict({
+        "model": {"cell": cell, "input_size": 3, "hidden_size": 4, **model},
+        "hardware": {"lanes": 4, "interleave": streams},
+    })
+    qweights = quantize_weights(random_weights(config, 0), config, warn=False)
+    rng = np.random.default_rng(1)
+    fmt = config.numerics.input
+    x = rng.integers(fmt.min_int, fmt.max_int + 1, size=(6, 4, 3)) // 4
+    return config, qweights, x
+
+
+@pytest.mark.parametrize(("cell", "streams", "model", "lengths"), [
+    ("lstm", 2, {"num_layers": 2, "head": 2}, [3, 1, 1, 4, 2, 1]),  # stream 0: 3+1+2, stream 1: 1+4+1
+    ("gru", 3, {"return_sequences": True}, [2, 1, 3, 2, 3, 1]),  # 4 timesteps per stream
+    ("rnn_tanh", 2, {}, [1, 2, 3, 2]),
+])
+def test_interleaved_streams_match_golden_under_backpressure(cell, streams, model, lengths):
+    config, qweights, x = _interleaved(cell, streams, **model)
+    vectors, _, expected = simulate_interleaved(config, qweights, x[: len(lengths)], lengths, stall_in=0.3,
+                                                stall_out=0.4)
     assert vectors == expected
