@@ -183,7 +183,8 @@ def test_interleave_rows_and_table():
     table = interleave.rows([Design("lstm", 12, 32, lanes=32)], (1, 2, 4))
     assert table == [("LSTM I=12 H=32 P=32", 1, 176, 189), ("LSTM I=12 H=32 P=32", 2, 176, 176),
                      ("LSTM I=12 H=32 P=32", 4, 176, 176)]
-    assert interleave.markdown(table[:2], clock_mhz=100.0).splitlines()[2:] == [
-        "| LSTM I=12 H=32 P=32 | 1 | 189 | 176 | 0.931 | 529,101 | 529,101 |",
-        "| LSTM I=12 H=32 P=32 | 2 | 176 | 176 | 1.000 | 568,182 | 284,091 |",
+    measured = {("LSTM I=12 H=32 P=32", 2): 176.0}
+    assert interleave.markdown(table[:2], measured, clock_mhz=100.0).splitlines()[2:] == [
+        "| LSTM I=12 H=32 P=32 | 1 | 189 | — | 176 | 0.931 | 529,101 | 529,101 |",
+        "| LSTM I=12 H=32 P=32 | 2 | 176 | 176 | 176 | 1.000 | 568,182 | 284,091 |",
     ]

@@ -538,3 +538,15 @@ def test_interleave_key_in_toml():
     assert "interleave" not in Config().to_toml()
     config = config_from_dict({"model": {"head": 2}, "hardware": {"interleave": 3}})
     assert "\ninterleave = 3\n" in config.to_toml() and config_from_dict(tomllib.loads(config.to_toml())) == config
+
+
+def test_interleave_in_the_description():
+    from rnnhw.describe import describe_config
+    from rnnhw.spec.schedule import Schedule
+
+    config = config_from_dict({"model": {"input_size": 12, "hidden_size": 32}, "hardware": {"lanes": 32,
+                                                                                          "interleave": 2}})
+    assert Schedule(config).cycles_per_step() == 176
+    text = describe_config(config)
+    assert "expected 176 cycles per step (schedule model), MAC utilization 1.000" in text
+    assert "interleave: 2 sequences walked round-robin" in text and "(one stream alone: 189)" in text
