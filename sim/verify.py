@@ -433,7 +433,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
             seed=np.int64(seed), timeout_cycles=np.int64(timeout_cycles),
         )
 
-        report = Progress("simulating: output vectors", layout.vectors, quiet=not progress)
+        report = Progress("simulating: output vectors", int(out_vectors.sum()), quiet=not progress)
         shown = [-1]
 
         def show_progress() -> None:
