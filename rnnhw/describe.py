@@ -145,6 +145,11 @@ def _hardware_lines(config: Config) -> list[str]:
                      f"counts both directions); a sequence of T steps takes {sch.cycles_per_step():,}*T + "
                      f"{sch.sequence_overhead():,} cycles (layer waits, the outputs), {sch.sequence_cycles(steps):,} "
                      f"at T = {steps}; it starts once all of it is in")
+    if config.hardware.interleave > 1:
+        streams = config.hardware.interleave
+        lines.append(f"  interleave: {streams} sequences walked round-robin (s_axis_tid / m_axis_tid), each with "
+                     f"its own state; cycles per step count the timesteps of all streams (one stream alone: "
+                     f"{Schedule(config).cycles_per_step(1):,})")
     if config.hardware.weights == "runtime":
         words = sum(region.lanes * region.depth for region in weight_window(config))
         lines.append(f"  weights: loaded at run time through AXI4-Lite ({address_width(config)}-bit addresses): "

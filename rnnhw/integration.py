@@ -107,6 +107,30 @@ def _bidirectional_protocol(summary: dict) -> str:
   and sets `sequence_overflow`, which stays high until `rst`; the next sequence is processed normally."""
 
 
+def _interleave_protocol(summary: dict) -> str:
+    """What interleaved sequences add to the protocol: the stream ids and the order of the input."""
+    info = summary.get("interleave")
+    if not info:
+        return ""
+    k = info["streams"]
+    return f"""
+- **Interleaved sequences ({k} streams).** The core runs {k} independent sequences at once, each with its
+  own state. `s_axis_tid` names the stream (0..{k - 1}) of each input beat; `m_axis_tid` the stream of each
+  output beat (one vector carries one stream), and each stream's outputs keep their order. The core walks
+  the streams round-robin, one timestep each: send whole timesteps in that order (stream 0's timestep, then
+  stream 1's, ..., then stream 0's next one; each stream's buffer takes one timestep ahead), since
+  `s_axis_tready` serves all streams. A stream with nothing to send stalls the others: keep every stream
+  fed (e.g. with padding sequences whose outputs you ignore). `tlast` ends a sequence of its stream only."""
+
+
+def _interleave_cycles(summary: dict) -> str:
+    info = summary.get("interleave")
+    if not info:
+        return ""
+    return (f"Cycles per timestep count the timesteps of all {info['streams']} streams (one stream alone: "
+            f"{info['cycles_per_step_one_stream']}).")
+
+
 def _bidirectional_cycles(summary: dict) -> str:
     if not summary["config"]["model"].get("bidirectional"):
         return ""
@@ -167,7 +191,7 @@ multiply-accumulate lanes. {storage}
   Send each timestep's {model['input_size']} features in order, timesteps in order. Assert `s_axis_tlast`
   with the last feature of a sequence's last timestep. Sequences of any length follow each other back to back;
   the state is zero at the start of every sequence. `tlast` on any other beat is ignored.\
-{_bidirectional_protocol(summary)}
+{_bidirectional_protocol(summary)}{_interleave_protocol(summary)}
 - **Output (AXI4-Stream master).** {outputs[0].upper() + outputs[1:]}{_framing(model)}.
   `m_axis_tready` may be held low for any time: nothing is lost,
   duplicated or reordered (the core stalls).
@@ -179,7 +203,7 @@ multiply-accumulate lanes. {storage}
 
 {summary['expected_cycles_per_step']} clock cycles per timestep in steady state (bound
 ceil(G*H*(I+H)/P) summed over layers: {summary['bound_cycles_per_step']}); {summary['macs_per_step']:,}
-multiply-accumulates per timestep. {_head_cycles(model, summary)}
+multiply-accumulates per timestep. {" ".join(filter(None, (_head_cycles(model, summary), _interleave_cycles(summary))))}
 {_bidirectional_cycles(summary) or "The input of timestep t+1 is accepted while timestep t computes."}
 
 ## Memories

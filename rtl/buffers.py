@@ -14,7 +14,7 @@ from .checks import check_positive, check_type
 from .interfaces import InputReadSignature, ReservationSignature, SequenceReadSignature
 from .multiply import times_constant
 
-__all__ = ["InputBuffer", "SequenceBuffer", "OutputBuffer"]
+__all__ = ["InputBuffer", "StreamInputBuffers", "SequenceBuffer", "OutputBuffer"]
 
 
 class InputBuffer(wiring.Component):
@@ -100,6 +100,95 @@ class InputBuffer(wiring.Component):
         m.d.sync += [read_slot.eq(read_slot ^ read_side.release), freed.eq(read_side.release)]
         with m.If(freed):
             m.d.sync += counts[~read_slot].eq(0)
+        return m
+
+
+class StreamInputBuffers(wiring.Component):
+    """One :class:`InputBuffer` per interleaved stream, filled from one tid-tagged input stream.
+
+    Each element goes to the buffer its ``tid`` names; the stream stalls while that buffer is full
+    (so elements must come in the order the sequencer walks the streams, one timestep of each in turn,
+    or at most one timestep ahead per stream). The reader reads, counts and releases the buffer of the
+    stream ``stream`` names.
+
+    Parameters
+    ----------
+    features : int
+        Elements per timestep (``I``).
+    width : int
+        Width of a signed element.
+    streams : int
+        Interleaved streams K (at least 2).
+
+    Members
+    -------
+    input : In(stream.Signature({data: signed(width), last: 1, tid: range(streams)}))
+        Elements in order per stream; ``last`` on the final element of a sequence.
+    read : In(InputReadSignature(features=features, width=width))
+        As :class:`InputBuffer`'s, on the buffer of ``stream`` (``data``: of the stream one cycle earlier).
+    stream : In(range(streams))
+        The stream the reader is on.
+
+    Latency
+    -------
+    As :class:`InputBuffer`.
+
+    Raises
+    ------
+    TypeError
+        If ``features``, ``width`` or ``streams`` is not an integer.
+    ValueError
+        If ``features`` or ``width`` is less than 1, or ``streams`` less than 2.
+    """
+
+    def __init__(self, *, features: int, width: int, streams: int):
+        check_positive("features", features)
+        check_positive("width", width)
+        check_positive("streams", streams)
+        if streams < 2:
+            raise ValueError(f"streams must be at least 2 (one stream is an InputBuffer), not {streams!r}")
+        self._features, self._width, self._streams = features, width, streams
+        super().__init__({
+            "input": In(stream.Signature(data.StructLayout({"data": signed(width), "last": 1,
+                                                            "tid": range(streams)}))),
+            "read": In(InputReadSignature(features=features, width=width)),
+            "stream": In(range(streams)),
+        })
+
+    @property
+    def features(self) -> int:
+        return self._features
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def streams(self) -> int:
+        return self._streams
+
+    def elaborate(self, platform):
+        m = Module()
+        buffers = []
+        for s in range(self.streams):
+            buffer = InputBuffer(features=self.features, width=self.width)
+            m.submodules[f"stream{s}"] = buffer
+            buffers.append(buffer)
+            m.d.comb += [
+                buffer.input.valid.eq(self.input.valid & (self.input.p.tid == s)),
+                buffer.input.p.data.eq(self.input.p.data),
+                buffer.input.p.last.eq(self.input.p.last),
+                buffer.read.index.eq(self.read.index),
+                buffer.read.release.eq(self.read.release & (self.stream == s)),
+            ]
+        stream_1 = Signal.like(self.stream)  # the stream of last cycle's index, whose data is due now
+        m.d.sync += stream_1.eq(self.stream)
+        m.d.comb += [
+            self.input.ready.eq(Array(b.input.ready for b in buffers)[self.input.p.tid]),
+            self.read.data.eq(Array(b.read.data for b in buffers)[stream_1]),
+            self.read.count.eq(Array(b.read.count for b in buffers)[self.stream]),
+            self.read.last.eq(Array(b.read.last for b in buffers)[self.stream]),
+        ]
         return m
 
 

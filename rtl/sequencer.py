@@ -140,6 +140,9 @@ class Sequencer(wiring.Component):
                if model.bidirectional and not model.head else {}),
             **cell_members,
             **({"refund": In(RefundSignature(most=output_places(config)))} if model.ctc else {}),
+            **({"stream": Out(range(schedule.streams)),
+                "output_tid": Out(stream.Signature(range(schedule.streams), always_ready=True))}
+               if schedule.streams > 1 else {}),
         })
 
     @property
@@ -162,6 +165,7 @@ class Sequencer(wiring.Component):
         bidir = model.bidirectional
         vector, top = output_places(sch.config), model.num_layers - 1
         streaming = bidir and not model.head  # output jobs read the sequence memory to the output stream
+        streams, depth = sch.streams, model.num_layers  # interleaved: state layer v = stream * L + layer
 
         def const_table(values):
             return Array(Const(v, range(max(values) + 1)) for v in values)
@@ -188,6 +192,16 @@ class Sequencer(wiring.Component):
         step_last = Signal()
         reserved = Signal(range(self.output_depth + 1))
         gen = Array(Signal(2, name=f"gen{k}") for k in range(layers))
+        # Interleaved streams: the stream being walked, each one's "next step is a sequence's first",
+        # and whether state layer v is its stream's first or top layer.
+        if streams > 1:
+            current = Signal(range(streams), name="stream")
+            t0_of = Array(Signal(init=1, name=f"t0_stream{s}") for s in range(streams))
+            first_layer = const_table([v % depth == 0 for v in range(layers)])[layer] if depth > 1 else Const(1, 1)
+            top_layer = const_table([v % depth == top for v in range(layers)])[layer] if depth > 1 else Const(1, 1)
+            m.d.comb += self.stream.eq(current)
+        else:
+            first_layer, top_layer = layer == 0, layer == top
 
         gen_step = [Signal(name=f"gen_step{k}") for k in range(layers)]
         readable = self._readiness(m, self.written, gen, gen_step, hidden, "")
@@ -198,8 +212,9 @@ class Sequencer(wiring.Component):
 
         last_op = j == last_j
         below = (layer - 1)[: len(layer)]
-        source_layer = Mux(head_mode, top, Mux(x_part, below, layer))
-        own_readable = readable[Mux(head_mode, top, layer)]
+        head_source = layer if streams > 1 else top  # interleaved head jobs keep their stream's top layer
+        source_layer = Mux(head_mode, head_source, Mux(x_part, below, layer))
+        own_readable = readable[Mux(head_mode, head_source, layer)]
         state_addr = times_constant(Cat(gen[source_layer][0], source_layer), hidden) + Mux(x_part, j, h_index)
         below_readable = readable[below]
         if bidir:
@@ -217,7 +232,7 @@ class Sequencer(wiring.Component):
         if model.reset_before:
             own_readable = Mux(n_part, reset_readable[layer], own_readable)
             state_addr = Mux(n_part & ~x_part, sch.reset_base + times_constant(layer, hidden) + h_index, state_addr)
-        layer0 = (layer < 2) if bidir else (layer == 0)
+        layer0 = (layer < 2) if bidir else first_layer
         from_input = x_part & layer0
         ready = Signal()
         if bidir:  # x and output jobs: a sequence's, layer's or output phase's first step waits for all of it
@@ -244,7 +259,7 @@ class Sequencer(wiring.Component):
 
         # The head's outputs go out (every step with return_sequences, else at a sequence's end);
         # without a head, the top layer's h does.
-        emits = head_mode | ((layer == top) & (model.head == 0) & (model.return_sequences | step_last))
+        emits = head_mode | (top_layer & (model.head == 0) & (model.return_sequences | step_last))
         if bidir:  # only output jobs
             emits = head_mode
         if jordan:  # y of the top layer: every step, or a sequence's last
@@ -260,6 +275,8 @@ class Sequencer(wiring.Component):
         stream_job = head_mode if streaming else Const(0, 1)  # not issued to the lanes
         may_finish = (self.issue.can_finish | stream_job) if streaming else self.issue.can_finish
         m.d.comb += go.eq((~checked | ready) & (~reserving | room) & (~last_op | may_finish))
+        if streams > 1:  # the stream of each reserved output vector, in order
+            m.d.comb += [self.output_tid.valid.eq(go & reserving), self.output_tid.payload.eq(current)]
         if streaming:
             stream_valid, stream_last = Signal(), Signal()
             m.d.sync += [stream_valid.eq(go & stream_job), stream_last.eq(last_op)]
@@ -294,9 +311,10 @@ class Sequencer(wiring.Component):
         if bidir:
             m.d.comb += [job.row.eq(walk.row), job.prev_row.eq(walk.prev_row)]
 
-        weight_base = const_table([sch.weight_base(k) for k in range(layers + 1)])
-        bias_base = const_table([sch.bias_base(k) for k in range(layers + 1)])
-        job_in_size = const_table([model.layer_input_size(v // sch.directions) for v in range(layers)])
+        weights_of = [v % sch.weight_layers for v in range(layers)] + [sch.weight_layers]  # the head after them
+        weight_base = const_table([sch.weight_base(k) for k in weights_of])
+        bias_base = const_table([sch.bias_base(k) for k in weights_of])
+        job_in_size = const_table([model.layer_input_size(weights_of[v] // sch.directions) for v in range(layers)])
         if jordan:  # one head block per layer
             head_weight_base = const_table([sch.head_weight_base(k) for k in range(layers)])
             head_bias_base = const_table([sch.head_bias_base(k) for k in range(layers)])
@@ -333,7 +351,7 @@ class Sequencer(wiring.Component):
             with m.Else():
                 m.d.sync += h_index.eq(h_index + 1)
             if not bidir:
-                with m.If(x_part & (layer == 0) & (pass_ == 0) & (j == model.input_size - 1)):
+                with m.If(x_part & first_layer & (pass_ == 0) & (j == model.input_size - 1)):
                     m.d.sync += step_last.eq(self.input.last)
             with m.If(last_op):
                 m.d.sync += [j.eq(0), h_index.eq(0), x_part.eq(~head_mode)]
@@ -359,6 +377,9 @@ class Sequencer(wiring.Component):
                         m.d.sync += n_part.eq(0)
                     if bidir:
                         walk.job_end(m, start, t0, gen, gen_step)
+                    elif streams > 1:
+                        self._interleaved_job_end(m, start, head_mode, layer, first_layer, top_layer, current,
+                                                  t0_of, t0, step_last, gen, gen_step)
                     else:
                         with m.If(head_mode):
                             if jordan:  # the layer's step is done: the next layer, or the next step
@@ -382,6 +403,30 @@ class Sequencer(wiring.Component):
                                 with m.Else():
                                     start(0, False, step_last)
         return m
+
+    def _interleaved_job_end(self, m, start, head_mode, layer, first_layer, top_layer, current, t0_of, t0,
+                             step_last, gen, gen_step):
+        """What follows a job of K interleaved streams: the stream's next layer, its head, or the next
+        stream's first layer (round-robin), whose first-step flag comes from ``t0_of``."""
+        model, streams = self.schedule.config.model, self.schedule.streams
+        following = Mux(current == streams - 1, 0, current + 1)
+        first_of = Array(Const(s * model.num_layers, range(self.schedule.state_layers)) for s in range(streams))
+
+        def next_stream():
+            m.d.sync += [t0_of[current].eq(step_last), current.eq(following)]
+            start(first_of[following], False, t0_of[following])
+
+        with m.If(head_mode):
+            next_stream()
+        with m.Else():
+            m.d.sync += [gen[layer].eq(gen[layer] + 1), Array(gen_step)[layer].eq(1)]
+            m.d.comb += self.input.release.eq(first_layer)
+            with m.If(~top_layer):
+                start(layer + 1, False, t0)
+            with m.Elif((step_last | model.return_sequences) & (model.head != 0)):
+                start(layer, True, t0)
+            with m.Else():
+                next_stream()
 
     def _readiness(self, m, report, gen, gen_step, size, prefix, ahead=0):
         """Per layer, units of a vector readable for the generation a reader wants (``gen[k] + ahead``).

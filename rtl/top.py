@@ -5,16 +5,17 @@ from __future__ import annotations
 from amaranth.back import verilog
 from amaranth.hdl import Module, ResetInserter, signed
 from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.config import Config
 from rnnhw.spec.datapath import datapath
-from rnnhw.spec.design import lane_parameters, memory_sizes, ports
+from rnnhw.spec.design import lane_parameters, memory_sizes, output_places, ports
 from rnnhw.spec.schedule import Schedule
 from rnnhw.spec.weights import QuantizedWeights
 
-from .buffers import InputBuffer, OutputBuffer, SequenceBuffer
+from .buffers import InputBuffer, OutputBuffer, SequenceBuffer, StreamInputBuffers
 from .checks import check_type
 from .conversion import SumConverter
 from .csr import ControlRegisters
@@ -66,6 +67,9 @@ class RNNAccelerator(wiring.Component):
     m_axis_tvalid, m_axis_tlast : Out(1)
         ``tlast`` on the last element of each output vector (CTC: of each sequence's labels).
     m_axis_tready : In(1)
+    s_axis_tid, m_axis_tid : In / Out(ceil(log2 K))
+        ``hardware.interleave = K > 1`` only: the stream of each input and output element
+        (:class:`rnnhw.rtl.buffers.StreamInputBuffers`; ``docs/architecture.md``, Interleaved sequences).
     sequence_overflow : Out(1)
         Bidirectional cores only: sticky, a sequence longer than ``hardware.max_sequence_length`` was
         dropped (no output for it) since reset (:class:`rnnhw.rtl.buffers.SequenceBuffer`).
@@ -131,6 +135,9 @@ class RNNAccelerator(wiring.Component):
             m.submodules.inputs = inputs = SequenceBuffer(features=model.input_size, width=n.input.width,
                                                           steps=config.hardware.max_sequence_length)
             m.d.comb += self.sequence_overflow.eq(inputs.overflow)
+        elif sch.streams > 1:  # interleaved sequences: one input buffer per stream
+            m.submodules.inputs = inputs = StreamInputBuffers(features=model.input_size, width=n.input.width,
+                                                              streams=sch.streams)
         else:
             m.submodules.inputs = inputs = InputBuffer(features=model.input_size, width=n.input.width)
         m.submodules.sequencer = sequencer = Sequencer(
@@ -179,6 +186,8 @@ class RNNAccelerator(wiring.Component):
         else:
             wiring.connect(m, converter.head if model.head else elementwise.output, output.input)
         wiring.connect(m, output.reservation, sequencer.reservation)
+        if sch.streams > 1:
+            self._stream_ids(m, sequencer, inputs, output)
 
         m.d.comb += [
             inputs.input.valid.eq(self.s_axis_tvalid),
@@ -193,6 +202,19 @@ class RNNAccelerator(wiring.Component):
         if runtime:
             return self._with_registers(m, matvec)
         return m
+
+    def _stream_ids(self, m, sequencer, inputs, output):
+        """Interleaved streams: ``s_axis_tid`` picks the input buffer; each output vector's stream, noted
+        when the sequencer reserves its places (vectors leave in that order), goes out on ``m_axis_tid``."""
+        vectors = memory_sizes(self.config).output_fifo_depth // output_places(self.config) + 1
+        m.submodules.output_tids = tids = SyncFIFOBuffered(width=len(self.m_axis_tid), depth=vectors)
+        m.d.comb += [
+            inputs.stream.eq(sequencer.stream),
+            inputs.input.p.tid.eq(self.s_axis_tid),
+            tids.w_en.eq(sequencer.output_tid.valid), tids.w_data.eq(sequencer.output_tid.payload),
+            self.m_axis_tid.eq(tids.r_data),
+            tids.r_en.eq(self.m_axis_tvalid & self.m_axis_tready & self.m_axis_tlast),
+        ]
 
     def _with_registers(self, core, matvec):
         """The AXI4-Lite register file beside the datapath ``core``, which its soft reset resets."""

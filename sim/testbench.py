@@ -10,6 +10,9 @@ Stimulus keys (all NumPy arrays):
 ``in_data``, ``in_counts``
     Every sequence's input elements, concatenated; ``in_counts[n]`` of them belong to sequence ``n``,
     which goes out as one AXI-Stream frame (``tlast`` on its last element).
+``in_tids``, ``in_ends`` (interleaved cores only)
+    Then each frame ``n`` is one timestep of stream ``in_tids[n]`` (driven on ``s_axis_tid``), with
+    ``tlast`` on its last element only if ``in_ends[n]`` (the timestep ends its sequence).
 ``out_vectors``, ``vector_size``
     How many output frames (vectors) each sequence produces, and their expected length; the run ends
     when ``sum(out_vectors)`` frames are in, or after ``timeout_cycles``.
@@ -118,13 +121,16 @@ class StallAwareSource(AxiStreamSource):
     for the hundreds of cycles each timestep computes, so that per-clock Python work would dominate
     the run time. This ``_run`` is the original's loop for a bus of ``tdata``/``tvalid``/``tready``/
     ``tlast`` with one element per beat, plus one change: on a stall it waits for ``tready`` to rise.
-    Pauses (:meth:`set_pause_generator`), resets and the queue behave as in the original. It relies on
+    Pauses (:meth:`set_pause_generator`), resets and the queue behave as in the original. With a ``tid``
+    on the bus it drives each beat's ``frame.tid``, and a frame whose ``tuser`` is 0 ends without ``tlast``
+    (an interleaved core's timestep that does not end its sequence). It relies on
     the original's private fields, so it is written against one cocotbext-axi release (see the
     module's docstring).
     """
 
     async def _run(self):
         bus, frame, offset = self.bus, None, 0
+        has_tid = hasattr(bus, "tid")
         self.active = False
         clock_edge, ready_rise, settled = RisingEdge(self.clock), RisingEdge(bus.tready), ReadOnly()
         while True:
@@ -144,10 +150,14 @@ class StallAwareSource(AxiStreamSource):
                 self.active = True
             if frame is not None and not self.pause:
                 bus.tdata.value = frame.tdata[offset] & self.byte_mask
+                if has_tid:
+                    tid = frame.tid
+                    bus.tid.value = tid[offset] if isinstance(tid, list) and tid else _first(tid)
                 offset += 1
                 last = offset >= len(frame.tdata)
                 bus.tvalid.value = 1
-                bus.tlast.value = int(last)
+                ends = frame.tuser[-1] if isinstance(frame.tuser, list) and frame.tuser else frame.tuser
+                bus.tlast.value = int(last and ends != 0)
                 if last:
                     frame.sim_time_end = get_sim_time()
                     frame.handle_tx_complete()
@@ -160,6 +170,13 @@ class StallAwareSource(AxiStreamSource):
                     self.idle_event.set()
                     self.active_event.clear()
                     await self.active_event.wait()
+
+
+def _first(values) -> int:
+    """A frame field's first beat: a list per beat (empty without the signal), one value or ``None``."""
+    if isinstance(values, list):
+        return int(values[0]) if values else 0
+    return int(values or 0)
 
 
 async def _reset(dut, cycles: int = RESET_CYCLES) -> None:
@@ -221,8 +238,13 @@ async def stream(dut):
     in_counts = stimulus["in_counts"]
     offsets = np.concatenate([[0], np.cumsum(in_counts)])
     in_data = stimulus["in_data"]
+    tids, ends = stimulus.get("in_tids"), stimulus.get("in_ends")
     for n in range(len(in_counts)):
-        source.send_nowait(AxiStreamFrame(in_data[offsets[n]:offsets[n + 1]].tolist()))
+        elements = in_data[offsets[n]:offsets[n + 1]].tolist()
+        if tids is None:
+            source.send_nowait(AxiStreamFrame(elements))
+        else:  # one timestep of one stream
+            source.send_nowait(AxiStreamFrame(elements, tid=int(tids[n]), tuser=int(ends[n])))
 
     expected_frames = int(np.sum(stimulus["out_vectors"]))
     frames = []
@@ -254,6 +276,8 @@ async def stream(dut):
     results = {
         "out_data": out_data,
         "out_counts": out_counts,
+        # Interleaved cores: the stream of each output frame (its first beat's m_axis_tid); else zeros.
+        "out_tids": np.array([_first(f.tid) for f in frames], dtype=np.int64),
         "out_start": np.array([cycle(f.sim_time_start) for f in frames], dtype=np.int64),
         "out_end": np.array([cycle(f.sim_time_end) for f in frames], dtype=np.int64),
         "in_start": np.array([cycle(f.sim_time_start) for f in inputs_seen], dtype=np.int64),

@@ -283,12 +283,46 @@ def _stream_elements(x_int: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return x_int[mask].reshape(-1)
 
 
+def _interleaved_frames(x_int: np.ndarray, lengths: np.ndarray, streams: int):
+    """An interleaved core's input: sequence ``n`` goes to stream ``n % streams``; a stream with fewer
+    timesteps than the longest gets a padding sequence of zeros (the walk is round-robin, so every
+    stream must keep being fed). Returns the frames (one timestep of one stream each, in the walk's
+    order) as ``(elements, tids, ends)`` and the padding sequences' lengths per stream (0: none)."""
+    steps = [[(x_int[n, t], t == lengths[n] - 1) for n in range(len(lengths)) if n % streams == s
+              for t in range(lengths[n])] for s in range(streams)]
+    longest = max(len(each) for each in steps)
+    padding = [longest - len(each) for each in steps]
+    zeros = np.zeros(x_int.shape[2], dtype=np.int64)
+    for s in range(streams):
+        steps[s] += [(zeros, t == padding[s] - 1) for t in range(padding[s])]
+    frames = [(steps[s][r][0], s, steps[s][r][1]) for r in range(longest) for s in range(streams)]
+    elements = np.concatenate([f[0] for f in frames]) if frames else np.zeros(0, dtype=np.int64)
+    return (elements, np.array([f[1] for f in frames], dtype=np.int64),
+            np.array([f[2] for f in frames], dtype=np.int64)), padding
+
+
+def _by_sequence(received: list, tids: np.ndarray, vectors_per_sequence, streams: int) -> list:
+    """An interleaved core's output vectors in the golden model's order (sequence ``n`` from stream
+    ``n % streams``, each stream's in order); a stream's padding outputs, and anything after the first
+    missing vector, left out."""
+    queues = [[frame for frame, tid in zip(received, tids, strict=True) if tid == s] for s in range(streams)]
+    ordered = []
+    for n, count in enumerate(vectors_per_sequence):
+        queue = queues[n % streams]
+        if len(queue) < count:
+            break
+        ordered += queue[:count]
+        del queue[:count]
+    return ordered
+
+
 def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simulator: str = "verilator",
                     waves: bool = False, backpressure: bool = False, progress: bool = True,
                     build_dir="build/sim", seed: int = 0, toplevel: str = "rnnhw_top",
                     bound_cycles_per_step: int = 0, timeout_cycles: int | None = None,
                     reset_after: int | None = None, waves_dir=None,
-                    host: Callable[[RemoteBus], object] | None = None, dropped=None) -> SimResult:
+                    host: Callable[[RemoteBus], object] | None = None, dropped=None,
+                    streams: int = 1) -> SimResult:
     """Stream ``x_int`` through the design in ``verilog`` and compare its outputs with ``expected``.
 
     Parameters
@@ -335,6 +369,11 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     dropped : array_like of bool, optional
         Sequences the design must drop without output (a bidirectional core's sequences longer than
         ``hardware.max_sequence_length``); their rows of ``expected`` are not compared.
+    streams : int
+        Interleaved streams of the design (``hardware.interleave``): sequence ``n`` goes to stream
+        ``n % streams``, all streams at once, one timestep of each in turn (streams with fewer timesteps
+        get a padding sequence of zeros, whose outputs are not compared). ``cycles_per_step`` counts the
+        timesteps of all streams, padding included; ``sequence_cycles`` is zero.
 
     Returns
     -------
@@ -362,6 +401,8 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     if timeout_cycles is None:
         per_step = (bound_cycles_per_step or 1000) + inputs + layout.vector_size
         timeout_cycles = 10 * (int(lengths_in.sum()) * per_step + batch * layout.vector_size) + 10_000
+    if streams > 1 and (reset_after is not None or dropped is not None):
+        raise ValueError("reset_after and dropped are not supported with interleaved streams")
     if reset_after is not None and not 0 <= reset_after <= int(lengths_in[0]) * inputs:
         raise ValueError(f"reset_after must lie in 0..{int(lengths_in[0]) * inputs}, not {reset_after!r}")
 
@@ -375,9 +416,15 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     with run_folder(model) as run_dir:
         stimulus, results_path = run_dir / "stimulus.npz", run_dir / "results.npz"
         progress_path = run_dir / "progress"
+        sequence_input = dict(in_data=_stream_elements(x_int, lengths_in), in_counts=lengths_in * inputs)
+        padding = [0]
+        if streams > 1:
+            (elements, tids, ends), padding = _interleaved_frames(x_int, lengths_in, streams)
+            sequence_input = dict(in_data=elements, in_counts=np.full(len(tids), inputs), in_tids=tids, in_ends=ends)
+            padded = StreamLayout(mode, 1, np.array([p for p in padding if p], dtype=np.int64))
+            out_vectors = np.concatenate([out_vectors, padded.vectors_per_sequence])
         np.savez(
-            stimulus,
-            in_data=_stream_elements(x_int, lengths_in), in_counts=lengths_in * inputs,
+            stimulus, **sequence_input,
             out_vectors=out_vectors, vector_size=np.int64(layout.vector_size),
             reset_data=x_int[0, :lengths_in[0]].reshape(-1),
             reset_after=np.int64(-1 if reset_after is None else reset_after),
@@ -386,7 +433,7 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
             seed=np.int64(seed), timeout_cycles=np.int64(timeout_cycles),
         )
 
-        report = Progress("simulating: output vectors", layout.vectors, quiet=not progress)
+        report = Progress("simulating: output vectors", int(out_vectors.sum()), quiet=not progress)
         shown = [-1]
 
         def show_progress() -> None:
@@ -424,6 +471,10 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
     out_data = _signed(results["out_data"], int(results["output_width"]))
     bounds = np.concatenate([[0], np.cumsum(results["out_counts"])])
     received = [out_data[bounds[k]:bounds[k + 1]] for k in range(len(results["out_counts"]))]
+    if streams > 1:
+        padding_vectors = int(out_vectors.sum()) - layout.vectors
+        results["extra_frames"] = results["extra_frames"] + max(0, len(received) - layout.vectors - padding_vectors)
+        received = _by_sequence(received, results["out_tids"], layout.vectors_per_sequence, streams)
     if mode == "labels":
         got, mismatches, first, notes = _compare_labels(expected, received, results, timeout_cycles)
     else:
@@ -431,7 +482,13 @@ def simulate_stream(verilog: str, x_int, lengths, expected, *, mode: str, simula
                                                  timeout_cycles)
         got = layout.unflatten(got)
     cycles, sequence_cycles = _cycle_counts(layout, results)
-    cycles_per_step = cycles / timesteps if timesteps else 0.0
+    streamed = timesteps
+    if streams > 1:  # all streams' timesteps, padding included; no per-sequence times
+        streamed += sum(padding)
+        sequence_cycles = np.zeros(len(lengths), dtype=np.int64)
+        cycles = int(results["out_end"].max() - results["in_start"][0] + 1) \
+            if len(results["in_start"]) and len(results["out_end"]) else 0
+    cycles_per_step = cycles / streamed if streamed else 0.0
     bit_exact = mismatches == 0 and not notes
     log_path = run_dir / "sim.log"
     if bit_exact and not waves:
@@ -526,5 +583,5 @@ def run_simulation(config: Config, qweights, x_int, lengths=None, *, simulator: 
         verilog, x_int, lengths, expected, mode=output_mode(config), simulator=simulator, waves=waves,
         backpressure=backpressure, progress=progress, build_dir=build_dir, seed=seed,
         bound_cycles_per_step=bound_cycles_per_step(config), timeout_cycles=timeout_cycles,
-        reset_after=reset_after, waves_dir=waves_dir, host=host,
+        reset_after=reset_after, waves_dir=waves_dir, host=host, streams=config.hardware.interleave,
     )

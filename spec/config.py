@@ -20,7 +20,7 @@ from .packing import DSP_PACKING
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
            "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "GRU_RESETS", "NONLINEARITIES",
-           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE", "BIDIRECTIONAL_KEYS"]
+           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE", "BIDIRECTIONAL_KEYS", "INTERLEAVE_KEYS"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",),
@@ -120,6 +120,7 @@ class HardwareConfig:
     weights: str = "rom"  # "runtime": loaded through the AXI4-Lite port (spec/registers.py)
     dsp_packing: str = "auto"  # two lanes per multiplier where the formats allow it (spec/packing.py)
     max_sequence_length: int = 64  # bidirectional cores: the longest sequence their buffers hold
+    interleave: int = 1  # K independent sequences walked round-robin (s_axis_tid / m_axis_tid name the stream)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,9 @@ class Config:
             for section, key in BIDIRECTIONAL_KEYS:
                 if out[section][key] == getattr(_CLASSES[section], key):
                     del out[section][key]
+        for section, key in INTERLEAVE_KEYS:  # a core without interleaving reads as before the key existed
+            if out[section][key] == getattr(_CLASSES[section], key):
+                del out[section][key]
         return out
 
     def to_toml(self) -> str:
@@ -267,11 +271,14 @@ SCHEMA = {
         "weights": _choice("hardware.weights", WEIGHT_STORAGE),
         "dsp_packing": _choice("hardware.dsp_packing", DSP_PACKING),
         "max_sequence_length": _positive_int("hardware.max_sequence_length", 1, 65536),
+        "interleave": _positive_int("hardware.interleave", 1, 16),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}
 #: Keys that only bidirectional models use: :meth:`Config.to_dict` leaves them out of others at their defaults.
 BIDIRECTIONAL_KEYS = (("model", "bidirectional"), ("hardware", "max_sequence_length"))
+#: Keys :meth:`Config.to_dict` leaves out at their defaults (interleaved sequences).
+INTERLEAVE_KEYS = (("hardware", "interleave"),)
 
 
 def config_from_dict(data: dict) -> Config:
@@ -354,6 +361,7 @@ def _check_consistency(config: Config):
     if model.reset_before and model.head and model.return_sequences:
         raise ConfigError('model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
                           "supported yet; use gru_reset = \"after\" or return_sequences = false")
+    _check_interleave(config)
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:
         raise ConfigError(
@@ -373,6 +381,20 @@ def _check_consistency(config: Config):
     for key in ("input", "weight", "bias", "state", "cell_state", "accum", "output"):
         if not getattr(numerics, key).signed:
             raise ConfigError(f"numerics.{key} must be signed (fixed<W,I>); unsigned formats are for the future")
+
+
+def _check_interleave(config: Config):
+    """Interleaved sequences are built for unidirectional LSTM, GRU (reset after) and Elman cores with ROM weights."""
+    if config.hardware.interleave == 1:
+        return
+    model = config.model
+    refused = [("model.bidirectional", model.bidirectional), ('cell = "jordan"', model.jordan),
+               ('model.gru_reset = "before"', model.reset_before), ("model.ctc_blank (CTC decoding)", model.ctc),
+               ('hardware.weights = "runtime"', config.hardware.weights == "runtime")]
+    for what, present in refused:
+        if present:
+            raise ConfigError(f"hardware.interleave = {config.hardware.interleave} with {what} is not supported "
+                              "yet; use hardware.interleave = 1")
 
 
 def load_config(path) -> Config:

@@ -17,8 +17,8 @@ from .packing import can_pack
 from .registers import axil_ports
 from .schedule import Schedule, bound_cycles_per_step, macs_per_step
 
-__all__ = ["Port", "ports", "output_places", "LaneParameters", "lane_parameters", "packs_lane_pairs", "MemorySizes",
-           "memory_sizes", "design_summary"]
+__all__ = ["Port", "ports", "stream_id_width", "output_places", "LaneParameters", "lane_parameters",
+           "packs_lane_pairs", "MemorySizes", "memory_sizes", "design_summary"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,12 @@ def ports(config: Config) -> tuple[Port, ...]:
     overflow = (Port("sequence_overflow", "output", 1, "sticky: a sequence longer than hardware.max_sequence_length "
                      f"({config.hardware.max_sequence_length}) was dropped without output; cleared by rst"),
                 ) if config.model.bidirectional else ()
+    streams = config.hardware.interleave
+    tid_in = tid_out = ()
+    if streams > 1:  # interleaved sequences: each beat names its stream
+        width = stream_id_width(streams)
+        tid_in = (Port("s_axis_tid", "input", width, f"stream (0 to {streams - 1}) of the input element"),)
+        tid_out = (Port("m_axis_tid", "output", width, f"stream (0 to {streams - 1}) of the output element"),)
     if config.hardware.weights == "runtime":  # the AXI4-Lite slave (spec/registers.py)
         control = tuple(Port(name, direction, width, meaning) for name, direction, width, meaning in axil_ports(config))
     return (
@@ -52,6 +58,7 @@ def ports(config: Config) -> tuple[Port, ...]:
         Port("s_axis_tvalid", "input", 1, "input element valid"),
         Port("s_axis_tready", "output", 1, "input element accepted"),
         Port("s_axis_tlast", "input", 1, "last element of a sequence (with element I-1 of its last timestep)"),
+        *tid_in,
         Port("m_axis_tdata", "output", label_width(config.model.head), "decoded CTC label, two's complement "
              "(-1: the sequence decoded to nothing)", signed=True) if config.model.ctc else
         Port("m_axis_tdata", "output", out.width, f"output element, {out} two's complement", signed=True),
@@ -59,7 +66,13 @@ def ports(config: Config) -> tuple[Port, ...]:
         Port("m_axis_tready", "input", 1, "output element accepted"),
         Port("m_axis_tlast", "output", 1, "last label of a sequence" if config.model.ctc else
              "last element of an output vector"),
+        *tid_out,
     ) + overflow + control
+
+
+def stream_id_width(streams: int) -> int:
+    """Bits of ``s_axis_tid`` / ``m_axis_tid`` for ``streams`` interleaved sequences (at least one)."""
+    return max(1, (streams - 1).bit_length())
 
 
 def output_places(config: Config) -> int:
@@ -123,6 +136,7 @@ class MemorySizes:
     # bidirectional: the sequence memory, max_sequence_length rows [h_fwd; h_bwd] per bank (one or two banks)
     state_word_bits: int
     sequence_buffer_words: int  # bidirectional: two whole input sequences (max_sequence_length * I each); else 2*I
+    # per interleaved stream
     input_word_bits: int
     output_fifo_depth: int  # two output vectors (two steps' labels with CTC)
 
@@ -151,7 +165,8 @@ def memory_sizes(config: Config) -> MemorySizes:
         bias_values_per_word=2 if sch.split_rows else 1,
         state_depth=sch.state_depth, state_word_bits=n.state.width,
         sequence_buffer_words=2 * config.model.input_size * (config.hardware.max_sequence_length
-                                                               if config.model.bidirectional else 1),
+                                                               if config.model.bidirectional
+                                                               else config.hardware.interleave),
         input_word_bits=n.input.width, output_fifo_depth=2 * output_places(config))
 
 
@@ -172,6 +187,9 @@ def design_summary(config: Config, name: str) -> dict:
             "max_sequence_length": steps, "input_buffer_bits": memories.input_bits,
             "cycles_per_sequence_of_max_length": sch.sequence_cycles(steps),
             "overhead_cycles_per_sequence": sch.sequence_overhead()}
+    if config.hardware.interleave > 1:  # cycles per timestep count the steps of all streams
+        reset["interleave"] = {"streams": config.hardware.interleave,
+                               "cycles_per_step_one_stream": sch.cycles_per_step(1)}
     return {
         "name": name,
         "config": config.to_dict(),

@@ -65,10 +65,21 @@ class Schedule:
         return self.config.model.directions
 
     @property
+    def streams(self) -> int:
+        """Interleaved sequences K (``hardware.interleave``)."""
+        return self.config.hardware.interleave
+
+    @property
+    def weight_layers(self) -> int:
+        """Layers with weights of their own: one per layer and direction, ``v = k*D + d``."""
+        return self.config.model.num_layers * self.directions
+
+    @property
     def state_layers(self) -> int:
         """Layers whose state the hardware keeps apart: one per layer and direction, ``v = k*D + d``
-        (the backward direction of layer k is ``v = 2k + 1``)."""
-        return self.config.model.num_layers * self.directions
+        (the backward direction of layer k is ``v = 2k + 1``); with K interleaved streams, one per
+        stream and layer, ``v = s*L + k``, whose weights are those of layer ``v % L``."""
+        return self.weight_layers * self.streams
 
     @property
     def rows(self) -> int:
@@ -150,7 +161,7 @@ class Schedule:
         ``h`` banks (``layer * 2H + bank * H + unit``); layer k's ``r*h[u]`` is at ``reset_base + k*H + u``."""
         if self.config.model.bidirectional:  # after the sequence memory; one r*h per layer and direction
             return self.sequence_banks * self.config.hardware.max_sequence_length * self.row_words
-        return 2 * self.config.model.num_layers * self.config.model.hidden_size
+        return 2 * self.state_layers * self.config.model.hidden_size
 
     @property
     def output_banks(self) -> list[int]:
@@ -176,7 +187,7 @@ class Schedule:
 
     def head_weight_base(self, layer: int = 0) -> int:
         """First weight address of the head (of layer ``layer``'s ``W_hy``, Jordan)."""
-        return self.weight_base(self.state_layers) + layer * self.head_passes * self.head_operands
+        return self.weight_base(self.weight_layers) + layer * self.head_passes * self.head_operands
 
     @property
     def weight_depth(self) -> int:
@@ -186,7 +197,7 @@ class Schedule:
         return layer * self.passes
 
     def head_bias_base(self, layer: int = 0) -> int:
-        return self.bias_base(self.state_layers) + layer * self.head_passes
+        return self.bias_base(self.weight_layers) + layer * self.head_passes
 
     @property
     def bias_depth(self) -> int:
@@ -220,8 +231,13 @@ class Schedule:
                 positions[unit] = item
         return positions
 
-    def issue_times(self, steps: int = 6) -> list[int]:
+    def issue_times(self, steps: int = 6, streams: int | None = None) -> list[int]:
         """Cycle of each timestep's last issued step, from a step-by-step model of the sequencer.
+
+        With ``streams`` = K > 1 (default ``hardware.interleave``): K independent sequences, each with
+        its own ``h`` (and ``c``), share the lanes and the drain; the walk is strict round-robin,
+        ``for t: for stream: for layer (and head)``, so a stream's step only waits on its own ``h``.
+        Returns the cycle of each of the ``steps * K`` stream-steps' last issued step, in walk order.
 
         Assumes inputs arrive in time and the output is never blocked. It applies the sequencer's
         rules: one step per cycle; pass 0 waits for each operand's ``h`` (an ``h[u]`` is readable
@@ -233,21 +249,22 @@ class Schedule:
         and each layer's step ends with its ``W_hy`` passes over ``h_t`` (:meth:`_output_passes`). With a
         head and ``return_sequences``, the head's passes over the top layer's ``h`` follow every step.
         """
-        model = self.config.model
+        model, streams = self.config.model, streams or self.streams
         latency = h_ready_delay(datapath(self.config))
         # h[k][u] (Jordan: y[k][u]) readable at
-        ready = {k: [NEVER] * model.recurrent_size for k in range(model.num_layers)}
+        ready = [{k: [NEVER] * model.recurrent_size for k in range(model.num_layers)} for _ in range(streams)]
         time, drain_free, ends = -1, NEVER, []
         for _ in range(steps):
-            for k in range(model.num_layers):
-                time, drain_free, written = self._layer_step(time, drain_free, k, ready[k - 1] if k else None,
-                                                             ready[k], latency)
-                if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
-                    time, drain_free, written = self._output_passes(time, written, drain_free, latency)
-                ready[k] = written
-            if model.head and model.return_sequences:  # the head's passes over this step's top h
-                time, drain_free = self._head_passes(time, drain_free, ready[model.num_layers - 1])
-            ends.append(time)
+            for own in ready:  # each stream's h
+                for k in range(model.num_layers):
+                    time, drain_free, written = self._layer_step(time, drain_free, k, own[k - 1] if k else None,
+                                                                 own[k], latency)
+                    if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
+                        time, drain_free, written = self._output_passes(time, written, drain_free, latency)
+                    own[k] = written
+                if model.head and model.return_sequences:  # the head's passes over this step's top h
+                    time, drain_free = self._head_passes(time, drain_free, own[model.num_layers - 1])
+                ends.append(time)
         return ends
 
     def _layer_step(self, time: int, drain_free: int, k: int, below, own, latency: int, start: int = NEVER):
@@ -366,16 +383,19 @@ class Schedule:
                 y_ready[unit] = time + latency + position
         return time, drain_free, y_ready
 
-    def cycles_per_step(self) -> int | float:
+    def cycles_per_step(self, streams: int | None = None) -> int | float:
         """Cycles per timestep in steady state (all layers), from :meth:`issue_times`; of a bidirectional
         core, what one more timestep adds to a sequence (:meth:`sequence_cycles`, both directions).
+        With ``streams`` = K interleaved sequences (default ``hardware.interleave``), per timestep of any
+        stream (a round of K steps / K), so that ``bound / cycles_per_step`` stays the utilization.
 
-        An average over two steps (an int when it is whole), in case the pattern repeats every two.
+        An average over two rounds (an int when it is whole), in case the pattern repeats every two.
         """
         if self.config.model.bidirectional:
             return _whole(self.sequence_cycles(10) - self.sequence_cycles(8), 2)
-        ends = self.issue_times()
-        return _whole(ends[-1] - ends[-3], 2)
+        streams = streams or self.streams
+        ends = self.issue_times(streams=streams)
+        return _whole(ends[-1] - ends[-1 - 2 * streams], 2 * streams)
 
     # -- memory images -------------------------------------------------------------------------
     def unit_major(self, matrix: np.ndarray) -> np.ndarray:

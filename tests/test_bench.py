@@ -142,8 +142,8 @@ def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
 
 
 def test_run_all_table_and_order():
-    assert SCRIPTS == ("golden", "lut_error", "accuracy_digits", "accuracy_ctc", "sim", "hardware", "asic",
-                       "runtime_weights")
+    assert SCRIPTS == ("golden", "lut_error", "interleave", "accuracy_digits", "accuracy_ctc", "sim", "hardware",
+                       "asic", "runtime_weights")
     assert durations_table({"golden": 12.34, "hardware": 754.0}) == (
         "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
         "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"
@@ -175,3 +175,16 @@ def test_runtime_weights_table_and_load_line():
     assert "5,776 words in 23,104 clock\ncycles (4.00 cycles per word" in text
     assert "cost +733 LUTs (+17 %) and +325 FFs" in text
     assert "That is 154.0 µs per model at the\nruntime core's Fmax." in text
+
+
+def test_interleave_rows_and_table():
+    from bench import interleave
+
+    table = interleave.rows([Design("lstm", 12, 32, lanes=32)], (1, 2, 4))
+    assert table == [("LSTM I=12 H=32 P=32", 1, 176, 189), ("LSTM I=12 H=32 P=32", 2, 176, 176),
+                     ("LSTM I=12 H=32 P=32", 4, 176, 176)]
+    measured = {("LSTM I=12 H=32 P=32", 2): 176.0}
+    assert interleave.markdown(table[:2], measured, clock_mhz=100.0).splitlines()[2:] == [
+        "| LSTM I=12 H=32 P=32 | 1 | 189 | — | 176 | 0.931 | 529,101 | 529,101 |",
+        "| LSTM I=12 H=32 P=32 | 2 | 176 | 176 | 176 | 1.000 | 568,182 | 284,091 |",
+    ]

@@ -210,6 +210,8 @@ BAD_VALUES = [
     ("hardware", "max_sequence_length", 65537,
      "hardware.max_sequence_length must be an integer from 1 to 65,536, not 65537"),
     ("hardware", "dsp_packing", "on", 'hardware.dsp_packing must be one of "auto", "off", not \'on\''),
+    ("hardware", "interleave", 0, "hardware.interleave must be an integer from 1 to 16, not 0"),
+    ("hardware", "interleave", 17, "hardware.interleave must be an integer from 1 to 16, not 17"),
 ]
 
 
@@ -237,7 +239,7 @@ def test_unknown_section_and_key():
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
         "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights, "
-        "dsp_packing, max_sequence_length",
+        "dsp_packing, max_sequence_length, interleave",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
@@ -517,3 +519,34 @@ def test_replace_validates():
         base.replace("hardware", lanes=8).replace("model", cell="rnn_tanh", hidden_size=4)
     with pytest.raises(UserError, match=r"^numerics\.weight must be signed "):
         base.replace("numerics", weight=FixedFormat(8, 3, signed=False))
+
+
+@pytest.mark.parametrize(("model", "hardware", "what"), [
+    ({"bidirectional": True}, {}, "model.bidirectional"),
+    ({"cell": "jordan", "output_size": 2}, {}, 'cell = "jordan"'),
+    ({"cell": "gru", "gru_reset": "before"}, {}, 'model.gru_reset = "before"'),
+    ({"head": 3, "return_sequences": True, "ctc_blank": 0}, {}, "model.ctc_blank (CTC decoding)"),
+    ({}, {"weights": "runtime"}, 'hardware.weights = "runtime"'),
+])
+def test_interleave_refusals(model, hardware, what):
+    config_error({"model": model, "hardware": {**hardware, "interleave": 2}},
+                 f"hardware.interleave = 2 with {what} is not supported yet; use hardware.interleave = 1")
+
+
+def test_interleave_key_in_toml():
+    """Without interleaving the text is as before the key existed; with it, the key round-trips."""
+    assert "interleave" not in Config().to_toml()
+    config = config_from_dict({"model": {"head": 2}, "hardware": {"interleave": 3}})
+    assert "\ninterleave = 3\n" in config.to_toml() and config_from_dict(tomllib.loads(config.to_toml())) == config
+
+
+def test_interleave_in_the_description():
+    from rnnhw.describe import describe_config
+    from rnnhw.spec.schedule import Schedule
+
+    config = config_from_dict({"model": {"input_size": 12, "hidden_size": 32}, "hardware": {"lanes": 32,
+                                                                                          "interleave": 2}})
+    assert Schedule(config).cycles_per_step() == 176
+    text = describe_config(config)
+    assert "expected 176 cycles per step (schedule model), MAC utilization 1.000" in text
+    assert "interleave: 2 sequences walked round-robin" in text and "(one stream alone: 189)" in text

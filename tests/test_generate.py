@@ -214,3 +214,20 @@ def test_bidirectional_readme_and_summary(tmp_path, capsys):
                                     "without output; cleared by rst"}
     assert "A sequence may have at most 5 timesteps" in readme and "`sequence_overflow`" in readme
     assert f"A sequence of T timesteps takes {schedule.cycles_per_step()}*T + {schedule.sequence_overhead()}" in readme
+
+
+def test_interleaved_readme_and_summary(tmp_path, capsys):
+    config, summary, readme = generated(tmp_path, capsys, '[model]\ncell = "lstm"\ninput_size = 3\nhidden_size = 4\n'
+                                        'head = 2\n[hardware]\nlanes = 4\ninterleave = 3\n')
+    schedule = Schedule(config)
+    assert summary["expected_cycles_per_step"] == schedule.cycles_per_step() == schedule.cycles_per_step(3)
+    assert summary["interleave"] == {"streams": 3, "cycles_per_step_one_stream": schedule.cycles_per_step(1)}
+    assert summary["config"]["hardware"]["interleave"] == 3
+    # Each stream's h: two banks of 4 per stream.
+    assert summary["state_memory_bits"] == 3 * 2 * 4 * 16
+    names = [port["name"] for port in summary["ports"]]
+    assert names[names.index("s_axis_tlast") + 1] == "s_axis_tid" and names[-1] == "m_axis_tid"
+    assert summary["ports"][-1] == {"name": "m_axis_tid", "direction": "output", "width": 2,
+                                    "meaning": "stream (0 to 2) of the output element"}
+    assert "**Interleaved sequences (3 streams).**" in readme
+    assert f"(one stream alone: {schedule.cycles_per_step(1)})" in readme

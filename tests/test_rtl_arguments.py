@@ -11,7 +11,7 @@ from amaranth.hdl import Fragment, Module, Signal, signed
 from amaranth.lib import data, wiring
 
 import rnnhw.rtl
-from rnnhw.rtl.buffers import InputBuffer, OutputBuffer, SequenceBuffer
+from rnnhw.rtl.buffers import InputBuffer, OutputBuffer, SequenceBuffer, StreamInputBuffers
 from rnnhw.rtl.conversion import SumConverter
 from rnnhw.rtl.csr import ControlRegisters
 from rnnhw.rtl.ctc import CTCDecoder
@@ -58,6 +58,10 @@ LAYOUT = data.StructLayout({"a": 1})
 
 def input_buffer(**changes):
     return InputBuffer(**dict(features=3, width=8) | changes)
+
+
+def stream_input_buffers(**changes):
+    return StreamInputBuffers(**dict(features=3, width=8, streams=2) | changes)
 
 
 def sequence_buffer(**changes):
@@ -147,6 +151,14 @@ CHECKS = [
     (lambda: input_buffer(features=1.5), TypeError, "features must be a positive integer, not 1.5"),
     (lambda: input_buffer(width=0), ValueError, "width must be a positive integer, not 0"),
     (lambda: input_buffer(width="8"), TypeError, "width must be a positive integer, not '8'"),
+    # StreamInputBuffers
+    (lambda: stream_input_buffers(features=0), ValueError, "features must be a positive integer, not 0"),
+    (lambda: stream_input_buffers(features=1.5), TypeError, "features must be a positive integer, not 1.5"),
+    (lambda: stream_input_buffers(width=0), ValueError, "width must be a positive integer, not 0"),
+    (lambda: stream_input_buffers(width="8"), TypeError, "width must be a positive integer, not '8'"),
+    (lambda: stream_input_buffers(streams=2.0), TypeError, "streams must be a positive integer, not 2.0"),
+    (lambda: stream_input_buffers(streams=1), ValueError,
+     "streams must be at least 2 (one stream is an InputBuffer), not 1"),
     # SequenceBuffer
     (lambda: sequence_buffer(features=0), ValueError, "features must be a positive integer, not 0"),
     (lambda: sequence_buffer(features=None), TypeError, "features must be a positive integer, not None"),
@@ -336,8 +348,8 @@ def rtl_components():
     return found
 
 
-COMPONENTS = [InputBuffer, SequenceBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter, CTCDecoder,
-              ActivationLUT, ElementwiseUnit, ControlRegisters, RNNAccelerator, PackedMultiplier]
+COMPONENTS = [InputBuffer, StreamInputBuffers, SequenceBuffer, OutputBuffer, Sequencer, MatVecUnit, SumConverter,
+              CTCDecoder, ActivationLUT, ElementwiseUnit, ControlRegisters, RNNAccelerator, PackedMultiplier]
 
 
 def test_every_component_is_checked_here():

@@ -243,3 +243,17 @@ def test_bidirectional_sequence_cycles_are_linear_and_reach_the_bound():
     # Operand-bound passes (24 operands, drain 13) and h in flight hidden behind the other direction: the bound.
     digits = bidirectional(make_config("lstm", input_size=8, hidden=16, head=10, lanes=8), steps=64)
     assert Schedule(digits).cycles_per_step() == bound_cycles_per_step(digits) == 384
+
+
+def test_interleaved_streams_hide_the_recurrence():
+    """K streams round-robin: one stream's h is in flight while the lanes run the other's step."""
+    config = make_config("lstm", input_size=12, hidden=32, lanes=32)
+    sch = Schedule(config)
+    assert sch.issue_times(streams=1) == sch.issue_times()  # K = 1 is today's model
+    assert bound_cycles_per_step(config) == 176
+    assert [sch.cycles_per_step(k) for k in (1, 2, 3, 4)] == [189, 176, 176, 176]
+    ends = sch.issue_times(steps=3, streams=2)
+    assert len(ends) == 6 and ends == sorted(ends)  # one entry per stream-step, in walk order
+    assert ends[-1] - ends[-3] == 2 * 176  # a round of two steps at the bound
+    gru = Schedule(make_config("gru", input_size=12, hidden=32, lanes=32))
+    assert [gru.cycles_per_step(k) for k in (1, 2)] == [162, 143]  # then its passes are drain-bound (48 > 44)

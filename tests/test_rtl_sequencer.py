@@ -240,3 +240,23 @@ def test_output_reservation_holds_an_emitting_step_until_places_return():
     before = [step for step in held.steps if step[0] < reserving(free)[2]]
     assert before == [step for step in free.steps if step[0] < reserving(free)[2]]
     assert [step for step in held.steps if reserving(free)[2] <= step[0] < reserving(held)[2]] == []
+
+
+@pytest.mark.parametrize(("case", "streams", "one", "interleaved"), [
+    ("lstm-2-layers", 2, 68, 68),  # drain-bound: nothing to hide
+    ("rnn_tanh", 2, 21, 16),  # pass 0 waits for h at K = 1; at K = 2 two passes of I + H = 8
+    ("gru", 3, 46, 27),
+])
+def test_interleaved_issue_cycles_equal_the_schedule_model(case, streams, one, interleaved):
+    """K interleaved streams, round-robin: each stream-step's last step issues where the model puts it,
+    and a stream's step only waits for its own h (cycles per step of all streams)."""
+    config = make_config(**CASES[case]).replace("hardware", interleave=streams)
+    model_ends = Schedule(config).issue_times(STEPS)
+    assert len(model_ends) == STEPS * streams
+    trace = run_sequencer(config, cycles=model_ends[-1] + 2)
+    assert step_ends(config, trace)[: len(model_ends)] == model_ends
+    layers = [job[1] for _, _, job, _ in trace.steps]
+    per_layer = config.model.num_layers
+    assert sorted(set(layers)) == list(range(per_layer * streams))  # every stream's own state layers
+    assert Schedule(make_config(**CASES[case])).cycles_per_step() == one
+    assert Schedule(config).cycles_per_step() == interleaved

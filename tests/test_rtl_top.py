@@ -10,7 +10,7 @@ from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.weights import quantize_weights, random_weights
 
 from .hdl import ecp5_resources
-from .rtl_harness import simulate
+from .rtl_harness import simulate, simulate_interleaved
 
 
 def _case(cell, *, input_size=3, hidden=4, layers=1, head=0, lanes=3, return_sequences=False, numerics=None,
@@ -131,13 +131,18 @@ ADDRESSING = {
     "bidirectional-lstm-2-layers-head": {"cell": "lstm", "num_layers": 2, "head": 2, "bidirectional": True},
     "bidirectional-gru-reset-before-2-layers": {"cell": "gru", "gru_reset": "before", "num_layers": 2,
                                                 "bidirectional": True},
+    "interleaved-lstm-2-layers-head": {"cell": "lstm", "num_layers": 2, "head": 2, "interleave": 3},
+    "interleaved-gru-2-layers-sequences": {"cell": "gru", "num_layers": 2, "return_sequences": True,
+                                           "interleave": 3},
 }
 
 
 def _addressing_design(name):
+    model = dict(ADDRESSING[name])
+    hardware = {"interleave": model.pop("interleave")} if "interleave" in model else {"max_sequence_length": 12}
     config = config_from_dict({
-        "model": {"input_size": 5, "hidden_size": 6, **ADDRESSING[name]},
-        "hardware": {"lanes": 3, "max_sequence_length": 12},
+        "model": {"input_size": 5, "hidden_size": 6, **model},
+        "hardware": {"lanes": 3, **hardware},
     })
     return config, RNNAccelerator(config=config, weights=quantize_weights(random_weights(config, 0), config,
                                                                           warn=False))
@@ -160,3 +165,27 @@ def test_the_lanes_are_the_only_dsp_blocks(name, tmp_path):
     7 and 8 of them for these designs)."""
     config, dut = _addressing_design(name)
     assert ecp5_resources(dut, tmp_path)["dsps"] == config.hardware.lanes
+
+
+def _interleaved(cell, streams, **model):
+    config = config_from_dict({
+        "model": {"cell": cell, "input_size": 3, "hidden_size": 4, **model},
+        "hardware": {"lanes": 4, "interleave": streams},
+    })
+    qweights = quantize_weights(random_weights(config, 0), config, warn=False)
+    rng = np.random.default_rng(1)
+    fmt = config.numerics.input
+    x = rng.integers(fmt.min_int, fmt.max_int + 1, size=(6, 4, 3)) // 4
+    return config, qweights, x
+
+
+@pytest.mark.parametrize(("cell", "streams", "model", "lengths"), [
+    ("lstm", 2, {"num_layers": 2, "head": 2}, [3, 1, 1, 4, 2, 1]),  # stream 0: 3+1+2, stream 1: 1+4+1
+    ("gru", 3, {"return_sequences": True}, [2, 1, 3, 2, 3, 1]),  # 4 timesteps per stream
+    ("rnn_tanh", 2, {}, [1, 2, 3, 2]),
+])
+def test_interleaved_streams_match_golden_under_backpressure(cell, streams, model, lengths):
+    config, qweights, x = _interleaved(cell, streams, **model)
+    vectors, _, expected = simulate_interleaved(config, qweights, x[: len(lengths)], lengths, stall_in=0.3,
+                                                stall_out=0.4)
+    assert vectors == expected

@@ -103,3 +103,25 @@ def test_a_test_without_the_sim_marker_cannot_start_a_simulator(tmp_path):
         build_model("module rnnhw_top(input clk);\nendmodule\n", build_dir=tmp_path)
     with pytest.raises(pytest.fail.Exception, match=refused):
         Runner.test(None)
+
+
+def test_interleaved_frames_pad_the_short_streams_and_follow_the_walk():
+    from rnnhw.sim.verify import _interleaved_frames
+
+    x = np.arange(4 * 3 * 2).reshape(4, 3, 2) + 1  # sequence n, step t, feature i -> 6n + 2t + i + 1
+    (elements, tids, ends), padding = _interleaved_frames(x, np.array([3, 1, 1, 1]), 2)
+    # Stream 0: sequences 0 (3 steps) and 2 (1); stream 1: sequences 1 and 3 (1 each), then 2 padding steps.
+    assert padding == [0, 2]
+    assert tids.tolist() == [0, 1, 0, 1, 0, 1, 0, 1]
+    assert ends.tolist() == [0, 1, 0, 1, 1, 0, 1, 1]
+    assert elements.tolist() == [1, 2, 7, 8, 3, 4, 19, 20, 5, 6, 0, 0, 13, 14, 0, 0]
+
+
+def test_interleaved_outputs_back_in_sequence_order():
+    from rnnhw.sim.verify import _by_sequence
+
+    received = [np.array([v]) for v in (10, 20, 11, 21, 12, 99)]
+    tids = np.array([0, 1, 0, 1, 0, 1])  # stream 1's last vector: its padding sequence's
+    ordered = _by_sequence(received, tids, [1, 1, 2, 1], 2)  # sequences 0, 2 on stream 0; 1, 3 on stream 1
+    assert [int(v[0]) for v in ordered] == [10, 20, 11, 12, 21]
+    assert [int(v[0]) for v in _by_sequence(received[:2], tids[:2], [1, 1, 2, 1], 2)] == [10, 20]  # then missing
