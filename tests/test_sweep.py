@@ -573,3 +573,18 @@ def test_asic_rows_latency_at_the_opensta_fmax_and_the_area_constraint(tmp_path)
     assert clock_text(spec, Baseline(None, None, 100.0)) == (
         "latency per timestep = cycles per step / the point's Fmax from OpenSTA (osu018 cells, clock 5 ns, no "
         "wires or clock tree)")
+
+
+def test_asic_tools_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    spec = write_spec(tmp_path, '[axes]\nlanes = [4, 8]\n[evaluate]\nsynth = "asic"\nlibrary = "osu018"\n')
+    monkeypatch.setattr("rnnhw.asic.OSU018_LIB", tmp_path / "osu018_stdcells.lib")
+    status, out, err = run_cli(capsys, "sweep", spec, "-o", tmp_path / "out", "--serial")
+    assert (status, out) == (2, "") and err.startswith(
+        f"rnnhw sweep: error: the osu018 library needs Debian's qflow-tech-osu018 ({tmp_path}/osu018_stdcells.lib "
+        "is missing)")
+    (tmp_path / "osu018_stdcells.lib").write_text("library (osu018) { }\n")
+    monkeypatch.setattr("rnnhw.asic.sta_available", lambda: False)
+    status, out, err = run_cli(capsys, "sweep", spec, "-o", tmp_path / "out", "--serial")
+    assert (status, out, err) == (2, "", 'rnnhw sweep: error: evaluate.library = "osu018" times every point with '
+                                  "OpenSTA (command sta), which is not installed: apt-get install opensta\n")
+    assert not (tmp_path / "out").exists()
