@@ -137,9 +137,10 @@ def _inside(rules: BlockRules, module: str) -> BlockRules:
 #: A ``hardware.weights = "runtime"`` core: the datapath (``core``, under the soft-reset wrapper) with
 #: writable weight and bias memories, which map to flip-flops (with their write decoders and read
 #: multiplexers) in ``weight storage``, and the AXI4-Lite register file in ``registers``.
-RUNTIME_BLOCKS = BlockRules(memories=_inside(ACCELERATOR_BLOCKS, "core").memories,
-                            blocks=(*_inside(ACCELERATOR_BLOCKS, "core").blocks, ("csr", "registers"),
-                                    ("", "control")), writable_weights=True)
+_RUNTIME_DATAPATH = _inside(ACCELERATOR_BLOCKS, "core")
+RUNTIME_BLOCKS = BlockRules(memories=_RUNTIME_DATAPATH.memories,
+                            blocks=(*_RUNTIME_DATAPATH.blocks, ("csr", "registers"), ("", "control")),
+                            writable_weights=True)
 
 
 def accelerator_blocks(weights: str) -> BlockRules:
