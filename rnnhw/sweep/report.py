@@ -195,7 +195,8 @@ def _front_panel(axes, table, cost: str, label: str, regression: bool, recommend
     if recommended is not None and recommended[cost] is not None:
         axes.scatter([recommended[cost]], [recommended[metric]], marker="*", s=220, color="tab:green", zorder=3,
                      label="recommended")
-    if log and ok and min(r[cost] for r in ok) > 0:
+    # A log axis within one decade has no labelled tick: linear then.
+    if log and ok and min(r[cost] for r in ok) > 0 and max(r[cost] for r in ok) >= 10 * min(r[cost] for r in ok):
         from matplotlib.ticker import NullFormatter
 
         axes.set_xscale("log")
