@@ -45,10 +45,10 @@ from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_file
 from rnnhw.synth import DEFAULT_WORK_ROOT, Flow, first_error, read_log, run_in_work_dir, yosys_id
 
-__all__ = ["Library", "LIBRARIES", "AsicResult", "BlockRules", "ACCELERATOR_BLOCKS", "OSU018_LIB",
-           "resolve_library", "check_asic_options", "library_text", "yosys_script", "module_cells",
-           "block_areas", "parse_sta_report", "sta_available", "synthesize_asic", "cached_result", "report_lines",
-           "LEAVES_OUT", "DEFAULT_CLOCK_NS"]
+__all__ = ["Library", "LIBRARIES", "AsicResult", "BlockRules", "ACCELERATOR_BLOCKS", "RUNTIME_BLOCKS",
+           "accelerator_blocks", "OSU018_LIB", "resolve_library", "check_asic_options", "library_text",
+           "yosys_script", "module_cells", "block_areas", "parse_sta_report", "sta_available", "synthesize_asic",
+           "cached_result", "report_lines", "LEAVES_OUT", "DEFAULT_CLOCK_NS"]
 
 #: Where Debian's qflow-tech-osu018 puts the OSU 0.18 µm library.
 OSU018_LIB = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
@@ -101,10 +101,12 @@ class BlockRules:
     memories : module (relative to the top, ``""`` the top itself) -> name of the module that Yosys's
         ``submod`` moves that module's memories into, before synthesis.
     blocks : (module pattern relative to the top, fnmatch, first match wins) -> block name.
+    writable_weights : the ``weight storage`` block holds writable memories (a runtime core), not ROMs.
     """
 
     memories: dict[str, str] = field(default_factory=dict)
     blocks: tuple[tuple[str, str], ...] = ()
+    writable_weights: bool = False
 
 
 #: The accelerator's blocks (module names as Amaranth writes them: ``rnnhw_top.matvec``).
@@ -123,6 +125,29 @@ ACCELERATOR_BLOCKS = BlockRules(
 )
 
 
+def _inside(rules: BlockRules, module: str) -> BlockRules:
+    """``rules`` for the same design instantiated as ``module`` below a new top."""
+    def moved(name: str) -> str:
+        return f"{module}.{name}" if name else module
+
+    return BlockRules(memories={moved(where): moved(target) for where, target in rules.memories.items()},
+                      blocks=tuple((moved(pattern), block) for pattern, block in rules.blocks))
+
+
+#: A ``hardware.weights = "runtime"`` core: the datapath (``core``, under the soft-reset wrapper) with
+#: writable weight and bias memories, which map to flip-flops (with their write decoders and read
+#: multiplexers) in ``weight storage``, and the AXI4-Lite register file in ``registers``.
+_RUNTIME_DATAPATH = _inside(ACCELERATOR_BLOCKS, "core")
+RUNTIME_BLOCKS = BlockRules(memories=_RUNTIME_DATAPATH.memories,
+                            blocks=(*_RUNTIME_DATAPATH.blocks, ("csr", "registers"), ("", "control")),
+                            writable_weights=True)
+
+
+def accelerator_blocks(weights: str) -> BlockRules:
+    """The block rules of an accelerator with ``hardware.weights = weights`` (``"rom"`` or ``"runtime"``)."""
+    return RUNTIME_BLOCKS if weights == "runtime" else ACCELERATOR_BLOCKS
+
+
 @dataclass(frozen=True)
 class AsicResult:
     """Area and timing of one design in one library.
@@ -137,8 +162,11 @@ class AsicResult:
         period it needs (clock-to-output, logic and setup).
     fmax_mhz : 1000 / that period, ``None`` without timing.
     clock_ns : the clock period given to ABC and OpenSTA.
-    weight_storage : ``None``, or the weights as mapped (ROM as logic) against flip-flop storage:
-        ``bits``, ``rom_logic_um2``, ``flip_flop_um2`` (bits x the smallest flip-flop; no read mux).
+    weight_storage : ``None``, or the ``weight storage`` block against flip-flop storage: ``bits``;
+        ``rom_logic_um2`` for a ROM core (the block: the weights as logic) or ``writable_um2`` for a
+        runtime core (the block: flip-flops with their write decoders and read multiplexers);
+        ``flip_flop_um2`` (bits x the smallest flip-flop, no read multiplexer: a lower bound of
+        writable storage).
     seconds : wall time of the flow (of the first run, when the result comes from the cache).
     log_dir : where the work files were kept (``None`` unless asked).
     """
@@ -445,7 +473,8 @@ def _run_flow(flow: Flow, text: str, lib_text: str, lib: Library, top: str, cloc
     storage = None
     if storage_bits is not None and rules is not None:
         flip_flop = min(c.area for c in cells.values() if c.flip_flop)
-        storage = {"bits": storage_bits, "rom_logic_um2": blocks.get("weight storage", 0.0),
+        kind = "writable_um2" if rules.writable_weights else "rom_logic_um2"
+        storage = {"bits": storage_bits, kind: blocks.get("weight storage", 0.0),
                    "flip_flop_um2": round(storage_bits * flip_flop, 4)}
     return {"library": lib.name, "area_um2": area, "sequential_area_um2": sequential, "cells": count,
             "blocks": blocks, "critical_path": critical,
@@ -465,9 +494,12 @@ def report_lines(result: AsicResult) -> list[str]:
     lines.append(f"  blocks, um2 of {lib} cells: " + ", ".join(parts))
     storage = result.weight_storage
     if storage is not None:
-        lines.append(f"  weights and biases ({storage['bits']:,} bits) in {lib}: as ROM logic "
-                     f"{storage['rom_logic_um2']:,.0f} um2; in flip-flops at least {storage['flip_flop_um2']:,.0f} "
-                     "um2 (one smallest flip-flop per bit, no read multiplexer)")
+        mapped = (f"as ROM logic {storage['rom_logic_um2']:,.0f} um2; in flip-flops at least "
+                  if "rom_logic_um2" in storage else
+                  f"writable, in flip-flops with their write and read logic {storage['writable_um2']:,.0f} um2; "
+                  "the flip-flops alone at least ")
+        lines.append(f"  weights and biases ({storage['bits']:,} bits) in {lib}: {mapped}"
+                     f"{storage['flip_flop_um2']:,.0f} um2 (one smallest flip-flop per bit, no read multiplexer)")
     if result.critical_path is None:
         lines.append(f"  timing: none ({result.timing_note})")
     else:

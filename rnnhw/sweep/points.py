@@ -26,14 +26,14 @@ from rnnhw.spec.config import Config
 from rnnhw.spec.errors import UserError, VerificationError
 from rnnhw.spec.weights import Weights, quantize_weights
 
-from .spec import AXES, SweepSpec
+from .spec import ASIC, AXES, SweepSpec
 
 __all__ = ["Point", "PointTask", "PointResult", "SynthOptions", "grid", "point_config", "evaluate_point",
            "synthesize_design", "MEASUREMENTS"]
 
 #: What a result may hold besides its status, in the order of the results table.
-MEASUREMENTS = ("accuracy", "agreement", "mse", "cycles_per_step", "luts", "ffs", "dsps", "brams", "fmax_mhz",
-                "rtl_bit_exact", "rtl_cycles_per_step")
+MEASUREMENTS = ("accuracy", "agreement", "mse", "cycles_per_step", "luts", "ffs", "dsps", "brams", "area_um2",
+                "sequential_area_um2", "fmax_mhz", "rtl_bit_exact", "rtl_cycles_per_step")
 
 
 @dataclass(frozen=True)
@@ -81,21 +81,39 @@ def grid(spec: SweepSpec, base: Config, ranges: Ranges | None) -> list[Point]:
 
 @dataclass(frozen=True)
 class SynthOptions:
-    """Synthesis of every point: target, device (``None``: the target's default), clock constraint."""
+    """Synthesis of every point: target (an FPGA family or ``"asic"``), device (``None``: the target's
+    default), clock constraint (for asic the clock period of ABC and OpenSTA is 1000 / it), cell library
+    (asic only)."""
 
     target: str
     device: str | None = None
     freq_mhz: float | None = None
+    library: str | None = None
+
+    @property
+    def asic(self) -> bool:
+        return self.target == ASIC
 
 
-def synthesize_design(config: Config, weights: Weights, options: SynthOptions):
-    """Generate the accelerator and synthesise it (:func:`rnnhw.synth.synthesize`, no progress lines)."""
+def synthesize_design(config: Config, weights: Weights, options: SynthOptions, cache=None):
+    """Generate the accelerator and synthesise it, without progress lines: :func:`rnnhw.synth.synthesize`,
+    or for asic :func:`rnnhw.asic.synthesize_asic` (its blocks by the core's kind of weights); ``cache``:
+    the flow's directory of cached results (``None``: none; the sweep caches whole points)."""
     from rnnhw.rtl.top import generate_verilog
+
+    runtime = config.hardware.weights == "runtime"
+    verilog = generate_verilog(config, None if runtime else quantize_weights(weights, config, warn=False),
+                               name="rnnhw_top")
+    if options.asic:
+        from rnnhw.asic import accelerator_blocks, synthesize_asic
+
+        return synthesize_asic(verilog, library=options.library, top="rnnhw_top",
+                               clock_ns=None if options.freq_mhz is None else 1000 / options.freq_mhz,
+                               rules=accelerator_blocks(config.hardware.weights), cache=cache, quiet=True)
     from rnnhw.synth import synthesize
 
-    verilog = generate_verilog(config, quantize_weights(weights, config, warn=False), name="rnnhw_top")
     return synthesize(verilog, target=options.target, device=options.device, top="rnnhw_top",
-                      freq_mhz=options.freq_mhz, quiet=True)
+                      freq_mhz=options.freq_mhz, cache=cache, quiet=True)
 
 
 @dataclass(frozen=True)
@@ -104,7 +122,8 @@ class PointTask:
 
     ``data`` and ``reference`` (the float model's outputs on it) are given when accuracy is measured
     or RTL sequences simulated; ``synthesizer(config, weights, synth)`` returns an object with
-    ``luts``, ``ffs``, ``dsps``, ``brams`` and ``fmax_mhz`` (:func:`synthesize_design` by default).
+    ``luts``, ``ffs``, ``dsps``, ``brams`` and ``fmax_mhz``, for asic ``area_um2``,
+    ``sequential_area_um2`` and ``fmax_mhz`` (:func:`synthesize_design` by default).
     """
 
     config: Config
@@ -151,8 +170,12 @@ def _measure(task: PointTask, found: dict) -> None:
         found["cycles_per_step"] = Schedule(config).cycles_per_step()
     if task.synth is not None:
         result = task.synthesizer(config, task.weights, task.synth)
-        found.update(luts=result.luts, ffs=result.ffs, dsps=result.dsps, brams=result.brams,
-                     fmax_mhz=result.fmax_mhz)
+        if task.synth.asic:
+            found.update(area_um2=result.area_um2, sequential_area_um2=result.sequential_area_um2,
+                         fmax_mhz=result.fmax_mhz)
+        else:
+            found.update(luts=result.luts, ffs=result.ffs, dsps=result.dsps, brams=result.brams,
+                         fmax_mhz=result.fmax_mhz)
     if task.rtl_sequences:
         from rnnhw.accuracy import check_rtl
 

@@ -3,9 +3,11 @@
 :func:`rows` turns each point's measurements into a row of :data:`COLUMNS` (accuracy in %, the loss in
 percentage points against the float model, latency per timestep in microseconds at the point's Fmax,
 or at the assumed clock without it). :func:`recommend` picks the smallest point that meets the
-constraints: with synthesis the fewest LUTs (then DSPs, block RAMs, flip-flops, latency); without it
-the fewest lanes, then the narrowest width and the smallest tables (the axes that size the hardware),
-then the lowest latency; a tie goes to the higher accuracy.
+constraints: with FPGA synthesis the fewest LUTs (then DSPs, block RAMs, flip-flops, latency); with
+asic synthesis the smallest cell area (then latency); without synthesis the fewest lanes, then the
+narrowest width and the smallest tables (the axes that size the hardware), then the lowest latency; a
+tie goes to the higher accuracy. Cell areas (``area_um2``, ``sequential_area_um2``) are in µm² of the
+asic flow's library; the FPGA columns are empty for asic, and the other way round.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ import json
 import math
 from dataclasses import dataclass
 
+from rnnhw.asic import DEFAULT_CLOCK_NS
 from rnnhw.spec.outputs import atomic_file
 from rnnhw.synth import TARGETS
 
 from .points import Point, PointResult
-from .spec import SweepSpec
+from .spec import ASIC, SweepSpec, timed
 
 __all__ = ["COLUMNS", "Baseline", "rows", "pareto_front", "recommend", "constraint_failures", "write_csv",
            "write_json", "write_plots", "report_markdown", "clock_text", "PLOTS"]
 
 #: Columns after the axes' values, in order.
 COLUMNS = ("accuracy", "accuracy_loss", "agreement", "mse", "cycles_per_step", "latency_us", "luts", "ffs",
-           "dsps", "brams", "fmax_mhz", "rtl_bit_exact", "status", "reason")
-#: Plot files: accuracy against latency, and against LUTs and DSPs.
+           "dsps", "brams", "area_um2", "sequential_area_um2", "fmax_mhz", "rtl_bit_exact", "status", "reason")
+#: Plot files: accuracy against latency, and against LUTs and DSPs (asic: against cell area).
 PLOTS = {"latency": "pareto_latency.png", "resources": "pareto_resources.png"}
 
 
@@ -41,8 +44,8 @@ class Baseline:
 
 
 def _measures_fmax(spec: SweepSpec) -> bool:
-    """Whether the points' latency uses their Fmax (synthesis with place and route)."""
-    return bool(spec.synth) and TARGETS[spec.synth].nextpnr is not None
+    """Whether the points' latency uses their Fmax (place and route, or an asic library with timing)."""
+    return timed(spec.synth, spec.library)
 
 
 def _round(value, digits: int):
@@ -67,6 +70,7 @@ def rows(points: list[Point], results: dict[int, PointResult], spec: SweepSpec, 
                    agreement=_round(None if found.get("agreement") is None else 100 * found["agreement"], 4),
                    mse=found.get("mse"), cycles_per_step=cycles, latency_us=_round(latency, 6),
                    luts=found.get("luts"), ffs=found.get("ffs"), dsps=found.get("dsps"), brams=found.get("brams"),
+                   area_um2=found.get("area_um2"), sequential_area_um2=found.get("sequential_area_um2"),
                    fmax_mhz=found.get("fmax_mhz"), rtl_bit_exact=found.get("rtl_bit_exact"),
                    status=result.status, reason=result.reason)
         table.append(row)
@@ -107,6 +111,8 @@ def constraint_failures(row: dict, spec: SweepSpec) -> list[str]:
         reasons.append(f"accuracy loss above {spec.max_accuracy_loss:g} points")
     if spec.max_latency_us is not None and (row["latency_us"] is None or row["latency_us"] > spec.max_latency_us):
         reasons.append(f"latency above {spec.max_latency_us:g} µs")
+    if spec.max_area_um2 is not None and (row["area_um2"] is None or row["area_um2"] > spec.max_area_um2):
+        reasons.append(f"cell area above {spec.max_area_um2:g} µm²")
     return reasons
 
 
@@ -115,6 +121,8 @@ def _size(row: dict, spec: SweepSpec) -> tuple:
     quality = _quality(row, regression)
     tail = (row["latency_us"] if row["latency_us"] is not None else math.inf,
             -quality if quality is not None else 0.0)
+    if spec.synth == ASIC:
+        return (row["area_um2"], *tail)
     if spec.synth:
         return (row["luts"], row["dsps"], row["brams"], row["ffs"], *tail)
     hardware = tuple(row.get(axis, 0) for axis in ("lanes", "width", "lut_size") if axis in spec.axes)
@@ -129,6 +137,13 @@ def recommend(table: list[dict], spec: SweepSpec) -> dict | None:
 
 def clock_text(spec: SweepSpec, baseline: Baseline) -> str:
     """How latency was computed, for the report."""
+    if spec.synth == ASIC:
+        clock = f"{1000 / spec.synth_freq_mhz:g} ns" if spec.synth_freq_mhz else f"{DEFAULT_CLOCK_NS:g} ns"
+        if _measures_fmax(spec):
+            return (f"latency per timestep = cycles per step / the point's Fmax from OpenSTA ({spec.library} cells, "
+                    f"clock {clock}, no wires or clock tree)")
+        return (f"latency per timestep = cycles per step / an assumed {baseline.clock_mhz:g} MHz clock "
+                f"({spec.library} has no timing: no Fmax)")
     if _measures_fmax(spec):
         target = TARGETS[spec.synth]
         freq = spec.synth_freq_mhz or target.default_freq_mhz
@@ -180,7 +195,8 @@ def _front_panel(axes, table, cost: str, label: str, regression: bool, recommend
     if recommended is not None and recommended[cost] is not None:
         axes.scatter([recommended[cost]], [recommended[metric]], marker="*", s=220, color="tab:green", zorder=3,
                      label="recommended")
-    if log and ok and min(r[cost] for r in ok) > 0:
+    # A log axis within one decade has no labelled tick: linear then.
+    if log and ok and min(r[cost] for r in ok) > 0 and max(r[cost] for r in ok) >= 10 * min(r[cost] for r in ok):
         from matplotlib.ticker import NullFormatter
 
         axes.set_xscale("log")
@@ -206,6 +222,8 @@ def write_plots(table: list[dict], spec: SweepSpec, recommended: dict | None, di
         panels["latency"] = [("latency_us", "latency per timestep (µs)", True)]
     if any(r["luts"] is not None for r in table):
         panels["resources"] = [("luts", "LUTs", True), ("dsps", "DSP blocks", False)]
+    elif any(r["area_um2"] is not None for r in table):
+        panels["resources"] = [("area_um2", f"cell area (µm², {spec.library})", True)]
     written = []
     for name, specs in panels.items():
         figure = Figure(figsize=(6 * len(specs), 4.2), dpi=100)
@@ -245,12 +263,14 @@ def report_markdown(table: list[dict], spec: SweepSpec, baseline: Baseline, reco
     constraints = [f"accuracy loss at most {spec.max_accuracy_loss:g} points" if spec.max_accuracy_loss is not None
                    else None, f"latency at most {spec.max_latency_us:g} µs per timestep"
                    if spec.max_latency_us is not None else None,
-                   f"fits the {spec.device}" if spec.device else None]
+                   f"fits the {spec.device}" if spec.device else None,
+                   f"cell area at most {spec.max_area_um2:g} µm²" if spec.max_area_um2 is not None else None]
     constraints = [c for c in constraints if c]
     wanted = "; ".join(constraints) if constraints else "no constraints given: every point that succeeded"
     lines.append(f"Constraints: {wanted}.")
     lines.append("")
-    order = ("fewest LUTs, then DSPs, block RAMs, flip-flops, latency" if spec.synth
+    order = ("smallest cell area, then latency" if spec.synth == ASIC
+             else "fewest LUTs, then DSPs, block RAMs, flip-flops, latency" if spec.synth
              else "fewest lanes, then narrowest width and smallest tables, then lowest latency")
     if recommended is not None:
         lines.append(f"**{_label(recommended, spec)}**: the smallest point that meets them ({order}).")
@@ -266,7 +286,7 @@ def report_markdown(table: list[dict], spec: SweepSpec, baseline: Baseline, reco
         lines.append(f"**No point meets the constraints** ({why}).")
     regression = not any(r["accuracy"] is not None for r in table)
     metric = "mse" if regression else "accuracy"
-    for cost, title in (("latency_us", "latency"), ("luts", "LUTs"), ("dsps", "DSPs")):
+    for cost, title in (("latency_us", "latency"), ("luts", "LUTs"), ("dsps", "DSPs"), ("area_um2", "cell area")):
         front = pareto_front(table, cost, regression)
         if front:
             lines += ["", f"## Pareto front: {metric} against {title}", ""]

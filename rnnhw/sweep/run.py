@@ -26,7 +26,7 @@ from .report import (
     write_json,
     write_plots,
 )
-from .spec import SweepSpec, load_spec
+from .spec import ASIC, SweepSpec, load_spec
 
 __all__ = ["SweepOutcome", "run_sweep", "prepare"]
 
@@ -75,7 +75,7 @@ def prepare(spec: SweepSpec, synthesizer: Callable = synthesize_design):
         reference = float_reference(config, weights, data)
         float_accuracy, float_mse = _score(config, reference.outputs, data)
     ranges = observe_ranges(config, weights, calibration) if calibration is not None else None
-    synth = SynthOptions(spec.synth, spec.device, spec.synth_freq_mhz) if spec.synth else None
+    synth = SynthOptions(spec.synth, spec.device, spec.synth_freq_mhz, spec.library) if spec.synth else None
     points = grid(spec, config, ranges)
     tasks = {}
     for point in points:
@@ -85,6 +85,16 @@ def prepare(spec: SweepSpec, synthesizer: Callable = synthesize_design):
                                            spec.cycles, synth, spec.rtl_sequences, synthesizer)
     baseline = Baseline(None if float_accuracy is None else 100 * float_accuracy, float_mse, spec.clock_mhz)
     return points, tasks, baseline
+
+
+def _check_asic_tools(spec: SweepSpec) -> None:
+    """The cell library is installed and, for a timed one, OpenSTA: an error now, not in every point."""
+    from rnnhw.asic import check_asic_options, sta_available
+
+    library, _ = check_asic_options(spec.library, None if spec.synth_freq_mhz is None else 1000 / spec.synth_freq_mhz)
+    if library.timed and not sta_available():
+        raise UserError(f'evaluate.library = "{library.name}" times every point with OpenSTA (command sta), which '
+                        "is not installed: apt-get install opensta")
 
 
 def run_sweep(spec_path, out_dir, *, runner: Runner | None = None, progress: bool = True,
@@ -100,6 +110,8 @@ def run_sweep(spec_path, out_dir, *, runner: Runner | None = None, progress: boo
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"-o {str(out_dir)!r} is a file; give a directory for the results")
     check_output_dir(out_dir, inputs=(spec_path,))  # before any work: writable, and not the spec itself
+    if spec.synth == ASIC:
+        _check_asic_tools(spec)
     points, tasks, baseline = prepare(spec, synthesizer)
     cache = ResultCache(out_dir / POINTS_DIR)
     results: dict[int, PointResult] = {}

@@ -15,19 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnhw.accuracy import MAX_SWEEP_WIDTH, MIN_SWEEP_WIDTH
+from rnnhw.asic import LIBRARIES
 from rnnhw.spec.config import SCHEMA, ConfigError
 from rnnhw.spec.errors import UserError
 from rnnhw.synth import TARGETS
 
-__all__ = ["SweepSpec", "KEYS", "AXES", "load_spec", "spec_from_dict", "DEFAULT_CLOCK_MHZ", "MAX_POINTS",
-           "FUTURE_TARGETS"]
+__all__ = ["SweepSpec", "KEYS", "AXES", "load_spec", "spec_from_dict", "timed", "DEFAULT_CLOCK_MHZ", "MAX_POINTS",
+           "ASIC", "DEFAULT_LIBRARY"]
 
 #: Clock assumed for the latency when the points are not synthesised (``evaluate.clock_mhz``).
 DEFAULT_CLOCK_MHZ = 100.0
 #: Largest grid accepted (a typing error in an axis should not start a week of synthesis).
 MAX_POINTS = 10_000
-#: Synthesis targets the specification names but this installation may not have yet.
-FUTURE_TARGETS = ("asic",)
+#: ``evaluate.synth`` of the standard-cell flow (:mod:`rnnhw.asic`), and its default library.
+ASIC = "asic"
+DEFAULT_LIBRARY = "sky130hd"
 
 #: Axes: their configuration section and key (``width`` is the uniform width of the value formats).
 AXES = {
@@ -59,16 +61,21 @@ KEYS = {
         "accuracy": (None, "golden model on the data (default: true when base.data is given)"),
         "calibrate": (False, "choose the integer bits on the data first, as rnnhw calibrate does"),
         "cycles": (True, "cycles per timestep from the schedule model"),
-        "synth": (False, 'false, "ecp5", "ice40" or "xc7": synthesise every point (resources, Fmax)'),
-        "synth_freq_mhz": (None, "clock constraint for place and route (default: the target's)"),
-        "clock_mhz": (None, "without place and route (no synthesis, or xc7): the clock the latency assumes "
-                      f"(default {DEFAULT_CLOCK_MHZ:g})"),
+        "synth": (False, 'false, "ecp5", "ice40", "xc7" or "asic": synthesise every point (resources or cell '
+                  "area, Fmax)"),
+        "synth_freq_mhz": (None, "clock constraint for place and route, or asic's clock for ABC and OpenSTA "
+                           "(default: the target's; asic 100)"),
+        "library": (None, f'asic only: the cell library, "sky130hd" (area only) or "osu018" (timed by OpenSTA); '
+                    f"default {DEFAULT_LIBRARY}"),
+        "clock_mhz": (None, "without place and route (no synthesis, xc7, or an asic library without timing): "
+                      f"the clock the latency assumes (default {DEFAULT_CLOCK_MHZ:g})"),
         "rtl_sequences": (0, "N > 0: also simulate N sequences on Verilator, requiring bit-exactness"),
     },
     "constraints": {
         "max_accuracy_loss": (None, "largest accuracy loss against the float model, in percentage points"),
         "max_latency_us": (None, "largest latency per timestep in microseconds"),
         "device": (None, "a device of evaluate.synth's family the point must fit (synthesised on it)"),
+        "max_area_um2": (None, 'largest cell area in µm² (evaluate.synth = "asic")'),
     },
 }
 
@@ -88,11 +95,13 @@ class SweepSpec:
     cycles: bool
     synth: str | None
     synth_freq_mhz: float | None
+    library: str | None
     clock_mhz: float
     rtl_sequences: int
     max_accuracy_loss: float | None
     max_latency_us: float | None
     device: str | None
+    max_area_um2: float | None = None
 
     @property
     def points(self) -> int:
@@ -105,9 +114,9 @@ class SweepSpec:
             "axes": {name: list(values) for name, values in self.axes.items()},
             "evaluate": {"accuracy": self.accuracy, "calibrate": self.calibrate, "cycles": self.cycles,
                          "synth": self.synth or False, "synth_freq_mhz": self.synth_freq_mhz,
-                         "clock_mhz": self.clock_mhz, "rtl_sequences": self.rtl_sequences},
+                         "library": self.library, "clock_mhz": self.clock_mhz, "rtl_sequences": self.rtl_sequences},
             "constraints": {"max_accuracy_loss": self.max_accuracy_loss, "max_latency_us": self.max_latency_us,
-                            "device": self.device},
+                            "device": self.device, "max_area_um2": self.max_area_um2},
         }
 
 
@@ -196,12 +205,31 @@ _EXAMPLES = {"lanes": "[4, 8, 16]", "width": "[8, 10, 12, 16]", "lut_size": "[25
 def _synth_target(value) -> str | None:
     if value is False:
         return None
-    if isinstance(value, str) and value in TARGETS:
+    if isinstance(value, str) and (value in TARGETS or value == ASIC):
         return value
-    allowed = "false, " + ", ".join(f'"{t}"' for t in TARGETS)
-    if value in FUTURE_TARGETS:
-        raise UserError(f'evaluate.synth = "{value}": this installation has no {value} flow; use {allowed}')
+    allowed = "false, " + ", ".join(f'"{t}"' for t in (*TARGETS, ASIC))
     raise UserError(f"evaluate.synth must be {allowed}, not {value!r}")
+
+
+def _library(target: str | None, value) -> str | None:
+    """``evaluate.library``: the asic flow's cell library (its default without the key)."""
+    if target != ASIC:
+        if value is not None:
+            raise UserError(f'evaluate.library is the cell library of evaluate.synth = "{ASIC}"; leave it out '
+                            f"for {'no synthesis' if target is None else target}")
+        return None
+    if value is None:
+        return DEFAULT_LIBRARY
+    if value not in LIBRARIES:
+        raise UserError(f"evaluate.library must be {' or '.join(repr(name) for name in LIBRARIES)}, not {value!r}")
+    return value
+
+
+def timed(synth: str | None, library: str | None) -> bool:
+    """Whether the points get an Fmax: place and route (ECP5, iCE40) or an asic library with timing."""
+    if synth == ASIC:
+        return LIBRARIES[library].timed
+    return synth is not None and TARGETS[synth].nextpnr is not None
 
 
 def _device(target: str | None, value) -> str | None:
@@ -212,6 +240,9 @@ def _device(target: str | None, value) -> str | None:
     if target is None:
         raise UserError(f"constraints.device = {value!r} needs synthesis to know whether a point fits; set "
                         'evaluate.synth to the device\'s family (e.g. "ecp5")')
+    if target == ASIC:
+        raise UserError(f'constraints.device = {value!r} is an FPGA\'s; evaluate.synth = "{ASIC}" maps onto a '
+                        "cell library (evaluate.library): limit the area with constraints.max_area_um2")
     for device in TARGETS[target].devices:
         if value.strip().lower() in (device.name.lower(), *(a.lower() for a in device.aliases)):
             return device.name
@@ -240,6 +271,7 @@ def spec_from_dict(data: dict, source: Path) -> SweepSpec:
     calibrate = _boolean("evaluate.calibrate", evaluate.get("calibrate", False))
     cycles = _boolean("evaluate.cycles", evaluate.get("cycles", True))
     synth = _synth_target(evaluate.get("synth", False))
+    library = _library(synth, evaluate.get("library"))
     rtl = _integer("evaluate.rtl_sequences", evaluate.get("rtl_sequences", 0), 0, 1_000_000)
     needs_data = [name for name, wanted in (("evaluate.accuracy", accuracy), ("evaluate.calibrate", calibrate),
                                             ("evaluate.rtl_sequences", rtl > 0)) if wanted]
@@ -254,7 +286,7 @@ def spec_from_dict(data: dict, source: Path) -> SweepSpec:
             raise UserError("evaluate.synth_freq_mhz is the clock constraint of synthesis; set evaluate.synth too")
         freq = _positive("evaluate.synth_freq_mhz", freq)
     clock = evaluate.get("clock_mhz")
-    if clock is not None and synth is not None and TARGETS[synth].nextpnr is not None:
+    if clock is not None and timed(synth, library):
         raise UserError("evaluate.clock_mhz is the clock assumed without synthesis; with evaluate.synth the "
                         "latency uses each point's Fmax (evaluate.synth_freq_mhz sets the constraint)")
     clock = DEFAULT_CLOCK_MHZ if clock is None else _positive("evaluate.clock_mhz", clock)
@@ -268,9 +300,14 @@ def spec_from_dict(data: dict, source: Path) -> SweepSpec:
             raise UserError("constraints.max_latency_us needs evaluate.cycles = true")
         latency = _positive("constraints.max_latency_us", latency)
     device = _device(synth, constraints.get("device"))
+    area = constraints.get("max_area_um2")
+    if area is not None:
+        if synth != ASIC:
+            raise UserError(f'constraints.max_area_um2 needs the cell area of evaluate.synth = "{ASIC}"')
+        area = _positive("constraints.max_area_um2", area)
     axes = _axes(data.get("axes", {}))
     spec = SweepSpec(str(source), config, weights, data_source, sequences, axes, accuracy, calibrate, cycles,
-                     synth, freq, clock, rtl, loss, latency, device)
+                     synth, freq, library, clock, rtl, loss, latency, device, area)
     if spec.points > MAX_POINTS:
         raise UserError(f"the grid has {spec.points:,} points, more than {MAX_POINTS:,}; shorten the axes")
     return spec
