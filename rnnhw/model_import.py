@@ -134,13 +134,6 @@ def _config(model: ImportedModel, table: dict) -> Config:
     try:
         return config_from_dict(table)
     except ConfigError as exc:
-        first = model.layers[0]
-        if first.gru_reset == "before" and model.head is not None and model.return_sequences:
-            raise UserError(f"{model.source}: {model.head.where} applies the linear head on every step of GRU layers "
-                            "with the reset gate before the recurrent matrix (ONNX linear_before_reset = 0, Keras "
-                            "reset_after = False); rnnhw does not support that combination yet: export the GRU "
-                            "with linear_before_reset = 1 / reset_after = True, or the head on the last step only") \
-                from None
         raise UserError(f"{model.source}: rnnhw cannot run this model: {exc}") from None
 
 

@@ -358,9 +358,6 @@ def _check_consistency(config: Config):
     if model.bidirectional and config.hardware.weights == "runtime":
         raise ConfigError('model.bidirectional with hardware.weights = "runtime" is not supported yet; '
                           'use hardware.weights = "rom"')
-    if model.reset_before and model.head and model.return_sequences:
-        raise ConfigError('model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
-                          "supported yet; use gru_reset = \"after\" or return_sequences = false")
     _check_interleave(config)
     lanes = config.hardware.lanes
     if lanes > model.gates * model.hidden_size:

@@ -254,11 +254,12 @@ class Schedule:
         # h[k][u] (Jordan: y[k][u]) readable at
         ready = [{k: [NEVER] * model.recurrent_size for k in range(model.num_layers)} for _ in range(streams)]
         time, drain_free, ends = -1, NEVER, []
-        for _ in range(steps):
+        for t in range(steps):
             for own in ready:  # each stream's h
                 for k in range(model.num_layers):
+                    # t = 0 is a sequence's first step: h_{-1} (and r*h) are zeros, read without a wait
                     time, drain_free, written = self._layer_step(time, drain_free, k, own[k - 1] if k else None,
-                                                                 own[k], latency)
+                                                                 own[k] if t else None, latency)
                     if model.jordan:  # W_hy h_t, like a head's passes, over this step's h: y is what is read
                         time, drain_free, written = self._output_passes(time, written, drain_free, latency)
                     own[k] = written

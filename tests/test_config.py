@@ -312,11 +312,9 @@ def test_combinations_not_supported_yet():
                  'cell = "jordan" with CTC decoding (model.ctc_blank) is not supported yet: its y has no head to '
                  "decode; use another cell")
     before = {"cell": "gru", "gru_reset": "before", "head": 3}
-    for extra in ({"return_sequences": True}, {"return_sequences": True, "ctc_blank": 2}):
-        config_error({"model": {**before, **extra}},
-                     'model.gru_reset = "before" with a head at every step (model.return_sequences) is not '
-                     'supported yet; use gru_reset = "after" or return_sequences = false')
-    assert config_from_dict({"model": before}).model.reset_before  # a head on the final state is fine
+    for extra in ({}, {"return_sequences": True}, {"return_sequences": True, "ctc_blank": 2}):  # a head at every step
+        model = config_from_dict({"model": {**before, **extra}}).model
+        assert model.reset_before and model.return_sequences == bool(extra)
 
 
 def test_bidirectional_sizes():

@@ -65,6 +65,9 @@ MODELS = {
     "lstm_no_bias_dense_no_bias": lambda: build(layers.LSTM(3, use_bias=False), layers.Dense(2, use_bias=False)),
     "lstm_variable_length_input": lambda: build(layers.LSTM(4), layers.Dense(1), steps=None),
     "gru_dense_on_every_step": lambda: build(layers.GRU(4, return_sequences=True), layers.Dense(2)),
+    "gru_reset_before_2layers_dense_on_every_step": lambda: build(
+        layers.GRU(4, reset_after=False, return_sequences=True),
+        layers.GRU(4, reset_after=False, return_sequences=True), layers.Dense(2)),
     "lstm_2layers_time_distributed_dense": lambda: build(layers.LSTM(5, return_sequences=True),
                                                          layers.LSTM(5, return_sequences=True),
                                                          layers.TimeDistributed(layers.Dense(3))),
@@ -176,13 +179,6 @@ REFUSALS = {
     "softmax_head": (lambda: build(layers.GRU(4), layers.Dense(2, activation="softmax")), 'layer "dense" (Dense) '
                      "has activation 'softmax'; rnnhw's head is linear: rebuild the model with activation=None "
                      "(softmax does not change the predicted class)"),
-    "reset_before_head_on_every_step": (lambda: build(layers.GRU(4, reset_after=False, return_sequences=True),
-                                                      layers.Dense(2)), 'layer "dense" (Dense) applies the linear '
-                                        "head on every step of GRU layers with the reset gate before the recurrent "
-                                        "matrix (ONNX linear_before_reset = 0, Keras reset_after = False); rnnhw "
-                                        "does not support that combination yet: export the GRU with "
-                                        "linear_before_reset = 1 / reset_after = True, or the head on the last step "
-                                        "only"),
     "time_distributed_other": (lambda: build(layers.GRU(4, return_sequences=True),
                                              layers.TimeDistributed(layers.Activation("tanh"))),
                                'layer "time_distributed" (TimeDistributed) wraps Activation; rnnhw supports only '

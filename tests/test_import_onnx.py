@@ -434,10 +434,8 @@ def bidirectional_graph(op, *, output="sequence", head=False, layout=0, **option
     return _append(model, *nodes, output="out" if head else "merged", initializers=init[:3 if head else 1])
 
 
-# A head on every step of reset-before GRUs is refused (test_refuses_what_rnnhws_configuration_refuses).
 @pytest.mark.parametrize("cell, output, head", [
-    (cell, output, head) for cell in sorted(CELLS) for output in ("sequence", "final") for head in (False, True)
-    if not (cell == "GRU-reset-before" and output == "sequence" and head)])
+    (cell, output, head) for cell in sorted(CELLS) for output in ("sequence", "final") for head in (False, True)])
 def test_bidirectional_node_equals_onnxruntime(tmp_path, capsys, cell, output, head):
     op, attrs = CELLS[cell]
     path = save(bidirectional_graph(op, output=output, head=head, **attrs), tmp_path)
@@ -643,9 +641,10 @@ def _head_on_every_step(op="LSTM", *, gemm=False, lengths=False, classes=2, **at
 
 
 @pytest.mark.parametrize("gemm", [False, True], ids=["MatMul+Add-time-major", "Gemm-flattened"])
-@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
-def test_a_head_on_every_step_equals_onnxruntime(tmp_path, capsys, op, gemm):
-    path = save(_head_on_every_step(op, gemm=gemm), tmp_path)
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "GRU-reset-before", "RNN"])
+def test_a_head_on_every_step_equals_onnxruntime(tmp_path, capsys, cell, gemm):
+    op, attrs = CELLS[cell]
+    path = save(_head_on_every_step(op, gemm=gemm, **attrs), tmp_path)
     config, weights, printed = import_model(capsys, path)
     assert "output: every step [N, T, 2]" in printed
     assert ('graph output "out" is time-major [T, N, 2]; rnnhw writes [N, T, 2]' in printed) == (not gemm)
@@ -673,14 +672,9 @@ def test_a_head_on_every_step_with_sequence_lens_is_zero_past_the_lengths(tmp_pa
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: _head_on_every_step("GRU", linear_before_reset=0),
-     'MatMul node "head" + Add node "bias" applies the linear head on every step of GRU layers with the reset gate '
-     "before the recurrent matrix (ONNX linear_before_reset = 0, Keras reset_after = False); rnnhw does not support "
-     "that combination yet: export the GRU with linear_before_reset = 1 / reset_after = True, or the head on the "
-     "last step only"),
     (lambda: _head_on_every_step("RNN", classes=5000),
      "rnnhw cannot run this model: model.head must be an integer from 0 to 4,096, not 5000"),
-], ids=["head-on-every-step-of-reset-before-grus", "configuration-refusal"])
+], ids=["configuration-refusal"])
 def test_refuses_what_rnnhws_configuration_refuses(tmp_path, capsys, make, message):
     assert refusal(capsys, save(make(), tmp_path), tmp_path) == f'ONNX graph "handmade" (model.onnx): {message}'
 

@@ -5,7 +5,8 @@ establish: the input buffer (every element there, ``data`` one cycle after ``ind
 memory (``data`` one cycle after ``addr``), the lanes' drain (``can_finish`` low from the cycle after a
 pass's last step until its last item leaves, ``DRAIN_DELAY`` + items cycles later), the elementwise
 unit (``written`` for a unit ``DRAIN_DELAY + 1 + E + position`` cycles after its pass's last step, or
-later when a test holds it back) and the output buffer (``pop``).
+later when a test holds it back; the reset-before GRU's ``reset_written`` for ``r*h[u]`` likewise from unit
+``u``'s r item) and the output buffer (``pop``).
 """
 
 from dataclasses import dataclass, field
@@ -35,6 +36,15 @@ class Trace:
     pops: list = field(default_factory=list)  # cycles
 
 
+def _report(ctx, port, report):
+    """Drive a ``WrittenSignature`` port with ``(layer, gen, count)``, or nothing."""
+    ctx.set(port.valid, report is not None)
+    if report is not None:
+        ctx.set(port.layer, report[0])
+        ctx.set(port.gen, report[1])
+        ctx.set(port.count, report[2])
+
+
 def run_sequencer(config, *, cycles, report_delay=lambda layer, unit: 0, pop_from=0):
     """Simulate the sequencer for ``cycles`` cycles among emulated neighbours (one endless sequence).
 
@@ -47,6 +57,7 @@ def run_sequencer(config, *, cycles, report_delay=lambda layer, unit: 0, pop_fro
     written_at = h_ready_delay(datapath(config)) - 1  # + position: the report's cycle after a last step
     trace = Trace()
     reports, outputs = {}, []  # cycle -> report; cycles elements become available to pop
+    reset_reports = {}  # the reset-before GRU's r*h writes: cycle -> report
     busy_until = -1  # can_finish is low through this cycle
 
     async def testbench(ctx):
@@ -59,12 +70,11 @@ def run_sequencer(config, *, cycles, report_delay=lambda layer, unit: 0, pop_fro
             ctx.set(dut.state.data, STATE_MARK + addr)
             ctx.set(dut.issue.can_finish, cycle > busy_until)
             report = reports.pop(cycle, None)
-            ctx.set(dut.written.valid, report is not None)
+            _report(ctx, dut.written, report)
             if report is not None:
-                ctx.set(dut.written.layer, report[0])
-                ctx.set(dut.written.gen, report[1])
-                ctx.set(dut.written.count, report[2])
                 trace.reports.append((cycle, *report))
+            if model.reset_before:
+                _report(ctx, dut.reset_written, reset_reports.pop(cycle, None))
             pop = cycle >= pop_from and bool(outputs) and outputs[0] <= cycle
             ctx.set(dut.reservation.pop, pop)
             if pop:
@@ -80,13 +90,18 @@ def run_sequencer(config, *, cycles, report_delay=lambda layer, unit: 0, pop_fro
                 pending = (cycle, tuple(getattr(step, f) for f in STEP_FIELDS),
                            tuple(getattr(job, f) for f in JOB_FIELDS))
                 if step.last:
-                    first_row = job.unit0 if job.head else job.unit0 * model.gates + job.gate0
-                    rows = [divmod(row, model.gates) for row in range(first_row, first_row + job.rows)]
+                    q = step.b_addr - sch.bias_base(job.layer % sch.weight_layers)  # the pass (of a gate job)
+                    rows = [] if job.head else sch.pass_rows(q)
                     items = job.rows if job.head else sch.drain_items_of(rows)
                     busy_until = cycle + DRAIN_DELAY + items - 1
                     if job.head:
                         outputs.extend(cycle + DRAIN_DELAY + 2 + p for p in range(job.rows))
-                    for unit, position in sch.drain_positions(rows).items() if not job.head else ():
+                    if q < sch.reset_passes:  # r items: r*h written like an h, no h
+                        for unit, position in sch.drain_positions(rows, gate=0).items():
+                            assert cycle + written_at + position not in reset_reports, "two r*h writes in one cycle"
+                            reset_reports[cycle + written_at + position] = (job.layer, job.wgen, unit + 1)
+                        rows = []
+                    for unit, position in sch.drain_positions(rows).items():
                         at = cycle + written_at + position + report_delay(job.layer, unit)
                         assert at not in reports, "two h writes in one cycle"
                         reports[at] = (job.layer, job.wgen, unit + 1)
@@ -129,8 +144,11 @@ def expected_steps(config, steps):
 
 def step_ends(config, trace):
     """Cycles of each timestep's last issued step (the last layer's last pass's last step)."""
-    sch, top = Schedule(config), config.model.num_layers - 1
-    last_pass = sch.bias_base(top) + sch.passes - 1
+    sch, model = Schedule(config), config.model
+    if model.head and model.return_sequences:  # the head's last pass over the step's h
+        return [cycle for cycle, fields, job, _ in trace.steps
+                if fields[2] and fields[5] == sch.head_bias_base() + sch.head_passes - 1 and job[0]]
+    last_pass = sch.bias_base(model.num_layers - 1) + sch.passes - 1
     return [cycle for cycle, fields, job, _ in trace.steps
             if fields[2] and fields[5] == last_pass and not job[0]]
 
@@ -260,3 +278,26 @@ def test_interleaved_issue_cycles_equal_the_schedule_model(case, streams, one, i
     assert sorted(set(layers)) == list(range(per_layer * streams))  # every stream's own state layers
     assert Schedule(make_config(**CASES[case])).cycles_per_step() == one
     assert Schedule(config).cycles_per_step() == interleaved
+
+
+@pytest.mark.parametrize(("layers", "hidden", "lanes", "head"), [
+    (2, 3, 2, 3),  # 3 r, z passes and 2 n passes per layer; one head pass
+    (1, 2, 1, 5),  # 5 head passes, more than the 4 r, z passes (the first n pass's check must not apply)
+])
+def test_reset_before_gru_with_a_head_at_every_step_equals_the_schedule_model(layers, hidden, lanes, head):
+    """The reset-before GRU, the head after every step: each step's last head step issues where
+    ``Schedule.issue_times`` puts it, and each head job reads that step's h of the top layer."""
+    config = make_config("gru", input_size=2, hidden=hidden, layers=layers, lanes=lanes, head=head,
+                         return_sequences=True).replace("model", gru_reset="before")
+    sch, top = Schedule(config), layers - 1
+    model_ends = sch.issue_times(STEPS)
+    trace = run_sequencer(config, cycles=model_ends[-1] + 2)
+    assert step_ends(config, trace)[:STEPS] == model_ends
+    head_jobs = [(fields, job, operand) for _, fields, job, operand in trace.steps if job[0]]
+    per_step = sch.head_passes * hidden
+    assert len(head_jobs) >= STEPS * per_step
+    for t in range(STEPS):
+        operands = [operand for _, _, operand in head_jobs[t * per_step: (t + 1) * per_step]]
+        h_t = [STATE_MARK + (top * 2 + (t + 1) % 2) * hidden + u for u in range(hidden)]
+        assert operands == h_t * sch.head_passes
+        assert [job[4] for _, job, _ in head_jobs[t * per_step: (t + 1) * per_step]] == [1] * per_step  # emit

@@ -79,6 +79,8 @@ def test_dsp_elementwise_multipliers_match_golden(cell):
     (1, 2, False, 3, None),
     (2, 0, True, 5, NARROW),
     (2, 0, False, 1, None),
+    (2, 3, True, 4, None),  # the head after every step
+    (1, 2, True, 1, NARROW),
 ])
 def test_reset_before_gru_matches_golden(layers, head, return_sequences, lanes, numerics):
     config, qweights, x = _case("gru", layers=layers, head=head, return_sequences=return_sequences, lanes=lanes,

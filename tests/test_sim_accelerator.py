@@ -59,6 +59,8 @@ DESIGNS = {
     "gru_before_final_8bit_rndconv": (_config("gru_before", 4, 6, 5, bits8=True, rounding="RND_CONV"), 2.0),
     "gru_before_2layers_head_8bit_dsp": (_config("gru_before", 2, 3, 1, layers=2, head=3, bits8=True,
                                                  multipliers="dsp"), 1.5),
+    "gru_before_2layers_head_every_step_8bit": (_config("gru_before", 3, 4, 3, layers=2, head=3, sequences=True,
+                                                        bits8=True), 1.5),
     # The Jordan cell: y fed back, W_hy every step.
     "jordan_2layers_seq_relu_sigmoid": (_config("jordan", 3, 5, 2, layers=2, sequences=True,
                                                 jordan=(3, "relu", "sigmoid")), 1.5),

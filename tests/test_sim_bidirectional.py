@@ -37,8 +37,8 @@ def _bidirectional(cell, inputs, hidden, lanes, ctc_blank=None, **keys):
 
 
 # name: config. Together: LSTM, GRU (both forms), Elman; 1 to 3 layers (bank k % 2 reused); no head, a head
-# on the final vector (in three passes), a head at every step (and CTC-decoded); return_sequences on and off;
-# 8- and 16-bit numerics; P dividing G*H or not.
+# on the final vector (in three passes), a head at every step (and CTC-decoded, also after reset-before GRUs);
+# return_sequences on and off; 8- and 16-bit numerics; P dividing G*H or not.
 DESIGNS = {
     "lstm_final": _bidirectional("lstm", 3, 4, 3),
     "lstm_2layers_head_8bit": _bidirectional("lstm", 4, 5, 4, layers=2, head=3, bits8=True),
@@ -46,6 +46,7 @@ DESIGNS = {
     "gru_head_every_step_8bit": _bidirectional("gru", 3, 4, 4, head=3, sequences=True, bits8=True,
                                                rounding="RND_CONV"),
     "gru_before_2layers_seq_8bit": _bidirectional("gru_before", 2, 5, 3, layers=2, sequences=True, bits8=True),
+    "gru_before_head_every_step_ctc": _bidirectional("gru_before", 3, 4, 3, head=4, sequences=True, ctc_blank=0),
     "rnn_tanh_3layers_head_3passes": _bidirectional("rnn_tanh", 3, 6, 2, layers=3, head=5),
     "lstm_ctc": _bidirectional("lstm", 3, 4, 4, head=4, sequences=True, ctc_blank=0),
 }
