@@ -97,8 +97,10 @@ class Design:
         x = np.random.default_rng(1).normal(size=(steps, self.input_size))[None]
         return quantize(x, n.input, n.rounding)[0]
 
-    def simulate(self, steps: int, *, simulator: str = "verilator", build_dir, progress: bool = False):
-        """:func:`rnnhw.sim.verify.run_simulation` of :meth:`inputs` ``(steps)``; the ``SimResult``.
+    def simulate(self, steps: int, *, simulator: str = "verilator", build_dir, progress: bool = False,
+                 sequences: int = 1):
+        """:func:`rnnhw.sim.verify.run_simulation` of :meth:`inputs` ``(steps)`` (``sequences`` copies of it,
+        back to back); the ``SimResult``.
 
         Raises
         ------
@@ -107,7 +109,8 @@ class Design:
         """
         from rnnhw.sim.verify import run_simulation
 
-        result = run_simulation(self.config, self.qweights, self.inputs(steps), simulator=simulator,
+        x = np.repeat(self.inputs(steps), sequences, axis=0)
+        result = run_simulation(self.config, self.qweights, x, simulator=simulator,
                                 verilog=self.verilog, build_dir=build_dir, progress=progress)
         if not result.bit_exact:
             notes = "; ".join(result.notes) or "no protocol notes"
