@@ -37,6 +37,9 @@ class Design:
     head: int = 0
     gru_reset: str = "after"
     output_size: int = 0  # the Jordan cell's O
+    bidirectional: bool = False  # each layer also runs backward in time (``H`` per direction)
+    num_layers: int = 1
+    return_sequences: bool = False  # an output every timestep, not only after the last
 
     def __post_init__(self):
         if self.cell not in CELL_NAMES:
@@ -44,11 +47,16 @@ class Design:
 
     @property
     def model_label(self) -> str:
-        """``LSTM I=12 H=32 head=9`` (no lanes); ``GRU (reset before) ...`` for ``gru_reset = "before"``."""
+        """``LSTM I=12 H=32 head=9`` (no lanes); ``GRU (reset before) ...`` for ``gru_reset = "before"``;
+        ``2-layer bidirectional GRU I=8 H=16 (outputs every step)`` (``H`` per direction)."""
         head = f" head={self.head}" if self.head else ""
         reset = " (reset before)" if self.gru_reset == "before" else ""
         outputs = f" O={self.output_size}" if self.output_size else ""
-        return f"{CELL_NAMES[self.cell]}{reset} I={self.input_size} H={self.hidden_size}{outputs}{head}"
+        layers = f"{self.num_layers}-layer " if self.num_layers > 1 else ""
+        direction = "bidirectional " if self.bidirectional else ""
+        sequences = " (outputs every step)" if self.return_sequences else ""
+        return (f"{layers}{direction}{CELL_NAMES[self.cell]}{reset} I={self.input_size} H={self.hidden_size}"
+                f"{outputs}{head}{sequences}")
 
     @property
     def label(self) -> str:
@@ -59,7 +67,9 @@ class Design:
     def config(self) -> Config:
         return config_from_dict({
             "model": {"cell": self.cell, "input_size": self.input_size, "hidden_size": self.hidden_size,
-                      "head": self.head, "gru_reset": self.gru_reset, "output_size": self.output_size},
+                      "head": self.head, "gru_reset": self.gru_reset, "output_size": self.output_size,
+                      "bidirectional": self.bidirectional, "num_layers": self.num_layers,
+                      "return_sequences": self.return_sequences},
             "hardware": {"lanes": self.lanes},
         })
 
@@ -75,8 +85,10 @@ class Design:
 
     @property
     def macs_per_step(self) -> int:
-        """Multiply-accumulates of one timestep, all layers (the head's, once per sequence, excluded)."""
-        return sum(macs_per_step(self.config, k) for k in range(self.config.model.num_layers))
+        """Multiply-accumulates of one timestep, all layers and directions (the head's, once per sequence,
+        excluded)."""
+        model = self.config.model
+        return model.directions * sum(macs_per_step(self.config, k) for k in range(model.num_layers))
 
     def inputs(self, steps: int) -> np.ndarray:
         """One sequence of ``steps`` timesteps as input integers ``[1, steps, I]`` (the same prefix for
@@ -85,8 +97,10 @@ class Design:
         x = np.random.default_rng(1).normal(size=(steps, self.input_size))[None]
         return quantize(x, n.input, n.rounding)[0]
 
-    def simulate(self, steps: int, *, simulator: str = "verilator", build_dir, progress: bool = False):
-        """:func:`rnnhw.sim.verify.run_simulation` of :meth:`inputs` ``(steps)``; the ``SimResult``.
+    def simulate(self, steps: int, *, simulator: str = "verilator", build_dir, progress: bool = False,
+                 sequences: int = 1):
+        """:func:`rnnhw.sim.verify.run_simulation` of :meth:`inputs` ``(steps)`` (``sequences`` copies of it,
+        back to back); the ``SimResult``.
 
         Raises
         ------
@@ -95,7 +109,8 @@ class Design:
         """
         from rnnhw.sim.verify import run_simulation
 
-        result = run_simulation(self.config, self.qweights, self.inputs(steps), simulator=simulator,
+        x = np.repeat(self.inputs(steps), sequences, axis=0)
+        result = run_simulation(self.config, self.qweights, x, simulator=simulator,
                                 verilog=self.verilog, build_dir=build_dir, progress=progress)
         if not result.bit_exact:
             notes = "; ".join(result.notes) or "no protocol notes"

@@ -48,8 +48,8 @@ except ImportError:  # run as a script
     from versions import source_revision, tool_versions
 
 __all__ = ["SWEEP_LANES", "DESIGNS", "OTHER_TARGETS", "STEPS", "SynthOutcome", "HardwareRow",
-           "measure_cycles", "synthesis_cache_key", "synthesize_cached", "main_table", "targets_table",
-           "findings", "section", "plot_utilization", "plot_resources"]
+           "measure_cycles", "synthesis_cache_key", "synthesize_cached", "ecp5_cells", "main_table",
+           "targets_table", "findings", "section", "plot_utilization", "plot_resources"]
 
 SWEEP_LANES = (1, 4, 8, 16, 32)
 DESIGNS = (
@@ -185,16 +185,20 @@ def _cycles(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def ecp5_cells(e: SynthOutcome) -> str:
+    """The LUTs, FFs, DSPs, BRAMs and Fmax cells of a table row ("—" each without a result)."""
+    if e.error:  # named under the findings
+        return " | ".join(["—"] * 5)
+    return (f"{_number(e.luts, ',')} | {_number(e.ffs, ',')} | {_number(e.dsps, 'd')} "
+            f"| {_number(e.brams, 'd')} | {_number(e.fmax_mhz, '.1f')}")
+
+
 def main_table(rows: list[HardwareRow]) -> str:
     lines = ["| design | P | cycles/step measured | schedule | bound | utilization | LUTs | FFs | DSPs "
              "| BRAMs | Fmax (MHz) | latency/step (µs) | GOP/s | peak |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        e = row.ecp5
-        resources = (f"{_number(e.luts, ',')} | {_number(e.ffs, ',')} | {_number(e.dsps, 'd')} "
-                     f"| {_number(e.brams, 'd')} | {_number(e.fmax_mhz, '.1f')}")
-        if e.error:  # named under the findings
-            resources = " | ".join(["—"] * 5)
+        resources = ecp5_cells(row.ecp5)
         lines.append(f"| {row.design.model_label} | {row.design.lanes} | {_cycles(row.measured)} "
                      f"| {_cycles(row.expected)} | {row.bound:,} | {row.utilization:.3f} | {resources} "
                      f"| {_number(row.latency_us, '.2f')} | {_number(row.gops, '.2f')} "

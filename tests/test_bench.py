@@ -143,7 +143,7 @@ def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
 
 def test_run_all_table_and_order():
     assert SCRIPTS == ("golden", "lut_error", "interleave", "accuracy_digits", "accuracy_ctc", "sim", "hardware",
-                       "asic", "runtime_weights")
+                       "bidirectional", "asic", "runtime_weights")
     assert durations_table({"golden": 12.34, "hardware": 754.0}) == (
         "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
         "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"
@@ -188,3 +188,33 @@ def test_interleave_rows_and_table():
         "| LSTM I=12 H=32 P=32 | 1 | 189 | — | 176 | 0.931 | 529,101 | 529,101 |",
         "| LSTM I=12 H=32 P=32 | 2 | 176 | 176 | 176 | 1.000 | 568,182 | 284,091 |",
     ]
+
+
+def test_bidirectional_designs_rows_and_section():
+    from bench import bidirectional
+    from bench.bidirectional import BidirectionalRow
+    from rnnhw.examples import example_config
+
+    both, one_way, gru = bidirectional.DESIGNS
+    assert both.config == example_config("digits_bilstm")
+    assert both.label == "bidirectional LSTM I=8 H=16 head=10 P=8"
+    assert gru.label == "2-layer bidirectional GRU I=8 H=16 (outputs every step) P=8"
+    assert both.macs_per_step == 2 * one_way.macs_per_step == 2 * 4 * 16 * (8 + 16)
+    assert gru.macs_per_step == 2 * 3 * 16 * ((8 + 16) + (32 + 16))
+    ok = SynthOutcome("ecp5", ECP5, luts=4000, ffs=2500, dsps=8, brams=5, fmax_mhz=150.0)
+    rows = [BidirectionalRow(design=both, measured=384.0, expected=384, bound=384, ecp5=ok, overhead=96.0,
+                             expected_overhead=96, single_step=392.0, single_overhead=105.0),
+            BidirectionalRow(design=one_way, measured=201.0, expected=201, bound=192, ecp5=ok, overhead=40.5,
+                             single_step=201.0, single_overhead=50.0)]
+    assert bidirectional._per_step({32: 12_640, 64: 24_928}.get, 32) == (384.0, 352.0)
+    assert rows[0].gops == pytest.approx(2 * 3072 * 150e6 / 384 / 1e9, rel=1e-15)
+    table = bidirectional.markdown(rows)
+    assert table.splitlines()[2:] == [
+        "| bidirectional LSTM I=8 H=16 head=10 | 8 | 384 | 384 | 96 | 96 | 392 | 105 | 384 | 1.000 | 4,000 "
+        "| 2,500 | 8 | 5 | 150.0 | 2.56 | 2.40 | 4.22% |",
+        "| LSTM I=8 H=16 head=10 | 8 | 201 | 201 | 40.5 | — | 201 | 50 | 192 | 0.955 | 4,000 | 2,500 | 8 | 5 "
+        "| 150.0 | 1.34 | 2.29 | 4.22% |",
+    ]
+    text = bidirectional.section(table, steps=32)
+    assert text.startswith("## Bidirectional layers\n\nWritten by `bench/bidirectional.py` (issue 10).")
+    assert "for T = 32 and 2T" in text and text.endswith(f"\n\n{table}\n")
