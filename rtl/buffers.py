@@ -17,7 +17,21 @@ from .multiply import times_constant
 __all__ = ["InputBuffer", "StreamInputBuffers", "SequenceBuffer", "OutputBuffer"]
 
 
-class InputBuffer(wiring.Component):
+class _ElementStorage:
+    """The read-only parameters the input buffers share: elements per timestep and their width."""
+
+    @property
+    def features(self) -> int:
+        """Elements per timestep (``I``)."""
+        return self._features
+
+    @property
+    def width(self) -> int:
+        """Width of a signed element."""
+        return self._width
+
+
+class InputBuffer(_ElementStorage, wiring.Component):
     """Double-buffered storage of one timestep's input vector ``x_t``.
 
     The stream fills one slot while the matrix-vector unit reads the other, so ``x_{t+1}`` arrives
@@ -61,14 +75,6 @@ class InputBuffer(wiring.Component):
             "read": In(InputReadSignature(features=features, width=width)),
         })
 
-    @property
-    def features(self) -> int:
-        return self._features
-
-    @property
-    def width(self) -> int:
-        return self._width
-
     def elaborate(self, platform):
         m = Module()
         features, read_side = self.features, self.read
@@ -103,7 +109,7 @@ class InputBuffer(wiring.Component):
         return m
 
 
-class StreamInputBuffers(wiring.Component):
+class StreamInputBuffers(_ElementStorage, wiring.Component):
     """One :class:`InputBuffer` per interleaved stream, filled from one tid-tagged input stream.
 
     Each element goes to the buffer its ``tid`` names; the stream stalls while that buffer is full
@@ -156,14 +162,6 @@ class StreamInputBuffers(wiring.Component):
         })
 
     @property
-    def features(self) -> int:
-        return self._features
-
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
     def streams(self) -> int:
         return self._streams
 
@@ -192,7 +190,7 @@ class StreamInputBuffers(wiring.Component):
         return m
 
 
-class SequenceBuffer(wiring.Component):
+class SequenceBuffer(_ElementStorage, wiring.Component):
     """Double-buffered storage of whole input sequences (bidirectional cores: the backward direction
     starts at a sequence's last timestep).
 
@@ -245,14 +243,6 @@ class SequenceBuffer(wiring.Component):
             "read": In(SequenceReadSignature(features=features, width=width, steps=steps)),
             "overflow": Out(1),
         })
-
-    @property
-    def features(self) -> int:
-        return self._features
-
-    @property
-    def width(self) -> int:
-        return self._width
 
     @property
     def steps(self) -> int:
