@@ -77,8 +77,17 @@ def run_phase(phase: str) -> None:
     record = {"phase": phase, "start": time.time(), "end": None, "seconds": None, "command": command[1:]}
     (WORK / f"{phase}.json").write_text(json.dumps(record, indent=1))
     _say(f"{phase}: {' '.join(command[1:])}")
-    status = subprocess.run(command, cwd=ROOT).returncode
+    process = subprocess.Popen(command, cwd=ROOT)
+    loads = []
+    while True:  # the machine's load during the run, for reading its wall time
+        loads.append(os.getloadavg()[0])
+        try:
+            status = process.wait(timeout=15)
+            break
+        except subprocess.TimeoutExpired:
+            pass
     record["end"] = time.time()
+    record["load_average"] = round(sum(loads) / len(loads), 2) if loads else None
     record["seconds"] = round(record["end"] - record["start"], 1)
     record["status"] = status
     (WORK / f"{phase}.json").write_text(json.dumps(record, indent=1))
@@ -158,7 +167,9 @@ def _time_line(phase: str, record: dict | None) -> str:
     if record is None:
         return f"| {what} | not run | |"
     if record["end"] is not None:
-        return f"| {what} | {_minutes(record['seconds'])} | all {record['points_done']} points |"
+        load = record.get("load_average")
+        load = f"; mean load average {load:.1f}" if load is not None else ""
+        return f"| {what} | {_minutes(record['seconds'])} | all {record['points_done']} points{load} |"
     last = record.get("last_point_after")
     done = f"{record['points_done']} of {len(LANES) * len(WIDTHS)} points"
     if last:
@@ -187,9 +198,9 @@ def section(records: dict, rows: list[dict], recommended: str, equal: str) -> st
         "the digits train split, accuracy on the test split; accum 2W+9 bits), each point synthesised, placed "
         "and routed for the ECP5 LFE5UM-85F (150 MHz constraint). Each run starts from an empty output "
         "directory (nothing cached).", "",
-        f"Machine: {machine_line()}, {os.cpu_count()} cores shared with other jobs (load average "
-        f"{os.getloadavg()[1]:.1f} over the 5 minutes before this was written; the runs were niced, so the "
-        f"timings say more about the machine's load than about the sweep). "
+        f"Machine: {machine_line()}, {os.cpu_count()} cores shared with other jobs (each run's mean "
+        "1-minute load average is in its row; a load above the core count means other jobs took part "
+        "of the machine). "
         f"Tools: {tool_versions(synthesis=True)}.", "",
         "| run | wall time | points |", "|---|---:|---|",
         *(_time_line(phase, records.get(phase)) for phase in PHASES), "",
