@@ -40,6 +40,7 @@ class Design:
     bidirectional: bool = False  # each layer also runs backward in time (``H`` per direction)
     num_layers: int = 1
     return_sequences: bool = False  # an output every timestep, not only after the last
+    interleave: int = 1  # K interleaved sequences (``hardware.interleave``)
 
     def __post_init__(self):
         if self.cell not in CELL_NAMES:
@@ -60,8 +61,8 @@ class Design:
 
     @property
     def label(self) -> str:
-        """``LSTM I=12 H=32 head=9 P=8``."""
-        return f"{self.model_label} P={self.lanes}"
+        """``LSTM I=12 H=32 head=9 P=8``; ``... P=32 K=2`` with interleaved sequences."""
+        return f"{self.model_label} P={self.lanes}" + (f" K={self.interleave}" if self.interleave > 1 else "")
 
     @functools.cached_property
     def config(self) -> Config:
@@ -70,7 +71,7 @@ class Design:
                       "head": self.head, "gru_reset": self.gru_reset, "output_size": self.output_size,
                       "bidirectional": self.bidirectional, "num_layers": self.num_layers,
                       "return_sequences": self.return_sequences},
-            "hardware": {"lanes": self.lanes},
+            "hardware": {"lanes": self.lanes, "interleave": self.interleave},
         })
 
     @functools.cached_property

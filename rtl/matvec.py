@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
@@ -10,7 +10,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.design import LaneParameters
-from rnnhw.spec.latency import DRAIN_DELAY
+from rnnhw.spec.latency import DRAIN_DELAY, tree_levels
 from rnnhw.spec.packing import pack_images
 from rnnhw.spec.registers import WINDOW_REGIONS, bias_hn_word
 
@@ -18,7 +18,7 @@ from .checks import check_non_negative, check_positive, check_type
 from .interfaces import IssueSignature, WeightAccessSignature
 from .layouts import Part
 from .multiply import PackedMultiplier, check_packable
-from .pipeline import delayed_stages
+from .pipeline import delayed_stages, fanned_out
 
 __all__ = ["MatVecUnit", "lane_arguments"]
 
@@ -34,7 +34,10 @@ class MatVecUnit(wiring.Component):
     """P lanes computing exact dot products ``sum_j W[row, j] * v[j] + b[row]``, and their drain.
 
     All lanes see the same operand ``v[j]`` each cycle; lane ``p`` reads its own weight memory, so a
-    pass of ``n`` operands completes P rows in ``n`` issue cycles. Each lane has one
+    pass of ``n`` operands completes P rows in ``n`` issue cycles. Beyond ``broadcast_fanout`` lanes,
+    the issue reaches groups of that many lanes through a tree of registers (each group with its own
+    copy of the step, the operand and the drain's controls), so that no register drives more than
+    ``broadcast_fanout`` lanes: the clock rate holds as P grows, at one cycle of latency per level. Each lane has one
     ``weight x operand`` multiplier (one DSP block for operands up to 18 bits) and an accumulator wide
     enough that no partial sum rounds or overflows (``spec.datapath.lane_accumulator``). When a
     pass completes, the sums move to a shift chain that hands them out one per cycle, in row order,
@@ -57,6 +60,9 @@ class MatVecUnit(wiring.Component):
         ``job.whole_units``: each row a whole unit).
     split_rows : bool
         GRU: the n rows keep ``W_in x + b_in`` apart from ``W_hn h + b_hn`` (two items each).
+    broadcast_fanout : int
+        Lanes (or tree registers) one register of the broadcast tree drives, at least 2
+        (``hardware.broadcast_fanout``); :func:`rnnhw.spec.latency.broadcast_levels` levels.
     issue_shape, sum_shape : data.StructLayout
         Layouts of an issue word and of an item (``rtl.layouts``; ``sum_shape.value`` holds
         ``acc_width`` bits).
@@ -83,31 +89,34 @@ class MatVecUnit(wiring.Component):
 
     Latency
     -------
-    A pass's sums are captured 4 cycles after its last step is issued; its first item leaves
-    :data:`rnnhw.spec.latency.DRAIN_DELAY` = 5 cycles after it (:attr:`drain_delay`), one item per
-    cycle after that.
+    A pass's sums are captured 4 + L cycles after its last step is issued, L = :attr:`broadcast_levels`
+    (0 for P <= ``broadcast_fanout``); its first item leaves :func:`rnnhw.spec.latency.drain_delay` =
+    5 + L cycles after it (:attr:`drain_delay`), one item per cycle after that.
 
     Raises
     ------
     TypeError
-        If a width, shift or ``gates`` is not an integer, a layout not a ``StructLayout``, or
+        If a width, shift, ``gates`` or ``broadcast_fanout`` is not an integer, a layout not a ``StructLayout``, or
         ``packed_pairs`` not a bool.
     ValueError
-        If the images are empty or their counts differ, a width or ``gates`` is less than 1, a shift
-        is negative, ``sum_shape.value`` is not ``acc_width`` bits wide, or ``packed_pairs`` is asked
+        If the images are empty or their counts differ, a width or ``gates`` is less than 1,
+        ``broadcast_fanout`` less than 2, a shift is negative, ``sum_shape.value`` is not ``acc_width`` bits wide, or ``packed_pairs`` is asked
         for writable memories or for widths no multiplier port takes.
     """
 
     def __init__(self, *, weight_images, bias_images, weight_width: int, bias_width: int, operand_width: int,
                  acc_width: int, product_shift_input: int, product_shift_state: int, bias_shift: int,
-                 gates: int, split_rows: bool, issue_shape: data.StructLayout, sum_shape: data.StructLayout,
-                 writable: bool = False, packed_pairs: bool = False):
+                 gates: int, split_rows: bool, broadcast_fanout: int, issue_shape: data.StructLayout,
+                 sum_shape: data.StructLayout, writable: bool = False, packed_pairs: bool = False):
         if not weight_images or len(weight_images) != len(bias_images):
             raise ValueError(f"need one weight and one bias image per lane, got {len(weight_images)!r} "
                              f"and {len(bias_images)!r}")
         for name, width in (("weight_width", weight_width), ("bias_width", bias_width),
                             ("operand_width", operand_width), ("acc_width", acc_width), ("gates", gates)):
             check_positive(name, width)
+        check_positive("broadcast_fanout", broadcast_fanout)
+        if broadcast_fanout < 2:
+            raise ValueError(f"broadcast_fanout must be at least 2 (a tree), not {broadcast_fanout!r}")
         for name, shift in (("product_shift_input", product_shift_input),
                             ("product_shift_state", product_shift_state), ("bias_shift", bias_shift)):
             check_non_negative(name, shift)
@@ -121,6 +130,7 @@ class MatVecUnit(wiring.Component):
         self._acc_width = acc_width
         self._product_shift_input, self._product_shift_state = product_shift_input, product_shift_state
         self._bias_shift, self._gates, self._split_rows = bias_shift, gates, bool(split_rows)
+        self._broadcast_fanout = broadcast_fanout
         self._issue_shape, self._sum_shape = issue_shape, sum_shape
         self._writable_memories = bool(writable)
         check_type("packed_pairs", packed_pairs, bool, "a bool")
@@ -188,6 +198,21 @@ class MatVecUnit(wiring.Component):
         return self._split_rows
 
     @property
+    def broadcast_fanout(self):
+        """Lanes (and tree registers) one register of the broadcast tree drives."""
+        return self._broadcast_fanout
+
+    @property
+    def groups(self):
+        """Lane groups of at most :attr:`broadcast_fanout` lanes (``spec.latency.broadcast_groups``)."""
+        return -(-self.lanes // self.broadcast_fanout)
+
+    @property
+    def broadcast_levels(self):
+        """Register levels from the issue to the lane groups (``spec.latency.broadcast_levels``)."""
+        return tree_levels(self.groups, self.broadcast_fanout)
+
+    @property
     def issue_shape(self):
         return self._issue_shape
 
@@ -207,8 +232,8 @@ class MatVecUnit(wiring.Component):
 
     @property
     def drain_delay(self):
-        """Cycles from a pass's last step to its first item (``spec.latency.DRAIN_DELAY``)."""
-        return DRAIN_DELAY
+        """Cycles from a pass's last step to its first item (``spec.latency.drain_delay``)."""
+        return DRAIN_DELAY + self.broadcast_levels
 
     def elaborate(self, platform):
         m = Module()
@@ -216,24 +241,60 @@ class MatVecUnit(wiring.Component):
         issue_shape = self.issue_shape
         # The issue word travels with its step: stage 1 memory data and operand; 2 multiplier inputs;
         # 3 product (added to the sum); 4 complete sums, captured by the drain, whose first item
-        # leaves the cycle after: DRAIN_DELAY cycles after the pass's last step.
-        stages = [Signal(issue_shape, name=f"step{s}") for s in range(1, DRAIN_DELAY)]
+        # leaves the cycle after: DRAIN_DELAY cycles after the pass's last step. With a broadcast tree,
+        # every lane works ``broadcast_levels`` cycles later, and so does the drain.
+        stages = [Signal(issue_shape, name=f"step{s}") for s in range(1, self.drain_delay)]
         step = self.issue.step
         m.d.sync += [stages[0].eq(step)] + [b.eq(a) for a, b in zip(stages, stages[1:], strict=False)]
-        operand = Signal.like(self.issue.operand, name="operand_reg")
-        m.d.sync += operand.eq(self.issue.operand)
 
-        products = self._packed_products(m, operand) if self.packed_pairs else []
+        groups = self._lane_groups(m, stages)
+        products = self._packed_products(m, groups) if self.packed_pairs else []
         sums, x_sums = [], []
         for lane in range(self.lanes):
-            total, x_total = self._lane(m, lane, operand, stages[2], products[lane] if lane < len(products) else None)
+            group = groups[lane // self.broadcast_fanout]
+            total, x_total = self._lane(m, lane, group, products[lane] if lane < len(products) else None)
             sums.append(total)
             x_sums.append(x_total)
 
-        self._drain(m, sums, x_sums, stages)
+        self._drain(m, sums, x_sums, stages, groups)
         if self.writable:
             self._read_back(m)
         return m
+
+    def _lane_groups(self, m, stages):
+        """What each group of lanes reads of the issue: its step's addresses (stage 0), the multiplier's
+        operand (stage 2), the accumulators' controls (stage 3) and, with more than one group, whether
+        the drain captures its sums now (stage 4), all ``broadcast_levels`` cycles late.
+
+        One group reads the issue and the unit's stages directly. More groups each get a copy of the
+        step fields and the operand through a register tree (:func:`~.pipeline.fanned_out`) and delay
+        their copy themselves, so that no register drives more than ``broadcast_fanout`` lanes (or tree
+        registers): the broadcast, not the lanes, sets the clock rate as P grows.
+        """
+        issue = self.issue
+        operand = Signal.like(issue.operand, name="operand_reg")
+        m.d.sync += operand.eq(issue.operand)
+        if self.groups == 1:
+            return [_LaneGroup(step=issue.step, operand=operand, control=stages[2], capture=None)]
+        fields = ("valid", "first", "split", "last", "from_input", "w_addr", "b_addr")
+        layout = data.StructLayout({name: self.issue_shape[name].shape for name in fields}
+                                   | {"job": data.StructLayout({name: self.issue_shape["job"].shape[name].shape
+                                                                for name in _DRAIN_JOB_FIELDS})})
+        word = Signal(layout, name="lane_step")
+        m.d.comb += [getattr(word, name).eq(getattr(issue.step, name)) for name in fields]
+        m.d.comb += [getattr(word.job, name).eq(getattr(issue.step.job, name)) for name in _DRAIN_JOB_FIELDS]
+        steps = fanned_out(m, word, self.groups, self.broadcast_fanout, "lane_step")
+        operands = fanned_out(m, issue.operand, self.groups, self.broadcast_fanout, "lane_operand")
+        groups = []
+        for g, (step, value) in enumerate(zip(steps, operands, strict=True)):
+            group_operand = Signal.like(issue.operand, name=f"operand_reg_g{g}")
+            m.d.sync += group_operand.eq(value)
+            controls = delayed_stages(m, step, 4, f"lane_step_g{g}")
+            capture = Signal(name=f"capture_g{g}")  # the sums are complete: registered, it drives one group
+            m.d.sync += capture.eq(controls[2].valid & controls[2].last)
+            groups.append(_LaneGroup(step=step, operand=group_operand, control=controls[2], capture=capture,
+                                     completed=controls[3]))
+        return groups
 
     def _writable(self, m, memory, lane, region, address):
         """Runtime weights: a write port on ``memory``; the read port takes the window's address on reads.
@@ -261,28 +322,29 @@ class MatVecUnit(wiring.Component):
                             with m.Case(lane):
                                 m.d.comb += access.r_data.eq(register)
 
-    def _packed_products(self, m, operand):
+    def _packed_products(self, m, groups):
         """Each lane pair's memory of packed weights and shared multiplier: the products of lanes
         ``0 .. 2*(P//2) - 1``, with the timing of a lane's own multiplier (:meth:`_lane`)."""
         products = []
         images = pack_images(self.weight_images, self.weight_width, self.operand_width)
         for pair in range(self.lanes // 2):
+            group = groups[2 * pair // self.broadcast_fanout]
             multiplier = PackedMultiplier(weight_width=self.weight_width, operand_width=self.operand_width)
             m.submodules[f"multiplier{2 * pair}_{2 * pair + 1}"] = multiplier
             weights = Memory(shape=multiplier.weight.shape(), depth=len(images[pair]), init=images[pair])
             m.submodules[f"weights{2 * pair}_{2 * pair + 1}"] = weights
             w_port = weights.read_port()
             weight = Signal(multiplier.weight.shape(), name=f"weight{2 * pair}_{2 * pair + 1}")
-            m.d.comb += [w_port.addr.eq(self.issue.step.w_addr), multiplier.weight.eq(weight),
-                         multiplier.operand.eq(operand)]
+            m.d.comb += [w_port.addr.eq(group.step.w_addr), multiplier.weight.eq(weight),
+                         multiplier.operand.eq(group.operand)]
             m.d.sync += weight.eq(w_port.data)
             products += [multiplier.low, multiplier.high]
         return products
 
-    def _lane(self, m, lane, operand, stage, product=None):
-        """One lane: weight memory and multiplier (unless its pair's ``product`` is given), bias memory,
-        accumulator. Returns its sum (and GRU x-part sum)."""
-        own = product is None
+    def _lane(self, m, lane, group, product=None):
+        """One lane of ``group``: weight memory and multiplier (unless its pair's ``product`` is given),
+        bias memory, accumulator. Returns its sum (and GRU x-part sum)."""
+        own, operand, stage = product is None, group.operand, group.control
         if own:
             weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
                              init=self.weight_images[lane])
@@ -293,10 +355,10 @@ class MatVecUnit(wiring.Component):
         m.submodules[f"bias{lane}"] = firsts
         # (One statement for both ports, as before packing existed: the same names, the same Verilog.)
         w_port, b_port = (weights.read_port() if own else None), firsts.read_port()
-        b_addr = b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", self.issue.step.b_addr))
+        b_addr = b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", group.step.b_addr))
         read_back = {}
         if own:
-            m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", self.issue.step.w_addr)),
+            m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", group.step.w_addr)),
                          b_addr]
             # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
             # a cycle of their own (and map into the DSP block's input and output registers).
@@ -321,7 +383,7 @@ class MatVecUnit(wiring.Component):
                                    for _, second, flag in self.bias_images[lane]])
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()
-            m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", self.issue.step.b_addr))
+            m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", group.step.b_addr))
             second_stages = delayed_stages(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
             split_stages = delayed_stages(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
             second, is_split_row = second_stages[-1], split_stages[-1]
@@ -338,21 +400,56 @@ class MatVecUnit(wiring.Component):
                 m.d.sync += total.eq(total + term)
         return total, x_total
 
-    def _drain(self, m, sums, x_sums, stages):
+    def _walk(self, m, capture, completed, name=""):
+        """Registers that follow the drain's items: the pass's job (from ``completed`` when ``capture``),
+        the items left, the current item's gate (and unit, when the job has ``unit0``) and, for GRU n
+        rows, whether the X item has gone. Returns them and ``shifting``: this cycle's item is its row's
+        last (a GRU n row's X item is not)."""
+        job = Signal(completed.shape(), name=f"job{name}")
+        remaining = Signal(range(self.lanes + 1), name=f"remaining{name}")
+        second_half = Signal(name=f"second_half{name}")  # GRU n row: the X item has gone, the H item is next
+        gate = Signal.like(self.sums.p.gate, name=f"gate{name}")
+        unit = Signal.like(self.sums.p.unit, name=f"unit{name}") if "unit0" in completed.shape().members else None
+        is_n_row = ~job.head & (gate == 2) if self.split_rows else 0
+        shifting = ~(is_n_row & ~second_half)
+        with m.If(capture):
+            # The lanes' sums completed last cycle; capture them before the next pass overwrites.
+            m.d.sync += [remaining.eq(completed.rows), job.eq(completed), gate.eq(completed.gate0), second_half.eq(0)]
+            if unit is not None:
+                m.d.sync += unit.eq(completed.unit0)
+        with m.Elif(remaining != 0):
+            with m.If(~shifting):
+                m.d.sync += second_half.eq(1)
+            with m.Else():
+                m.d.sync += [remaining.eq(remaining - 1), second_half.eq(0)]
+                with m.If(job.whole_units):  # the gate stays the pass's
+                    if unit is not None:
+                        m.d.sync += unit.eq(unit + 1)
+                with m.Elif(job.head | (gate == self.gates - 1)):
+                    m.d.sync += gate.eq(0)
+                    if unit is not None:
+                        m.d.sync += unit.eq(unit + 1)
+                with m.Else():
+                    m.d.sync += gate.eq(gate + 1)
+        return _Walk(job=job, remaining=remaining, second_half=second_half, gate=gate, unit=unit,
+                     is_n_row=is_n_row, shifting=shifting)
+
+    def _drain(self, m, sums, x_sums, stages, groups):
+        """The shift chain that hands a pass's sums out one per cycle, in row order.
+
+        One walk (:meth:`_walk`) names the items; the chain registers of each lane group take their
+        ``capture`` (and, for GRU n rows, their hold) from their group, so that no control signal drives
+        more than ``broadcast_fanout`` lanes' registers. Between items the chain shifts freely: what it
+        shifts out of an empty drain is never read.
+        """
         complete = stages[-1]
-        lanes, gates = self.lanes, self.gates
+        lanes = self.lanes
         chain = [Signal(signed(self.acc_width), name=f"chain{p}") for p in range(lanes)]
         x_chain = [Signal(signed(self.acc_width), name=f"x_chain{p}") for p in range(lanes)] if self.split_rows \
             else None
-        job = Signal(self.sums.p.job.shape())
-        remaining = Signal(range(lanes + 1))
-        second_half = Signal()  # GRU n row: the X item has gone, the H item is next
-        unit = Signal.like(self.sums.p.unit)
-        gate = Signal.like(self.sums.p.gate)
-
-        is_n_row = ~job.head & (gate == 2) if self.split_rows else 0
         capture = complete.valid & complete.last
-        shifting = ~(is_n_row & ~second_half)  # this cycle's item is a row's last
+        walk = self._walk(m, capture, complete.job)
+        remaining, shifting = walk.remaining, walk.shifting
         # can_finish is registered (it sits at the start of the issue decision): next cycle, the drain
         # is empty and no pass's last step is on its way (that pass would claim the chain first).
         in_flight = self.issue.step.valid & self.issue.step.last
@@ -366,33 +463,57 @@ class MatVecUnit(wiring.Component):
         item = self.sums.p
         m.d.comb += [
             self.sums.valid.eq(remaining != 0),
-            item.job.eq(job), item.unit.eq(unit), item.gate.eq(gate),
+            item.job.eq(walk.job), item.unit.eq(walk.unit), item.gate.eq(walk.gate),
             item.value.eq(chain[0]),
-            item.part.eq(Mux(is_n_row, Part.H, Part.WHOLE)),
+            item.part.eq(Mux(walk.is_n_row, Part.H, Part.WHOLE)),
         ]
         if self.split_rows:
-            with m.If(is_n_row & ~second_half):
+            with m.If(walk.is_n_row & ~walk.second_half):
                 m.d.comb += [item.value.eq(x_chain[0]), item.part.eq(Part.X)]
 
-        with m.If(capture):
-            # The lanes' sums completed last cycle; capture them before the next pass overwrites.
-            m.d.sync += [remaining.eq(complete.job.rows), job.eq(complete.job), unit.eq(complete.job.unit0),
-                         gate.eq(complete.job.gate0), second_half.eq(0)]
-            m.d.sync += [c.eq(s) for c, s in zip(chain, sums, strict=True)]
-            if self.split_rows:
-                m.d.sync += [c.eq(s) for c, s in zip(x_chain, x_sums, strict=True)]
-        with m.Elif(remaining != 0):
-            with m.If(~shifting):
-                m.d.sync += second_half.eq(1)
-            with m.Else():
-                m.d.sync += [remaining.eq(remaining - 1), second_half.eq(0)]
-                m.d.sync += [chain[p].eq(chain[p + 1]) for p in range(lanes - 1)]
-                if self.split_rows:
-                    m.d.sync += [x_chain[p].eq(x_chain[p + 1]) for p in range(lanes - 1)]
-                with m.If(job.whole_units):  # the gate stays the pass's
-                    m.d.sync += unit.eq(unit + 1)
-                with m.Elif(job.head | (gate == gates - 1)):
-                    m.d.sync += [gate.eq(0), unit.eq(unit + 1)]
-                with m.Else():
-                    m.d.sync += gate.eq(gate + 1)
+        for g, group in enumerate(groups):
+            group_capture, group_shifting = capture, shifting
+            if group.capture is not None:
+                group_capture = group.capture
+                if self.split_rows:  # the walk again, in the group's own registers
+                    group_shifting = self._walk(m, group.capture, group.completed.job, f"_g{g}").shifting
+            first = g * self.broadcast_fanout
+            for p in range(first, min(first + self.broadcast_fanout, lanes)):
+                with m.If(group_capture):
+                    m.d.sync += chain[p].eq(sums[p])
+                    if self.split_rows:
+                        m.d.sync += x_chain[p].eq(x_sums[p])
+                with m.Elif(group_shifting if self.split_rows else 1):
+                    if p + 1 < lanes:
+                        m.d.sync += chain[p].eq(chain[p + 1])
+                        if self.split_rows:
+                            m.d.sync += x_chain[p].eq(x_chain[p + 1])
         return m
+
+
+#: The job fields a lane group's copy of the drain's walk reads (GRU n rows hold the chain).
+_DRAIN_JOB_FIELDS = ("rows", "gate0", "head", "whole_units")
+
+
+@dataclass(frozen=True)
+class _LaneGroup:
+    """What the lanes of one group read: ``step`` (stage 0: addresses), ``operand`` (the multiplier's,
+    stage 2), ``control`` (the accumulators', stage 3); with a broadcast tree, the group's ``capture``
+    (stage 4) and the ``completed`` step with it."""
+
+    step: object
+    operand: object
+    control: object
+    capture: object = None
+    completed: object = None
+
+
+@dataclass(frozen=True)
+class _Walk:
+    job: object
+    remaining: object
+    second_half: object
+    gate: object
+    unit: object
+    is_n_row: object
+    shifting: object

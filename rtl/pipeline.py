@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
 
-__all__ = ["delayed", "delayed_all", "delayed_stages"]
+from rnnhw.spec.latency import tree_levels
+
+__all__ = ["delayed", "delayed_all", "delayed_stages", "fanned_out"]
 
 
 def delayed_stages(m: Module, value, cycles: int, name: str) -> list:
@@ -26,3 +28,22 @@ def delayed(m: Module, value, cycles: int, name: str):
 def delayed_all(m: Module, cycles: int, stage: str, *values):
     """Each of ``values`` registered ``cycles`` times (names ``{stage}_{index}``), as a tuple."""
     return tuple(delayed(m, value, cycles, f"{stage}_{index}") for index, value in enumerate(values))
+
+
+def fanned_out(m: Module, value, leaves: int, fanout: int, name: str) -> list:
+    """``leaves`` copies of ``value`` through a tree of registers in which no register drives more than
+    ``fanout`` others: each copy ``tree_levels(leaves, fanout)`` cycles late (``value`` itself for one leaf).
+
+    Level ``l`` (1 .. L) has ``ceil(leaves / fanout**(L - l))`` registers (``{name}_l{l}_{i}``); register
+    ``i`` of a level is driven by register ``i // fanout`` of the level above.
+    """
+    levels = tree_levels(leaves, fanout)
+    level = [value]
+    for depth in range(1, levels + 1):
+        registers = []
+        for index in range(-(-leaves // fanout ** (levels - depth))):
+            register = Signal.like(value, name=f"{name}_l{depth}_{index}")
+            m.d.sync += register.eq(level[index // fanout])
+            registers.append(register)
+        level = registers
+    return level

@@ -20,7 +20,7 @@ from .packing import DSP_PACKING
 
 __all__ = ["Config", "ModelConfig", "NumericsConfig", "HardwareConfig", "load_config", "config_from_dict",
            "CELLS", "GATES", "DEFAULT_LANES", "default_lanes_note", "GRU_RESETS", "NONLINEARITIES",
-           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE", "BIDIRECTIONAL_KEYS", "INTERLEAVE_KEYS"]
+           "OUTPUT_ACTIVATIONS", "WEIGHT_STORAGE", "BIDIRECTIONAL_KEYS", "ADDED_KEYS"]
 
 #: Gates per hidden unit, in PyTorch's order; their count is G in the schedule bound.
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn_tanh": ("h",), "rnn_relu": ("h",),
@@ -121,6 +121,7 @@ class HardwareConfig:
     dsp_packing: str = "auto"  # two lanes per multiplier where the formats allow it (spec/packing.py)
     max_sequence_length: int = 64  # bidirectional cores: the longest sequence their buffers hold
     interleave: int = 1  # K independent sequences walked round-robin (s_axis_tid / m_axis_tid name the stream)
+    broadcast_fanout: int = 8  # lanes one register of the matrix-vector unit's broadcast tree drives (spec/latency.py)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class Config:
             for section, key in BIDIRECTIONAL_KEYS:
                 if out[section][key] == getattr(_CLASSES[section], key):
                     del out[section][key]
-        for section, key in INTERLEAVE_KEYS:  # a core without interleaving reads as before the key existed
+        for section, key in ADDED_KEYS:  # a core that does not use them reads as before the keys existed
             if out[section][key] == getattr(_CLASSES[section], key):
                 del out[section][key]
         return out
@@ -272,13 +273,15 @@ SCHEMA = {
         "dsp_packing": _choice("hardware.dsp_packing", DSP_PACKING),
         "max_sequence_length": _positive_int("hardware.max_sequence_length", 1, 65536),
         "interleave": _positive_int("hardware.interleave", 1, 16),
+        "broadcast_fanout": _positive_int("hardware.broadcast_fanout", 2, 4096),
     },
 }
 _CLASSES = {"model": ModelConfig, "numerics": NumericsConfig, "hardware": HardwareConfig}
 #: Keys that only bidirectional models use: :meth:`Config.to_dict` leaves them out of others at their defaults.
 BIDIRECTIONAL_KEYS = (("model", "bidirectional"), ("hardware", "max_sequence_length"))
-#: Keys :meth:`Config.to_dict` leaves out at their defaults (interleaved sequences).
-INTERLEAVE_KEYS = (("hardware", "interleave"),)
+#: Keys added after configuration files (and the hash in a core's registers) existed: :meth:`Config.to_dict`
+#: leaves them out at their defaults (interleaved sequences, the broadcast tree's fanout).
+ADDED_KEYS = (("hardware", "interleave"), ("hardware", "broadcast_fanout"))
 
 
 def config_from_dict(data: dict) -> Config:

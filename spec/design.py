@@ -100,6 +100,7 @@ class LaneParameters:
     bias_shift: int
     gates: int  # gates per unit in a pass over h (the reset-before GRU: r and z; its n rows are passes apart)
     split_rows: bool  # reset-after GRU: the n rows keep W_in x + b_in apart from W_hn h + b_hn
+    broadcast_fanout: int  # lanes one register of the broadcast tree drives (spec/latency.py)
     packed_pairs: bool = False  # two lanes per multiplier (spec/packing.py)
 
 
@@ -120,7 +121,8 @@ def lane_parameters(config: Config) -> LaneParameters:
         product_shift_input=acc_frac - n.weight.frac_bits - n.input.frac_bits,
         product_shift_state=acc_frac - n.weight.frac_bits - n.state.frac_bits,
         bias_shift=acc_frac - n.bias.frac_bits, gates=2 if config.model.reset_before else config.model.gates,
-        split_rows=Schedule(config).split_rows, packed_pairs=packs_lane_pairs(config))
+        split_rows=Schedule(config).split_rows, packed_pairs=packs_lane_pairs(config),
+        broadcast_fanout=config.hardware.broadcast_fanout)
 
 
 @dataclass(frozen=True)

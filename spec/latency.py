@@ -6,13 +6,18 @@ The RTL builds its pipelines to these depths (and its tests check that it does);
 
 from __future__ import annotations
 
+import math
+
+from .config import HardwareConfig
 from .datapath import Datapath
 from .lut import ActivationTable
 
 __all__ = ["DRAIN_DELAY", "MULTIPLIER_LATENCY", "TABLE_LATENCY", "INTERPOLATED_TABLE_LATENCY",
-           "table_latency", "gate_latency", "elementwise_latency", "h_ready_delay"]
+           "tree_levels", "broadcast_groups", "broadcast_levels", "drain_delay", "table_latency", "gate_latency",
+           "elementwise_latency", "h_ready_delay"]
 
-#: Cycles from issuing a pass's last step until its sums are in the drain (``MatVecUnit``).
+#: Cycles from issuing a pass's last step until its first item leaves the drain (``MatVecUnit``), when
+#: the issue reaches every lane without a broadcast tree (P <= ``hardware.broadcast_fanout``).
 DRAIN_DELAY = 5
 #: Cycles from the operands to the product, for both multiplier kinds of the elementwise unit.
 MULTIPLIER_LATENCY = 2
@@ -20,6 +25,37 @@ MULTIPLIER_LATENCY = 2
 TABLE_LATENCY = 5
 #: With interpolation, one more cycle for the slope multiply.
 INTERPOLATED_TABLE_LATENCY = 6
+
+
+def tree_levels(leaves: int, fanout: int) -> int:
+    """Register levels of a tree that brings one value to ``leaves`` registers with no register driving
+    more than ``fanout`` others: the fewest levels L with ``fanout**L >= leaves`` (0 for one leaf)."""
+    levels, reach = 0, 1
+    while reach < leaves:
+        reach *= fanout
+        levels += 1
+    return levels
+
+
+def broadcast_groups(hardware: HardwareConfig) -> int:
+    """Groups of at most ``broadcast_fanout`` lanes: each has its own copy of the issued step and operand."""
+    return math.ceil(hardware.lanes / hardware.broadcast_fanout)
+
+
+def broadcast_levels(hardware: HardwareConfig) -> int:
+    """Register levels of the matrix-vector unit's broadcast tree: the fewest that bring the issued step
+    and operand to every lane group with no register driving more than ``broadcast_fanout`` others.
+
+    0 while one group holds every lane (P <= fanout: the lanes read the issue directly); with the
+    default fanout 8, 1 level up to P = 64 and 2 up to P = 512.
+    """
+    return tree_levels(broadcast_groups(hardware), hardware.broadcast_fanout)
+
+
+def drain_delay(hardware: HardwareConfig) -> int:
+    """Cycles from a pass's last issued step until its first item leaves the drain: :data:`DRAIN_DELAY`
+    plus one per broadcast level (every lane works that many cycles behind the issue)."""
+    return DRAIN_DELAY + broadcast_levels(hardware)
 
 
 def table_latency(table: ActivationTable, in_frac: int) -> int:
@@ -60,4 +96,4 @@ def h_ready_delay(datapath: Datapath) -> int:
 
     The drain delay, one conversion register, the elementwise latency and the state memory write.
     """
-    return DRAIN_DELAY + 2 + elementwise_latency(datapath)
+    return drain_delay(datapath.config.hardware) + 2 + elementwise_latency(datapath)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import Config
 from .datapath import datapath
-from .latency import DRAIN_DELAY, h_ready_delay
+from .latency import DRAIN_DELAY, drain_delay, h_ready_delay
 from .weights import QuantizedWeights
 
 __all__ = ["Schedule", "bound_cycles_per_step", "layer_bound_cycles", "macs_per_step", "DRAIN_DELAY"]
@@ -63,6 +63,11 @@ class Schedule:
     @property
     def directions(self) -> int:
         return self.config.model.directions
+
+    @property
+    def drain_delay(self) -> int:
+        """Cycles from a pass's last issued step to its first item (:func:`.latency.drain_delay`)."""
+        return drain_delay(self.config.hardware)
 
     @property
     def streams(self) -> int:
@@ -219,7 +224,7 @@ class Schedule:
 
     def pass_cycles(self, layer: int) -> int:
         """Cycles of one pass in steady state: the operands, unless the drain of P rows takes longer."""
-        return max(self.operands(layer), DRAIN_DELAY + self.drain_items(self.lanes))
+        return max(self.operands(layer), self.drain_delay + self.drain_items(self.lanes))
 
     def drain_positions(self, rows, gate: int | None = None) -> dict[int, int]:
         """For a pass's ``(unit, gate)`` rows: each unit -> index of its last drain item, or, given
@@ -241,9 +246,9 @@ class Schedule:
 
         Assumes inputs arrive in time and the output is never blocked. It applies the sequencer's
         rules: one step per cycle; pass 0 waits for each operand's ``h`` (an ``h[u]`` is readable
-        ``DRAIN_DELAY + 2 + position + E`` cycles after its pass's last step: drain position, one
+        ``drain_delay + 2 + position + E`` cycles after its pass's last step: drain position, one
         conversion register, the elementwise latency ``E``, one write); a pass's last step waits for
-        the drain (free ``DRAIN_DELAY + items`` cycles after the previous pass's last step). With the
+        the drain (free ``drain_delay + items`` cycles after the previous pass's last step). With the
         GRU's reset before ``W_hn``, the first n pass also waits for each ``r*h[u]``, written like an
         ``h[u]`` but from unit ``u``'s r item. The Jordan cell reads ``y`` where the others read ``h``,
         and each layer's step ends with its ``W_hy`` passes over ``h_t`` (:meth:`_output_passes`). With a
@@ -293,7 +298,7 @@ class Schedule:
                 time += operands
             time = max(time, drain_free)  # the pass's last step waits for the drain
             rows = self.pass_rows(q)
-            drain_free = time + DRAIN_DELAY + self.drain_items_of(rows)
+            drain_free = time + self.drain_delay + self.drain_items_of(rows)
             if q < self.reset_passes:
                 for unit, position in self.drain_positions(rows, gate=0).items():
                     reset[unit] = time + latency + position
@@ -314,7 +319,7 @@ class Schedule:
                 if j == operands - 1:
                     time = max(time, drain_free)
             rows = min(self.lanes, self.config.model.head - q * self.lanes)
-            drain_free = time + DRAIN_DELAY + rows
+            drain_free = time + self.drain_delay + rows
         return time, drain_free
 
     def sequence_issue_times(self, lengths) -> list[int]:
@@ -379,7 +384,7 @@ class Schedule:
                 if j == hidden - 1:
                     time = max(time, drain_free)
             units = range(q * lanes, min((q + 1) * lanes, self.output_rows))
-            drain_free = time + DRAIN_DELAY + len(units)
+            drain_free = time + self.drain_delay + len(units)
             for position, unit in enumerate(units):
                 y_ready[unit] = time + latency + position
         return time, drain_free, y_ready

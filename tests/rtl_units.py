@@ -18,12 +18,12 @@ NARROW = {"input": "fixed<8,1>", "weight": "fixed<8,2>", "bias": "fixed<8,3>", "
 
 
 def make_config(cell, *, input_size, hidden, layers=1, head=0, lanes=1, numerics=None, multipliers="logic",
-                return_sequences=False):
+                return_sequences=False, hardware=None):
     return config_from_dict({
         "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
                   "head": head, "return_sequences": return_sequences},
         "numerics": dict(NARROW, **(numerics or {})),
-        "hardware": {"lanes": lanes, "elementwise_multipliers": multipliers},
+        "hardware": {"lanes": lanes, "elementwise_multipliers": multipliers, **(hardware or {})},
     })
 
 

@@ -212,6 +212,8 @@ BAD_VALUES = [
     ("hardware", "dsp_packing", "on", 'hardware.dsp_packing must be one of "auto", "off", not \'on\''),
     ("hardware", "interleave", 0, "hardware.interleave must be an integer from 1 to 16, not 0"),
     ("hardware", "interleave", 17, "hardware.interleave must be an integer from 1 to 16, not 17"),
+    ("hardware", "broadcast_fanout", 1, "hardware.broadcast_fanout must be an integer from 2 to 4,096, not 1"),
+    ("hardware", "broadcast_fanout", 8.0, "hardware.broadcast_fanout must be an integer from 2 to 4,096, not 8.0"),
 ]
 
 
@@ -239,7 +241,7 @@ def test_unknown_section_and_key():
     config_error(
         {"hardware": {"lanes": 2, "clock": 100}},
         "unknown key hardware.clock; allowed in [hardware]: lanes, elementwise_multipliers, weights, "
-        "dsp_packing, max_sequence_length, interleave",
+        "dsp_packing, max_sequence_length, interleave, broadcast_fanout",
     )
     config_error(
         {"numerics": {"weights": "fixed<8,3>"}},
@@ -531,11 +533,12 @@ def test_interleave_refusals(model, hardware, what):
                  f"hardware.interleave = 2 with {what} is not supported yet; use hardware.interleave = 1")
 
 
-def test_interleave_key_in_toml():
-    """Without interleaving the text is as before the key existed; with it, the key round-trips."""
-    assert "interleave" not in Config().to_toml()
-    config = config_from_dict({"model": {"head": 2}, "hardware": {"interleave": 3}})
-    assert "\ninterleave = 3\n" in config.to_toml() and config_from_dict(tomllib.loads(config.to_toml())) == config
+@pytest.mark.parametrize(("key", "value"), [("interleave", 3), ("broadcast_fanout", 4)])
+def test_added_keys_in_toml(key, value):
+    """At its default the text is as before the key existed; set, the key round-trips."""
+    assert key not in Config().to_toml()
+    config = config_from_dict({"model": {"head": 2}, "hardware": {key: value}})
+    assert f"\n{key} = {value}\n" in config.to_toml() and config_from_dict(tomllib.loads(config.to_toml())) == config
 
 
 def test_interleave_in_the_description():
@@ -547,4 +550,4 @@ def test_interleave_in_the_description():
     assert Schedule(config).cycles_per_step() == 176
     text = describe_config(config)
     assert "expected 176 cycles per step (schedule model), MAC utilization 1.000" in text
-    assert "interleave: 2 sequences walked round-robin" in text and "(one stream alone: 189)" in text
+    assert "interleave: 2 sequences walked round-robin" in text and "(one stream alone: 190)" in text

@@ -5,7 +5,7 @@ from docs/BENCHMARKS.md and from tests are the measured ones."""
 import re
 from pathlib import Path
 
-from rnnhw.spec.config import BIDIRECTIONAL_KEYS, INTERLEAVE_KEYS, SCHEMA, Config
+from rnnhw.spec.config import BIDIRECTIONAL_KEYS, ADDED_KEYS, SCHEMA, Config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -33,7 +33,7 @@ def documented_defaults() -> dict[tuple[str, str], str]:
 def every_default() -> dict:
     """Config().to_dict() with the keys it leaves out of unidirectional models (at their defaults) put back."""
     defaults = Config().to_dict()
-    for section, key in BIDIRECTIONAL_KEYS + INTERLEAVE_KEYS:
+    for section, key in BIDIRECTIONAL_KEYS + ADDED_KEYS:
         defaults[section][key] = getattr(getattr(Config(), section), key)
     return defaults
 
@@ -54,7 +54,7 @@ def test_the_example_file_in_the_reference_is_the_default_configuration():
     assert example == "\n\n".join(f"[{section}]\n" + "\n".join(f"{key} = {toml_value(value)}"
                                                                 for key, value in values.items())
                                    for section, values in defaults.items())
-    for section, key in BIDIRECTIONAL_KEYS + INTERLEAVE_KEYS:  # the only lines a unidirectional model's file
+    for section, key in BIDIRECTIONAL_KEYS + ADDED_KEYS:  # the only lines a unidirectional model's file
         # leaves out
         example = example.replace(f"\n{key} = {toml_value(defaults[section][key])}", "")
     assert example == Config().to_toml().strip()
@@ -95,11 +95,3 @@ def test_quoted_numbers_are_the_measured_ones():
     # README's PyTorch claim is what tests/test_float_ref.py asserts.
     assert "equals PyTorch (float64) to 1e-14" in readme
     assert "parity_error(result, expected) <= 1e-14 * scale\n" in (ROOT / "tests" / "test_float_ref.py").read_text()
-
-
-def test_interleave_clock_is_the_measured_fmax():
-    from bench.interleave import CLOCK_MHZ
-
-    benchmarks = (DOCS / "BENCHMARKS.md").read_text()
-    p32 = next(row for row in table_rows(benchmarks, "## Hardware") if row[:2] == ["LSTM I=12 H=32 head=9", "32"])
-    assert float(p32[10]) == CLOCK_MHZ

@@ -192,6 +192,9 @@ CHECKS = [
     (lambda: matvec(sum_shape=LAYOUTS.gate_items), ValueError,
      f"sum_shape's value must be signed({lane_parameters(CONFIG).acc_width}) (acc_width), "
      f"not signed({CONFIG.numerics.accum.width})"),
+    (lambda: matvec(broadcast_fanout=0), ValueError, "broadcast_fanout must be a positive integer, not 0"),
+    (lambda: matvec(broadcast_fanout=8.0), TypeError, "broadcast_fanout must be a positive integer, not 8.0"),
+    (lambda: matvec(broadcast_fanout=1), ValueError, "broadcast_fanout must be at least 2 (a tree), not 1"),
     (lambda: matvec(packed_pairs=1), TypeError, "packed_pairs must be a bool, not 1"),
     (lambda: matvec(packed_pairs=True, writable=True), ValueError,
      "packed_pairs needs ROM weights (writable=False): a pair's memory holds packed words"),

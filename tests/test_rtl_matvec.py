@@ -12,6 +12,7 @@ from rnnhw.rtl.matvec import MatVecUnit, lane_arguments
 from rnnhw.spec.datapath import datapath
 from rnnhw.spec.design import lane_parameters
 from rnnhw.spec.fixed import align
+from rnnhw.spec.latency import broadcast_levels
 from rnnhw.spec.schedule import DRAIN_DELAY, Schedule
 
 from .hdl import ecp5_resources, run_testbench
@@ -134,7 +135,7 @@ def run_passes(config, weights, plans, *, bubble_rate, seed=0, dut=None):
         queue = deque(all_steps)
         previous = None
         cycle = 0
-        while queue or len(items) < expected_items or cycle < last_cycles[-1] + DRAIN_DELAY + 8:
+        while queue or len(items) < expected_items or cycle < last_cycles[-1] + dut.drain_delay + 8:
             assert cycle < 20 * len(all_steps) + 100, "timeout"
             can_finish = ctx.get(dut.issue.can_finish)
             can_finish_trace.append(can_finish)
@@ -173,15 +174,15 @@ def test_drain_delay_is_the_specifications():
     assert [cycle - last_cycles[0] for cycle, _ in items] == [5]
 
 
-def check_drain_timing(plans, items, last_cycles, can_finish_trace):
-    """Each pass's items leave one per cycle from DRAIN_DELAY cycles after its last step, and
-    ``can_finish`` is low exactly from the cycle after a last step until its drain is empty."""
-    expected_cycles = [last + DRAIN_DELAY + i for plan, last in zip(plans, last_cycles, strict=True)
+def check_drain_timing(plans, items, last_cycles, can_finish_trace, delay=DRAIN_DELAY):
+    """Each pass's items leave one per cycle from ``delay`` (the schedule's drain delay) cycles after its
+    last step, and ``can_finish`` is low exactly from the cycle after a last step until its drain is empty."""
+    expected_cycles = [last + delay + i for plan, last in zip(plans, last_cycles, strict=True)
                        for i in range(len(plan.expected))]
     assert [cycle for cycle, _ in items] == expected_cycles
     busy = set()
     for plan, last in zip(plans, last_cycles, strict=True):
-        busy.update(range(last + 1, last + DRAIN_DELAY + len(plan.expected)))
+        busy.update(range(last + 1, last + delay + len(plan.expected)))
     assert can_finish_trace == [int(c not in busy) for c in range(len(can_finish_trace))]
 
 
@@ -194,6 +195,39 @@ CASES = {
     "rnn_tanh": dict(cell="rnn_tanh", input_size=2, hidden=3, layers=2, lanes=2),
     "rnn_relu": dict(cell="rnn_relu", input_size=4, hidden=2, lanes=1),
 }
+
+
+#: Broadcast trees on small designs (``hardware.broadcast_fanout`` = 2): groups of 2 lanes, 1 or 2 levels.
+TREES = {
+    # 3 lanes: groups of 2 and 1, one level; the LSTM's second layer and head.
+    "lstm_1_level": dict(CASES["lstm"], hardware={"broadcast_fanout": 2}),
+    # 4 lanes, 2 groups: GRU n rows hold each group's chain for their H item (the walk in every group).
+    "gru_1_level": dict(CASES["gru"], hardware={"broadcast_fanout": 2}),
+    # 5 lanes: 3 groups under 2 levels (2, then 3 registers).
+    "gru_2_levels": dict(cell="gru", input_size=2, hidden=3, head=2, lanes=5, hardware={"broadcast_fanout": 2}),
+    # 6 lanes, 3 groups, 2 levels, one row per unit.
+    "rnn_2_levels": dict(cell="rnn_tanh", input_size=3, hidden=6, layers=2, head=4, lanes=6,
+                         hardware={"broadcast_fanout": 2}),
+}
+
+
+@pytest.mark.parametrize("case", list(TREES))
+@pytest.mark.parametrize("bubble_rate", [0.0, 0.4])
+def test_broadcast_tree_keeps_every_sum_exact_and_adds_its_levels(case, bubble_rate):
+    """Lane groups behind a register tree: the same items, ``broadcast_levels`` cycles later, and
+    ``can_finish`` still exact."""
+    config = make_config(**TREES[case])
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=2)
+    dut = matvec_unit(config, weights)
+    levels = broadcast_levels(config.hardware)
+    assert (dut.groups, dut.broadcast_levels) == ({"lstm_1_level": (2, 1), "gru_1_level": (2, 1),
+                                                   "gru_2_levels": (3, 2), "rnn_2_levels": (3, 2)}[case])
+    assert dut.broadcast_levels == levels
+    assert dut.drain_delay == Schedule(config).drain_delay == DRAIN_DELAY + levels
+    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=bubble_rate, dut=dut)
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+    check_drain_timing(plans, items, last_cycles, can_finish_trace, delay=dut.drain_delay)
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -7,6 +7,7 @@ from amaranth.back import rtlil
 from rnnhw.rtl.top import RNNAccelerator
 from rnnhw.spec.config import config_from_dict
 from rnnhw.spec.design import lane_parameters
+from rnnhw.spec.latency import broadcast_levels
 from rnnhw.spec.weights import quantize_weights, random_weights
 
 from .hdl import ecp5_resources
@@ -14,13 +15,13 @@ from .rtl_harness import simulate, simulate_interleaved
 
 
 def _case(cell, *, input_size=3, hidden=4, layers=1, head=0, lanes=3, return_sequences=False, numerics=None,
-          batch=3, steps=4, seed=0, scale=None, multipliers="logic"):
+          batch=3, steps=4, seed=0, scale=None, multipliers="logic", hardware=None):
     config = config_from_dict({
         "model": {"cell": cell, "input_size": input_size, "hidden_size": hidden, "num_layers": layers,
                   "head": head, "return_sequences": return_sequences},
         "numerics": numerics or {},
         "hardware": {"lanes": min(lanes, hidden * (4 if cell == "lstm" else 3 if cell == "gru" else 1)),
-                     "elementwise_multipliers": multipliers},
+                     "elementwise_multipliers": multipliers, **(hardware or {})},
     })
     qweights = quantize_weights(random_weights(config, seed, scale=scale), config, warn=False)
     rng = np.random.default_rng(seed + 1)
@@ -121,6 +122,20 @@ def test_packed_lane_pairs_match_golden(cell):
     config, qweights, x = _case(cell, numerics=PACKABLE, layers=2, head=2, lanes=5, scale=2.0)
     assert lane_parameters(config).packed_pairs
     vectors, _, expected = simulate(config, qweights, x * 4, stall_out=0.3)
+    assert vectors == expected
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(("numerics", "lanes"), [(None, 5), (PACKABLE, 6)])
+def test_lanes_behind_a_broadcast_tree_match_golden(cell, numerics, lanes):
+    """``broadcast_fanout`` = 2: 3 lane groups under 2 register levels (with packed pairs too), every cell,
+    two layers and a head, under backpressure."""
+    config, qweights, x = _case(cell, numerics=numerics, hidden=6, layers=2, head=2, lanes=lanes,
+                                scale=2.0 if numerics else None,
+                                hardware={"broadcast_fanout": 2})
+    assert broadcast_levels(config.hardware) == 2
+    vectors, _, expected = simulate(config, qweights, x * (4 if numerics else 1), lengths=np.array([4, 1, 3]),
+                                    stall_in=0.3, stall_out=0.3)
     assert vectors == expected
 
 

@@ -29,7 +29,7 @@ BITS_8 = {"input": "fixed<8,3>", "weight": "fixed<8,2>", "bias": "fixed<8,3>", "
 
 
 def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, bits8=False, multipliers="logic",
-            jordan=None, **numerics):
+            jordan=None, fanout=None, **numerics):
     reset = {"gru_reset": "before"} if cell == "gru_before" else {}
     if jordan:  # (O, nonlinearity, output activation)
         reset = dict(zip(("output_size", "nonlinearity", "output_activation"), jordan, strict=True))
@@ -37,14 +37,15 @@ def _config(cell, inputs, hidden, lanes, *, layers=1, head=0, sequences=False, b
         "model": {"cell": cell.removesuffix("_before"), "input_size": inputs, "hidden_size": hidden,
                   "num_layers": layers, "head": head, "return_sequences": sequences, **reset},
         "numerics": {**(BITS_8 if bits8 else {}), **numerics},
-        "hardware": {"lanes": lanes, "elementwise_multipliers": multipliers},
+        "hardware": {"lanes": lanes, "elementwise_multipliers": multipliers,
+                     **({"broadcast_fanout": fanout} if fanout else {})},
     })
 
 
 # name: (config, weight scale or "limits"); together they cover every cell and the reset-before GRU, I != H,
 # P = 1, P dividing and not dividing G*H, P = G*H, 1-3 layers, head on/off, return_sequences (with a head: at
 # every step, in several passes), 8- and 16-bit numerics, every rounding and overflow mode, interpolated tables,
-# both elementwise multiplier kinds.
+# both elementwise multiplier kinds, broadcast trees of 1 and 2 levels.
 DESIGNS = {
     "lstm_p1_head": (_config("lstm", 5, 7, 1, head=3), 1.0),
     "lstm_3layers_seq_8bit_trn_wrap": (_config("lstm", 4, 6, 8, layers=3, sequences=True, bits8=True,
@@ -70,6 +71,10 @@ DESIGNS = {
                                                overflow="WRAP"), 1.5),
     "rnn_tanh_2layers_head_trn": (_config("rnn_tanh", 2, 9, 3, layers=2, head=2, rounding="TRN"), 1.0),
     "lstm_2layers_head_every_step": (_config("lstm", 3, 5, 3, layers=2, head=7, sequences=True), 1.0),
+    # Lanes behind a broadcast tree (hardware.broadcast_fanout = 2): 3 groups under 2 levels, and the
+    # reset-after GRU's n rows holding each group's chain.
+    "lstm_2layers_head_tree_2levels": (_config("lstm", 3, 4, 5, layers=2, head=3, fanout=2), 1.5),
+    "gru_head_every_step_tree_8bit": (_config("gru", 4, 3, 4, head=2, sequences=True, bits8=True, fanout=2), 1.5),
     "rnn_relu_3layers_seq_8bit_rndconv_wrap": (_config("rnn_relu", 7, 4, 3, layers=3, sequences=True, bits8=True,
                                                        rounding="RND_CONV", overflow="WRAP"), 1.0),
 }
