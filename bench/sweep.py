@@ -24,10 +24,10 @@ from pathlib import Path
 
 try:
     from .benchmarks_md import BENCHMARKS_MD, machine_line, replace_section
-    from .versions import tool_versions
+    from .versions import source_revision, tool_versions
 except ImportError:  # run as a script
     from benchmarks_md import BENCHMARKS_MD, machine_line, replace_section
-    from versions import tool_versions
+    from versions import source_revision, tool_versions
 
 __all__ = ["SPEC", "PHASES", "run_phase", "phase_record", "section", "main"]
 
@@ -74,7 +74,8 @@ def run_phase(phase: str) -> None:
     command = [str(Path(sys.executable).parent / "rnnhw"), "sweep", str(WORK / "spec.toml"), "-o", str(out)]
     if phase == "serial":
         command.append("--serial")
-    record = {"phase": phase, "start": time.time(), "end": None, "seconds": None, "command": command[1:]}
+    record = {"phase": phase, "start": time.time(), "end": None, "seconds": None, "command": command[1:],
+              "revision": source_revision(("rtl", "golden", "spec"))}
     (WORK / f"{phase}.json").write_text(json.dumps(record, indent=1))
     _say(f"{phase}: {' '.join(command[1:])}")
     process = subprocess.Popen(command, cwd=ROOT)
@@ -169,7 +170,9 @@ def _time_line(phase: str, record: dict | None) -> str:
     if record["end"] is not None:
         load = record.get("load_average")
         load = f"; mean load average {load:.1f}" if load is not None else ""
-        return f"| {what} | {_minutes(record['seconds'])} | all {record['points_done']} points{load} |"
+        each = record["point_seconds"] / max(record["points_done"], 1)
+        return (f"| {what} | {_minutes(record['seconds'])} | all {record['points_done']} points, whose evaluations "
+                f"took {_minutes(record['point_seconds'])} together ({each:.0f} s each on average){load} |")
     last = record.get("last_point_after")
     done = f"{record['points_done']} of {len(LANES) * len(WIDTHS)} points"
     if last:
@@ -190,6 +193,12 @@ def _recommended_text(row: dict | None, spec) -> str:
             f"{row['luts']:,} LUTs, {row['dsps']} DSPs, {row['brams']} BRAMs.")
 
 
+def _revisions(records: dict) -> str:
+    """The commit(s) the runs generated their designs from."""
+    found = sorted({r.get("revision") or "unknown" for r in records.values() if r is not None})
+    return " and ".join(found) or "unknown"
+
+
 def section(records: dict, rows: list[dict], recommended: str, equal: str) -> str:
     lines = [
         "## Design-space exploration (`rnnhw sweep`)", "",
@@ -201,7 +210,8 @@ def section(records: dict, rows: list[dict], recommended: str, equal: str) -> st
         f"Machine: {machine_line()}, {os.cpu_count()} cores shared with other jobs (each run's mean "
         "1-minute load average is in its row; a load above the core count means other jobs took part "
         "of the machine). "
-        f"Tools: {tool_versions(synthesis=True)}.", "",
+        f"Tools: {tool_versions(synthesis=True)}. "
+        f"RTL and golden model of commit {_revisions(records)}.", "",
         "| run | wall time | points |", "|---|---:|---|",
         *(_time_line(phase, records.get(phase)) for phase in PHASES), "",
     ]
@@ -210,6 +220,14 @@ def section(records: dict, rows: list[dict], recommended: str, equal: str) -> st
         lines += ["A run marked *stopped unfinished* was stopped before its end (the time available for the "
                   "benchmark ran out); *not run* had not started, so there is no serial time to compare with yet. "
                   "`python bench/sweep.py` runs both from scratch.", ""]
+    finished = [records.get(p) for p in PHASES]
+    if all(r is not None and r["end"] is not None for r in finished):
+        cluster, serial = finished
+        lines += [f"The cluster ran the sweep {serial['seconds'] / cluster['seconds']:.2f} times as fast as the serial "
+                  f"run. Its {os.cpu_count()} workers evaluated points side by side, but each evaluation took "
+                  f"{cluster['point_seconds'] / serial['point_seconds']:.2f} times as long as serially: two evaluations "
+                  "at once did not each get a whole core's speed here (other jobs shared the machine; see the "
+                  "load averages), so the speed-up stays under the worker count.", ""]
     if equal:
         lines += [equal, ""]
     if rows:

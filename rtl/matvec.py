@@ -272,10 +272,10 @@ class MatVecUnit(wiring.Component):
         registers): the broadcast, not the lanes, sets the clock rate as P grows.
         """
         issue = self.issue
-        operand = Signal.like(issue.operand, name="operand_reg")
-        m.d.sync += operand.eq(issue.operand)
         if self.groups == 1:
-            return [_LaneGroup(step=issue.step, operand=operand, control=stages[2], capture=None)]
+            operand = Signal.like(issue.operand, name="operand_reg")
+            m.d.sync += operand.eq(issue.operand)
+            return [_LaneGroup(step=issue.step, operand=operand, control=stages[2])]
         fields = ("valid", "first", "split", "last", "from_input", "w_addr", "b_addr")
         layout = data.StructLayout({name: self.issue_shape[name].shape for name in fields}
                                    | {"job": data.StructLayout({name: self.issue_shape["job"].shape[name].shape
@@ -287,12 +287,10 @@ class MatVecUnit(wiring.Component):
         operands = fanned_out(m, issue.operand, self.groups, self.broadcast_fanout, "lane_operand")
         groups = []
         for g, (step, value) in enumerate(zip(steps, operands, strict=True)):
-            group_operand = Signal.like(issue.operand, name=f"operand_reg_g{g}")
-            m.d.sync += group_operand.eq(value)
             controls = delayed_stages(m, step, 4, f"lane_step_g{g}")
             capture = Signal(name=f"capture_g{g}")  # the sums are complete: registered, it drives one group
             m.d.sync += capture.eq(controls[2].valid & controls[2].last)
-            groups.append(_LaneGroup(step=step, operand=group_operand, control=controls[2], capture=capture,
+            groups.append(_LaneGroup(step=step, operand_source=value, control=controls[2], capture=capture,
                                      completed=controls[3]))
         return groups
 
@@ -336,7 +334,7 @@ class MatVecUnit(wiring.Component):
             w_port = weights.read_port()
             weight = Signal(multiplier.weight.shape(), name=f"weight{2 * pair}_{2 * pair + 1}")
             m.d.comb += [w_port.addr.eq(group.step.w_addr), multiplier.weight.eq(weight),
-                         multiplier.operand.eq(group.operand)]
+                         multiplier.operand.eq(group.multiplier_operand(m, f"{2 * pair}_{2 * pair + 1}"))]
             m.d.sync += weight.eq(w_port.data)
             products += [multiplier.low, multiplier.high]
         return products
@@ -344,7 +342,8 @@ class MatVecUnit(wiring.Component):
     def _lane(self, m, lane, group, product=None):
         """One lane of ``group``: weight memory and multiplier (unless its pair's ``product`` is given),
         bias memory, accumulator. Returns its sum (and GRU x-part sum)."""
-        own, operand, stage = product is None, group.operand, group.control
+        own, stage = product is None, group.control
+        operand = group.multiplier_operand(m, str(lane)) if own else None
         if own:
             weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
                              init=self.weight_images[lane])
@@ -363,7 +362,7 @@ class MatVecUnit(wiring.Component):
             # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
             # a cycle of their own (and map into the DSP block's input and output registers).
             weight = Signal(signed(self.weight_width), name=f"weight{lane}")
-            product = Signal(signed(self.weight_width + len(operand)), name=f"product{lane}")
+            product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}")
             m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
             read_back["WEIGHTS"] = weight
         else:
@@ -403,53 +402,40 @@ class MatVecUnit(wiring.Component):
     def _walk(self, m, capture, completed, name=""):
         """Registers that follow the drain's items: the pass's job (from ``completed`` when ``capture``),
         the items left, the current item's gate (and unit, when the job has ``unit0``) and, for GRU n
-        rows, whether the X item has gone. Returns them and ``shifting``: this cycle's item is its row's
-        last (a GRU n row's X item is not)."""
+        rows, whether the X item has gone; ``shifting``: this cycle's item is its row's last (a GRU n
+        row's X item is not). Their updates go in with :meth:`_Walk.step`."""
         job = Signal(completed.shape(), name=f"job{name}")
         remaining = Signal(range(self.lanes + 1), name=f"remaining{name}")
         second_half = Signal(name=f"second_half{name}")  # GRU n row: the X item has gone, the H item is next
-        gate = Signal.like(self.sums.p.gate, name=f"gate{name}")
         unit = Signal.like(self.sums.p.unit, name=f"unit{name}") if "unit0" in completed.shape().members else None
+        gate = Signal.like(self.sums.p.gate, name=f"gate{name}")
         is_n_row = ~job.head & (gate == 2) if self.split_rows else 0
-        shifting = ~(is_n_row & ~second_half)
-        with m.If(capture):
-            # The lanes' sums completed last cycle; capture them before the next pass overwrites.
-            m.d.sync += [remaining.eq(completed.rows), job.eq(completed), gate.eq(completed.gate0), second_half.eq(0)]
-            if unit is not None:
-                m.d.sync += unit.eq(completed.unit0)
-        with m.Elif(remaining != 0):
-            with m.If(~shifting):
-                m.d.sync += second_half.eq(1)
-            with m.Else():
-                m.d.sync += [remaining.eq(remaining - 1), second_half.eq(0)]
-                with m.If(job.whole_units):  # the gate stays the pass's
-                    if unit is not None:
-                        m.d.sync += unit.eq(unit + 1)
-                with m.Elif(job.head | (gate == self.gates - 1)):
-                    m.d.sync += gate.eq(0)
-                    if unit is not None:
-                        m.d.sync += unit.eq(unit + 1)
-                with m.Else():
-                    m.d.sync += gate.eq(gate + 1)
-        return _Walk(job=job, remaining=remaining, second_half=second_half, gate=gate, unit=unit,
-                     is_n_row=is_n_row, shifting=shifting)
+        return _Walk(capture=capture, completed=completed, gates=self.gates, job=job, remaining=remaining,
+                     second_half=second_half, gate=gate, unit=unit, is_n_row=is_n_row,
+                     shifting=~(is_n_row & ~second_half))
 
     def _drain(self, m, sums, x_sums, stages, groups):
         """The shift chain that hands a pass's sums out one per cycle, in row order.
 
-        One walk (:meth:`_walk`) names the items; the chain registers of each lane group take their
-        ``capture`` (and, for GRU n rows, their hold) from their group, so that no control signal drives
-        more than ``broadcast_fanout`` lanes' registers. Between items the chain shifts freely: what it
-        shifts out of an empty drain is never read.
+        One walk (:meth:`_walk`) names the items. With more than one lane group, each group's chain
+        registers follow a copy of the walk in the group's own registers, started by the group's own
+        ``capture``, so that no control signal drives more than ``broadcast_fanout`` lanes' registers.
         """
         complete = stages[-1]
         lanes = self.lanes
         chain = [Signal(signed(self.acc_width), name=f"chain{p}") for p in range(lanes)]
         x_chain = [Signal(signed(self.acc_width), name=f"x_chain{p}") for p in range(lanes)] if self.split_rows \
             else None
-        capture = complete.valid & complete.last
-        walk = self._walk(m, capture, complete.job)
-        remaining, shifting = walk.remaining, walk.shifting
+        chains = [chain, x_chain] if self.split_rows else [chain]
+        sources = [sums, x_sums] if self.split_rows else [sums]
+        hooks = []  # per group: the chain's loads at a capture, and its shifts
+        for g in range(len(groups)):
+            first = g * self.broadcast_fanout
+            ours = range(first, min(first + self.broadcast_fanout, lanes))
+            hooks.append(([c[p].eq(v[p]) for c, v in zip(chains, sources, strict=True) for p in ours],
+                          [c[p].eq(c[p + 1]) for c in chains for p in ours if p + 1 < lanes]))
+        walk = self._walk(m, complete.valid & complete.last, complete.job)
+        capture, remaining, shifting = walk.capture, walk.remaining, walk.shifting
         # can_finish is registered (it sits at the start of the issue decision): next cycle, the drain
         # is empty and no pass's last step is on its way (that pass would claim the chain first).
         in_flight = self.issue.step.valid & self.issue.step.last
@@ -471,23 +457,12 @@ class MatVecUnit(wiring.Component):
             with m.If(walk.is_n_row & ~walk.second_half):
                 m.d.comb += [item.value.eq(x_chain[0]), item.part.eq(Part.X)]
 
-        for g, group in enumerate(groups):
-            group_capture, group_shifting = capture, shifting
-            if group.capture is not None:
-                group_capture = group.capture
-                if self.split_rows:  # the walk again, in the group's own registers
-                    group_shifting = self._walk(m, group.capture, group.completed.job, f"_g{g}").shifting
-            first = g * self.broadcast_fanout
-            for p in range(first, min(first + self.broadcast_fanout, lanes)):
-                with m.If(group_capture):
-                    m.d.sync += chain[p].eq(sums[p])
-                    if self.split_rows:
-                        m.d.sync += x_chain[p].eq(x_sums[p])
-                with m.Elif(group_shifting if self.split_rows else 1):
-                    if p + 1 < lanes:
-                        m.d.sync += chain[p].eq(chain[p + 1])
-                        if self.split_rows:
-                            m.d.sync += x_chain[p].eq(x_chain[p + 1])
+        if len(groups) == 1:
+            walk.step(m, *hooks[0])
+        else:
+            walk.step(m, [], [])
+            for g, group in enumerate(groups):
+                self._walk(m, group.capture, group.completed.job, f"_g{g}").step(m, *hooks[g])
         return m
 
 
@@ -497,19 +472,35 @@ _DRAIN_JOB_FIELDS = ("rows", "gate0", "head", "whole_units")
 
 @dataclass(frozen=True)
 class _LaneGroup:
-    """What the lanes of one group read: ``step`` (stage 0: addresses), ``operand`` (the multiplier's,
-    stage 2), ``control`` (the accumulators', stage 3); with a broadcast tree, the group's ``capture``
-    (stage 4) and the ``completed`` step with it."""
+    """What the lanes of one group read: ``step`` (stage 0: addresses), ``control`` (the accumulators',
+    stage 3) and the multiplier's operand (stage 2): one register for all lanes (``operand``) or, behind
+    a broadcast tree, one per multiplier from the group's copy (``operand_source``, stage 1), with the
+    group's ``capture`` (stage 4) and the ``completed`` step with it."""
 
     step: object
-    operand: object
     control: object
+    operand: object = None
+    operand_source: object = None
     capture: object = None
     completed: object = None
+
+    def multiplier_operand(self, m, name: str):
+        """The operand register of multiplier ``name``: each sits by its DSP block, so that the group's
+        copy drives registers, not the routing to ``broadcast_fanout`` multipliers."""
+        if self.operand is not None:
+            return self.operand
+        register = Signal.like(self.operand_source, name=f"operand_reg{name}")
+        m.d.sync += register.eq(self.operand_source)
+        return register
 
 
 @dataclass(frozen=True)
 class _Walk:
+    """The drain's walk over a pass's items (:meth:`MatVecUnit._walk`)."""
+
+    capture: object
+    completed: object
+    gates: int
     job: object
     remaining: object
     second_half: object
@@ -517,3 +508,29 @@ class _Walk:
     unit: object
     is_n_row: object
     shifting: object
+
+    def step(self, m, load, shift):
+        """The registers' updates; the chain statements ``load`` run at a capture and ``shift`` when an
+        item has gone."""
+        with m.If(self.capture):
+            # The lanes' sums completed last cycle; capture them before the next pass overwrites.
+            m.d.sync += [self.remaining.eq(self.completed.rows), self.job.eq(self.completed)]
+            if self.unit is not None:
+                m.d.sync += self.unit.eq(self.completed.unit0)
+            m.d.sync += [self.gate.eq(self.completed.gate0), self.second_half.eq(0)]
+            m.d.sync += load
+        with m.Elif(self.remaining != 0):
+            with m.If(~self.shifting):
+                m.d.sync += self.second_half.eq(1)
+            with m.Else():
+                m.d.sync += [self.remaining.eq(self.remaining - 1), self.second_half.eq(0)]
+                m.d.sync += shift
+                with m.If(self.job.whole_units):  # the gate stays the pass's
+                    if self.unit is not None:
+                        m.d.sync += self.unit.eq(self.unit + 1)
+                with m.Elif(self.job.head | (self.gate == self.gates - 1)):
+                    m.d.sync += self.gate.eq(0)
+                    if self.unit is not None:
+                        m.d.sync += self.unit.eq(self.unit + 1)
+                with m.Else():
+                    m.d.sync += self.gate.eq(self.gate + 1)

@@ -93,6 +93,24 @@ def test_hardware_findings_name_every_departure():
     assert findings(_rows()[:1], fmax_target=140.0) == []
 
 
+def test_lanes_goals_and_tree_table():
+    from bench import lanes
+
+    assert [d.label for d in lanes.DESIGNS] == [f"LSTM I=64 H=128 P={p}" for p in (16, 32, 64, 128)]
+    fast = SynthOutcome("ecp5", ECP5, luts=1, ffs=1, dsps=64, brams=1, fmax_mhz=151.2)
+    slow = SynthOutcome("ecp5", ECP5, luts=1, ffs=1, dsps=128, brams=1, fmax_mhz=149.9)
+    rows = [HardwareRow(design=lanes.DESIGNS[2], measured=1536, expected=1536, bound=1536, ecp5=fast),
+            HardwareRow(design=lanes.DESIGNS[3], measured=770, expected=768, bound=768, ecp5=slow)]
+    assert lanes.goals(rows) == [
+        "LSTM I=64 H=128 P=64: 151.2 MHz, utilization 1.000, measured cycles = the schedule model: meets the goal "
+        "(>= 150 MHz, >= 0.99).",
+        "LSTM I=64 H=128 P=128: 149.9 MHz, utilization 0.997, measured cycles != the model's 768: **misses** the "
+        "goal (>= 150 MHz, >= 0.99).",
+    ]
+    assert lanes.tree_table(rows).splitlines()[2:] == ["| LSTM I=64 H=128 | 64 | 8 | 1 |",
+                                                       "| LSTM I=64 H=128 | 128 | 16 | 2 |"]
+
+
 def test_findings_explain_schedules_above_the_bound():
     wide = Design("lstm", 12, 32, lanes=32, head=9)  # 4 passes of 44 operands: h arrives late
     narrow = Design("rnn_tanh", 1, 16, lanes=16)  # 17 operands, 5 + 16 cycles to drain a pass
@@ -143,7 +161,7 @@ def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
 
 def test_run_all_table_and_order():
     assert SCRIPTS == ("golden", "lut_error", "interleave", "accuracy_digits", "accuracy_ctc", "sim", "hardware",
-                       "bidirectional", "asic", "runtime_weights")
+                       "lanes", "bidirectional", "asic", "runtime_weights")
     assert durations_table({"golden": 12.34, "hardware": 754.0}) == (
         "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
         "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"
