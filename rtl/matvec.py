@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.design import LaneParameters
-from rnnhw.spec.latency import DRAIN_DELAY, tree_levels
-from rnnhw.spec.packing import pack_images
+from rnnhw.spec.latency import DRAIN_DELAY, block_ram_words, tree_levels, weight_banks
+from rnnhw.spec.packing import pack_images, packed_width
 from rnnhw.spec.registers import WINDOW_REGIONS, bias_hn_word
 
 from .checks import check_non_negative, check_positive, check_type
 from .interfaces import IssueSignature, WeightAccessSignature
 from .layouts import Part
 from .multiply import PackedMultiplier, check_packable
-from .pipeline import delayed_stages, fanned_out
+from .pipeline import delayed, delayed_stages, fanned_out
 
 __all__ = ["MatVecUnit", "lane_arguments"]
 
@@ -231,9 +231,31 @@ class MatVecUnit(wiring.Component):
         return self._packed_pairs
 
     @property
+    def weight_banks(self):
+        """Banks of each weight memory, one per block RAM (``spec.latency.weight_banks``; 1: no banks)."""
+        width = packed_width(self.weight_width, self.operand_width) if self.packed_pairs else self.weight_width
+        return weight_banks(len(self.weight_images[0]), width, self.writable)
+
+    @property
+    def read_delay(self):
+        """Cycles the bank registers add to every lane (0 or 1)."""
+        return int(self.weight_banks > 1)
+
+    @property
+    def multiplier_registers(self):
+        """Registers added on each side of every multiplier behind a broadcast tree
+        (``spec.latency.multiplier_registers``)."""
+        return int(self.broadcast_levels > 0)
+
+    @property
+    def lane_delay(self):
+        """Cycles every lane's pipeline adds to the 4 of a lane without banks or multiplier registers."""
+        return self.read_delay + 2 * self.multiplier_registers
+
+    @property
     def drain_delay(self):
         """Cycles from a pass's last step to its first item (``spec.latency.drain_delay``)."""
-        return DRAIN_DELAY + self.broadcast_levels
+        return DRAIN_DELAY + self.broadcast_levels + self.lane_delay
 
     def elaborate(self, platform):
         m = Module()
@@ -271,11 +293,13 @@ class MatVecUnit(wiring.Component):
         their copy themselves, so that no register drives more than ``broadcast_fanout`` lanes (or tree
         registers): the broadcast, not the lanes, sets the clock rate as P grows.
         """
-        issue = self.issue
+        issue, late = self.issue, self.lane_delay
+        in_late = self.read_delay + self.multiplier_registers  # when the multiplier's inputs are due
         if self.groups == 1:
             operand = Signal.like(issue.operand, name="operand_reg")
             m.d.sync += operand.eq(issue.operand)
-            return [_LaneGroup(step=issue.step, operand=operand, control=stages[2])]
+            return [_LaneGroup(step=issue.step, operand=delayed(m, operand, in_late, "operand_reg"),
+                               control=stages[2 + late])]
         fields = ("valid", "first", "split", "last", "from_input", "w_addr", "b_addr")
         layout = data.StructLayout({name: self.issue_shape[name].shape for name in fields}
                                    | {"job": data.StructLayout({name: self.issue_shape["job"].shape[name].shape
@@ -287,11 +311,11 @@ class MatVecUnit(wiring.Component):
         operands = fanned_out(m, issue.operand, self.groups, self.broadcast_fanout, "lane_operand")
         groups = []
         for g, (step, value) in enumerate(zip(steps, operands, strict=True)):
-            controls = delayed_stages(m, step, 4, f"lane_step_g{g}")
+            controls = delayed_stages(m, step, 4 + late, f"lane_step_g{g}")
             capture = Signal(name=f"capture_g{g}")  # the sums are complete: registered, it drives one group
-            m.d.sync += capture.eq(controls[2].valid & controls[2].last)
-            groups.append(_LaneGroup(step=step, operand_source=value, control=controls[2], capture=capture,
-                                     completed=controls[3]))
+            m.d.sync += capture.eq(controls[2 + late].valid & controls[2 + late].last)
+            groups.append(_LaneGroup(step=step, operand_source=value, control=controls[2 + late], capture=capture,
+                                     completed=controls[3 + late], late=in_late))
         return groups
 
     def _writable(self, m, memory, lane, region, address):
@@ -329,45 +353,81 @@ class MatVecUnit(wiring.Component):
             group = groups[2 * pair // self.broadcast_fanout]
             multiplier = PackedMultiplier(weight_width=self.weight_width, operand_width=self.operand_width)
             m.submodules[f"multiplier{2 * pair}_{2 * pair + 1}"] = multiplier
-            weights = Memory(shape=multiplier.weight.shape(), depth=len(images[pair]), init=images[pair])
-            m.submodules[f"weights{2 * pair}_{2 * pair + 1}"] = weights
-            w_port = weights.read_port()
-            weight = Signal(multiplier.weight.shape(), name=f"weight{2 * pair}_{2 * pair + 1}")
-            m.d.comb += [w_port.addr.eq(group.step.w_addr), multiplier.weight.eq(weight),
-                         multiplier.operand.eq(group.multiplier_operand(m, f"{2 * pair}_{2 * pair + 1}"))]
-            m.d.sync += weight.eq(w_port.data)
+            name = f"{2 * pair}_{2 * pair + 1}"
+            if self.weight_banks > 1:
+                weight = self._banked_weight(m, images[pair], multiplier.weight.shape(), group.step.w_addr, name)
+            else:
+                weights = Memory(shape=multiplier.weight.shape(), depth=len(images[pair]), init=images[pair])
+                m.submodules[f"weights{name}"] = weights
+                w_port = weights.read_port()
+                weight = Signal(multiplier.weight.shape(), name=f"weight{name}")
+                m.d.comb += w_port.addr.eq(group.step.w_addr)
+                m.d.sync += weight.eq(w_port.data)
+            m.d.comb += [multiplier.weight.eq(delayed(m, weight, self.multiplier_registers, f"weight{name}_in")),
+                         multiplier.operand.eq(group.multiplier_operand(m, name))]
             products += [multiplier.low, multiplier.high]
         return products
+
+    def _banked_weight(self, m, image, shape, address, name):
+        """``weight{name}``: the word of ``image`` at ``address``, from banks of one block RAM each
+        (:attr:`weight_banks`). Each bank's output goes straight into a register of its own (a block RAM's
+        clock-to-out leaves no time for logic after it), then the addressed bank's register into
+        ``weight``: one cycle more than a single memory."""
+        words = block_ram_words(Shape.cast(shape).width)
+        bits = (words - 1).bit_length()
+        registers = []
+        for bank in range(self.weight_banks):
+            part = image[bank * words:(bank + 1) * words]
+            memory = Memory(shape=shape, depth=len(part), init=part)
+            m.submodules[f"weights{name}_bank{bank}"] = memory
+            port = memory.read_port()
+            register = Signal(shape, name=f"weights{name}_bank{bank}_data")
+            m.d.comb += port.addr.eq(address[:bits])
+            m.d.sync += register.eq(port.data)
+            registers.append(register)
+        bank = delayed(m, address[bits:], 2, f"weights{name}_bank")  # of the words in the bank registers
+        weight = Signal(shape, name=f"weight{name}")
+        m.d.sync += weight.eq(Array(registers)[bank])
+        return weight
 
     def _lane(self, m, lane, group, product=None):
         """One lane of ``group``: weight memory and multiplier (unless its pair's ``product`` is given),
         bias memory, accumulator. Returns its sum (and GRU x-part sum)."""
-        own, stage = product is None, group.control
+        own, stage, late, around = product is None, group.control, self.lane_delay, self.multiplier_registers
         operand = group.multiplier_operand(m, str(lane)) if own else None
-        if own:
+        single = own and self.weight_banks == 1  # one memory (else banks, or the pair's)
+        if single:
             weights = Memory(shape=signed(self.weight_width), depth=len(self.weight_images[lane]),
                              init=self.weight_images[lane])
         firsts = Memory(shape=signed(self.bias_width), depth=len(self.bias_images[lane]),
                         init=[first for first, _, _ in self.bias_images[lane]])
-        if own:
+        if single:
             m.submodules[f"weights{lane}"] = weights
         m.submodules[f"bias{lane}"] = firsts
         # (One statement for both ports, as before packing existed: the same names, the same Verilog.)
-        w_port, b_port = (weights.read_port() if own else None), firsts.read_port()
+        w_port, b_port = (weights.read_port() if single else None), firsts.read_port()
         b_addr = b_port.addr.eq(self._writable(m, firsts, lane, "BIASES", group.step.b_addr))
         read_back = {}
-        if own:
+        if single:
             m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", group.step.w_addr)),
                          b_addr]
             # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
             # a cycle of their own (and map into the DSP block's input and output registers).
             weight = Signal(signed(self.weight_width), name=f"weight{lane}")
             product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}")
-            m.d.sync += [weight.eq(w_port.data), product.eq(weight * operand)]
+            weight_in = delayed(m, weight, around, f"weight{lane}_in")
+            m.d.sync += [weight.eq(w_port.data), product.eq(weight_in * operand)]
             read_back["WEIGHTS"] = weight
+        elif own:
+            m.d.comb += b_addr
+            weight = self._banked_weight(m, self.weight_images[lane], signed(self.weight_width),
+                                         group.step.w_addr, str(lane))
+            product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}")
+            m.d.sync += product.eq(delayed(m, weight, around, f"weight{lane}_in") * operand)
         else:
             m.d.comb += b_addr
-        bias_stages = delayed_stages(m, b_port.data, 2, f"bias{lane}")
+        product = delayed(m, product, around, f"product{lane}_out")
+        bias_stages = delayed_stages(m, b_port.data, 2 + late, f"bias{lane}")
         bias = bias_stages[-1]
         read_back["BIASES"] = bias_stages[0]
 
@@ -383,8 +443,9 @@ class MatVecUnit(wiring.Component):
             m.submodules[f"bias_hn{lane}"] = seconds
             s_port = seconds.read_port()
             m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", group.step.b_addr))
-            second_stages = delayed_stages(m, s_port.data[: self.bias_width].as_signed(), 2, f"bias_hn{lane}")
-            split_stages = delayed_stages(m, s_port.data[self.bias_width], 2, f"split_row{lane}")
+            second_stages = delayed_stages(m, s_port.data[: self.bias_width].as_signed(), 2 + late,
+                                           f"bias_hn{lane}")
+            split_stages = delayed_stages(m, s_port.data[self.bias_width], 2 + late, f"split_row{lane}")
             second, is_split_row = second_stages[-1], split_stages[-1]
             read_back["BIAS_HN"] = Cat(second_stages[0], split_stages[0])
             x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}")
@@ -483,14 +544,16 @@ class _LaneGroup:
     operand_source: object = None
     capture: object = None
     completed: object = None
+    late: int = 0  # cycles the multiplier's inputs come after a lane's without banks or multiplier registers
 
     def multiplier_operand(self, m, name: str):
         """The operand register of multiplier ``name``: each sits by its DSP block, so that the group's
         copy drives registers, not the routing to ``broadcast_fanout`` multipliers."""
         if self.operand is not None:
             return self.operand
+        source = delayed(m, self.operand_source, self.late, f"lane_operand{name}")
         register = Signal.like(self.operand_source, name=f"operand_reg{name}")
-        m.d.sync += register.eq(self.operand_source)
+        m.d.sync += register.eq(source)
         return register
 
 

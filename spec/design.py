@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from .config import Config
 from .ctc import MOST_BEATS_PER_STEP, label_width
 from .datapath import datapath, lane_accumulator
-from .packing import can_pack
+from .packing import packs_lane_pairs
 from .registers import axil_ports
 from .schedule import Schedule, bound_cycles_per_step, macs_per_step
 
@@ -102,14 +102,6 @@ class LaneParameters:
     split_rows: bool  # reset-after GRU: the n rows keep W_in x + b_in apart from W_hn h + b_hn
     broadcast_fanout: int  # lanes one register of the broadcast tree drives (spec/latency.py)
     packed_pairs: bool = False  # two lanes per multiplier (spec/packing.py)
-
-
-def packs_lane_pairs(config: Config) -> bool:
-    """Whether lanes ``2j`` and ``2j+1`` share one multiplier: ``hardware.dsp_packing = "auto"``, ROM
-    weights, at least two lanes, and weights and operands narrow enough (:func:`.packing.can_pack`)."""
-    n, hardware = config.numerics, config.hardware
-    return (hardware.dsp_packing == "auto" and hardware.weights == "rom" and hardware.lanes >= 2
-            and can_pack(n.weight.width, max(n.input.width, n.state.width)))
 
 
 def lane_parameters(config: Config) -> LaneParameters:

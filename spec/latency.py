@@ -13,7 +13,8 @@ from .datapath import Datapath
 from .lut import ActivationTable
 
 __all__ = ["DRAIN_DELAY", "MULTIPLIER_LATENCY", "TABLE_LATENCY", "INTERPOLATED_TABLE_LATENCY",
-           "tree_levels", "broadcast_groups", "broadcast_levels", "drain_delay", "table_latency", "gate_latency",
+           "tree_levels", "broadcast_groups", "broadcast_levels", "block_ram_words", "weight_banks",
+           "multiplier_registers", "drain_delay", "table_latency", "gate_latency",
            "elementwise_latency", "h_ready_delay"]
 
 #: Cycles from issuing a pass's last step until its first item leaves the drain (``MatVecUnit``), when
@@ -52,10 +53,36 @@ def broadcast_levels(hardware: HardwareConfig) -> int:
     return tree_levels(broadcast_groups(hardware), hardware.broadcast_fanout)
 
 
-def drain_delay(hardware: HardwareConfig) -> int:
-    """Cycles from a pass's last issued step until its first item leaves the drain: :data:`DRAIN_DELAY`
-    plus one per broadcast level (every lane works that many cycles behind the issue)."""
-    return DRAIN_DELAY + broadcast_levels(hardware)
+#: (width, words) of one 18-Kbit block RAM (ECP5 DP16KD, xc7 RAMB18E1), narrowest first.
+BLOCK_RAM_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
+
+
+def block_ram_words(width: int) -> int:
+    """Words of ``width`` bits one 18-Kbit block RAM holds (wider words: 1,024, in blocks side by side)."""
+    return next((words for bits, words in BLOCK_RAM_SHAPES if width <= bits), 1024)
+
+
+def weight_banks(depth: int, width: int, writable: bool = False) -> int:
+    """Banks of a lane's weight memory of ``depth`` words of ``width`` bits: one per block RAM
+    (:func:`block_ram_words`) when it needs more than one, each with a register at its output, so that no
+    logic follows a block RAM's slow clock-to-out; one for runtime weights (``writable``), whose
+    read-back takes the memory's own read port."""
+    words = block_ram_words(width)
+    return 1 if writable or depth <= words else math.ceil(depth / words)
+
+
+def multiplier_registers(hardware: HardwareConfig) -> int:
+    """Registers added on each side of every lane's multiplier: 1 behind a broadcast tree (so that the
+    multiplier's inputs and output each have a register by the DSP block to route from and to, whatever
+    the placer does with the lane's other registers), else 0."""
+    return int(broadcast_levels(hardware) > 0)
+
+
+def drain_delay(hardware: HardwareConfig, banks: int = 1) -> int:
+    """Cycles from a pass's last issued step until its first item leaves the drain: :data:`DRAIN_DELAY`,
+    plus one per broadcast level (every lane works that many cycles behind the issue), one when the
+    weight memories are banked (the bank registers) and two with :func:`multiplier_registers`."""
+    return DRAIN_DELAY + broadcast_levels(hardware) + (banks > 1) + 2 * multiplier_registers(hardware)
 
 
 def table_latency(table: ActivationTable, in_frac: int) -> int:
@@ -91,9 +118,10 @@ def elementwise_latency(datapath: Datapath) -> int:
     }[datapath.config.model.cell]
 
 
-def h_ready_delay(datapath: Datapath) -> int:
+def h_ready_delay(datapath: Datapath, drain: int) -> int:
     """Cycles from a pass's last issued step until ``h`` of a unit at drain position 0 is readable.
 
-    The drain delay, one conversion register, the elementwise latency and the state memory write.
+    The drain delay ``drain`` (``Schedule.drain_delay``), one conversion register, the elementwise
+    latency and the state memory write.
     """
-    return drain_delay(datapath.config.hardware) + 2 + elementwise_latency(datapath)
+    return drain + 2 + elementwise_latency(datapath)

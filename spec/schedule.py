@@ -17,7 +17,8 @@ import numpy as np
 
 from .config import Config
 from .datapath import datapath
-from .latency import DRAIN_DELAY, drain_delay, h_ready_delay
+from .latency import DRAIN_DELAY, drain_delay, h_ready_delay, weight_banks
+from .packing import weight_word_width
 from .weights import QuantizedWeights
 
 __all__ = ["Schedule", "bound_cycles_per_step", "layer_bound_cycles", "macs_per_step", "DRAIN_DELAY"]
@@ -65,9 +66,15 @@ class Schedule:
         return self.config.model.directions
 
     @property
+    def weight_banks(self) -> int:
+        """Banks of each lane's weight memory (:func:`.latency.weight_banks`): 1 while it fits one block RAM."""
+        return weight_banks(self.weight_depth, weight_word_width(self.config),
+                            self.config.hardware.weights == "runtime")
+
+    @property
     def drain_delay(self) -> int:
         """Cycles from a pass's last issued step to its first item (:func:`.latency.drain_delay`)."""
-        return drain_delay(self.config.hardware)
+        return drain_delay(self.config.hardware, self.weight_banks)
 
     @property
     def streams(self) -> int:
@@ -255,7 +262,7 @@ class Schedule:
         head and ``return_sequences``, the head's passes over the top layer's ``h`` follow every step.
         """
         model, streams = self.config.model, streams or self.streams
-        latency = h_ready_delay(datapath(self.config))
+        latency = h_ready_delay(datapath(self.config), self.drain_delay)
         # h[k][u] (Jordan: y[k][u]) readable at
         ready = [{k: [NEVER] * model.recurrent_size for k in range(model.num_layers)} for _ in range(streams)]
         time, drain_free, ends = -1, NEVER, []
@@ -334,7 +341,7 @@ class Schedule:
         vector (:meth:`_head_passes`), or without a head one read of the sequence memory per element.
         """
         model = self.config.model
-        latency, hidden = h_ready_delay(datapath(self.config)), model.hidden_size
+        latency, hidden = h_ready_delay(datapath(self.config), self.drain_delay), model.hidden_size
         time, drain_free, ends = -1, NEVER, []
         for steps in lengths:
             ready, start = {}, NEVER

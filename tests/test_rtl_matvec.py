@@ -211,6 +211,29 @@ TREES = {
 }
 
 
+#: Weight memories deeper than one block RAM (2,048 words of 8 bits): banks with registered outputs.
+BANKED = {
+    # One lane, 2,800 words: 2 banks (the second part-filled).
+    "rnn_2_banks": dict(cell="rnn_tanh", input_size=30, hidden=40, head=3, lanes=1),
+    # 3 lanes in 2 groups (one tree level), 10 passes of 210 words each: 2 banks; GRU n rows hold the chains.
+    "gru_tree_2_banks": dict(cell="gru", input_size=200, hidden=10, lanes=3, hardware={"broadcast_fanout": 2}),
+}
+
+
+@pytest.mark.parametrize("case", list(BANKED))
+@pytest.mark.parametrize("bubble_rate", [0.0, 0.3])
+def test_banked_weight_memories_keep_every_sum_exact_one_cycle_later(case, bubble_rate):
+    config = make_config(**BANKED[case])
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=1)
+    dut = matvec_unit(config, weights)
+    assert dut.weight_banks == Schedule(config).weight_banks == 2 and dut.read_delay == 1
+    assert dut.drain_delay == Schedule(config).drain_delay == DRAIN_DELAY + 3 * dut.broadcast_levels + 1
+    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=bubble_rate, dut=dut)
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+    check_drain_timing(plans, items, last_cycles, can_finish_trace, delay=dut.drain_delay)
+
+
 @pytest.mark.parametrize("case", list(TREES))
 @pytest.mark.parametrize("bubble_rate", [0.0, 0.4])
 def test_broadcast_tree_keeps_every_sum_exact_and_adds_its_levels(case, bubble_rate):
@@ -224,7 +247,9 @@ def test_broadcast_tree_keeps_every_sum_exact_and_adds_its_levels(case, bubble_r
     assert (dut.groups, dut.broadcast_levels) == ({"lstm_1_level": (2, 1), "gru_1_level": (2, 1),
                                                    "gru_2_levels": (3, 2), "rnn_2_levels": (3, 2)}[case])
     assert dut.broadcast_levels == levels
-    assert dut.drain_delay == Schedule(config).drain_delay == DRAIN_DELAY + levels
+    # Each level, and the register on each side of every multiplier behind the tree.
+    assert dut.multiplier_registers == 1
+    assert dut.drain_delay == Schedule(config).drain_delay == DRAIN_DELAY + levels + 2
     items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=bubble_rate, dut=dut)
     assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
     check_drain_timing(plans, items, last_cycles, can_finish_trace, delay=dut.drain_delay)

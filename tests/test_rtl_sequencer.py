@@ -54,7 +54,7 @@ def run_sequencer(config, *, cycles, report_delay=lambda layer, unit: 0, pop_fro
     sch, model = Schedule(config), config.model
     dut = Sequencer(schedule=sch, issue_shape=design_layouts(config).issue,
                     output_depth=memory_sizes(config).output_fifo_depth)
-    written_at = h_ready_delay(datapath(config)) - 1  # + position: the report's cycle after a last step
+    written_at = h_ready_delay(datapath(config), Schedule(config).drain_delay) - 1  # + position: the report's cycle after a last step
     trace = Trace()
     reports, outputs = {}, []  # cycle -> report; cycles elements become available to pop
     reset_reports = {}  # the reset-before GRU's r*h writes: cycle -> report
@@ -215,7 +215,7 @@ def test_readiness_stalls_follow_the_h_reports(case, extra, monkeypatch):
     config = make_config(**CASES[case])
     on_time = Schedule(config).issue_times(STEPS)
     original = h_ready_delay
-    monkeypatch.setattr(schedule_module, "h_ready_delay", lambda dp: original(dp) + extra)
+    monkeypatch.setattr(schedule_module, "h_ready_delay", lambda dp, drain: original(dp, drain) + extra)
     slower = Schedule(config).issue_times(STEPS)
     assert slower[-1] > on_time[-1]
     trace = run_sequencer(config, cycles=slower[-1] + 2, report_delay=lambda layer, unit: extra)
