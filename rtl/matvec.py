@@ -37,7 +37,10 @@ class MatVecUnit(wiring.Component):
     pass of ``n`` operands completes P rows in ``n`` issue cycles. Beyond ``broadcast_fanout`` lanes,
     the issue reaches groups of that many lanes through a tree of registers (each group with its own
     copy of the step, the operand and the drain's controls), so that no register drives more than
-    ``broadcast_fanout`` lanes: the clock rate holds as P grows, at one cycle of latency per level. Each lane has one
+    ``broadcast_fanout`` lanes, and each multiplier gets a register more on each side: the clock rate
+    holds as P grows, at a cycle of latency per level and two for the multiplier registers. A weight
+    memory deeper than one block RAM is split into banks of one block RAM each, whose outputs are
+    registered before the addressed one is chosen (:attr:`weight_banks`; one cycle more). Each lane has one
     ``weight x operand`` multiplier (one DSP block for operands up to 18 bits) and an accumulator wide
     enough that no partial sum rounds or overflows (``spec.datapath.lane_accumulator``). When a
     pass completes, the sums move to a shift chain that hands them out one per cycle, in row order,
@@ -89,9 +92,11 @@ class MatVecUnit(wiring.Component):
 
     Latency
     -------
-    A pass's sums are captured 4 + L cycles after its last step is issued, L = :attr:`broadcast_levels`
-    (0 for P <= ``broadcast_fanout``); its first item leaves :func:`rnnhw.spec.latency.drain_delay` =
-    5 + L cycles after it (:attr:`drain_delay`), one item per cycle after that.
+    A pass's sums are captured 4 + L + D cycles after its last step is issued, L = :attr:`broadcast_levels`
+    (0 for P <= ``broadcast_fanout``), D = :attr:`lane_delay` (one for banked weight memories, two
+    for the multiplier registers behind a tree); its first item leaves
+    :func:`rnnhw.spec.latency.drain_delay` = 5 + L + D cycles after it (:attr:`drain_delay`), one item
+    per cycle after that.
 
     Raises
     ------
