@@ -220,18 +220,26 @@ BANKED = {
 }
 
 
+def check_sequence(config, *, steps, bubble_rate):
+    """The unit on ``steps`` timesteps of random passes: golden-exact items, leaving ``drain_delay`` (the
+    schedule's) after each pass's last step. Returns the unit."""
+    weights = full_range_weights(config, np.random.default_rng(1))
+    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=steps)
+    dut = matvec_unit(config, weights)
+    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=bubble_rate, dut=dut)
+    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
+    assert dut.drain_delay == Schedule(config).drain_delay
+    check_drain_timing(plans, items, last_cycles, can_finish_trace, delay=dut.drain_delay)
+    return dut
+
+
 @pytest.mark.parametrize("case", list(BANKED))
 @pytest.mark.parametrize("bubble_rate", [0.0, 0.3])
 def test_banked_weight_memories_keep_every_sum_exact_one_cycle_later(case, bubble_rate):
     config = make_config(**BANKED[case])
-    weights = full_range_weights(config, np.random.default_rng(1))
-    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=1)
-    dut = matvec_unit(config, weights)
+    dut = check_sequence(config, steps=1, bubble_rate=bubble_rate)
     assert dut.weight_banks == Schedule(config).weight_banks == 2 and dut.read_delay == 1
-    assert dut.drain_delay == Schedule(config).drain_delay == DRAIN_DELAY + 3 * dut.broadcast_levels + 1
-    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=bubble_rate, dut=dut)
-    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
-    check_drain_timing(plans, items, last_cycles, can_finish_trace, delay=dut.drain_delay)
+    assert dut.drain_delay == DRAIN_DELAY + 3 * dut.broadcast_levels + 1
 
 
 @pytest.mark.parametrize("case", list(TREES))
@@ -240,19 +248,14 @@ def test_broadcast_tree_keeps_every_sum_exact_and_adds_its_levels(case, bubble_r
     """Lane groups behind a register tree: the same items, ``broadcast_levels`` cycles later, and
     ``can_finish`` still exact."""
     config = make_config(**TREES[case])
-    weights = full_range_weights(config, np.random.default_rng(1))
-    plans = plan_sequence(config, weights, np.random.default_rng(2), steps=2)
-    dut = matvec_unit(config, weights)
+    dut = check_sequence(config, steps=2, bubble_rate=bubble_rate)
     levels = broadcast_levels(config.hardware)
     assert (dut.groups, dut.broadcast_levels) == ({"lstm_1_level": (2, 1), "gru_1_level": (2, 1),
                                                    "gru_2_levels": (3, 2), "rnn_2_levels": (3, 2)}[case])
     assert dut.broadcast_levels == levels
     # Each level, and the register on each side of every multiplier behind the tree.
     assert dut.multiplier_registers == 1
-    assert dut.drain_delay == Schedule(config).drain_delay == DRAIN_DELAY + levels + 2
-    items, last_cycles, can_finish_trace = run_passes(config, weights, plans, bubble_rate=bubble_rate, dut=dut)
-    assert [item for _, item in items] == [item for plan in plans for item in plan.expected]
-    check_drain_timing(plans, items, last_cycles, can_finish_trace, delay=dut.drain_delay)
+    assert dut.drain_delay == DRAIN_DELAY + levels + 2
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -75,6 +75,10 @@ DESIGNS = {
     # reset-after GRU's n rows holding each group's chain.
     "lstm_2layers_head_tree_2levels": (_config("lstm", 3, 4, 5, layers=2, head=3, fanout=2), 1.5),
     "gru_head_every_step_tree_8bit": (_config("gru", 4, 3, 4, head=2, sequences=True, bits8=True, fanout=2), 1.5),
+    # Weight memories of 2,160 16-bit words: 3 banks of one block RAM each; and 9 lanes behind the default
+    # tree (2 groups) with 2 banks.
+    "lstm_head_3_banks": (_config("lstm", 20, 24, 2, head=3), 1.0),
+    "lstm_head_tree_2_banks": (_config("lstm", 70, 24, 9, head=2), 1.0),
     "rnn_relu_3layers_seq_8bit_rndconv_wrap": (_config("rnn_relu", 7, 4, 3, layers=3, sequences=True, bits8=True,
                                                        rounding="RND_CONV", overflow="WRAP"), 1.0),
 }
