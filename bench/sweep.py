@@ -225,9 +225,9 @@ def section(records: dict, rows: list[dict], recommended: str, equal: str) -> st
         cluster, serial = finished
         lines += [f"The cluster ran the sweep {serial['seconds'] / cluster['seconds']:.2f} times as fast as the serial "
                   f"run. Its {os.cpu_count()} workers evaluated points side by side, but each evaluation took "
-                  f"{cluster['point_seconds'] / serial['point_seconds']:.2f} times as long as serially: two evaluations "
-                  "at once did not each get a whole core's speed here (other jobs shared the machine; see the "
-                  "load averages), so the speed-up stays under the worker count.", ""]
+                  f"{cluster['point_seconds'] / serial['point_seconds']:.2f} times as long as serially: two "
+                  "evaluations at once did not each get a whole core's speed here (other jobs shared the "
+                  "machine; see the load averages), so the speed-up stays under the worker count.", ""]
     if equal:
         lines += [equal, ""]
     if rows:

@@ -101,12 +101,13 @@ class MatVecUnit(wiring.Component):
     Raises
     ------
     TypeError
-        If a width, shift, ``gates`` or ``broadcast_fanout`` is not an integer, a layout not a ``StructLayout``, or
-        ``packed_pairs`` not a bool.
+        If a width, shift, ``gates`` or ``broadcast_fanout`` is not an integer, a layout not a
+        ``StructLayout``, or ``packed_pairs`` not a bool.
     ValueError
         If the images are empty or their counts differ, a width or ``gates`` is less than 1,
-        ``broadcast_fanout`` less than 2, a shift is negative, ``sum_shape.value`` is not ``acc_width`` bits wide, or ``packed_pairs`` is asked
-        for writable memories or for widths no multiplier port takes.
+        ``broadcast_fanout`` less than 2, a shift is negative, ``sum_shape.value`` is not ``acc_width``
+        bits wide, or ``packed_pairs`` is asked for writable memories or for widths no multiplier port
+        takes.
     """
 
     def __init__(self, *, weight_images, bias_images, weight_width: int, bias_width: int, operand_width: int,

@@ -5,7 +5,7 @@ from docs/BENCHMARKS.md and from tests are the measured ones."""
 import re
 from pathlib import Path
 
-from rnnhw.spec.config import BIDIRECTIONAL_KEYS, ADDED_KEYS, SCHEMA, Config
+from rnnhw.spec.config import ADDED_KEYS, BIDIRECTIONAL_KEYS, SCHEMA, Config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

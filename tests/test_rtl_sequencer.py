@@ -54,7 +54,8 @@ def run_sequencer(config, *, cycles, report_delay=lambda layer, unit: 0, pop_fro
     sch, model = Schedule(config), config.model
     dut = Sequencer(schedule=sch, issue_shape=design_layouts(config).issue,
                     output_depth=memory_sizes(config).output_fifo_depth)
-    written_at = h_ready_delay(datapath(config), Schedule(config).drain_delay) - 1  # + position: the report's cycle after a last step
+    # + position: the report's cycle after a last step
+    written_at = h_ready_delay(datapath(config), Schedule(config).drain_delay) - 1
     trace = Trace()
     reports, outputs = {}, []  # cycle -> report; cycles elements become available to pop
     reset_reports = {}  # the reset-before GRU's r*h writes: cycle -> report
