@@ -23,11 +23,6 @@ multiplier takes (:data:`PACKED_PORT_BITS`), which the DSP48E1 takes too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # config.py reads DSP_PACKING from here
-    from .config import Config
-
 __all__ = ["PACKED_PORT_BITS", "DSP_PACKING", "guard_shift", "packed_width", "can_pack", "packs_lane_pairs",
            "weight_word_width", "pack", "unpack", "pack_images"]
 
@@ -52,16 +47,20 @@ def can_pack(weight_width: int, operand_width: int, port_bits: int = PACKED_PORT
     return packed_width(weight_width, operand_width) <= port_bits and operand_width <= port_bits
 
 
-def packs_lane_pairs(config: Config) -> bool:
-    """Whether lanes ``2j`` and ``2j+1`` share one multiplier: ``hardware.dsp_packing = "auto"``, ROM
-    weights, at least two lanes, and weights and operands narrow enough (:func:`can_pack`)."""
+def packs_lane_pairs(config) -> bool:
+    """Whether lanes ``2j`` and ``2j+1`` of a :class:`.config.Config` share one multiplier:
+    ``hardware.dsp_packing = "auto"``, ROM weights, at least two lanes, and weights and operands narrow
+    enough (:func:`can_pack`)."""
     n, hardware = config.numerics, config.hardware
     return (hardware.dsp_packing == "auto" and hardware.weights == "rom" and hardware.lanes >= 2
             and can_pack(n.weight.width, max(n.input.width, n.state.width)))
 
 
-def weight_word_width(config: Config) -> int:
-    """Bits of a word of a lane's weight memory: the weight, or a lane pair's packed weight."""
+def weight_word_width(config) -> int:
+    """Bits of a word of a lane's weight memory: the weight, or a lane pair's packed weight.
+
+    (``config`` is a :class:`.config.Config`, not imported: config.py reads :data:`DSP_PACKING` here.)
+    """
     n = config.numerics
     if packs_lane_pairs(config):
         return packed_width(n.weight.width, max(n.input.width, n.state.width))
