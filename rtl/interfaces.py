@@ -77,7 +77,8 @@ class IssueSignature(_ParameterizedSignature):
         Stage 0: weight and bias addresses, ``first``/``split``/``last``/``from_input`` and the job
         (``valid`` = 0 is a bubble).
     operand : Out(signed(operand_width))
-        Stage 1: ``v[j]`` of the step issued one cycle earlier.
+        Stage 1: ``v[j]`` of the step issued one cycle earlier; stage 2 behind a broadcast tree
+        (``spec.latency.operand_registers``).
     can_finish : In(1)
         The lanes' drain will be free when a pass whose last step is issued now completes.
 

@@ -83,7 +83,8 @@ class MatVecUnit(wiring.Component):
     Members
     -------
     issue : In(IssueSignature(issue_shape=issue_shape, operand_width=operand_width))
-        The step (stage 0; ``valid`` = 0 is a bubble), its operand (stage 1), and ``can_finish``: a
+        The step (stage 0; ``valid`` = 0 is a bubble), its operand (stage 1; 2 behind a broadcast tree,
+        :attr:`operand_delay`), and ``can_finish``: a
         pass may issue its last step now, the drain will be free when its sums complete.
     sums : Out(stream.Signature(sum_shape, always_ready=True))
         Completed sums in row order; GRU n rows give a ``Part.X`` item then a ``Part.H`` item.
@@ -254,6 +255,13 @@ class MatVecUnit(wiring.Component):
         return int(self.broadcast_levels > 0)
 
     @property
+    def operand_delay(self):
+        """Cycles the issued operand comes after stage 1: 1 behind a broadcast tree, where the sequencer
+        registers its sources first (``spec.latency.operand_registers``); the lanes take the step a cycle
+        later to match."""
+        return int(self.broadcast_levels > 0)
+
+    @property
     def lane_delay(self):
         """Cycles every lane's pipeline adds to the 4 of a lane without banks or multiplier registers."""
         return self.read_delay + 2 * self.multiplier_registers
@@ -261,7 +269,7 @@ class MatVecUnit(wiring.Component):
     @property
     def drain_delay(self):
         """Cycles from a pass's last step to its first item (``spec.latency.drain_delay``)."""
-        return DRAIN_DELAY + self.broadcast_levels + self.lane_delay
+        return DRAIN_DELAY + self.broadcast_levels + self.lane_delay + self.operand_delay
 
     def elaborate(self, platform):
         m = Module()
@@ -311,8 +319,9 @@ class MatVecUnit(wiring.Component):
                                    | {"job": data.StructLayout({name: self.issue_shape["job"].shape[name].shape
                                                                 for name in _DRAIN_JOB_FIELDS})})
         word = Signal(layout, name="lane_step")
-        m.d.comb += [getattr(word, name).eq(getattr(issue.step, name)) for name in fields]
-        m.d.comb += [getattr(word.job, name).eq(getattr(issue.step.job, name)) for name in _DRAIN_JOB_FIELDS]
+        step = stages[0] if self.operand_delay else issue.step  # a cycle later, like the operand
+        m.d.comb += [getattr(word, name).eq(getattr(step, name)) for name in fields]
+        m.d.comb += [getattr(word.job, name).eq(getattr(step.job, name)) for name in _DRAIN_JOB_FIELDS]
         steps = fanned_out(m, word, self.groups, self.broadcast_fanout, "lane_step")
         operands = fanned_out(m, issue.operand, self.groups, self.broadcast_fanout, "lane_operand")
         groups = []

@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.design import lane_parameters, memory_sizes, output_places
+from rnnhw.spec.latency import operand_registers
 from rnnhw.spec.schedule import Schedule
 
 from .checks import check_positive, check_type
@@ -22,6 +23,7 @@ from .interfaces import (
 )
 from .layouts import output_element_layout
 from .multiply import times_constant
+from .pipeline import delayed
 
 __all__ = ["Sequencer", "OperandSource"]
 
@@ -100,7 +102,8 @@ class Sequencer(wiring.Component):
 
     Latency
     -------
-    The issue decision is combinational (stage 0); the operand follows one cycle later. A reported
+    The issue decision is combinational (stage 0); the operand follows one cycle later (two behind a
+    broadcast tree: ``spec.latency.operand_registers``). A reported
     ``h`` write can be read by a step issued in the cycle after the report.
 
     Raises
@@ -249,11 +252,17 @@ class Sequencer(wiring.Component):
                      Mux(~head_mode & ~x_part & t0, OperandSource.ZERO, OperandSource.STATE))
         source_1 = Signal(2)  # of the step issued last cycle, whose operand is due now
         m.d.sync += source_1.eq(source)
-        with m.Switch(source_1):
+        # Behind a broadcast tree the operand comes a cycle later, from registers by the memories (a block
+        # RAM's clock-to-out leaves no time for the choice between them and the routing to the tree).
+        late = operand_registers(sch.config.hardware)
+        chosen, input_data, state_data = (delayed(m, source_1, late, "operand_source"),
+                                          delayed(m, self.input.data, late, "input_data"),
+                                          delayed(m, self.state.data, late, "state_data"))
+        with m.Switch(chosen):
             with m.Case(OperandSource.INPUT):
-                m.d.comb += self.issue.operand.eq(self.input.data)
+                m.d.comb += self.issue.operand.eq(input_data)
             with m.Case(OperandSource.STATE):
-                m.d.comb += self.issue.operand.eq(self.state.data)
+                m.d.comb += self.issue.operand.eq(state_data)
             with m.Default():
                 m.d.comb += self.issue.operand.eq(0)
 

@@ -14,7 +14,7 @@ from .lut import ActivationTable
 
 __all__ = ["DRAIN_DELAY", "MULTIPLIER_LATENCY", "TABLE_LATENCY", "INTERPOLATED_TABLE_LATENCY",
            "tree_levels", "broadcast_groups", "broadcast_levels", "block_ram_words", "weight_banks",
-           "multiplier_registers", "drain_delay", "table_latency", "gate_latency",
+           "multiplier_registers", "operand_registers", "drain_delay", "table_latency", "gate_latency",
            "elementwise_latency", "h_ready_delay"]
 
 #: Cycles from issuing a pass's last step until its first item leaves the drain (``MatVecUnit``), when
@@ -78,11 +78,20 @@ def multiplier_registers(hardware: HardwareConfig) -> int:
     return int(broadcast_levels(hardware) > 0)
 
 
+def operand_registers(hardware: HardwareConfig) -> int:
+    """Cycles the issued operand comes after its step's stage 1 (``IssueSignature``): 1 behind a
+    broadcast tree, where the sequencer registers the input buffer's and the state memory's read data
+    before choosing between them, else 0."""
+    return int(broadcast_levels(hardware) > 0)
+
+
 def drain_delay(hardware: HardwareConfig, banks: int = 1) -> int:
     """Cycles from a pass's last issued step until its first item leaves the drain: :data:`DRAIN_DELAY`,
     plus one per broadcast level (every lane works that many cycles behind the issue), one when the
-    weight memories are banked (the bank registers) and two with :func:`multiplier_registers`."""
-    return DRAIN_DELAY + broadcast_levels(hardware) + (banks > 1) + 2 * multiplier_registers(hardware)
+    weight memories are banked (the bank registers), two with :func:`multiplier_registers` and one
+    with :func:`operand_registers`."""
+    return (DRAIN_DELAY + broadcast_levels(hardware) + (banks > 1) + 2 * multiplier_registers(hardware)
+            + operand_registers(hardware))
 
 
 def table_latency(table: ActivationTable, in_frac: int) -> int:

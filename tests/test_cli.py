@@ -215,7 +215,7 @@ def test_check_shows_the_reset_before_gru_passes(tmp_path, capsys):
         "  GRU reset before W_hn: per layer 6 pass(es) over the r, z rows, then 3 over the n rows reading r*h "
         "from the state memory (9 passes; 8 with the reset after)\n"
         "  broadcast tree: 2 groups of up to 8 lanes behind 1 register level(s) (hardware.broadcast_fanout = 8); "
-        "a pass's sums leave 8 cycles after its last step")
+        "a pass's sums leave 9 cycles after its last step")
 
 
 def test_check_shows_gru_widths_and_interpolated_tables(tmp_path, capsys):

@@ -133,7 +133,7 @@ def run_passes(config, weights, plans, *, bubble_rate, seed=0, dut=None):
 
     async def testbench(ctx):
         queue = deque(all_steps)
-        previous = None
+        issued = deque([None] * (1 + dut.operand_delay))  # the operand follows its step by 1 (or 2) cycles
         cycle = 0
         while queue or len(items) < expected_items or cycle < last_cycles[-1] + dut.drain_delay + 8:
             assert cycle < 20 * len(all_steps) + 100, "timeout"
@@ -150,8 +150,9 @@ def run_passes(config, weights, plans, *, bubble_rate, seed=0, dut=None):
                 if step.token["last"]:
                     last_cycles.append(cycle)
             garbage_operand = int(rng.integers(-(1 << (operand_width - 1)), 1 << (operand_width - 1)))
+            previous = issued.popleft()
             ctx.set(dut.issue.operand, garbage_operand if previous is None else previous.operand)
-            previous = step
+            issued.append(step)
             if ctx.get(dut.sums.valid):
                 p = ctx.get(dut.sums.p)
                 items.append((cycle, (tuple(getattr(p.job, f) for f in JOB_FIELDS), p.unit, p.gate, p.part,
@@ -239,7 +240,7 @@ def test_banked_weight_memories_keep_every_sum_exact_one_cycle_later(case, bubbl
     config = make_config(**BANKED[case])
     dut = check_sequence(config, steps=1, bubble_rate=bubble_rate)
     assert dut.weight_banks == Schedule(config).weight_banks == 2 and dut.read_delay == 1
-    assert dut.drain_delay == DRAIN_DELAY + 3 * dut.broadcast_levels + 1
+    assert dut.drain_delay == DRAIN_DELAY + 4 * dut.broadcast_levels + 1
 
 
 @pytest.mark.parametrize("case", list(TREES))
@@ -255,7 +256,7 @@ def test_broadcast_tree_keeps_every_sum_exact_and_adds_its_levels(case, bubble_r
     assert dut.broadcast_levels == levels
     # Each level, and the register on each side of every multiplier behind the tree.
     assert dut.multiplier_registers == 1
-    assert dut.drain_delay == DRAIN_DELAY + levels + 2
+    assert dut.drain_delay == DRAIN_DELAY + levels + 3  # and the operand a cycle late
 
 
 @pytest.mark.parametrize("case", list(CASES))
