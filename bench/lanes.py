@@ -96,13 +96,16 @@ Verilator (T = {hardware.STEPS} and {2 * hardware.STEPS} steps, both bit-exact),
 ceil(G·H·(I+H)/P); ECP5 LFE5UM-85F speed 8 (150 MHz constraint, seed 1). Beyond 8 lanes the issued step,
 the operand and the drain's controls reach the lanes through the broadcast tree (`hardware.broadcast_fanout
 = 8`; docs/architecture.md, Broadcast tree, banked weights): no register drives more than 8 lanes or
-tree registers, and each multiplier has its own operand register and a register more on each side; weight
-memories deeper than one block RAM are banked, each bank's output registered. Before these, P = 16 ran at
+tree registers, each multiplier has its own operand register and a register more on each side, and the
+sequencer registers the operand's sources by their block RAMs; weight memories deeper than one block RAM
+are banked, each bank's output registered. Before these, P = 16 ran at
 120.4 MHz: its critical path was the one operand register routed to all 16 multipliers (3.2 ns of
 routing, then 3.1 ns in the MULT18X18D and 1.6 ns to the product register). With the tree alone, P = 16
 and 32 reached 125.6 and 116.7 MHz (block RAM clock-to-out 4.1 ns, then 3.4 to 3.7 ns of routing to the
 multiplexer of a deep memory) and P = 64 121.1 MHz (2.5 ns of routing into a MULT18X18D, 3.1 ns in it,
-2.3 ns out): hence the bank registers and the multiplier registers.
+2.3 ns out): hence the bank registers and the multiplier registers. With those, P = 16 reached 139.6 MHz,
+its critical path from the input buffer's block RAM (4.3 ns clock-to-out, 2.0 ns of routing) through
+the operand's source multiplexer into the tree: hence the operand registers.
 
 {hardware.main_table(rows)}
 
