@@ -105,10 +105,11 @@ class SynthOutcome:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
 
-def synthesize_cached(design: Design, target: str, cache: Path = CACHE) -> SynthOutcome:
+def synthesize_cached(design: Design, target: str, cache: Path = CACHE, *, cached_only: bool = False) -> SynthOutcome:
     """:func:`rnnhw.synth.synthesize` of ``design`` on the target's default device (ECP5: LFE5UM-85F),
     through the cache. A design that does not fit is an outcome with ``error`` (cached too); any other
-    tool failure raises."""
+    tool failure raises. ``cached_only``: a design not in the cache is an outcome with ``error`` saying
+    so, and no tool runs."""
     from rnnhw.spec.outputs import atomic_file
     from rnnhw.synth import TARGETS, SynthesisError, synthesize
 
@@ -119,6 +120,8 @@ def synthesize_cached(design: Design, target: str, cache: Path = CACHE) -> Synth
     if path.exists():
         _say(f"{design.label} on {target} {device}: cached ({path})")
         return SynthOutcome(**json.loads(path.read_text()))
+    if cached_only:
+        return SynthOutcome(target=target, device=device, error="not synthesised in this run (--cached-only)")
     _say(f"{design.label} on {target} {device}: synthesising ...")
     start = time.monotonic()
     try:

@@ -43,15 +43,17 @@ def _say(text: str) -> None:
     print(f"lanes: {text}", file=sys.stderr, flush=True)
 
 
-def run(jobs: int) -> list[hardware.HardwareRow]:
-    """Synthesis in ``jobs`` worker threads (the largest design first) while Verilator measures cycles."""
+def run(jobs: int, cached_only: bool = False) -> list[hardware.HardwareRow]:
+    """Synthesis in ``jobs`` worker threads (the largest design first) while Verilator measures cycles;
+    ``cached_only``: only what the synthesis cache holds."""
     from rnnhw.spec.schedule import Schedule, bound_cycles_per_step
 
     for design in DESIGNS:
         _ = design.verilog  # generated here, before the threads read it
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
     try:
-        ecp5 = {d: pool.submit(hardware.synthesize_cached, d, "ecp5") for d in reversed(DESIGNS)}
+        ecp5 = {d: pool.submit(hardware.synthesize_cached, d, "ecp5", cached_only=cached_only)
+                for d in reversed(DESIGNS)}
         measured = {}
         for index, design in enumerate(DESIGNS, 1):
             _say(f"[{index}/{len(DESIGNS)}] {design.label}: cycles on Verilator")
@@ -122,11 +124,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=2, help="synthesis runs at once (default 2)")
     parser.add_argument("--no-write", action="store_true", help="only print; leave docs/BENCHMARKS.md alone")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="no synthesis: the designs the cache holds (the others without resources)")
     args = parser.parse_args(argv)
     start = time.monotonic()
     revision = source_revision()
     try:
-        rows = run(max(1, args.jobs))
+        rows = run(max(1, args.jobs), args.cached_only)
     except (BenchFailure, UserError, VerificationError) as failure:
         print(f"bench/lanes.py: {failure}", file=sys.stderr)
         return 1

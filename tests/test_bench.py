@@ -157,6 +157,9 @@ def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
     assert hardware.synthesize_cached(design, "ecp5", cache=tmp_path) == outcome
     assert hardware.synthesis_cache_key(design.verilog, "ecp5", "LFE5UM-45F", 150.0) != key
     assert hardware.synthesis_cache_key(design.verilog + "\n", "ecp5", ECP5, 150.0) != key
+    # --cached-only: a design the cache does not hold has no resources, and no tool runs.
+    missing = hardware.synthesize_cached(Design("rnn_tanh", 1, 16, lanes=2), "ecp5", cache=tmp_path, cached_only=True)
+    assert missing == SynthOutcome("ecp5", ECP5, error="not synthesised in this run (--cached-only)")
 
 
 def test_run_all_table_and_order():
