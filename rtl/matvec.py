@@ -10,7 +10,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.design import LaneParameters
-from rnnhw.spec.latency import DRAIN_DELAY, block_ram_words, tree_levels, weight_banks
+from rnnhw.spec.latency import LanePipeline, block_ram_words, weight_banks
 from rnnhw.spec.packing import pack_images, packed_width
 from rnnhw.spec.registers import WINDOW_REGIONS, bias_hn_word
 
@@ -93,11 +93,11 @@ class MatVecUnit(wiring.Component):
 
     Latency
     -------
-    A pass's sums are captured 4 + L + D cycles after its last step is issued, L = :attr:`broadcast_levels`
-    (0 for P <= ``broadcast_fanout``), D = :attr:`lane_delay` (one for banked weight memories, two
-    for the multiplier registers behind a tree); its first item leaves
-    :func:`rnnhw.spec.latency.drain_delay` = 5 + L + D cycles after it (:attr:`drain_delay`), one item
-    per cycle after that.
+    A pass's sums are captured 4 + L + D + O cycles after its last step is issued: L =
+    :attr:`broadcast_levels` (0 for P <= ``broadcast_fanout``), D = :attr:`lane_delay` (one for banked
+    weight memories, two for the multiplier registers behind a tree), O = :attr:`operand_delay` (one
+    behind a tree). Its first item leaves :attr:`drain_delay` = 5 + L + D + O cycles after it
+    (:attr:`rnnhw.spec.latency.LanePipeline.drain_delay`), one item per cycle after that.
 
     Raises
     ------
@@ -210,14 +210,19 @@ class MatVecUnit(wiring.Component):
         return self._broadcast_fanout
 
     @property
+    def pipeline(self):
+        """Depths of the lanes' pipeline (:class:`rnnhw.spec.latency.LanePipeline`)."""
+        return LanePipeline(self.lanes, self.broadcast_fanout, self.weight_banks)
+
+    @property
     def groups(self):
-        """Lane groups of at most :attr:`broadcast_fanout` lanes (``spec.latency.broadcast_groups``)."""
-        return -(-self.lanes // self.broadcast_fanout)
+        """Lane groups of at most :attr:`broadcast_fanout` lanes."""
+        return self.pipeline.groups
 
     @property
     def broadcast_levels(self):
-        """Register levels from the issue to the lane groups (``spec.latency.broadcast_levels``)."""
-        return tree_levels(self.groups, self.broadcast_fanout)
+        """Register levels from the issue to the lane groups."""
+        return self.pipeline.levels
 
     @property
     def issue_shape(self):
@@ -246,30 +251,28 @@ class MatVecUnit(wiring.Component):
     @property
     def read_delay(self):
         """Cycles the bank registers add to every lane (0 or 1)."""
-        return int(self.weight_banks > 1)
+        return self.pipeline.read_delay
 
     @property
     def multiplier_registers(self):
-        """Registers added on each side of every multiplier behind a broadcast tree
-        (``spec.latency.multiplier_registers``)."""
-        return int(self.broadcast_levels > 0)
+        """Registers added on each side of every multiplier behind a broadcast tree."""
+        return self.pipeline.multiplier_registers
 
     @property
     def operand_delay(self):
         """Cycles the issued operand comes after stage 1: 1 behind a broadcast tree, where the sequencer
-        registers its sources first (``spec.latency.operand_registers``); the lanes take the step a cycle
-        later to match."""
-        return int(self.broadcast_levels > 0)
+        registers its sources first; the lanes take the step a cycle later to match."""
+        return self.pipeline.operand_registers
 
     @property
     def lane_delay(self):
         """Cycles every lane's pipeline adds to the 4 of a lane without banks or multiplier registers."""
-        return self.read_delay + 2 * self.multiplier_registers
+        return self.pipeline.lane_delay
 
     @property
     def drain_delay(self):
-        """Cycles from a pass's last step to its first item (``spec.latency.drain_delay``)."""
-        return DRAIN_DELAY + self.broadcast_levels + self.lane_delay + self.operand_delay
+        """Cycles from a pass's last step to its first item."""
+        return self.pipeline.drain_delay
 
     def elaborate(self, platform):
         m = Module()

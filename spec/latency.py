@@ -7,14 +7,15 @@ The RTL builds its pipelines to these depths (and its tests check that it does);
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .config import HardwareConfig
 from .datapath import Datapath
 from .lut import ActivationTable
 
 __all__ = ["DRAIN_DELAY", "MULTIPLIER_LATENCY", "TABLE_LATENCY", "INTERPOLATED_TABLE_LATENCY",
-           "tree_levels", "broadcast_groups", "broadcast_levels", "block_ram_words", "weight_banks",
-           "multiplier_registers", "operand_registers", "drain_delay", "table_latency", "gate_latency",
+           "tree_levels", "block_ram_words", "weight_banks", "LanePipeline", "lane_pipeline",
+           "broadcast_groups", "broadcast_levels", "operand_registers", "table_latency", "gate_latency",
            "elementwise_latency", "h_ready_delay"]
 
 #: Cycles from issuing a pass's last step until its first item leaves the drain (``MatVecUnit``), when
@@ -38,21 +39,6 @@ def tree_levels(leaves: int, fanout: int) -> int:
     return levels
 
 
-def broadcast_groups(hardware: HardwareConfig) -> int:
-    """Groups of at most ``broadcast_fanout`` lanes: each has its own copy of the issued step and operand."""
-    return math.ceil(hardware.lanes / hardware.broadcast_fanout)
-
-
-def broadcast_levels(hardware: HardwareConfig) -> int:
-    """Register levels of the matrix-vector unit's broadcast tree: the fewest that bring the issued step
-    and operand to every lane group with no register driving more than ``broadcast_fanout`` others.
-
-    0 while one group holds every lane (P <= fanout: the lanes read the issue directly); with the
-    default fanout 8, 1 level up to P = 64 and 2 up to P = 512.
-    """
-    return tree_levels(broadcast_groups(hardware), hardware.broadcast_fanout)
-
-
 #: (width, words) of one 18-Kbit block RAM (ECP5 DP16KD, xc7 RAMB18E1), narrowest first.
 BLOCK_RAM_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024))
 
@@ -71,27 +57,79 @@ def weight_banks(depth: int, width: int, writable: bool = False) -> int:
     return 1 if writable or depth <= words else math.ceil(depth / words)
 
 
-def multiplier_registers(hardware: HardwareConfig) -> int:
-    """Registers added on each side of every lane's multiplier: 1 behind a broadcast tree (so that the
-    multiplier's inputs and output each have a register by the DSP block to route from and to, whatever
-    the placer does with the lane's other registers), else 0."""
-    return int(broadcast_levels(hardware) > 0)
+@dataclass(frozen=True)
+class LanePipeline:
+    """The matrix-vector unit's pipeline for ``lanes`` lanes, ``fanout`` = ``hardware.broadcast_fanout``
+    and weight memories of ``banks`` banks (:func:`weight_banks`): every depth the RTL builds and the
+    schedule counts, defined here once."""
+
+    lanes: int
+    fanout: int
+    banks: int = 1
+
+    @property
+    def groups(self) -> int:
+        """Groups of at most ``fanout`` lanes: each has its own copy of the issued step and operand."""
+        return math.ceil(self.lanes / self.fanout)
+
+    @property
+    def levels(self) -> int:
+        """Register levels of the broadcast tree: the fewest that bring the issued step and operand to
+        every lane group with no register driving more than ``fanout`` others. 0 while one group holds
+        every lane (P <= fanout: the lanes read the issue directly); with fanout 8, 1 level up to
+        P = 64 and 2 up to P = 512."""
+        return tree_levels(self.groups, self.fanout)
+
+    @property
+    def multiplier_registers(self) -> int:
+        """Registers added on each side of every lane's multiplier: 1 behind a broadcast tree (so that
+        the multiplier's inputs and output each have a register by the DSP block to route from and to,
+        whatever the placer does with the lane's other registers), else 0."""
+        return int(self.levels > 0)
+
+    @property
+    def operand_registers(self) -> int:
+        """Cycles the issued operand comes after its step's stage 1 (``IssueSignature``): 1 behind a
+        broadcast tree, where the sequencer registers the input buffer's and the state memory's read
+        data before choosing between them, else 0."""
+        return int(self.levels > 0)
+
+    @property
+    def read_delay(self) -> int:
+        """Cycles the bank registers add to every lane (0 or 1)."""
+        return int(self.banks > 1)
+
+    @property
+    def lane_delay(self) -> int:
+        """Cycles every lane adds to the 4 of a lane without banks or multiplier registers."""
+        return self.read_delay + 2 * self.multiplier_registers
+
+    @property
+    def drain_delay(self) -> int:
+        """Cycles from a pass's last issued step until its first item leaves the drain: :data:`DRAIN_DELAY`,
+        plus one per broadcast level (every lane works that many cycles behind the issue), the lanes'
+        :attr:`lane_delay` and the :attr:`operand_registers`."""
+        return DRAIN_DELAY + self.levels + self.lane_delay + self.operand_registers
+
+
+def lane_pipeline(hardware: HardwareConfig, banks: int = 1) -> LanePipeline:
+    """The :class:`LanePipeline` of a configuration's lanes (``banks``: ``Schedule.weight_banks``)."""
+    return LanePipeline(hardware.lanes, hardware.broadcast_fanout, banks)
+
+
+def broadcast_groups(hardware: HardwareConfig) -> int:
+    """:attr:`LanePipeline.groups` of a configuration."""
+    return lane_pipeline(hardware).groups
+
+
+def broadcast_levels(hardware: HardwareConfig) -> int:
+    """:attr:`LanePipeline.levels` of a configuration."""
+    return lane_pipeline(hardware).levels
 
 
 def operand_registers(hardware: HardwareConfig) -> int:
-    """Cycles the issued operand comes after its step's stage 1 (``IssueSignature``): 1 behind a
-    broadcast tree, where the sequencer registers the input buffer's and the state memory's read data
-    before choosing between them, else 0."""
-    return int(broadcast_levels(hardware) > 0)
-
-
-def drain_delay(hardware: HardwareConfig, banks: int = 1) -> int:
-    """Cycles from a pass's last issued step until its first item leaves the drain: :data:`DRAIN_DELAY`,
-    plus one per broadcast level (every lane works that many cycles behind the issue), one when the
-    weight memories are banked (the bank registers), two with :func:`multiplier_registers` and one
-    with :func:`operand_registers`."""
-    return (DRAIN_DELAY + broadcast_levels(hardware) + (banks > 1) + 2 * multiplier_registers(hardware)
-            + operand_registers(hardware))
+    """:attr:`LanePipeline.operand_registers` of a configuration."""
+    return lane_pipeline(hardware).operand_registers
 
 
 def table_latency(table: ActivationTable, in_frac: int) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import Config
 from .datapath import datapath
-from .latency import DRAIN_DELAY, drain_delay, h_ready_delay, weight_banks
+from .latency import DRAIN_DELAY, h_ready_delay, lane_pipeline, weight_banks
 from .packing import weight_word_width
 from .weights import QuantizedWeights
 
@@ -73,8 +73,8 @@ class Schedule:
 
     @property
     def drain_delay(self) -> int:
-        """Cycles from a pass's last issued step to its first item (:func:`.latency.drain_delay`)."""
-        return drain_delay(self.config.hardware, self.weight_banks)
+        """Cycles from a pass's last issued step to its first item (:attr:`.latency.LanePipeline.drain_delay`)."""
+        return lane_pipeline(self.config.hardware, self.weight_banks).drain_delay
 
     @property
     def streams(self) -> int:
