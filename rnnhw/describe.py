@@ -6,7 +6,7 @@ from rnnhw.spec.config import Config, default_lanes_note
 from rnnhw.spec.datapath import INT64_SAFE_BITS, datapath
 from rnnhw.spec.fixed import FixedFormat, Overflow, Rounding, quantize
 from rnnhw.spec.formatting import number, shape, value_range
-from rnnhw.spec.latency import broadcast_groups, broadcast_levels, drain_delay
+from rnnhw.spec.latency import broadcast_groups, broadcast_levels
 from rnnhw.spec.registers import address_width, weight_window
 from rnnhw.spec.schedule import Schedule, bound_cycles_per_step, layer_bound_cycles, macs_per_step
 from rnnhw.spec.weights import Weights, expected_shapes, quantize_weights
@@ -156,7 +156,7 @@ def _hardware_lines(config: Config) -> list[str]:
         fanout = config.hardware.broadcast_fanout
         lines.append(f"  broadcast tree: {broadcast_groups(config.hardware)} groups of up to {fanout} lanes behind "
                      f"{levels} register level(s) (hardware.broadcast_fanout = {fanout}); a pass's sums leave "
-                     f"{drain_delay(config.hardware)} cycles after its last step")
+                     f"{Schedule(config).drain_delay} cycles after its last step")
     if config.hardware.weights == "runtime":
         words = sum(region.lanes * region.depth for region in weight_window(config))
         lines.append(f"  weights: loaded at run time through AXI4-Lite ({address_width(config)}-bit addresses): "
