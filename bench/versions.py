@@ -60,10 +60,10 @@ def source_revision(folders: tuple[str, ...] = ("rtl", "golden")) -> str:
     if ``folders`` differ from it; ``"unknown"`` outside a git checkout."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                              check=True).stdout.strip()
+                              check=True).stdout
 
     try:
-        commit = git("rev-parse", "--short", "HEAD")
+        commit = git("rev-parse", "--short", "HEAD").strip()  # (status lines keep their leading blank)
         changed = sorted({line[3:].split("/", 1)[0] for line in git("status", "--porcelain", "--", *folders)
                           .splitlines()})
     except (OSError, subprocess.SubprocessError):

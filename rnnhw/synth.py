@@ -12,6 +12,12 @@ Every core path then starts and ends at a register clocked by ``clk``, as it wou
 design. The core keeps its own hierarchy level (``keep_hierarchy``), so the resource counts are those
 of the core alone and Yosys cannot optimise across the wrapper boundary.
 
+Two steps of the flow's own come around Yosys's synthesis command. Before it, a register whose wire has
+the ``keep`` attribute gets it on its flip-flop too (:data:`KEPT_FLIP_FLOPS`): the RTL's deliberate
+copies of a register (:data:`rnnhw.rtl.pipeline.KEEP`) would otherwise be merged back into one. After it,
+for ECP5, the registers before and after each MULT18X18D and after each DP16KD output move into the
+blocks' own registers (:mod:`rnnhw.hard_registers`); the ``ffs`` count is of the flip-flops left.
+
 Resource counts (per target, from Yosys ``stat -json`` of the core):
 
 ========  =========================================  ==========  ============  =====================
@@ -47,6 +53,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnhw.hard_registers import MovedRegisters, move_registers_into_blocks
 from rnnhw.spec.devices import DEVICES, MULTIPLIER_INPUTS
 from rnnhw.spec.errors import UserError
 from rnnhw.spec.outputs import atomic_dir, atomic_file, check_output_dir, file_lock
@@ -56,7 +63,8 @@ __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synt
            "check_options", "count_resources", "parse_stat_json", "parse_fmax", "parse_critical_path",
            "parse_utilisation", "overflow_message", "capacity_overflow", "wrapper_verilog", "WRAPPER_NAME",
            "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id", "cache_key",
-           "DesignNeeds", "design_needs", "fit_report", "warm_up", "yowasp_cache_dir", "FIRST_RUN_LOCK"]
+           "DesignNeeds", "design_needs", "fit_report", "warm_up", "yowasp_cache_dir", "FIRST_RUN_LOCK",
+           "FLOW_VERSION", "KEPT_FLIP_FLOPS"]
 
 #: Name of the generated wrapper module (see :func:`wrapper_verilog`).
 WRAPPER_NAME = "rnnhw_synth_wrapper"
@@ -151,6 +159,8 @@ class Target:
     bram_shapes : (depth, width) configurations of one counted block RAM (``brams``).
     bram_name : what one such block is called in messages.
     dsp_inputs : widths of the two factors one DSP block multiplies.
+    moves_registers : whether the flow moves registers around DSP blocks and block RAMs into the
+        blocks before place and route (:mod:`rnnhw.hard_registers`).
     """
 
     name: str
@@ -162,6 +172,7 @@ class Target:
     bram_shapes: tuple[tuple[int, int], ...] = ()
     bram_name: str = "block RAMs"
     dsp_inputs: tuple[int, int] = (18, 18)
+    moves_registers: bool = False
 
     @property
     def default_device(self) -> Device:
@@ -188,6 +199,7 @@ TARGETS = {
     "ecp5": Target(
         name="ecp5",
         synth_command="synth_ecp5",
+        moves_registers=True,
         nextpnr="nextpnr-ecp5",
         devices=(
             _ecp5("LFE5UM-85F", "um-85k"), _ecp5("LFE5UM-45F", "um-45k"), _ecp5("LFE5UM-25F", "um-25k"),
@@ -605,13 +617,20 @@ def _tool_version(tool: str) -> str:
         return "not installed"
 
 
+#: Changes whenever the flow's own steps change what it reports (a part of :func:`cache_key`). 2: the
+#: ``keep`` of copied registers reaches their flip-flops; ECP5 moves registers into DSP blocks and block RAMs.
+FLOW_VERSION = 2
+
+
 def cache_key(verilog: str, target: str, device: str, freq_mhz: float, *, top: str = "rnnhw_top",
               clock: str = "clk", reset: str = "rst") -> str:
-    """Hash of everything a synthesis result depends on: the Verilog text, target, device (canonical
-    name), clock constraint, the core's port names and the versions of the tools the target runs."""
+    """Hash of everything a synthesis result depends on: the flow (:data:`FLOW_VERSION`), the Verilog text,
+    target, device (canonical name), clock constraint, the core's port names and the versions of the
+    tools the target runs."""
     spec = TARGETS[target]
     tools = ["yosys", *([spec.nextpnr] if spec.nextpnr else [])]
-    recipe = {"verilog": hashlib.sha256(verilog.encode()).hexdigest(), "target": target, "device": device,
+    recipe = {"flow": FLOW_VERSION, "verilog": hashlib.sha256(verilog.encode()).hexdigest(), "target": target,
+              "device": device,
               "freq_mhz": float(freq_mhz), "top": top, "clock": clock, "reset": reset,
               "tools": {tool: _tool_version(tool) for tool in tools}}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
@@ -721,6 +740,9 @@ def _run_flow(flow: Flow, text: str, spec: Target, dev: Device, top: str, freq: 
                   f"setattr -mod -set keep_hierarchy 1 {yosys_id(top)}"]
         synth_top = WRAPPER_NAME
     script += [
+        # Yosys merges equal registers; copies made on purpose (rnnhw.rtl.pipeline.KEEP) keep their own.
+        "proc",
+        f"setattr -set keep 1 {KEPT_FLIP_FLOPS}",
         " ".join([spec.synth_command, *dev.synth_args, "-top", yosys_id(synth_top)]),
         "tee -q -o stat.json stat -json",
         "flatten",
@@ -737,6 +759,9 @@ def _run_flow(flow: Flow, text: str, spec: Target, dev: Device, top: str, freq: 
         if overflow:
             flow.fail(overflow)
         return resources, None
+    if spec.moves_registers:
+        moved = _move_registers(flow, top)
+        resources["ffs"] -= moved.flip_flops_removed
     args = ["--json", "netlist.json", *dev.nextpnr_args, "--freq", f"{freq:g}", "--timing-allow-fail",
             "--seed", "1", "--report", "report.json", "-l", "nextpnr.log", "-q",
             "--lpf-allow-unconstrained" if spec.name == "ecp5" else "--pcf-allow-unconstrained"]
@@ -750,6 +775,20 @@ def _run_flow(flow: Flow, text: str, spec: Target, dev: Device, top: str, freq: 
     if critical is not None:
         flow.say("critical path {:.2f} ns from {} to {}".format(critical[2], *critical[:2]))
     return resources, parse_fmax(report, clock="clk")
+
+
+#: The flip-flops (after ``proc``) whose output wire has the ``keep`` attribute.
+KEPT_FLIP_FLOPS = "w:* a:keep %i %ci1:+$dff[Q] t:$dff %i"
+
+
+def _move_registers(flow: Flow, top: str) -> MovedRegisters:
+    """:func:`~rnnhw.hard_registers.move_registers_into_blocks` on the core in ``netlist.json``."""
+    path = flow.work_dir / "netlist.json"
+    netlist = json.loads(path.read_text())
+    moved = move_registers_into_blocks(netlist, top)
+    path.write_text(json.dumps(netlist))
+    flow.say(f"moved into blocks: {moved}")
+    return moved
 
 
 def read_log(path: Path) -> str:

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from .checks import check_positive, check_type
 from .interfaces import InputReadSignature, ReservationSignature, SequenceReadSignature
 from .multiply import times_constant
+from .pipeline import UNCHECKED_COLLISIONS
 
 __all__ = ["InputBuffer", "StreamInputBuffers", "SequenceBuffer", "OutputBuffer"]
 
@@ -78,7 +79,9 @@ class InputBuffer(_ElementStorage, wiring.Component):
     def elaborate(self, platform):
         m = Module()
         features, read_side = self.features, self.read
-        m.submodules.slots = slots = Memory(shape=signed(self.width), depth=2 * features, init=[])
+        # A slot is read only where it is filled (index < count): never where it is written.
+        m.submodules.slots = slots = Memory(shape=signed(self.width), depth=2 * features, init=[],
+                                            attrs=UNCHECKED_COLLISIONS)
         write, read = slots.write_port(), slots.read_port()
         counts = Array(Signal(range(features + 1), name=f"count{s}") for s in range(2))
         lasts = Array(Signal(name=f"last{s}") for s in range(2))
@@ -252,7 +255,9 @@ class SequenceBuffer(_ElementStorage, wiring.Component):
         m = Module()
         features, steps, read_side = self.features, self.steps, self.read
         words = steps * features
-        m.submodules.slots = slots = Memory(shape=signed(self.width), depth=2 * words, init=[])
+        # A slot is read only when it is full: never where it is written.
+        m.submodules.slots = slots = Memory(shape=signed(self.width), depth=2 * words, init=[],
+                                            attrs=UNCHECKED_COLLISIONS)
         write, read = slots.write_port(), slots.read_port()
         fulls = Array(Signal(name=f"full{s}") for s in range(2))
         lengths = Array(Signal(range(steps + 1), name=f"length{s}") for s in range(2))

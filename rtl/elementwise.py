@@ -17,7 +17,7 @@ from .interfaces import WrittenSignature, state_read_signature, state_write_sign
 from .layouts import Part, output_element_layout
 from .lut import ActivationLUT
 from .multiply import multiply, times_constant
-from .pipeline import delayed, delayed_all
+from .pipeline import UNCHECKED_COLLISIONS, delayed, delayed_all
 
 __all__ = ["ElementwiseUnit"]
 
@@ -235,19 +235,26 @@ class ElementwiseUnit(wiring.Component):
                         m.d.sync += reg.eq(value)
         fire = valid & (item.gate == 3)
 
-        cells = Memory(shape=format_shape(n.cell_state), depth=self.layers * self.hidden, init=[])
+        # A unit's c is read a pass (9+ cycles) after its write, never in the same cycle.
+        cells = Memory(shape=format_shape(n.cell_state), depth=self.layers * self.hidden, init=[],
+                       attrs=UNCHECKED_COLLISIONS)
         m.submodules.cell_state = cells
         c_read, c_write = cells.read_port(), cells.write_port()
-        m.d.comb += c_read.addr.eq(times_constant(item.job.layer, self.hidden) + item.unit)
+        # c_{t-1} of the firing item's unit is read a cycle ahead (the address from the item one register
+        # before ``item``) and registered twice out of the memory: the first register, which feeds only
+        # the second, can be the block RAM's own output register (rnnhw.hard_registers).
+        early = delayed(m, self.items.p, gate_latency(self.datapath) - 1, "c_read_item")
+        m.d.comb += c_read.addr.eq(times_constant(early.job.layer, self.hidden) + early.unit)
+        c_read_data = delayed(m, c_read.data, 1, "c_read_data")
 
-        # U0: operands of f*c + i*g (c_{t-1} arrives from the memory this cycle).
+        # U0: operands of f*c + i*g (c_{t-1} arrives from its first register this cycle).
         v0 = Signal(name="u0_valid")
         meta0 = Signal.like(item, name="u0_item")
         i0, f0, g0, o0 = (Signal(format_shape(n.activation), name=f"u0_{x}") for x in "ifgo")
         m.d.sync += [v0.eq(fire), meta0.eq(item), i0.eq(i_gate), f0.eq(f_gate), g0.eq(g_gate), o0.eq(value)]
         # c_{t-1} is registered out of the memory before it is multiplied.
         c_prev = Signal(format_shape(n.cell_state), name="c_prev")
-        m.d.sync += c_prev.eq(Mux(meta0.job.t0, 0, c_read.data))
+        m.d.sync += c_prev.eq(Mux(meta0.job.t0, 0, c_read_data))
         v0, meta0, i0, f0, g0, o0 = delayed_all(m, 1, "u0c", v0, meta0, i0, f0, g0, o0)
         fc = multiply(m, f0, c_prev, kind=self.multipliers, name="f_times_c")
         ig = multiply(m, i0, g0, kind=self.multipliers, name="i_times_g")

@@ -18,7 +18,7 @@ from .checks import check_non_negative, check_positive, check_type
 from .interfaces import IssueSignature, WeightAccessSignature
 from .layouts import Part
 from .multiply import PackedMultiplier, check_packable
-from .pipeline import delayed, delayed_stages, fanned_out
+from .pipeline import KEEP, delayed, delayed_stages, fanned_out
 
 __all__ = ["MatVecUnit", "lane_arguments"]
 
@@ -331,8 +331,10 @@ class MatVecUnit(wiring.Component):
         for g, (step, value) in enumerate(zip(steps, operands, strict=True)):
             controls = delayed_stages(m, step, 4 + late, f"lane_step_g{g}")
             capture = Signal(name=f"capture_g{g}")  # the sums are complete: registered, it drives one group
-            m.d.sync += capture.eq(controls[2 + late].valid & controls[2 + late].last)
+            capture_source = controls[2 + late].valid & controls[2 + late].last
+            m.d.sync += capture.eq(capture_source)
             groups.append(_LaneGroup(step=step, operand_source=value, control=controls[2 + late], capture=capture,
+                                     capture_source=capture_source,
                                      completed=controls[3 + late], late=in_late))
         return groups
 
@@ -507,12 +509,6 @@ class MatVecUnit(wiring.Component):
             else None
         chains = [chain, x_chain] if self.split_rows else [chain]
         sources = [sums, x_sums] if self.split_rows else [sums]
-        hooks = []  # per group: the chain's loads at a capture, and its shifts
-        for g in range(len(groups)):
-            first = g * self.broadcast_fanout
-            ours = range(first, min(first + self.broadcast_fanout, lanes))
-            hooks.append(([c[p].eq(v[p]) for c, v in zip(chains, sources, strict=True) for p in ours],
-                          [c[p].eq(c[p + 1]) for c in chains for p in ours if p + 1 < lanes]))
         walk = self._walk(m, complete.valid & complete.last, complete.job)
         capture, remaining, shifting = walk.capture, walk.remaining, walk.shifting
         # can_finish is registered (it sits at the start of the issue decision): next cycle, the drain
@@ -537,12 +533,31 @@ class MatVecUnit(wiring.Component):
                 m.d.comb += [item.value.eq(x_chain[0]), item.part.eq(Part.X)]
 
         if len(groups) == 1:
-            walk.step(m, *hooks[0])
+            walk.step(m, [c[p].eq(v[p]) for c, v in zip(chains, sources, strict=True) for p in range(lanes)],
+                      [c[p].eq(c[p + 1]) for c in chains for p in range(lanes - 1)])
         else:
             walk.step(m, [], [])
             for g, group in enumerate(groups):
-                self._walk(m, group.capture, group.completed.job, f"_g{g}").step(m, *hooks[g])
+                group_walk = self._walk(m, group.capture, group.completed.job, f"_g{g}")
+                group_walk.step(m, [], [])
+                self._group_chain(m, g, group, group_walk.shifting, chains, sources)
         return m
+
+    def _group_chain(self, m, g, group, shifting, chains, sources):
+        """Group ``g``'s lanes of the drain chain. Each lane's registers load its sums when the lane's own
+        copy of the group's capture register says so (``load{p}``, kept apart from the others: each
+        drives one lane's registers), else take the next lane's whenever the group's walk shifts. They
+        shift while the chain is empty too (its values are read only while items remain), so that
+        their control is a register and the walk's GRU flag, not a decision over the items left that
+        would reach every register of the group."""
+        first = g * self.broadcast_fanout
+        for p in range(first, min(first + self.broadcast_fanout, self.lanes)):
+            load = Signal(name=f"load{p}", attrs=KEEP)
+            m.d.sync += load.eq(group.capture_source)
+            with m.If(load):
+                m.d.sync += [c[p].eq(v[p]) for c, v in zip(chains, sources, strict=True)]
+            with m.Elif(shifting):
+                m.d.sync += [c[p].eq(c[p + 1]) for c in chains if p + 1 < self.lanes]
 
 
 #: The job fields a lane group's copy of the drain's walk reads (GRU n rows hold the chain).
@@ -561,6 +576,7 @@ class _LaneGroup:
     operand: object = None
     operand_source: object = None
     capture: object = None
+    capture_source: object = None  # what ``capture`` registers, for the lanes' own copies of it
     completed: object = None
     late: int = 0  # cycles the multiplier's inputs come after a lane's without banks or multiplier registers
 
@@ -570,7 +586,7 @@ class _LaneGroup:
         if self.operand is not None:
             return self.operand
         source = delayed(m, self.operand_source, self.late, f"lane_operand{name}")
-        register = Signal.like(self.operand_source, name=f"operand_reg{name}")
+        register = Signal.like(self.operand_source, name=f"operand_reg{name}", attrs=KEEP)
         m.d.sync += register.eq(source)
         return register
 

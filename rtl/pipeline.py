@@ -6,7 +6,17 @@ from amaranth.hdl import Module, Signal
 
 from rnnhw.spec.latency import tree_levels
 
-__all__ = ["delayed", "delayed_all", "delayed_stages", "fanned_out"]
+__all__ = ["KEEP", "UNCHECKED_COLLISIONS", "delayed", "delayed_all", "delayed_stages", "fanned_out"]
+
+#: Attributes of a register that copies another on purpose (to drive fewer loads): Yosys merges equal
+#: registers, and ``rnnhw.synth`` carries ``keep`` from such a register's wire to its flip-flop.
+KEEP = {"keep": 1}
+
+#: Attributes of a memory whose design never uses a read of an address written in the same cycle (a
+#: reader waits for a value until a cycle after its write): Yosys then maps the read port straight to
+#: the block RAM's port, without the bypass logic that would decide a collision, so that its output can
+#: go into the block's own output register (:mod:`rnnhw.hard_registers`).
+UNCHECKED_COLLISIONS = {"no_rw_check": 1}
 
 
 def delayed_stages(m: Module, value, cycles: int, name: str) -> list:
@@ -35,14 +45,16 @@ def fanned_out(m: Module, value, leaves: int, fanout: int, name: str) -> list:
     ``fanout`` others: each copy ``tree_levels(leaves, fanout)`` cycles late (``value`` itself for one leaf).
 
     Level ``l`` (1 .. L) has ``ceil(leaves / fanout**(L - l))`` registers (``{name}_l{l}_{i}``); register
-    ``i`` of a level is driven by register ``i // fanout`` of the level above.
+    ``i`` of a level is driven by register ``i // fanout`` of the level above. The registers of a level
+    hold the same value, so each carries the ``keep`` attribute (:data:`KEEP`): a synthesis flow that
+    merges equal registers must leave the copies apart.
     """
     levels = tree_levels(leaves, fanout)
     level = [value]
     for depth in range(1, levels + 1):
         registers = []
         for index in range(-(-leaves // fanout ** (levels - depth))):
-            register = Signal.like(value, name=f"{name}_l{depth}_{index}")
+            register = Signal.like(value, name=f"{name}_l{depth}_{index}", attrs=KEEP)
             m.d.sync += register.eq(level[index // fanout])
             registers.append(register)
         level = registers

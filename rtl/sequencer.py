@@ -276,7 +276,9 @@ class Sequencer(wiring.Component):
         reserving = (pass_ == 0) & last_op & emits
         if streaming:  # the vector's elements go out from its first read on
             reserving = head_mode & (j == 0)
-        room = reserved <= self.output_depth - vector
+        # Whether the output buffer has room for a vector: a register, compared from the count's next
+        # value (the comparator stays off the issue decision).
+        room = Signal(init=1)
         go = Signal()
         checked = pass_ == 0
         if model.reset_before:  # the first n pass checks its r*h operands
@@ -346,9 +348,10 @@ class Sequencer(wiring.Component):
         # The reservation reaches the count one cycle late (keeping the adder off the issue decision);
         # reserving steps are at least two cycles apart, so the next decision sees it.
         reserve = Signal()
-        m.d.sync += [reserve.eq(go & reserving),
-                     reserved.eq(reserved - self.reservation.pop + Mux(reserve, vector, 0) -
-                                 (self.refund.count if model.ctc else 0))]
+        reserved_next = (reserved - self.reservation.pop + Mux(reserve, vector, 0)
+                         - (self.refund.count if model.ctc else 0))
+        m.d.sync += [reserve.eq(go & reserving), reserved.eq(reserved_next),
+                     room.eq(reserved_next <= self.output_depth - vector)]
         m.d.sync += [stepped.eq(0) for stepped in gen_step]
         if bidir:
             walk.issued(m, go)

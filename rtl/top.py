@@ -24,6 +24,7 @@ from .elementwise import ElementwiseUnit
 from .fixed import format_shape
 from .layouts import design_layouts
 from .matvec import MatVecUnit, lane_arguments
+from .pipeline import UNCHECKED_COLLISIONS
 from .sequencer import Sequencer
 
 __all__ = ["RNNAccelerator", "generate_verilog"]
@@ -160,7 +161,10 @@ class RNNAccelerator(wiring.Component):
             element=layouts.output_element, depth=memories.output_fifo_depth)
         # State memory: h of every layer, two banks (this step's and the previous step's); bidirectional:
         # the sequence memory of [h_fwd_t ; h_bwd_t] rows.
-        m.submodules.state = state = Memory(shape=format_shape(n.state), depth=memories.state_depth, init=[])
+        # A unit is readable a cycle after its write (``written`` comes with the write, the readiness one
+        # register later), and the GRU's h read is of the other bank: no used read meets its write.
+        m.submodules.state = state = Memory(shape=format_shape(n.state), depth=memories.state_depth, init=[],
+                                            attrs=UNCHECKED_COLLISIONS)
 
         wiring.connect(m, sequencer.input, inputs.read)
         wiring.connect(m, sequencer.issue, matvec.issue)

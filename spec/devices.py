@@ -10,11 +10,11 @@ Sources. Logic, memory and multipliers: the vendors' family tables (Lattice ECP5
 Data Sheet, FPGA-DS-02012, Table 1.1; iCE40 UltraPlus Family Data Sheet, FPGA-DS-02008, Table 1.1, and
 iCE40 LP/HX Family Data Sheet, DS1040, Table 1-1; AMD 7 Series FPGAs Overview, DS180, and Zynq-7000
 Overview, DS190). Multiplier clock: for ECP5 and iCE40 *measured* in rnnhw's own flow (Yosys, nextpnr
-0.11, seed 1): one 18x18 (iCE40: 16x16) signed product between registers, the best a lane's
-multiplier can do there, since Yosys keeps the registers in the fabric and not in the DSP block
-(which the data sheets' faster figures assume). For xc7, which rnnhw synthesises without place and
-route, the data sheet's DSP48E1 F_MAX with all pipeline registers at speed grade -1 (DS181 Artix-7,
-DS187 Zynq-7000, DS182 Kintex-7).
+0.11, seed 1, ``bench/multiplier_clock.py``): one 18x18 (iCE40: 16x16) signed product between
+registers, the best a lane's multiplier can do there. On ECP5 the flow moves the input registers into
+the MULT18X18D (``rnnhw.hard_registers``) and keeps the product register by it, as in the lanes. For
+xc7, which rnnhw synthesises without place and route, the data sheet's DSP48E1 F_MAX with all pipeline
+registers at speed grade -1 (DS181 Artix-7, DS187 Zynq-7000, DS182 Kintex-7).
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from dataclasses import dataclass
 __all__ = ["DeviceFacts", "DEVICES", "BLOCK_BITS", "MULTIPLIER_INPUTS", "ECP5_MULTIPLIER_FMAX_MHZ", "device_facts",
            "gops", "peak_fraction", "steps_per_second"]
 
-#: ECP5 18x18 multiplier between fabric registers, placed and routed by nextpnr-ecp5 0.11 (seed 1,
-#: 400 MHz constraint) on the LFE5UM-85F, by speed grade (8 is the fastest and rnnhw's default).
-ECP5_MULTIPLIER_FMAX_MHZ = {6: 135.5, 7: 155.71, 8: 182.35}
+#: ECP5 18x18 multiplier between registers (the input registers in the MULT18X18D, the product register
+#: in the fabric), placed and routed by nextpnr-ecp5 0.11 (seed 1, 400 MHz constraint) on the LFE5UM-85F,
+#: by speed grade (8 is the fastest and rnnhw's default). With all three registers in the fabric (before
+#: the flow moved registers into the block): 135.5, 155.71, 182.35 MHz.
+ECP5_MULTIPLIER_FMAX_MHZ = {6: 191.28, 7: 217.11, 8: 246.67}
 # iCE40UP5K SB_MAC16 16x16 with its input and output registers, nextpnr-ice40 0.11 (seed 1, 100 MHz).
 _ICE40_MAC16_FMAX_MHZ = 198.45
 # DSP48E1 F_MAX, all registers, speed grade -1: Artix-7 and Zynq-7000 (DS181, DS187), Kintex-7 (DS182).
