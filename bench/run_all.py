@@ -22,8 +22,8 @@ __all__ = ["SCRIPTS", "durations_table", "section", "main"]
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 #: In this order: the simulation speed is measured before the synthesis runs load the machine.
-SCRIPTS = ("golden", "lut_error", "interleave", "accuracy_digits", "accuracy_ctc", "sim", "hardware", "lanes",
-           "bidirectional", "asic", "runtime_weights")
+SCRIPTS = ("golden", "lut_error", "interleave", "accuracy_digits", "accuracy_ctc", "sim", "multiplier_clock",
+           "hardware", "lanes", "bidirectional", "asic", "runtime_weights")
 
 
 def _minutes(seconds: float) -> str:

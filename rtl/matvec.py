@@ -40,7 +40,7 @@ class MatVecUnit(wiring.Component):
     ``broadcast_fanout`` lanes, and each multiplier gets a register more on each side: the clock rate
     holds as P grows, at a cycle of latency per level and two for the multiplier registers. A weight
     memory deeper than one block RAM is split into banks of one block RAM each, whose outputs are
-    registered before the addressed one is chosen (:attr:`weight_banks`; one cycle more). Each lane has one
+    registered twice before the addressed one is chosen (:attr:`weight_banks`; two cycles more). Each lane has one
     ``weight x operand`` multiplier (one DSP block for operands up to 18 bits) and an accumulator wide
     enough that no partial sum rounds or overflows (``spec.datapath.lane_accumulator``). When a
     pass completes, the sums move to a shift chain that hands them out one per cycle, in row order,
@@ -94,7 +94,7 @@ class MatVecUnit(wiring.Component):
     Latency
     -------
     A pass's sums are captured 4 + L + D + O cycles after its last step is issued: L =
-    :attr:`broadcast_levels` (0 for P <= ``broadcast_fanout``), D = :attr:`lane_delay` (one for banked
+    :attr:`broadcast_levels` (0 for P <= ``broadcast_fanout``), D = :attr:`lane_delay` (two for banked
     weight memories, two for the multiplier registers behind a tree), O = :attr:`operand_delay` (one
     behind a tree). Its first item leaves :attr:`drain_delay` = 5 + L + D + O cycles after it
     (:attr:`rnnhw.spec.latency.LanePipeline.drain_delay`), one item per cycle after that.
@@ -250,7 +250,7 @@ class MatVecUnit(wiring.Component):
 
     @property
     def read_delay(self):
-        """Cycles the bank registers add to every lane (0 or 1)."""
+        """Cycles the bank registers add to every lane (0, or 2 with banks)."""
         return self.pipeline.read_delay
 
     @property
@@ -390,9 +390,10 @@ class MatVecUnit(wiring.Component):
 
     def _banked_weight(self, m, image, shape, address, name):
         """``weight{name}``: the word of ``image`` at ``address``, from banks of one block RAM each
-        (:attr:`weight_banks`). Each bank's output goes straight into a register of its own (a block RAM's
-        clock-to-out leaves no time for logic after it), then the addressed bank's register into
-        ``weight``: one cycle more than a single memory."""
+        (:attr:`weight_banks`). Each bank's output goes through :attr:`read_delay` registers of its own
+        (a block RAM's clock-to-out leaves no time for logic after it; the first register, which feeds
+        only the second, can be the block RAM's output register), then the addressed bank's last
+        register into ``weight``: :attr:`read_delay` cycles more than a single memory."""
         words = block_ram_words(Shape.cast(shape).width)
         bits = (words - 1).bit_length()
         registers = []
@@ -401,11 +402,10 @@ class MatVecUnit(wiring.Component):
             memory = Memory(shape=shape, depth=len(part), init=part)
             m.submodules[f"weights{name}_bank{bank}"] = memory
             port = memory.read_port()
-            register = Signal(shape, name=f"weights{name}_bank{bank}_data")
             m.d.comb += port.addr.eq(address[:bits])
-            m.d.sync += register.eq(port.data)
-            registers.append(register)
-        bank = delayed(m, address[bits:], 2, f"weights{name}_bank")  # of the words in the bank registers
+            registers.append(delayed(m, port.data, self.read_delay, f"weights{name}_bank{bank}_data"))
+        # the bank of the words in the bank registers
+        bank = delayed(m, address[bits:], 1 + self.read_delay, f"weights{name}_bank")
         weight = Signal(shape, name=f"weight{name}")
         m.d.sync += weight.eq(Array(registers)[bank])
         return weight

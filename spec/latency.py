@@ -96,8 +96,10 @@ class LanePipeline:
 
     @property
     def read_delay(self) -> int:
-        """Cycles the bank registers add to every lane (0 or 1)."""
-        return int(self.banks > 1)
+        """Cycles the bank registers add to every lane: 2 with banks (each bank's output goes through
+        two registers before the addressed one is chosen, the first of which the ECP5 flow moves into
+        the block RAM), else 0."""
+        return 2 * int(self.banks > 1)
 
     @property
     def lane_delay(self) -> int:

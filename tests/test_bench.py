@@ -163,8 +163,8 @@ def test_synthesis_cache_is_read_back_without_running_the_tools(tmp_path):
 
 
 def test_run_all_table_and_order():
-    assert SCRIPTS == ("golden", "lut_error", "interleave", "accuracy_digits", "accuracy_ctc", "sim", "hardware",
-                       "lanes", "bidirectional", "asic", "runtime_weights")
+    assert SCRIPTS == ("golden", "lut_error", "interleave", "accuracy_digits", "accuracy_ctc", "sim",
+                       "multiplier_clock", "hardware", "lanes", "bidirectional", "asic", "runtime_weights")
     assert durations_table({"golden": 12.34, "hardware": 754.0}) == (
         "| script | time |\n|---|---:|\n| `bench/golden.py` | 12.3 s |\n"
         "| `bench/hardware.py` | 12 min 34.0 s |\n| total | 12 min 46.3 s |"
@@ -243,3 +243,18 @@ def test_bidirectional_designs_rows_and_section():
     text = bidirectional.section(table, steps=32)
     assert text.startswith("## Bidirectional layers\n\nWritten by `bench/bidirectional.py` (issue 10).")
     assert "for T = 32 and 2T" in text and text.endswith(f"\n\n{table}\n")
+
+
+def test_multiplier_clock_section_and_figures():
+    from bench.multiplier_clock import MEASUREMENTS, section
+    from rnnhw.spec.devices import DEVICES
+    from rnnhw.spec.devices import ECP5_MULTIPLIER_FMAX_MHZ as ECP5_FMAX
+
+    assert [(device, width, figure) for _, device, width, _, figure in MEASUREMENTS] == [
+        ("LFE5UM-85F-8BG381C", 18, ECP5_FMAX[8]), ("LFE5UM-85F-7BG381C", 18, ECP5_FMAX[7]),
+        ("LFE5UM-85F-6BG381C", 18, ECP5_FMAX[6]), ("iCE40UP5K", 16, DEVICES["iCE40UP5K"].multiplier_fmax_mhz)]
+    text = section([("ecp5", "LFE5UM-85F-8BG381C", 18, 246.67, 246.67), ("ice40", "iCE40UP5K", 16, 198.0, 198.45)],
+                   "Yosys 0.70", "abc1234")
+    assert text.startswith("## Multiplier clock\n")
+    assert "| LFE5UM-85F-8BG381C | 18x18 | 246.67 | 246.67 |\n| iCE40UP5K | 16x16 | 198.00 | 198.45 |" in text
+    assert "Tools: Yosys 0.70; source\nabc1234." in text

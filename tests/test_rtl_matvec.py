@@ -236,11 +236,11 @@ def check_sequence(config, *, steps, bubble_rate):
 
 @pytest.mark.parametrize("case", list(BANKED))
 @pytest.mark.parametrize("bubble_rate", [0.0, 0.3])
-def test_banked_weight_memories_keep_every_sum_exact_one_cycle_later(case, bubble_rate):
+def test_banked_weight_memories_keep_every_sum_exact_two_cycles_later(case, bubble_rate):
     config = make_config(**BANKED[case])
     dut = check_sequence(config, steps=1, bubble_rate=bubble_rate)
-    assert dut.weight_banks == Schedule(config).weight_banks == 2 and dut.read_delay == 1
-    assert dut.drain_delay == DRAIN_DELAY + 4 * dut.broadcast_levels + 1
+    assert dut.weight_banks == Schedule(config).weight_banks == 2 and dut.read_delay == 2
+    assert dut.drain_delay == DRAIN_DELAY + 4 * dut.broadcast_levels + 2
 
 
 @pytest.mark.parametrize("case", list(TREES))
