@@ -100,22 +100,23 @@ the operand and the drain's controls reach the lanes through the broadcast tree 
 = 8`; docs/architecture.md, Broadcast tree, banked weights): no register drives more than 8 lanes or
 tree registers, each multiplier has its own operand register and a register more on each side, and the
 sequencer registers the operand's sources by their block RAMs; weight memories deeper than one block RAM
-are banked, each bank's output registered. Before these, P = 16 ran at
-120.4 MHz: its critical path was the one operand register routed to all 16 multipliers (3.2 ns of
-routing, then 3.1 ns in the MULT18X18D and 1.6 ns to the product register). With the tree alone, P = 16
-and 32 reached 125.6 and 116.7 MHz (block RAM clock-to-out 4.1 ns, then 3.4 to 3.7 ns of routing to the
-multiplexer of a deep memory) and P = 64 121.1 MHz (2.5 ns of routing into a MULT18X18D, 3.1 ns in it,
-2.3 ns out): hence the bank registers and the multiplier registers. With those, P = 16 reached 139.6 MHz,
-its critical path from the input buffer's block RAM (4.3 ns clock-to-out, 2.0 ns of routing) through
-the operand's source multiplexer into the tree: hence the operand registers.
+are banked, each bank's output registered twice. The synthesis flow keeps the tree's copies apart
+(`keep`) and moves the registers before each MULT18X18D, and a block RAM register that feeds only
+another register, into the blocks (docs/synthesis.md, "The flow's own steps").
 
-What the numbers below show is the banks and the registers around the multipliers and on the operand's
-sources: Yosys's `opt_merge` merges registers with the same input, so in this flow the tree's copies
-(and the per-multiplier operand registers) collapse to one register per level again (LSTM I=64 H=128
-P=64 keeps one `lane_operand` and one `operand_reg`). The critical paths that remain run between a
-fabric register and a MULT18X18D (2.5 to 3.4 ns of routing in, 3.1 ns inside, 1.0 to 1.4 ns out).
-P = 128 did not route: after 40 minutes nextpnr's router still had about 84,000 arcs to route
-(congestion around the multipliers), so it has no Fmax here.
+How it got here. Before the tree, P = 16 ran at 120.4 MHz (one operand register routed to all 16
+multipliers). With the tree, banks and multiplier registers but every register in the fabric, and
+Yosys merging the tree's copies back into one register per level, P = 16, 32 and 64 reached 141.3,
+135.2 and 126.2 MHz, limited by the routes between fabric registers and the MULT18X18D blocks (2.5 to
+3.4 ns in, 3.1 ns inside, 1.0 to 1.4 ns out) and by block RAM clock-to-out (4.1 to 4.3 ns) and the
+route after it. Then, each measured at P = 16 to 64: the multipliers' input registers moved into the
+blocks; the state, input and cell-state memories without read-write collision logic after them; the
+LSTM cell state read a cycle ahead into two registers; the drain chain loaded from a register per lane
+(P = 32 had been limited by the group's shift enable, 7.05 ns); the output buffer's room kept as a
+register (P = 32: the issue decision, 6.96 ns); a second register per weight bank, the first in the
+block RAM (P = 16: 3.2 ns from a bank's block RAM to its register). Moving the product registers into
+the blocks as well made P = 64 unroutable (after 20 minutes nextpnr's router got no lower than 14,000
+unrouted arcs; with only the input registers moved it routes in 6 minutes), so they stay in the fabric.
 
 {hardware.main_table(rows)}
 
