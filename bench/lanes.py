@@ -101,8 +101,7 @@ the operand and the drain's controls reach the lanes through the broadcast tree 
 tree registers, each multiplier has its own operand register and a register more on each side, and the
 sequencer registers the operand's sources by their block RAMs; weight memories deeper than one block RAM
 are banked, each bank's output registered twice. The synthesis flow keeps the tree's copies apart
-(`keep`) and moves the registers before each MULT18X18D, and a block RAM register that feeds only
-another register, into the blocks (docs/synthesis.md, "The flow's own steps").
+(`keep`) and moves the registers before each MULT18X18D into the block (docs/synthesis.md, "The flow's own steps").
 
 How it got here. Before the tree, P = 16 ran at 120.4 MHz (one operand register routed to all 16
 multipliers). With the tree, banks and multiplier registers but every register in the fabric, and
@@ -113,10 +112,15 @@ route after it. Then, each measured at P = 16 to 64: the multipliers' input regi
 blocks; the state, input and cell-state memories without read-write collision logic after them; the
 LSTM cell state read a cycle ahead into two registers; the drain chain loaded from a register per lane
 (P = 32 had been limited by the group's shift enable, 7.05 ns); the output buffer's room kept as a
-register (P = 32: the issue decision, 6.96 ns); a second register per weight bank, the first in the
-block RAM (P = 16: 3.2 ns from a bank's block RAM to its register). Moving the product registers into
-the blocks as well made P = 64 unroutable (after 20 minutes nextpnr's router got no lower than 14,000
-unrouted arcs; with only the input registers moved it routes in 6 minutes), so they stay in the fabric.
+register (P = 32: the issue decision, 6.96 ns); a second register per weight bank (P = 16: 3.2 ns from
+a bank's block RAM to its register). Moving the product registers into the blocks as well made P = 64
+unroutable (after 20 minutes nextpnr's router got no lower than 14,000 unrouted arcs; with only the
+input registers moved it routes in 6 minutes), and so did moving the 129 block RAM read registers into
+the DP16KDs (78,700 arcs left after 5 minutes): both stay in the fabric. P = 128 has no Fmax here: it
+was placed and routed only with its 129 block RAM read registers moved, and after 5 minutes of routing
+106,600 of its 117,166 arcs were left, falling by about 100 per 1,000 router iterations (128 of the 156
+multipliers; at the previous flow, 84,000 arcs after 40 minutes). The flow as it is now was not tried
+on it: one run takes longer than was left.
 
 {hardware.main_table(rows)}
 

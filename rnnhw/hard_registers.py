@@ -11,9 +11,10 @@ route). This pass moves those flip-flops into the blocks:
   (``REG_INPUTA_CLK``/``REG_INPUTB_CLK``). A flip-flop that drives nothing else any more is removed; one
   that also drives other logic stays for it (the block's register is a copy of it, so a register the
   Yosys flow shared between several multipliers becomes one per multiplier again).
-* **Block RAM read data.** If every used data output bit of a DP16KD port drives exactly one plain
-  flip-flop clocked by that port's clock and nothing else, and those drive only registers, the port's
-  output register (``REGMODE_A``/``REGMODE_B = "OUTREG"``) replaces them.
+* **Block RAM read data** (only when asked: ``ram_outputs``, off in rnnhw's flow, see
+  :func:`move_registers_into_blocks`). If every used data output bit of a DP16KD port drives exactly
+  one plain flip-flop clocked by that port's clock and nothing else, and those drive only registers,
+  the port's output register (``REGMODE_A``/``REGMODE_B = "OUTREG"``) replaces them.
 
 A block RAM's output register that feeds logic stays in the fabric: moved into the block, the route
 from the block (which the placer may put far from that logic) and the logic would share one cycle,
@@ -162,9 +163,15 @@ class _Netlist:
                    for user, port in self.users[q])
 
 
-def move_registers_into_blocks(netlist: dict, module: str) -> MovedRegisters:
-    """Move the plain flip-flops around the MULT18X18D and DP16KD blocks of ``module`` (flattened) into
-    the blocks' registers, in place. Returns what moved."""
+def move_registers_into_blocks(netlist: dict, module: str, *, ram_outputs: bool = False) -> MovedRegisters:
+    """Move the plain flip-flops before the MULT18X18D blocks of ``module`` (flattened) and, with
+    ``ram_outputs``, those behind the DP16KD outputs into the blocks' registers, in place. Returns what
+    moved.
+
+    ``ram_outputs`` is off in rnnhw's flow: with it, LSTM I=64 H=128 at P = 64 no longer routed (the
+    routes from 129 block RAMs' output registers to registers by the multiplexers congested the block
+    RAM rows), while with the design's two registers after each bank output the first one sits by its
+    block RAM in the fabric."""
     design = _Netlist(netlist["modules"][module])
     inputs = rams = removed = 0
     for name in [n for n, c in design.cells.items() if c["type"] == _MULTIPLIER]:
@@ -182,7 +189,7 @@ def move_registers_into_blocks(netlist: dict, module: str) -> MovedRegisters:
             for pin, reset in zip(_RESET_PINS[: len(resets)], resets, strict=True):
                 design.connect(name, pin, reset)
             cell["parameters"]["RESETMODE"] = "SYNC"
-    for name in [n for n, c in design.cells.items() if c["type"] == _BLOCK_RAM]:
+    for name in [n for n, c in design.cells.items() if c["type"] == _BLOCK_RAM and ram_outputs]:
         for side in ("A", "B"):
             moved = _move_ram_output(design, name, side)
             if moved is not None:

@@ -15,8 +15,8 @@ of the core alone and Yosys cannot optimise across the wrapper boundary.
 Two steps of the flow's own come around Yosys's synthesis command. Before it, a register whose wire has
 the ``keep`` attribute gets it on its flip-flop too (:data:`KEPT_FLIP_FLOPS`): the RTL's deliberate
 copies of a register (:data:`rnnhw.rtl.pipeline.KEEP`) would otherwise be merged back into one. After it,
-for ECP5, the registers before and after each MULT18X18D and after each DP16KD output move into the
-blocks' own registers (:mod:`rnnhw.hard_registers`); the ``ffs`` count is of the flip-flops left.
+for ECP5, the registers before each MULT18X18D move into the block's own input registers
+(:mod:`rnnhw.hard_registers`); the ``ffs`` count is of the flip-flops left.
 
 Resource counts (per target, from Yosys ``stat -json`` of the core):
 

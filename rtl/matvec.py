@@ -391,8 +391,8 @@ class MatVecUnit(wiring.Component):
     def _banked_weight(self, m, image, shape, address, name):
         """``weight{name}``: the word of ``image`` at ``address``, from banks of one block RAM each
         (:attr:`weight_banks`). Each bank's output goes through :attr:`read_delay` registers of its own
-        (a block RAM's clock-to-out leaves no time for logic after it; the first register, which feeds
-        only the second, can be the block RAM's output register), then the addressed bank's last
+        (a block RAM's clock-to-out leaves no time for logic after it, and with two registers the first
+        can sit by its block RAM while the second goes by the multiplexer), then the addressed bank's last
         register into ``weight``: :attr:`read_delay` cycles more than a single memory."""
         words = block_ram_words(Shape.cast(shape).width)
         bits = (words - 1).bit_length()

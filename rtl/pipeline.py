@@ -14,8 +14,8 @@ KEEP = {"keep": 1}
 
 #: Attributes of a memory whose design never uses a read of an address written in the same cycle (a
 #: reader waits for a value until a cycle after its write): Yosys then maps the read port straight to
-#: the block RAM's port, without the bypass logic that would decide a collision, so that its output can
-#: go into the block's own output register (:mod:`rnnhw.hard_registers`).
+#: the block RAM's port, without the bypass logic that would decide a collision, so that a register can
+#: follow its output directly.
 UNCHECKED_COLLISIONS = {"no_rw_check": 1}
 
 

@@ -97,8 +97,8 @@ class LanePipeline:
     @property
     def read_delay(self) -> int:
         """Cycles the bank registers add to every lane: 2 with banks (each bank's output goes through
-        two registers before the addressed one is chosen, the first of which the ECP5 flow moves into
-        the block RAM), else 0."""
+        two registers before the addressed one is chosen, so that the first can sit by its block RAM),
+        else 0."""
         return 2 * int(self.banks > 1)
 
     @property

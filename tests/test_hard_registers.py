@@ -69,9 +69,9 @@ class Netlist:
                                     "cells": self.cells, "netnames": {}}}}
 
 
-def move(netlist):
+def move(netlist, ram_outputs=True):
     design = netlist.json()
-    return move_registers_into_blocks(design, "top"), design["modules"]["top"]["cells"]
+    return move_registers_into_blocks(design, "top", ram_outputs=ram_outputs), design["modules"]["top"]["cells"]
 
 
 def pins(cell, prefix, count):
@@ -248,3 +248,11 @@ def test_a_real_design_moves_its_registers_and_places(tmp_path):
     assert (ram["parameters"]["REGMODE_A"], ram["parameters"]["REGMODE_B"]) == ("NOREG", "NOREG")
     assert result.dsps == 1 and result.fmax_mhz > 0
     assert result.ffs == sum(c["type"] == "TRELLIS_FF" for c in cells) == 32 + 32  # product, accumulator
+
+
+def test_block_ram_outputs_move_only_when_asked():
+    n = Netlist()
+    data = n.ram("ram")
+    n.use([n.flip_flop(f"r{i}", bit) for i, bit in enumerate(data)])
+    moved, cells = move(n, ram_outputs=False)
+    assert moved == MovedRegisters() and cells["ram"]["parameters"]["REGMODE_B"] == "NOREG"
