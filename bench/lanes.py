@@ -115,8 +115,12 @@ LSTM cell state read a cycle ahead into two registers; the drain chain loaded fr
 register (P = 32: the issue decision, 6.96 ns); a second register per weight bank (P = 16: 3.2 ns from
 a bank's block RAM to its register). Moving the product registers into the blocks as well made P = 64
 unroutable (after 20 minutes nextpnr's router got no lower than 14,000 unrouted arcs; with only the
-input registers moved it routes in 6 minutes), and so did moving the 129 block RAM read registers into
-the DP16KDs (78,700 arcs left after 5 minutes): both stay in the fabric. P = 128 has no Fmax here: it
+input registers moved it routes in 6 minutes, 153.8 MHz, at the RTL before the second bank register),
+and so did moving the 129 block RAM read registers into the DP16KDs (78,700 arcs left after 5 minutes):
+both stay in the fabric. With the second bank register, P = 64 did not finish routing either (65,000 of
+about 78,000 arcs left after 7 minutes of routing, on a loaded machine): the register that lifted
+P = 16 from 137.9 to 151.2 MHz costs P = 64 its route, and the table has no Fmax for it (nor for
+P = 32, whose run with this flow did not finish in time). P = 128 has no Fmax here: it
 was placed and routed only with its 129 block RAM read registers moved, and after 5 minutes of routing
 106,600 of its 117,166 arcs were left, falling by about 100 per 1,000 router iterations (128 of the 156
 multipliers; at the previous flow, 84,000 arcs after 40 minutes). The flow as it is now was not tried
