@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from rnnhw.rtl.pipeline import fanned_out
 from rnnhw.spec.errors import UserError
 from rnnhw.synth import (
     TARGETS,
@@ -87,6 +88,24 @@ class MacArray(wiring.Component):
             acc = Signal(signed(32), reset_less=True)
             m.d.sync += [product.eq(self.a[i] * self.b), acc.eq(acc + product)]
             m.d.comb += self.acc[i].eq(acc)
+        return m
+
+
+class CopiedRegisters(wiring.Component):
+    """An 8-bit input to four outputs through a tree of kept copies (``fanned_out``: 2 + 4 registers),
+    and to two more outputs through two plain registers of its complement, which Yosys may merge."""
+
+    def __init__(self):
+        super().__init__({"value": In(8), "copies": Out(8).array(4), "plain": Out(8).array(2)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for output, copy in zip(self.copies, fanned_out(m, self.value, leaves=4, fanout=2, name="tree"), strict=True):
+            m.d.comb += output.eq(copy)
+        for index, output in enumerate(self.plain):
+            register = Signal(8, name=f"plain_{index}")
+            m.d.sync += register.eq(~self.value)
+            m.d.comb += output.eq(register)
         return m
 
 
@@ -419,6 +438,13 @@ def test_xc7_is_synthesis_only(tmp_path):
     assert result.fmax_mhz is None and result.log_dir is None
     assert result.to_json()["fmax_mhz"] is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_registers_copied_on_purpose_stay_apart(tmp_path):
+    # Without the flow's keep step, opt_merge would leave one register per tree level: (1 + 1 + 1) x 8.
+    result = synthesize(to_verilog(CopiedRegisters(), "copies"), target="xc7", top="copies",
+                        work_root=tmp_path, quiet=True)
+    assert result.ffs == (2 + 4) * 8 + 8
 
 
 def test_design_that_does_not_fit(tmp_path):
