@@ -64,7 +64,7 @@ __all__ = ["SynthResult", "SynthesisError", "Device", "Target", "TARGETS", "synt
            "parse_utilisation", "overflow_message", "capacity_overflow", "wrapper_verilog", "WRAPPER_NAME",
            "DEFAULT_WORK_ROOT", "Flow", "run_in_work_dir", "first_error", "read_log", "yosys_id", "cache_key",
            "DesignNeeds", "design_needs", "fit_report", "warm_up", "yowasp_cache_dir", "FIRST_RUN_LOCK",
-           "FLOW_VERSION", "KEPT_FLIP_FLOPS"]
+           "FLOW_VERSION", "KEPT_FLIP_FLOPS", "nextpnr_router"]
 
 #: Name of the generated wrapper module (see :func:`wrapper_verilog`).
 WRAPPER_NAME = "rnnhw_synth_wrapper"
@@ -161,6 +161,9 @@ class Target:
     dsp_inputs : widths of the two factors one DSP block multiplies.
     moves_registers : whether the flow moves registers around DSP blocks and block RAMs into the
         blocks before place and route (:mod:`rnnhw.hard_registers`).
+    router2_dsp_share : nextpnr routes with ``router2`` a design that uses more than this share of the
+        device's DSP blocks, else with ``router1`` (nextpnr's default), see :func:`nextpnr_router`.
+        ``None``: always ``router1``.
     """
 
     name: str
@@ -173,6 +176,7 @@ class Target:
     bram_name: str = "block RAMs"
     dsp_inputs: tuple[int, int] = (18, 18)
     moves_registers: bool = False
+    router2_dsp_share: float | None = None
 
     @property
     def default_device(self) -> Device:
@@ -201,6 +205,7 @@ TARGETS = {
         synth_command="synth_ecp5",
         moves_registers=True,
         nextpnr="nextpnr-ecp5",
+        router2_dsp_share=0.25,
         devices=(
             _ecp5("LFE5UM-85F", "um-85k"), _ecp5("LFE5UM-45F", "um-45k"), _ecp5("LFE5UM-25F", "um-25k"),
             _ecp5("LFE5U-85F", "85k"), _ecp5("LFE5U-45F", "45k"), _ecp5("LFE5U-25F", "25k"),
@@ -619,7 +624,8 @@ def _tool_version(tool: str) -> str:
 
 #: Changes whenever the flow's own steps change what it reports (a part of :func:`cache_key`). 2: the
 #: ``keep`` of copied registers reaches their flip-flops; ECP5 moves registers into DSP blocks and block RAMs.
-FLOW_VERSION = 2
+#: 3: nextpnr-ecp5 routes designs with many DSP blocks with ``router2`` (:func:`nextpnr_router`).
+FLOW_VERSION = 3
 
 
 def cache_key(verilog: str, target: str, device: str, freq_mhz: float, *, top: str = "rnnhw_top",
@@ -762,10 +768,11 @@ def _run_flow(flow: Flow, text: str, spec: Target, dev: Device, top: str, freq: 
     if spec.moves_registers:
         moved = _move_registers(flow, top)
         resources["ffs"] -= moved.flip_flops_removed
+    router = nextpnr_router(spec, dev, resources)
     args = ["--json", "netlist.json", *dev.nextpnr_args, "--freq", f"{freq:g}", "--timing-allow-fail",
-            "--seed", "1", "--report", "report.json", "-l", "nextpnr.log", "-q",
+            "--seed", "1", "--router", router, "--report", "report.json", "-l", "nextpnr.log", "-q",
             "--lpf-allow-unconstrained" if spec.name == "ecp5" else "--pcf-allow-unconstrained"]
-    status, log = flow.run(spec.nextpnr, args, "nextpnr.out", f"{spec.nextpnr} place and route")
+    status, log = flow.run(spec.nextpnr, args, "nextpnr.out", f"{spec.nextpnr} place and route ({router})")
     pnr_log = read_log(work_dir / "nextpnr.log") or log
     if status != 0 or not (work_dir / "report.json").exists():
         flow.fail(overflow_message(parse_utilisation(pnr_log), dev.name)
@@ -775,6 +782,22 @@ def _run_flow(flow: Flow, text: str, spec: Target, dev: Device, top: str, freq: 
     if critical is not None:
         flow.say("critical path {:.2f} ns from {} to {}".format(critical[2], *critical[:2]))
     return resources, parse_fmax(report, clock="clk")
+
+
+def nextpnr_router(spec: Target, device: Device, resources: dict[str, int]) -> str:
+    """nextpnr's router for a design with ``resources`` on ``device``: ``router2`` beyond the target's
+    :attr:`Target.router2_dsp_share` of the device's DSP blocks, else ``router1``.
+
+    Measured on ECP5 (LFE5UM-85F, seed 1): ``router1`` did not finish LSTM I=64 H=128 at 64 or 128 lanes,
+    whose multipliers and block RAMs crowd the DSP rows (tens of thousands of arcs unrouted after 7 to
+    40 minutes); ``router2``, which negotiates congested wires for all nets at once, routed both in 2 to
+    3 minutes. On small designs ``router1`` gives the faster clock (one 18x18 product: 246.67 against
+    237.98 MHz), so it stays the router below the share.
+    """
+    available = (device.capacity or {}).get("dsps", 0)
+    share = spec.router2_dsp_share
+    dense = share is not None and available and resources.get("dsps", 0) > share * available
+    return "router2" if dense else "router1"
 
 
 #: The flip-flops (after ``proc``) whose output wire has the ``keep`` attribute.

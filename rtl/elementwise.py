@@ -8,7 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rnnhw.spec.datapath import Datapath
-from rnnhw.spec.latency import MULTIPLIER_LATENCY, elementwise_latency, gate_latency
+from rnnhw.spec.latency import MULTIPLIER_LATENCY, elementwise_latency, gate_latency, table_read_registers
 from rnnhw.spec.schedule import Schedule
 
 from .checks import check_positive, check_type
@@ -143,6 +143,11 @@ class ElementwiseUnit(wiring.Component):
         return Schedule(self._datapath.config).state_layers
 
     @property
+    def table_read_registers(self):
+        """Registers behind each activation table's block RAM (``spec.latency.table_read_registers``)."""
+        return table_read_registers(self._datapath.config.hardware)
+
+    @property
     def latency(self):
         """Cycles from a unit's last item to its ``h`` write (``spec.latency``)."""
         return elementwise_latency(self._datapath)
@@ -154,7 +159,7 @@ class ElementwiseUnit(wiring.Component):
         outputs = {}
         for function in ("sigmoid", "tanh"):
             lut = ActivationLUT(table=dp.table(function), in_width=n.accum.width, in_frac=n.accum.frac_bits,
-                                multipliers=self.multipliers)
+                                multipliers=self.multipliers, read_registers=self.table_read_registers)
             m.submodules[f"{function}_lut"] = lut
             m.d.comb += lut.x.eq(self.items.p.value)
             outputs[function] = delayed(m, lut.y, gate_latency(self.datapath) - lut.latency, f"{function}_y")
@@ -276,7 +281,7 @@ class ElementwiseUnit(wiring.Component):
 
         # U2: tanh(c_t), then h_t = round(o * tanh(c_t)).
         cell_lut = ActivationLUT(table=dp.tanh, in_width=n.cell_state.width, in_frac=n.cell_state.frac_bits,
-                                 multipliers=self.multipliers)
+                                 multipliers=self.multipliers, read_registers=self.table_read_registers)
         m.submodules.cell_tanh = cell_lut
         m.d.comb += cell_lut.x.eq(c_reg)
         v3, meta3, o3 = delayed_all(m, cell_lut.latency, "u3", v2, meta2, o2)
@@ -310,7 +315,8 @@ class ElementwiseUnit(wiring.Component):
         m.d.sync += a_n.eq(convert(exact, af + gf, n.accum, n.rounding, n.overflow))
 
         # U1: n = tanh(a_n); h_{t-1}[unit] is read meanwhile.
-        lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af, multipliers=self.multipliers)
+        lut = ActivationLUT(table=dp.tanh, in_width=n.accum.width, in_frac=af, multipliers=self.multipliers,
+                            read_registers=self.table_read_registers)
         m.submodules.n_tanh = lut
         m.d.comb += lut.x.eq(a_n)
         # The read address goes out one cycle before tanh(a_n) arrives, so both are there together.

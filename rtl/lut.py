@@ -47,18 +47,21 @@ class ActivationLUT(wiring.Component):
     Latency
     -------
     :attr:`latency` = :func:`rnnhw.spec.latency.table_latency`: 5 cycles (registered ``|x|``,
-    registered index, block RAM, registered entry, reflection); 6 with interpolation (the multiplier's
-    two stages in place of the registered entry). Throughput: one lookup per cycle.
+    registered index, block RAM, registered entry, reflection), one more per further register behind
+    the block RAM (``read_registers``); 6 with interpolation (the multiplier's two stages in place of the
+    registered entry; ``read_registers`` does not apply). Throughput: one lookup per cycle.
 
     Raises
     ------
     TypeError
         If ``table`` is not an ``ActivationTable`` or ``in_width``/``in_frac`` not an integer.
     ValueError
-        If ``in_width`` is less than 2 or ``multipliers`` is not ``"logic"`` or ``"dsp"``.
+        If ``in_width`` is less than 2, ``multipliers`` is not ``"logic"`` or ``"dsp"`` or
+        ``read_registers`` is not 1 or 2 (``spec.latency.table_read_registers``).
     """
 
-    def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int, multipliers: str):
+    def __init__(self, *, table: ActivationTable, in_width: int, in_frac: int, multipliers: str,
+                 read_registers: int = 1):
         check_type("table", table, ActivationTable, "an ActivationTable")
         if not isinstance(in_width, int) or isinstance(in_width, bool):
             raise TypeError(f"in_width must be an integer of at least 2, not {in_width!r}")
@@ -68,7 +71,10 @@ class ActivationLUT(wiring.Component):
             raise TypeError(f"in_frac must be an integer, not {in_frac!r}")
         if multipliers not in MULTIPLIER_KINDS:
             raise ValueError(f"multipliers must be one of {MULTIPLIER_KINDS}, not {multipliers!r}")
+        if read_registers not in (1, 2) or isinstance(read_registers, bool):
+            raise ValueError(f"read_registers must be 1 or 2, not {read_registers!r}")
         self._table, self._in_width, self._in_frac, self._multipliers = table, in_width, in_frac, multipliers
+        self._read_registers = read_registers
         super().__init__({"x": In(signed(in_width)), "y": Out(format_shape(table.out_fmt))})
 
     @property
@@ -88,6 +94,11 @@ class ActivationLUT(wiring.Component):
         return self._multipliers
 
     @property
+    def read_registers(self):
+        """Registers behind the block RAM of a lookup without interpolation."""
+        return self._read_registers
+
+    @property
     def shift(self):
         """Right shift of ``|x|`` to the table index (negative: a left shift)."""
         return self._table.index_shift(self._in_frac)
@@ -100,7 +111,7 @@ class ActivationLUT(wiring.Component):
     @property
     def latency(self):
         """Cycles from ``x`` to ``y`` (``spec.latency.table_latency``)."""
-        return table_latency(self._table, self._in_frac)
+        return table_latency(self._table, self._in_frac, self._read_registers)
 
     def elaborate(self, platform):
         m = Module()
@@ -142,8 +153,9 @@ class ActivationLUT(wiring.Component):
             value = (((low << INTERP_BITS) | half) + slope) >> INTERP_BITS
             sign = delayed(m, negative_1, MULTIPLIER_LATENCY, "negative")
         else:
-            # The block RAM's clock-to-out gets a cycle of its own.
-            value, sign = delayed(m, here.data, 1, "entry"), delayed(m, negative_1, 1, "negative")
+            # The block RAM's clock-to-out gets a cycle of its own (two: the first by the block).
+            value = delayed(m, here.data, self.read_registers, "entry", reset_less=True)
+            sign = delayed(m, negative_1, self.read_registers, "negative")
 
         # Final stage: reflect for negative inputs, saturate.
         if table.function == "sigmoid":

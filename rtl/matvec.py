@@ -313,7 +313,7 @@ class MatVecUnit(wiring.Component):
         issue, late = self.issue, self.lane_delay
         in_late = self.read_delay + self.multiplier_registers  # when the multiplier's inputs are due
         if self.groups == 1:
-            operand = Signal.like(issue.operand, name="operand_reg")
+            operand = Signal.like(issue.operand, name="operand_reg", reset_less=True)
             m.d.sync += operand.eq(issue.operand)
             return [_LaneGroup(step=issue.step, operand=delayed(m, operand, in_late, "operand_reg"),
                                control=stages[2 + late])]
@@ -326,14 +326,15 @@ class MatVecUnit(wiring.Component):
         m.d.comb += [getattr(word, name).eq(getattr(step, name)) for name in fields]
         m.d.comb += [getattr(word.job, name).eq(getattr(step.job, name)) for name in _DRAIN_JOB_FIELDS]
         steps = fanned_out(m, word, self.groups, self.broadcast_fanout, "lane_step")
-        operands = fanned_out(m, issue.operand, self.groups, self.broadcast_fanout, "lane_operand")
+        operands = fanned_out(m, issue.operand, self.groups, self.broadcast_fanout, "lane_operand", reset_less=True)
         groups = []
         for g, (step, value) in enumerate(zip(steps, operands, strict=True)):
             controls = delayed_stages(m, step, 4 + late, f"lane_step_g{g}")
             capture = Signal(name=f"capture_g{g}")  # the sums are complete: registered, it drives one group
             capture_source = controls[2 + late].valid & controls[2 + late].last
             m.d.sync += capture.eq(capture_source)
-            groups.append(_LaneGroup(step=step, operand_source=value, control=controls[2 + late], capture=capture,
+            groups.append(_LaneGroup(step=step, operand_source=value, control=controls[2 + late],
+                                     control_source=controls[1 + late], capture=capture,
                                      capture_source=capture_source,
                                      completed=controls[3 + late], late=in_late))
         return groups
@@ -380,7 +381,7 @@ class MatVecUnit(wiring.Component):
                 weights = Memory(shape=multiplier.weight.shape(), depth=len(images[pair]), init=images[pair])
                 m.submodules[f"weights{name}"] = weights
                 w_port = weights.read_port()
-                weight = Signal(multiplier.weight.shape(), name=f"weight{name}")
+                weight = Signal(multiplier.weight.shape(), name=f"weight{name}", reset_less=True)
                 m.d.comb += w_port.addr.eq(group.step.w_addr)
                 m.d.sync += weight.eq(w_port.data)
             m.d.comb += [multiplier.weight.eq(delayed(m, weight, self.multiplier_registers, f"weight{name}_in")),
@@ -403,17 +404,19 @@ class MatVecUnit(wiring.Component):
             m.submodules[f"weights{name}_bank{bank}"] = memory
             port = memory.read_port()
             m.d.comb += port.addr.eq(address[:bits])
-            registers.append(delayed(m, port.data, self.read_delay, f"weights{name}_bank{bank}_data"))
+            registers.append(delayed(m, port.data, self.read_delay, f"weights{name}_bank{bank}_data",
+                                     reset_less=True))
         # the bank of the words in the bank registers
-        bank = delayed(m, address[bits:], 1 + self.read_delay, f"weights{name}_bank")
-        weight = Signal(shape, name=f"weight{name}")
+        bank = delayed(m, address[bits:], 1 + self.read_delay, f"weights{name}_bank", reset_less=True)
+        weight = Signal(shape, name=f"weight{name}", reset_less=True)
         m.d.sync += weight.eq(Array(registers)[bank])
         return weight
 
     def _lane(self, m, lane, group, product=None):
         """One lane of ``group``: weight memory and multiplier (unless its pair's ``product`` is given),
         bias memory, accumulator. Returns its sum (and GRU x-part sum)."""
-        own, stage, late, around = product is None, group.control, self.lane_delay, self.multiplier_registers
+        own, late, around = product is None, self.lane_delay, self.multiplier_registers
+        stage = group.lane_control(m, str(lane))
         operand = group.multiplier_operand(m, str(lane)) if own else None
         single = own and self.weight_banks == 1  # one memory (else banks, or the pair's)
         if single:
@@ -433,8 +436,8 @@ class MatVecUnit(wiring.Component):
                          b_addr]
             # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
             # a cycle of their own (and map into the DSP block's input and output registers).
-            weight = Signal(signed(self.weight_width), name=f"weight{lane}")
-            product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}")
+            weight = Signal(signed(self.weight_width), name=f"weight{lane}", reset_less=True)
+            product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}", reset_less=True)
             weight_in = delayed(m, weight, around, f"weight{lane}_in")
             m.d.sync += [weight.eq(w_port.data), product.eq(weight_in * operand)]
             read_back["WEIGHTS"] = weight
@@ -442,16 +445,18 @@ class MatVecUnit(wiring.Component):
             m.d.comb += b_addr
             weight = self._banked_weight(m, self.weight_images[lane], signed(self.weight_width),
                                          group.step.w_addr, str(lane))
-            product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}")
+            product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}", reset_less=True)
             m.d.sync += product.eq(delayed(m, weight, around, f"weight{lane}_in") * operand)
         else:
             m.d.comb += b_addr
         product = delayed(m, product, around, f"product{lane}_out")
-        bias_stages = delayed_stages(m, b_port.data, 2 + late, f"bias{lane}")
+        bias_stages = delayed_stages(m, b_port.data, 2 + late, f"bias{lane}", reset_less=True)
         bias = bias_stages[-1]
         read_back["BIASES"] = bias_stages[0]
 
-        total = Signal(signed(self.acc_width), name=f"sum{lane}")
+        # Datapath registers have no reset (it would reach every lane): each pass's first step loads the
+        # accumulator, and the drain reads a chain register only after loading it.
+        total = Signal(signed(self.acc_width), name=f"sum{lane}", reset_less=True)
         term = Mux(stage.from_input, product << self.product_shift_input, product << self.product_shift_state)
         restart = stage.first
         x_total = None
@@ -464,11 +469,12 @@ class MatVecUnit(wiring.Component):
             s_port = seconds.read_port()
             m.d.comb += s_port.addr.eq(self._writable(m, seconds, lane, "BIAS_HN", group.step.b_addr))
             second_stages = delayed_stages(m, s_port.data[: self.bias_width].as_signed(), 2 + late,
-                                           f"bias_hn{lane}")
-            split_stages = delayed_stages(m, s_port.data[self.bias_width], 2 + late, f"split_row{lane}")
+                                           f"bias_hn{lane}", reset_less=True)
+            split_stages = delayed_stages(m, s_port.data[self.bias_width], 2 + late, f"split_row{lane}",
+                                          reset_less=True)
             second, is_split_row = second_stages[-1], split_stages[-1]
             read_back["BIAS_HN"] = Cat(second_stages[0], split_stages[0])
-            x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}")
+            x_total = Signal(signed(self.acc_width), name=f"x_sum{lane}", reset_less=True)
             with m.If(stage.valid & stage.split & is_split_row):
                 m.d.sync += [x_total.eq(total), total.eq((second << self.bias_shift) + term)]
         for region, value in read_back.items():
@@ -504,9 +510,9 @@ class MatVecUnit(wiring.Component):
         """
         complete = stages[-1]
         lanes = self.lanes
-        chain = [Signal(signed(self.acc_width), name=f"chain{p}") for p in range(lanes)]
-        x_chain = [Signal(signed(self.acc_width), name=f"x_chain{p}") for p in range(lanes)] if self.split_rows \
-            else None
+        chain = [Signal(signed(self.acc_width), name=f"chain{p}", reset_less=True) for p in range(lanes)]
+        x_chain = [Signal(signed(self.acc_width), name=f"x_chain{p}", reset_less=True) for p in range(lanes)] \
+            if self.split_rows else None
         chains = [chain, x_chain] if self.split_rows else [chain]
         sources = [sums, x_sums] if self.split_rows else [sums]
         walk = self._walk(m, complete.valid & complete.last, complete.job)
@@ -562,6 +568,8 @@ class MatVecUnit(wiring.Component):
 
 #: The job fields a lane group's copy of the drain's walk reads (GRU n rows hold the chain).
 _DRAIN_JOB_FIELDS = ("rows", "gate0", "head", "whole_units")
+#: The step fields a lane's accumulator reads.
+_ACCUMULATOR_FIELDS = ("valid", "first", "split", "from_input")
 
 
 @dataclass(frozen=True)
@@ -573,12 +581,25 @@ class _LaneGroup:
 
     step: object
     control: object
+    control_source: object = None  # what ``control`` registers, for the lanes' own copies of it
     operand: object = None
     operand_source: object = None
     capture: object = None
     capture_source: object = None  # what ``capture`` registers, for the lanes' own copies of it
     completed: object = None
     late: int = 0  # cycles the multiplier's inputs come after a lane's without banks or multiplier registers
+
+    def lane_control(self, m, name: str):
+        """The accumulator controls of lane ``name``: ``control`` (one group), or behind a broadcast tree
+        the lane's own copy of its fields the accumulator reads, registered from ``control_source``. A
+        group's lanes spread over the DSP rows; one register driving the restart and enable logic of
+        every accumulator bit in the group set the clock of P = 128 (10.2 ns of routing)."""
+        if self.control_source is None:
+            return self.control
+        layout = data.StructLayout(dict.fromkeys(_ACCUMULATOR_FIELDS, 1))
+        control = Signal(layout, name=f"control{name}", attrs=KEEP)
+        m.d.sync += [getattr(control, field).eq(getattr(self.control_source, field)) for field in _ACCUMULATOR_FIELDS]
+        return control
 
     def multiplier_operand(self, m, name: str):
         """The operand register of multiplier ``name``: each sits by its DSP block, so that the group's

@@ -144,12 +144,12 @@ class PackedMultiplier(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         k = guard_shift(self.weight_width, self.operand_width)
-        product = Signal(signed(len(self.weight) + self.operand_width), name="product")
+        product = Signal(signed(len(self.weight) + self.operand_width), name="product", reset_less=True)
         # The low product b * x is negative when b and x are non-zero and of opposite signs (b: the packed
         # weight's low weight_width bits). Decided from the factors beside the multiply, it is a register
         # when the product is, and no logic of the product's lies before the accumulators' adders.
         low_weight = self.weight[: self.weight_width]
-        borrow = Signal(name="borrow")
+        borrow = Signal(name="borrow", reset_less=True)
         m.d.sync += [product.eq(self.weight * self.operand),
                      borrow.eq((low_weight[-1] ^ self.operand[-1]) & low_weight.any() & self.operand.any())]
         m.d.comb += [self.low.eq(Cat(product[:k], borrow).as_signed()), self.high.eq((product >> k) + borrow)]

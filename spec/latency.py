@@ -15,7 +15,8 @@ from .lut import ActivationTable
 
 __all__ = ["DRAIN_DELAY", "MULTIPLIER_LATENCY", "TABLE_LATENCY", "INTERPOLATED_TABLE_LATENCY",
            "tree_levels", "block_ram_words", "weight_banks", "LanePipeline", "lane_pipeline",
-           "broadcast_groups", "broadcast_levels", "operand_registers", "table_latency", "gate_latency",
+           "broadcast_groups", "broadcast_levels", "operand_registers", "table_read_registers", "table_latency",
+           "gate_latency",
            "elementwise_latency", "h_ready_delay"]
 
 #: Cycles from issuing a pass's last step until its first item leaves the drain (``MatVecUnit``), when
@@ -134,16 +135,27 @@ def operand_registers(hardware: HardwareConfig) -> int:
     return lane_pipeline(hardware).operand_registers
 
 
-def table_latency(table: ActivationTable, in_frac: int) -> int:
-    """Cycles of one lookup of ``table`` with inputs of ``in_frac`` fractional bits (``ActivationLUT``)."""
+def table_read_registers(hardware: HardwareConfig) -> int:
+    """Registers behind an activation table's block RAM (``ActivationLUT.read_registers``): 2 behind a
+    broadcast tree, else 1. Beyond ``broadcast_fanout`` lanes the lanes' block RAMs fill the device's
+    RAM columns and the placer cannot keep a table's block RAM by the logic that reads it (LSTM I=64
+    H=128 P=64 on the ECP5: 4.4 ns of routing after the cell-state table's 4.1 ns clock-to-out); with a
+    second register the first can sit by the block."""
+    return 1 + int(broadcast_levels(hardware) > 0)
+
+
+def table_latency(table: ActivationTable, in_frac: int, read_registers: int = 1) -> int:
+    """Cycles of one lookup of ``table`` with inputs of ``in_frac`` fractional bits (``ActivationLUT``),
+    ``read_registers`` registers behind its block RAM (interpolated lookups: the slope multiplier's
+    input registers, always one)."""
     interpolated = table.interpolate and table.index_shift(in_frac) > 0
-    return INTERPOLATED_TABLE_LATENCY if interpolated else TABLE_LATENCY
+    return INTERPOLATED_TABLE_LATENCY if interpolated else TABLE_LATENCY + read_registers - 1
 
 
 def gate_latency(datapath: Datapath) -> int:
     """Cycles through the gate tables: the slower of sigmoid and tanh on accumulator-format inputs."""
-    frac = datapath.numerics.accum.frac_bits
-    return max(table_latency(datapath.sigmoid, frac), table_latency(datapath.tanh, frac))
+    frac, registers = datapath.numerics.accum.frac_bits, table_read_registers(datapath.config.hardware)
+    return max(table_latency(datapath.sigmoid, frac, registers), table_latency(datapath.tanh, frac, registers))
 
 
 def elementwise_latency(datapath: Datapath) -> int:
@@ -152,6 +164,7 @@ def elementwise_latency(datapath: Datapath) -> int:
     For the GRU with the reset before ``W_hn``, also from an r item to its ``r*h`` write.
     """
     n, gates = datapath.numerics, gate_latency(datapath)
+    registers = table_read_registers(datapath.config.hardware)
     if datapath.config.model.reset_before:
         # Gate tables (n = tanh of the n row), h - n registered, z*(h - n), the write register. An r
         # item's r*h takes the same cycles (its multiply, one register, the write register).
@@ -159,8 +172,8 @@ def elementwise_latency(datapath: Datapath) -> int:
     # Gate tables, then (LSTM, GRU) two multiplies, one table and four registers (LSTM five).
     update = gates + 4 + 2 * MULTIPLIER_LATENCY
     return {
-        "lstm": update + 1 + table_latency(datapath.tanh, n.cell_state.frac_bits),
-        "gru": update + table_latency(datapath.tanh, n.accum.frac_bits),
+        "lstm": update + 1 + table_latency(datapath.tanh, n.cell_state.frac_bits, registers),
+        "gru": update + table_latency(datapath.tanh, n.accum.frac_bits, registers),
         "rnn_tanh": gates + 1,
         "rnn_relu": gates + 1,
         "jordan": gates + 1,  # h = act(pre) and y = out_act(pre) alike: the tables, then the write register

@@ -202,13 +202,13 @@ def test_interleave_rows_and_table():
     from bench import interleave
 
     table = interleave.rows([Design("lstm", 12, 32, lanes=32)], (1, 2, 4))
-    assert table == [("LSTM I=12 H=32 P=32", 1, 176, 193), ("LSTM I=12 H=32 P=32", 2, 176, 176),
+    assert table == [("LSTM I=12 H=32 P=32", 1, 176, 195), ("LSTM I=12 H=32 P=32", 2, 176, 176),
                      ("LSTM I=12 H=32 P=32", 4, 176, 176)]
     measured = {("LSTM I=12 H=32 P=32", 2): 176.0}
     synthesized = {("LSTM I=12 H=32 P=32", 2): SynthOutcome(target="ecp5", device=ECP5, luts=8100, ffs=6000, dsps=32,
                                                             brams=36, fmax_mhz=100.0)}
     assert interleave.markdown(table[:2], measured, synthesized).splitlines()[2:] == [
-        "| LSTM I=12 H=32 P=32 | 1 | 193 | — | 176 | 0.912 | — | — | — | — | — | — |",
+        "| LSTM I=12 H=32 P=32 | 1 | 195 | — | 176 | 0.903 | — | — | — | — | — | — |",
         "| LSTM I=12 H=32 P=32 | 2 | 176 | 176 | 176 | 1.000 | 8,100 | 6,000 | 36 | 100.0 | 568,182 | 284,091 |",
     ]
     assert Design("lstm", 12, 32, lanes=32, interleave=2).label == "LSTM I=12 H=32 P=32 K=2"

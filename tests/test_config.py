@@ -550,7 +550,7 @@ def test_interleave_in_the_description():
     assert Schedule(config).cycles_per_step() == 176
     text = describe_config(config)
     assert "expected 176 cycles per step (schedule model), MAC utilization 1.000" in text
-    assert "interleave: 2 sequences walked round-robin" in text and "(one stream alone: 193)" in text
+    assert "interleave: 2 sequences walked round-robin" in text and "(one stream alone: 195)" in text
     assert ("broadcast tree: 4 groups of up to 8 lanes behind 1 register level(s) (hardware.broadcast_fanout = 8); "
             "a pass's sums leave 9 cycles after its last step") in text
     assert "broadcast tree" not in describe_config(config.replace("hardware", lanes=8))

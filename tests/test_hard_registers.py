@@ -236,7 +236,7 @@ def test_a_block_ram_output_that_is_not_only_a_register_stays(case):
 def test_a_real_design_moves_its_registers_and_places(tmp_path):
     """MacWithMemory on ECP5: the multiplier's input registers (x, and w, the memory's read register)
     move into the MULT18X18D; the product register feeds the accumulator's adder and stays; nextpnr
-    places and times it."""
+    places, routes and times it."""
     result = synthesize(to_verilog(MacWithMemory(), "mac"), target="ecp5", top="mac", work_root=tmp_path,
                         keep=tmp_path / "kept", quiet=True)
     netlist = json.loads((tmp_path / "kept" / "netlist.json").read_text())
@@ -248,6 +248,7 @@ def test_a_real_design_moves_its_registers_and_places(tmp_path):
     assert (ram["parameters"]["REGMODE_A"], ram["parameters"]["REGMODE_B"]) == ("NOREG", "NOREG")
     assert result.dsps == 1 and result.fmax_mhz > 0
     assert result.ffs == sum(c["type"] == "TRELLIS_FF" for c in cells) == 32 + 32  # product, accumulator
+    assert "Info: Router1 time" in (tmp_path / "kept" / "nextpnr.log").read_text()  # one DSP block
 
 
 def test_block_ram_outputs_move_only_when_asked():

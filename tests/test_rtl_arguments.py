@@ -234,6 +234,8 @@ CHECKS = [
     (lambda: lut(in_width=12.0), TypeError, "in_width must be an integer of at least 2, not 12.0"),
     (lambda: lut(in_frac=None), TypeError, "in_frac must be an integer, not None"),
     (lambda: lut(multipliers="mult"), ValueError, "multipliers must be one of ('dsp', 'logic'), not 'mult'"),
+    (lambda: lut(read_registers=3), ValueError, "read_registers must be 1 or 2, not 3"),
+    (lambda: lut(read_registers=True), ValueError, "read_registers must be 1 or 2, not True"),
     # ElementwiseUnit
     (lambda: elementwise(datapath=CONFIG), TypeError, f"datapath must be a Datapath, not {CONFIG!r}"),
     (lambda: elementwise(item_shape=None), TypeError, "item_shape must be a StructLayout, not None"),

@@ -11,22 +11,25 @@ from .hdl import ecp5_resources, run_testbench
 
 
 @pytest.mark.parametrize("function", ["sigmoid", "tanh"])
-@pytest.mark.parametrize(("size", "interpolate", "in_width", "in_frac", "multipliers", "latency"), [
-    (16, False, 9, 4, "logic", TABLE_LATENCY),  # index shift > 0
-    (64, True, 10, 5, "logic", INTERPOLATED_TABLE_LATENCY),  # fewer than INTERP_BITS position bits
-    (64, True, 10, 5, "dsp", INTERPOLATED_TABLE_LATENCY),
-    (32, True, 16, 12, "logic", INTERPOLATED_TABLE_LATENCY),  # interpolation with the full position
-    (32, True, 16, 12, "dsp", INTERPOLATED_TABLE_LATENCY),
-    (64, True, 8, 0, "logic", TABLE_LATENCY),  # interpolation asked for, but no bits below the index
-    (256, False, 8, 2, "dsp", TABLE_LATENCY),  # input coarser than a bin: index shift < 0
+@pytest.mark.parametrize(("size", "interpolate", "in_width", "in_frac", "multipliers", "read_registers",
+                          "latency"), [
+    (16, False, 9, 4, "logic", 1, TABLE_LATENCY),  # index shift > 0
+    (16, False, 9, 4, "logic", 2, TABLE_LATENCY + 1),  # two registers behind the block RAM
+    (64, True, 10, 5, "logic", 1, INTERPOLATED_TABLE_LATENCY),  # fewer than INTERP_BITS position bits
+    (64, True, 10, 5, "dsp", 1, INTERPOLATED_TABLE_LATENCY),
+    (32, True, 16, 12, "logic", 1, INTERPOLATED_TABLE_LATENCY),  # interpolation with the full position
+    (32, True, 16, 12, "dsp", 1, INTERPOLATED_TABLE_LATENCY),
+    (64, True, 8, 0, "logic", 1, TABLE_LATENCY),  # interpolation asked for, but no bits below the index
+    (256, False, 8, 2, "dsp", 1, TABLE_LATENCY),  # input coarser than a bin: index shift < 0
 ])
 def test_activation_lut_equals_golden_on_every_input(function, size, interpolate, in_width, in_frac, multipliers,
-                                                     latency):
+                                                     read_registers, latency):
     """Every input (or 1024 of them) in consecutive cycles; each output exactly ``latency`` cycles later,
     the pipeline depth ``spec.latency.table_latency`` gives (the schedule model's number)."""
     table = activation_table(function, size, interpolate, FixedFormat(12, 2))
-    dut = ActivationLUT(table=table, in_width=in_width, in_frac=in_frac, multipliers=multipliers)
-    assert dut.latency == table_latency(table, in_frac) == latency
+    dut = ActivationLUT(table=table, in_width=in_width, in_frac=in_frac, multipliers=multipliers,
+                        read_registers=read_registers)
+    assert dut.latency == table_latency(table, in_frac, read_registers) == latency
     inputs = np.arange(-(1 << (in_width - 1)), 1 << (in_width - 1))
     if inputs.size > 1024:
         inputs = np.random.default_rng(0).choice(inputs, 1024, replace=False)

@@ -27,6 +27,7 @@ from rnnhw.synth import (
     capacity_overflow,
     check_options,
     count_resources,
+    nextpnr_router,
     overflow_message,
     parse_critical_path,
     parse_fmax,
@@ -283,6 +284,16 @@ def test_fmax_picks_the_named_clock():
 # Devices and options
 
 
+def test_router2_only_for_designs_with_many_dsp_blocks():
+    def router(target, device, dsps):
+        return nextpnr_router(*resolve_device(target, device), {"dsps": dsps})
+
+    assert [router("ecp5", "LFE5UM-85F", d) for d in (0, 8, 39, 40, 156)] == [
+        "router1", "router1", "router1", "router2", "router2"]  # beyond a quarter of 156
+    assert [router("ecp5", "LFE5UM-25F", d) for d in (7, 8)] == ["router1", "router2"]  # of 28
+    assert router("ice40", "up5k", 8) == router("xc7", "xc7a35t", 90) == "router1"
+
+
 def test_default_devices_and_aliases():
     assert [(t, resolve_device(t)[1].name) for t in TARGETS] == [
         ("ecp5", "LFE5UM-85F"), ("ice40", "iCE40UP5K"), ("xc7", "xc7a35t")]
@@ -420,7 +431,7 @@ def test_synth_command_on_ice40(tmp_path, monkeypatch, capsys, fake_generator):
     assert 50 < report["fmax_mhz"] < 400
     assert 0 < report["seconds"] < 300
     assert out.startswith("ice40 iCE40UP5K: 2 LUTs, 0 FFs, 1 DSPs, 1 BRAMs, Fmax ")
-    for stage in ("yosys synth_ice40 finished in", "nextpnr-ice40 place and route finished in",
+    for stage in ("yosys synth_ice40 finished in", "nextpnr-ice40 place and route (router1) finished in",
                   "critical path"):
         assert stage in err
     kept = sorted(p.name for p in (tmp_path / "kept").iterdir())
