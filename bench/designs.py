@@ -28,7 +28,7 @@ class BenchFailure(Exception):
 
 @dataclass(frozen=True)
 class Design:
-    """One accelerator: cell, sizes, classifier head (0: none) and lanes ``P``."""
+    """One accelerator: cell, sizes, classifier head (0: none), lanes ``P`` and a few hardware keys."""
 
     cell: str
     input_size: int
@@ -41,6 +41,7 @@ class Design:
     num_layers: int = 1
     return_sequences: bool = False  # an output every timestep, not only after the last
     interleave: int = 1  # K interleaved sequences (``hardware.interleave``)
+    elementwise_multipliers: str = "logic"  # ``hardware.elementwise_multipliers``
 
     def __post_init__(self):
         if self.cell not in CELL_NAMES:
@@ -49,15 +50,17 @@ class Design:
     @property
     def model_label(self) -> str:
         """``LSTM I=12 H=32 head=9`` (no lanes); ``GRU (reset before) ...`` for ``gru_reset = "before"``;
-        ``2-layer bidirectional GRU I=8 H=16 (outputs every step)`` (``H`` per direction)."""
+        ``2-layer bidirectional GRU I=8 H=16 (outputs every step)`` (``H`` per direction); ``... (elementwise
+        DSP)`` with ``hardware.elementwise_multipliers = "dsp"``."""
         head = f" head={self.head}" if self.head else ""
         reset = " (reset before)" if self.gru_reset == "before" else ""
         outputs = f" O={self.output_size}" if self.output_size else ""
         layers = f"{self.num_layers}-layer " if self.num_layers > 1 else ""
         direction = "bidirectional " if self.bidirectional else ""
         sequences = " (outputs every step)" if self.return_sequences else ""
+        elementwise = " (elementwise DSP)" if self.elementwise_multipliers == "dsp" else ""
         return (f"{layers}{direction}{CELL_NAMES[self.cell]}{reset} I={self.input_size} H={self.hidden_size}"
-                f"{outputs}{head}{sequences}")
+                f"{outputs}{head}{sequences}{elementwise}")
 
     @property
     def label(self) -> str:
@@ -71,7 +74,8 @@ class Design:
                       "head": self.head, "gru_reset": self.gru_reset, "output_size": self.output_size,
                       "bidirectional": self.bidirectional, "num_layers": self.num_layers,
                       "return_sequences": self.return_sequences},
-            "hardware": {"lanes": self.lanes, "interleave": self.interleave},
+            "hardware": {"lanes": self.lanes, "interleave": self.interleave,
+                         "elementwise_multipliers": self.elementwise_multipliers},
         })
 
     @functools.cached_property

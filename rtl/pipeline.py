@@ -19,12 +19,15 @@ KEEP = {"keep": 1}
 UNCHECKED_COLLISIONS = {"no_rw_check": 1}
 
 
-def delayed_stages(m: Module, value, cycles: int, name: str, *, reset_less: bool | None = None) -> list:
+def delayed_stages(m: Module, value, cycles: int, name: str, *, reset_less: bool | None = None,
+                   keep: bool = False) -> list:
     """``value`` registered ``cycles`` times: every stage's register, the first (``{name}_d1``) first.
 
     The registers are ``reset_less`` as ``value`` is unless ``reset_less`` says otherwise: datapath
-    values whose reader waits for a valid flag need no reset (which would reach every one of them)."""
-    like = {} if reset_less is None else {"reset_less": reset_less}
+    values whose reader waits for a valid flag need no reset (which would reach every one of them).
+    ``keep``: the registers carry :data:`KEEP`, so that a synthesis flow does not merge them with
+    registers of equal input elsewhere (another lane's)."""
+    like = ({} if reset_less is None else {"reset_less": reset_less}) | ({"attrs": KEEP} if keep else {})
     stages = []
     for stage in range(cycles):
         reg = Signal.like(value, name=f"{name}_d{stage + 1}", **like)
