@@ -15,8 +15,9 @@ of the core alone and Yosys cannot optimise across the wrapper boundary.
 Two steps of the flow's own come around Yosys's synthesis command. Before it, a register whose wire has
 the ``keep`` attribute gets it on its flip-flop too (:data:`KEPT_FLIP_FLOPS`): the RTL's deliberate
 copies of a register (:data:`rnnhw.rtl.pipeline.KEEP`) would otherwise be merged back into one. After it,
-for ECP5, the registers before each MULT18X18D move into the block's own input registers
-(:mod:`rnnhw.hard_registers`); the ``ffs`` count is of the flip-flops left.
+for ECP5, the registers before each MULT18X18D move into the block's own input registers, and block RAM
+read registers that feed only registers into the DP16KD's output register (:mod:`rnnhw.hard_registers`);
+the ``ffs`` count is of the flip-flops left.
 
 Resource counts (per target, from Yosys ``stat -json`` of the core):
 
@@ -624,8 +625,9 @@ def _tool_version(tool: str) -> str:
 
 #: Changes whenever the flow's own steps change what it reports (a part of :func:`cache_key`). 2: the
 #: ``keep`` of copied registers reaches their flip-flops; ECP5 moves registers into DSP blocks and block RAMs.
-#: 3: nextpnr-ecp5 routes designs with many DSP blocks with ``router2`` (:func:`nextpnr_router`).
-FLOW_VERSION = 3
+#: 3: nextpnr-ecp5 routes designs with many DSP blocks with ``router2`` (:func:`nextpnr_router`). 4: block RAM
+#: read registers that feed only registers move into the DP16KD.
+FLOW_VERSION = 4
 
 
 def cache_key(verilog: str, target: str, device: str, freq_mhz: float, *, top: str = "rnnhw_top",
@@ -808,7 +810,7 @@ def _move_registers(flow: Flow, top: str) -> MovedRegisters:
     """:func:`~rnnhw.hard_registers.move_registers_into_blocks` on the core in ``netlist.json``."""
     path = flow.work_dir / "netlist.json"
     netlist = json.loads(path.read_text())
-    moved = move_registers_into_blocks(netlist, top)
+    moved = move_registers_into_blocks(netlist, top, ram_outputs=True)
     path.write_text(json.dumps(netlist))
     flow.say(f"moved into blocks: {moved}")
     return moved

@@ -7,6 +7,10 @@ real run puts a multiply-accumulate with a block RAM through Yosys, the pass and
 import json
 
 import pytest
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
 
 from rnnhw.hard_registers import MovedRegisters, move_registers_into_blocks
 from rnnhw.synth import synthesize
@@ -249,6 +253,31 @@ def test_a_real_design_moves_its_registers_and_places(tmp_path):
     assert result.dsps == 1 and result.fmax_mhz > 0
     assert result.ffs == sum(c["type"] == "TRELLIS_FF" for c in cells) == 32 + 32  # product, accumulator
     assert "Info: Router1 time" in (tmp_path / "kept" / "nextpnr.log").read_text()  # one DSP block
+
+
+class TwoRegistersBehindBlockRam(wiring.Component):
+    """A 1024 x 16 ROM read into two registers: the flow moves the first into the DP16KD."""
+
+    def __init__(self):
+        super().__init__({"addr": In(10), "data": Out(16)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.rom = rom = Memory(shape=16, depth=1024, init=[(k * 40503) & 0xFFFF for k in range(1024)])
+        port = rom.read_port()
+        first, second = Signal(16, reset_less=True), Signal(16, reset_less=True)
+        m.d.comb += [port.addr.eq(self.addr), self.data.eq(second)]
+        m.d.sync += [first.eq(port.data), second.eq(first)]
+        return m
+
+
+def test_the_flow_moves_a_block_ram_register_that_feeds_a_register(tmp_path):
+    result = synthesize(to_verilog(TwoRegistersBehindBlockRam(), "rom2"), target="ecp5", top="rom2",
+                        work_root=tmp_path, keep=tmp_path / "kept", quiet=True)
+    cells = json.loads((tmp_path / "kept" / "netlist.json").read_text())["modules"]["rom2"]["cells"].values()
+    (ram,) = [c for c in cells if c["type"] == "DP16KD"]
+    assert {ram["parameters"]["REGMODE_A"], ram["parameters"]["REGMODE_B"]} == {"NOREG", "OUTREG"}
+    assert result.ffs == 16 and result.brams == 1  # the second register
 
 
 def test_block_ram_outputs_move_only_when_asked():
