@@ -237,7 +237,11 @@ def findings(rows: list[HardwareRow], fmax_target: float = 150.0) -> list[str]:
                          f"above the bound (utilization {row.utilization:.3f}), as the schedule model "
                          f"predicts: {_shortfall(row.design)}.")
         multipliers = design_needs(row.design.config).dsps(TARGETS["ecp5"])  # P, or ceil(P/2) packed
-        if row.ecp5.dsps is not None and row.ecp5.dsps != multipliers:
+        elementwise = row.design.config.hardware.elementwise_multipliers == "dsp"
+        if row.ecp5.dsps is not None and elementwise and row.ecp5.dsps > multipliers:
+            notes.append(f"{label}: {row.ecp5.dsps} DSP blocks (MULT18X18D): the lanes' {multipliers} and "
+                         f"{row.ecp5.dsps - multipliers} of the elementwise unit (elementwise_multipliers = \"dsp\").")
+        elif row.ecp5.dsps is not None and row.ecp5.dsps != multipliers:
             notes.append(f"{label}: {row.ecp5.dsps} DSP blocks (MULT18X18D), not the lanes' {multipliers} "
                          f"(P = {row.design.lanes}).")
         if row.ecp5.error:

@@ -108,25 +108,24 @@ are banked, each bank's output registered twice. The synthesis flow keeps the tr
 How it got here. Before the tree, P = 16 ran at 120.4 MHz (one operand register routed to all 16
 multipliers). With the tree, banks and multiplier registers but every register in the fabric, and
 Yosys merging the tree's copies back into one register per level, P = 16, 32 and 64 reached 141.3,
-135.2 and 126.2 MHz, limited by the routes between fabric registers and the MULT18X18D blocks (2.5 to
-3.4 ns in, 3.1 ns inside, 1.0 to 1.4 ns out) and by block RAM clock-to-out (4.1 to 4.3 ns) and the
-route after it. Then, each measured at P = 16 to 64: the multipliers' input registers moved into the
-blocks; the state, input and cell-state memories without read-write collision logic after them; the
-LSTM cell state read a cycle ahead into two registers; the drain chain loaded from a register per lane
-(P = 32 had been limited by the group's shift enable, 7.05 ns); the output buffer's room kept as a
-register (P = 32: the issue decision, 6.96 ns); a second register per weight bank (P = 16: 3.2 ns from
-a bank's block RAM to its register). Moving the product registers into the blocks as well made P = 64
-unroutable (after 20 minutes nextpnr's router got no lower than 14,000 unrouted arcs; with only the
-input registers moved it routes in 6 minutes, 153.8 MHz, at the RTL before the second bank register),
-and so did moving the 129 block RAM read registers into the DP16KDs (78,700 arcs left after 5 minutes):
-both stay in the fabric. With the second bank register, P = 64 did not finish routing either (65,000 of
-about 78,000 arcs left after 7 minutes of routing, on a loaded machine): the register that lifted
-P = 16 from 137.9 to 151.2 MHz costs P = 64 its route, and the table has no Fmax for it (nor for
-P = 32, whose run with this flow did not finish in time). P = 128 has no Fmax here: it
-was placed and routed only with its 129 block RAM read registers moved, and after 5 minutes of routing
-106,600 of its 117,166 arcs were left, falling by about 100 per 1,000 router iterations (128 of the 156
-multipliers; at the previous flow, 84,000 arcs after 40 minutes). The flow as it is now was not tried
-on it: one run takes longer than was left.
+135.2 and 126.2 MHz, limited by the routes between fabric registers and the MULT18X18D blocks and by
+block RAM clock-to-out (4.1 to 4.3 ns) and the route after it. Then the multipliers' input registers
+moved into the blocks, memories lost their read-write collision logic, the drain chain and the output
+buffer's room got registers of their own and each weight bank two registers: P = 16 151.2 MHz (seed 1,
+elementwise multipliers in logic). nextpnr's `router1` could not route P = 64 or 128 (tens of
+thousands of arcs left after 7 to 40 minutes). This run's flow and RTL, each step measured on P = 64
+or 128: designs beyond a quarter of the DSP blocks route with `router2` (P = 64 and 128 in 2 to 3
+minutes; both then at about 100 MHz, limited by the core's reset reaching some 25,000 flip-flops across
+the die, 7.8 to 8.9 ns); the lanes' datapath registers lost their reset (P = 64 117.1, P = 128 92.1
+MHz); behind a tree the activation tables read their block RAM into two registers and each lane's
+accumulator reads its own copy of the step's controls (P = 128 had 10.2 ns from a group register to
+the accumulators) and keeps its bias registers (Yosys had merged equal bias registers of lanes far
+apart, 6.6 ns); the elementwise unit's three multipliers in DSP blocks (in logic, its shift-add trees
+limited P = 64 to 134.0 MHz, 4.7 ns of routing); and block RAM read registers that feed only registers
+moved into the DP16KD (in the fabric the placer left the first of two registers 3.1 to 4.2 ns from its
+block: P = 16 / 32 / 64 were at 138.9 / 136.7 / 120.6 MHz before, on the same netlists). The limit is now
+the sequencer's issue logic at P = 32 and 64 (about 6.8 ns, the pass and step counters deciding the
+next issue), not the lanes.
 
 {hardware.main_table(rows)}
 
