@@ -125,7 +125,13 @@ limited P = 64 to 134.0 MHz, 4.7 ns of routing); and block RAM read registers th
 moved into the DP16KD (in the fabric the placer left the first of two registers 3.1 to 4.2 ns from its
 block: P = 16 / 32 / 64 were at 138.9 / 136.7 / 120.6 MHz before, on the same netlists). The limit is now
 the sequencer's issue logic at P = 32 and 64 (about 6.8 ns, the pass and step counters deciding the
-next issue), not the lanes.
+next issue), not the lanes. At P = 128 (131 of the 156 DSP blocks in use) it is a multiplier's output:
+5.7 ns of routing from a MULT18X18D to its product register, which the placer could not keep by the
+block; the next step is that register inside the block (`REG_OUTPUT`), which `router1` could not
+route at P = 64 but `router2` may. The four designs' synthesis results were made by the flow's steps
+run one at a time (Yosys and the multiplier-input move, then the block RAM move and nextpnr with the
+flow's arguments) and stored in the synthesis cache under the flow's version; `make bench` runs them
+through `rnnhw.synth` in one go.
 
 {hardware.main_table(rows)}
 

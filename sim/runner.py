@@ -317,8 +317,20 @@ def run_folder(model: Model, keep: int = KEPT_RUNS) -> Iterator[Path]:
         try:
             yield folder
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove_folder(folder)
             raise
+
+
+def _remove_folder(folder: Path, grace: float = 5.0) -> None:
+    """``folder`` and everything in it, retried for ``grace`` s: a simulator that is still ending (a signal
+    stopped the run) may write a file into it while it is being removed, and the removal then leaves
+    the folder."""
+    deadline = time.monotonic() + grace
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def run_testbench(model: Model, run_dir: Path, env: Mapping[str, str], *, waves_file: Path | None = None,

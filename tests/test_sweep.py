@@ -302,7 +302,7 @@ def test_two_worker_cluster_equals_serial_and_failing_points_are_recorded(tmp_pa
     # Stand-in resources; cycles from the schedule; latency at the stand-in's Fmax (200 - lanes MHz).
     assert [(r["luts"], r["dsps"], r["fmax_mhz"], r["cycles_per_step"], r["latency_us"]) for r in rows[:4]] == [
         ("460", "4", "196.0", "1280", "6.530612"), ("500", "4", "196.0", "1280", "6.530612"),
-        ("1660", "16", "184.0", "325", "1.766304"), ("1700", "16", "184.0", "325", "1.766304")]
+        ("1660", "16", "184.0", "327", "1.777174"), ("1700", "16", "184.0", "327", "1.777174")]
     accuracy = {r["width"]: float(r["accuracy"]) for r in rows[:4]}
     assert accuracy == {"6": 95.0, "10": 95.0}
     report = (tmp_path / "serial" / "report.md").read_text()
