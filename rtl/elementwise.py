@@ -246,8 +246,9 @@ class ElementwiseUnit(wiring.Component):
         m.submodules.cell_state = cells
         c_read, c_write = cells.read_port(), cells.write_port()
         # c_{t-1} of the firing item's unit is read a cycle ahead (the address from the item one register
-        # before ``item``) and registered twice out of the memory: the first register can sit by the
-        # block RAM, whose clock-to-out (4.3 ns on ECP5) leaves little time for a route.
+        # before ``item``) and registered twice out of the memory: the first, which feeds only the
+        # second, becomes the block RAM's own output register (rnnhw.hard_registers), and the route to
+        # the second gets a cycle.
         early = delayed(m, self.items.p, gate_latency(self.datapath) - 1, "c_read_item")
         m.d.comb += c_read.addr.eq(times_constant(early.job.layer, self.hidden) + early.unit)
         c_read_data = delayed(m, c_read.data, 1, "c_read_data")

@@ -392,8 +392,9 @@ class MatVecUnit(wiring.Component):
     def _banked_weight(self, m, image, shape, address, name):
         """``weight{name}``: the word of ``image`` at ``address``, from banks of one block RAM each
         (:attr:`weight_banks`). Each bank's output goes through :attr:`read_delay` registers of its own
-        (a block RAM's clock-to-out leaves no time for logic after it, and with two registers the first
-        can sit by its block RAM while the second goes by the multiplexer), then the addressed bank's last
+        (a block RAM's clock-to-out leaves no time for logic after it; the first, which feeds only the
+        second, becomes the block RAM's output register in rnnhw's flow, and the second sits by the
+        multiplexer), then the addressed bank's last
         register into ``weight``: :attr:`read_delay` cycles more than a single memory."""
         words = block_ram_words(Shape.cast(shape).width)
         bits = (words - 1).bit_length()
@@ -435,7 +436,7 @@ class MatVecUnit(wiring.Component):
             m.d.comb += [w_port.addr.eq(self._writable(m, weights, lane, "WEIGHTS", group.step.w_addr)),
                          b_addr]
             # Registers on both sides of the multiplier: block RAM clock-to-out and the multiply each get
-            # a cycle of their own (and map into the DSP block's input and output registers).
+            # a cycle of their own (the flow moves the inputs' registers into the DSP block).
             weight = Signal(signed(self.weight_width), name=f"weight{lane}", reset_less=True)
             product = Signal(signed(self.weight_width + self.operand_width), name=f"product{lane}", reset_less=True)
             weight_in = delayed(m, weight, around, f"weight{lane}_in")

@@ -98,8 +98,8 @@ class LanePipeline:
     @property
     def read_delay(self) -> int:
         """Cycles the bank registers add to every lane: 2 with banks (each bank's output goes through
-        two registers before the addressed one is chosen, so that the first can sit by its block RAM),
-        else 0."""
+        two registers before the addressed one is chosen, so that the first can be the block RAM's
+        output register), else 0."""
         return 2 * int(self.banks > 1)
 
     @property
@@ -140,7 +140,7 @@ def table_read_registers(hardware: HardwareConfig) -> int:
     broadcast tree, else 1. Beyond ``broadcast_fanout`` lanes the lanes' block RAMs fill the device's
     RAM columns and the placer cannot keep a table's block RAM by the logic that reads it (LSTM I=64
     H=128 P=64 on the ECP5: 4.4 ns of routing after the cell-state table's 4.1 ns clock-to-out); with a
-    second register the first can sit by the block."""
+    second register the first can be the block's output register, and the route gets a cycle."""
     return 1 + int(broadcast_levels(hardware) > 0)
 
 
