@@ -95,20 +95,29 @@ class InputBuffer(_ElementStorage, wiring.Component):
             write.en.eq(self.input.valid & self.input.ready),
             read.addr.eq(times_constant(read_slot, features) + read_side.index),
             read_side.data.eq(read.data),
-            read_side.count.eq(counts[read_slot]),
-            read_side.last.eq(lasts[read_slot]),
         ]
-        with m.If(write.en):
-            m.d.sync += filling.eq(filling + 1)
-            with m.If(filling == features - 1):
-                m.d.sync += [lasts[write_slot].eq(self.input.p.last), write_slot.eq(~write_slot)]
+        # Each slot's next count and last flag, so that the read slot's can be registered: the sequencer
+        # compares the count with its operand index to decide an issue, and a slot choice in front of
+        # that comparison was on the critical path.
+        freed = Signal()
+        next_counts, next_lasts = [], []
+        for s in range(2):
+            written = write.en & (write_slot == s)
+            next_counts.append(Mux(freed & (read_slot != s), 0, counts[s] + written))
+            next_lasts.append(Mux(written & (filling == features - 1), self.input.p.last, lasts[s]))
+            m.d.sync += [counts[s].eq(next_counts[s]), lasts[s].eq(next_lasts[s])]
+        with m.If(write.en & (filling == features - 1)):
+            m.d.sync += write_slot.eq(~write_slot)
         # The reader moves to the other slot at once; the freed slot's count clears one cycle later
         # (from a register, off the sequencer's issue decision). The write side never touches a full
         # slot, so the two do not collide.
-        freed = Signal()
-        m.d.sync += [read_slot.eq(read_slot ^ read_side.release), freed.eq(read_side.release)]
-        with m.If(freed):
-            m.d.sync += counts[~read_slot].eq(0)
+        next_read_slot = read_slot ^ read_side.release
+        read_count = Signal.like(read_side.count, name="read_count")
+        read_last = Signal(name="read_last")
+        m.d.sync += [read_slot.eq(next_read_slot), freed.eq(read_side.release),
+                     read_count.eq(Mux(next_read_slot, next_counts[1], next_counts[0])),
+                     read_last.eq(Mux(next_read_slot, next_lasts[1], next_lasts[0]))]
+        m.d.comb += [read_side.count.eq(read_count), read_side.last.eq(read_last)]
         return m
 
 

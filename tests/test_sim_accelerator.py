@@ -156,3 +156,17 @@ def test_reset_in_the_middle_of_a_sequence_then_clean_sequences(lstm_i12_h32):
     result = run_simulation(config, qweights, x, lengths, verilog=verilog, build_dir=BUILD, progress=False,
                             reset_after=12 * 3 + 5, backpressure=True)
     assert result.bit_exact, result.first_mismatch
+
+
+@pytest.mark.parametrize("name", ["lstm_2layers_head_tree_2levels", "lstm_head_tree_2_banks"])
+def test_reset_in_the_middle_of_a_sequence_behind_a_broadcast_tree(name):
+    """Behind a tree only the steps' valid flags have a reset; the lanes' copies of the other fields,
+    their controls and drain loads do not, and must not carry a step across the reset."""
+    config, scale = DESIGNS[name]
+    qweights = quantize_weights(_weights(config, scale), config, warn=False)
+    x, lengths = _stimulus(config, sequences=4, steps=5, seed=4)
+    result = run_simulation(config, qweights, x, lengths, verilog=generate_verilog(config, qweights),
+                            build_dir=BUILD, progress=False, reset_after=config.model.input_size * 3 + 2,
+                            backpressure=True)
+    assert result.bit_exact, result.first_mismatch
+    assert result.sequences == 4 and result.timesteps == lengths.sum()
