@@ -123,15 +123,19 @@ the accumulators) and keeps its bias registers (Yosys had merged equal bias regi
 apart, 6.6 ns); the elementwise unit's three multipliers in DSP blocks (in logic, its shift-add trees
 limited P = 64 to 134.0 MHz, 4.7 ns of routing); and block RAM read registers that feed only registers
 moved into the DP16KD (in the fabric the placer left the first of two registers 3.1 to 4.2 ns from its
-block: P = 16 / 32 / 64 were at 138.9 / 136.7 / 120.6 MHz before, on the same netlists). The limit is now
-the sequencer's issue logic at P = 32 and 64 (about 6.8 ns, the pass and step counters deciding the
-next issue), not the lanes. At P = 128 (131 of the 156 DSP blocks in use) it is a multiplier's output:
-5.7 ns of routing from a MULT18X18D to its product register, which the placer could not keep by the
-block; the next step is that register inside the block (`REG_OUTPUT`), which `router1` could not
-route at P = 64 but `router2` may. The four designs' synthesis results were made by the flow's steps
-run one at a time (Yosys and the multiplier-input move, then the block RAM move and nextpnr with the
-flow's arguments) and stored in the synthesis cache under the flow's version; `make bench` runs them
-through `rnnhw.synth` in one go.
+block: P = 16 / 32 / 64 were at 138.9 / 136.7 / 120.6 MHz before, on the same netlists). Then the
+sequencer's issue decision: the input buffer's count of the read slot became a register (the slot choice
+had been the decision's first logic level: P = 32 went from 148.2 to 164.1 MHz), and behind the tree only
+the step copies' `valid` flags kept a reset (with a reset on every copy of every field, P = 64 ran at
+108.2 MHz, 8.3 ns of the reset's routing). Tried and left out: product registers moved into the
+MULT18X18D (`REG_OUTPUT`) for designs routed with `router2` made P = 64 and 128 worse (106.5 and 94.4
+MHz: longer routes elsewhere, hundreds of failing endpoints). The limit at P = 64 and 128 is now the
+sequencer's issue decision again: the comparison of what has arrived (the input count, or the `h` units
+written) with the operand index, then the decision's fan-out to the step and pass counters and the issue
+registers (6.8 ns at P = 64, 7.8 ns at P = 128, more than half of it routing); the next step is to
+compute that comparison a cycle ahead, for the next index. (P = 16 and 32 landed at 148.4 and 149.5 MHz
+in this run, after the reset change; just before it they were at 160.8 and 164.1: their paths are
+within a few percent of the clock, and placement moves them that much between netlists.)
 
 {hardware.main_table(rows)}
 
