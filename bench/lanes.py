@@ -132,8 +132,13 @@ MULT18X18D (`REG_OUTPUT`) for designs routed with `router2` made P = 64 and 128 
 MHz: longer routes elsewhere, hundreds of failing endpoints). The limit at P = 64 and 128 is now the
 sequencer's issue decision again: the comparison of what has arrived (the input count, or the `h` units
 written) with the operand index, then the decision's fan-out to the step and pass counters and the issue
-registers (6.8 ns at P = 64, 7.8 ns at P = 128, more than half of it routing); the next step is to
-compute that comparison a cycle ahead, for the next index. (P = 16 and 32 landed at 148.4 and 149.5 MHz
+registers (6.8 ns at P = 64, 7.8 ns at P = 128, more than half of it routing). Also tried and left out:
+that comparison decided a cycle ahead into a register (for the operand that follows or the same one,
+from the registered counts with this cycle's arrivals entering last, and from own copies of the operand
+indices): the same cycles, but P = 64 at 122.1, 138.7 and 128.8 MHz and P = 128 at 113.7 and 112.2 MHz
+over three versions; each moved the limit to routes of 1.4 to 4.1 ns between the sequencer's counters,
+the new registers and the issue registers by the lanes, so the placement of the sequencer against the
+lanes, not its logic depth, is what is left. (P = 16 and 32 landed at 148.4 and 149.5 MHz
 in this run, after the reset change; just before it they were at 160.8 and 164.1: their paths are
 within a few percent of the clock, and placement moves them that much between netlists.)
 
