@@ -187,10 +187,6 @@ class Sequencer(wiring.Component):
         in_size = Signal(range(widest + 1), init=model.input_size)
         x_part = Signal(init=1)  # j < in_size
         h_index = Signal(range(max(sch.head_operands, recurrent) + 1))  # j - in_size in the h segment (j in the head)
-        w_addr = Signal.like(self.issue.step.w_addr)
-        b_addr = Signal.like(self.issue.step.b_addr)
-        unit0 = Signal.like(self.issue.step.job.unit0)
-        gate0 = Signal.like(self.issue.step.job.gate0)
         t0 = Signal(init=1)
         step_last = Signal()
         reserved = Signal(range(self.output_depth + 1))
@@ -312,11 +308,8 @@ class Sequencer(wiring.Component):
             step.split.eq(~head_mode & ~x_part & (h_index == 0)),
             step.last.eq(last_op),
             step.from_input.eq(from_input),
-            step.w_addr.eq(w_addr),
-            step.b_addr.eq(b_addr),
             job.head.eq(head_mode), job.layer.eq(layer), job.wgen.eq(wgen), job.t0.eq(t0),
             job.emit.eq(emits), job.end.eq(walk.last_vector if bidir else step_last), job.rows.eq(rows),
-            job.unit0.eq(unit0), job.gate0.eq(gate0),
             job.whole_units.eq(n_part),
         ]
         if bidir:
@@ -330,16 +323,33 @@ class Sequencer(wiring.Component):
             head_weight_base = const_table([sch.head_weight_base(k) for k in range(layers)])
             head_bias_base = const_table([sch.head_bias_base(k) for k in range(layers)])
 
+        # The step's addresses and first row are read only by the lanes, so no register of theirs takes
+        # the issue decision as its enable (that fan-out reached the lanes' side of the die: 3.4 ns of
+        # routing at P = 128). The bias address and first row follow from the job and its pass; the weight
+        # address is the last cycle's plus the step issued then, or the base of the job that step began.
+        if jordan:
+            w_base = Mux(head_mode, head_weight_base[layer], weight_base[layer])
+            b_base = Mux(head_mode, head_bias_base[layer], bias_base[layer])
+        else:
+            w_base, b_base = (table[Mux(head_mode, layers, layer)] for table in (weight_base, bias_base))
+        issued_1, job_began = Signal(name="issued_1"), Signal(name="job_began")
+        w_addr_1 = Signal.like(step.w_addr, name="w_addr_1")
+        m.d.sync += [issued_1.eq(go), job_began.eq(last_op & last_pass), w_addr_1.eq(step.w_addr)]
+        m.d.comb += [step.w_addr.eq(Mux(issued_1, Mux(job_began, w_base, w_addr_1 + 1), w_addr_1)),
+                     step.b_addr.eq(b_base + pass_)]
+        first_rows = ([sch.pass_rows(q)[0] for q in range(sch.passes)] if model.reset_before
+                      else [divmod(q * lanes, gates) for q in range(sch.passes)])  # (unit, gate) of each pass
+        unit0, gate0 = (const_table([row[k] for row in first_rows])[pass_] for k in range(2))
+        if model.head or jordan or bidir:  # a head's rows are its units
+            unit0 = Mux(head_mode, const_table([q * lanes for q in range(max(sch.head_passes, 1))])[pass_], unit0)
+            gate0 = Mux(head_mode, 0, gate0)
+        m.d.comb += [job.unit0.eq(unit0), job.gate0.eq(gate0)]
+
         def start(next_layer, next_head, next_t0):
-            if next_head and jordan:
-                w_base, b_base = head_weight_base[next_layer], head_bias_base[next_layer]
-            else:
-                target = layers if next_head else next_layer
-                w_base, b_base = weight_base[target], bias_base[target]
             size = 0 if next_head else job_in_size[next_layer]
             operands = sch.head_operands if next_head else recurrent
-            m.d.sync += [t0.eq(next_t0), w_addr.eq(w_base), b_addr.eq(b_base),
-                         in_size.eq(size), last_j.eq(size + operands - 1), x_part.eq(not next_head)]
+            m.d.sync += [t0.eq(next_t0), in_size.eq(size), last_j.eq(size + operands - 1),
+                         x_part.eq(not next_head)]
             if layers > 1:
                 m.d.sync += layer.eq(next_layer)
             if model.head or jordan or bidir:
@@ -356,7 +366,7 @@ class Sequencer(wiring.Component):
         if bidir:
             walk.issued(m, go)
         with m.If(go):
-            m.d.sync += [w_addr.eq(w_addr + 1), j.eq(j + 1)]
+            m.d.sync += j.eq(j + 1)
             with m.If(x_part):
                 with m.If(j == in_size - 1):
                     m.d.sync += x_part.eq(0)
@@ -368,23 +378,12 @@ class Sequencer(wiring.Component):
             with m.If(last_op):
                 m.d.sync += [j.eq(0), h_index.eq(0), x_part.eq(~head_mode)]
                 with m.If(~last_pass):
-                    m.d.sync += [pass_.eq(pass_ + 1), b_addr.eq(b_addr + 1)]
-                    with m.If(head_mode):
-                        m.d.sync += unit0.eq(unit0 + lanes)
-                    if model.reset_before:  # the first row of each pass, from tables
-                        first_rows = [sch.pass_rows(q)[0] for q in range(sch.passes)]
-                        with m.Else():
-                            m.d.sync += [unit0.eq(const_table([unit for unit, _ in first_rows])[pass_ + 1]),
-                                         gate0.eq(const_table([gate for _, gate in first_rows])[pass_ + 1]),
-                                         n_part.eq(pass_ + 1 >= sch.reset_passes)]
-                    else:
-                        with m.Elif(gate0 + lanes % gates >= gates):
-                            m.d.sync += [gate0.eq(gate0 + lanes % gates - gates),
-                                         unit0.eq(unit0 + lanes // gates + 1)]
-                        with m.Else():
-                            m.d.sync += [gate0.eq(gate0 + lanes % gates), unit0.eq(unit0 + lanes // gates)]
+                    m.d.sync += pass_.eq(pass_ + 1)
+                    if model.reset_before:
+                        with m.If(~head_mode):
+                            m.d.sync += n_part.eq(pass_ + 1 >= sch.reset_passes)
                 with m.Else():
-                    m.d.sync += [pass_.eq(0), unit0.eq(0), gate0.eq(0)]
+                    m.d.sync += pass_.eq(0)
                     if model.reset_before:
                         m.d.sync += n_part.eq(0)
                     if bidir:
