@@ -129,18 +129,25 @@ had been the decision's first logic level: P = 32 went from 148.2 to 164.1 MHz),
 the step copies' `valid` flags kept a reset (with a reset on every copy of every field, P = 64 ran at
 108.2 MHz, 8.3 ns of the reset's routing). Tried and left out: product registers moved into the
 MULT18X18D (`REG_OUTPUT`) for designs routed with `router2` made P = 64 and 128 worse (106.5 and 94.4
-MHz: longer routes elsewhere, hundreds of failing endpoints). The limit at P = 64 and 128 is now the
+MHz: longer routes elsewhere, hundreds of failing endpoints). The limit at P = 64 and 128 was then the
 sequencer's issue decision again: the comparison of what has arrived (the input count, or the `h` units
 written) with the operand index, then the decision's fan-out to the step and pass counters and the issue
-registers (6.8 ns at P = 64, 7.8 ns at P = 128, more than half of it routing). Also tried and left out:
+registers (6.8 ns at P = 64, 7.8 ns at P = 128, more than half of it routing). Tried and left out:
 that comparison decided a cycle ahead into a register (for the operand that follows or the same one,
 from the registered counts with this cycle's arrivals entering last, and from own copies of the operand
 indices): the same cycles, but P = 64 at 122.1, 138.7 and 128.8 MHz and P = 128 at 113.7 and 112.2 MHz
-over three versions; each moved the limit to routes of 1.4 to 4.1 ns between the sequencer's counters,
-the new registers and the issue registers by the lanes, so the placement of the sequencer against the
-lanes, not its logic depth, is what is left. (P = 16 and 32 landed at 148.4 and 149.5 MHz
-in this run, after the reset change; just before it they were at 160.8 and 164.1: their paths are
-within a few percent of the clock, and placement moves them that much between netlists.)
+over three versions, each with routes of 1.4 to 4.1 ns between the sequencer's counters, the new
+registers and the issue registers by the lanes. What the routes showed: the decision's slowest loads
+were the step's weight address, bias address and first-row counters, which only the lanes read, so the
+placer had put them by the lanes (at P = 128, 3.4 ns of routing from the decision to the weight address).
+Now none of those is a register enabled by the decision: the bias address and the first row follow from
+the job and its pass, the weight address is the last cycle's plus the step issued then (or the next
+job's base), from the decision registered (docs/architecture.md, Broadcast tree). Same steps in the same
+cycles; on the same flow P = 64 went from 146.9 to 157.9 MHz and P = 128 from 128.6 to 154.7 (P = 16 and
+32, at 148.4 and 149.5 before, are at 167.2 and 168.1). The slowest paths now: P = 16 and 32 the output
+FIFO's block RAM to the core's output pins (6.0 ns, 4.3 of them the block RAM's clock-to-out), P = 64 the
+sigmoid table's address logic (6.3 ns), P = 128 the core's reset to one group's step `valid` copy (5.8 ns
+of routing).
 
 {hardware.main_table(rows)}
 
