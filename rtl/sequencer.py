@@ -164,7 +164,7 @@ class Sequencer(wiring.Component):
         m = Module()
         sch = self.schedule
         model, lanes = sch.config.model, sch.lanes
-        layers, hidden, gates = sch.state_layers, model.hidden_size, model.gates  # per direction, bidirectional
+        layers, hidden = sch.state_layers, model.hidden_size  # per direction, bidirectional
         bidir = model.bidirectional
         vector, top = output_places(sch.config), model.num_layers - 1
         streaming = bidir and not model.head  # output jobs read the sequence memory to the output stream
@@ -335,8 +335,7 @@ class Sequencer(wiring.Component):
         m.d.sync += [issued_1.eq(go), job_began.eq(last_op & last_pass), w_addr_1.eq(step.w_addr)]
         m.d.comb += [step.w_addr.eq(Mux(issued_1, Mux(job_began, w_base, w_addr_1 + 1), w_addr_1)),
                      step.b_addr.eq(b_base + pass_)]
-        first_rows = ([sch.pass_rows(q)[0] for q in range(sch.passes)] if model.reset_before
-                      else [divmod(q * lanes, gates) for q in range(sch.passes)])  # (unit, gate) of each pass
+        first_rows = [sch.pass_rows(q)[0] for q in range(sch.passes)]  # (unit, gate) of each pass
         unit0, gate0 = (const_table([row[k] for row in first_rows])[pass_] for k in range(2))
         if model.head or jordan or bidir:  # a head's rows are its units
             unit0 = Mux(head_mode, const_table([q * lanes for q in range(max(sch.head_passes, 1))])[pass_], unit0)
